@@ -1,0 +1,130 @@
+"""Command line: `revmine run | query | catalog`. Thin: parses flags and calls the library.
+
+Unknown flags of `revmine run` go to Beam unchanged (`--runner`, `--direct_num_workers`, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Optional, Sequence
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+console = Console(stderr=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", datefmt="%H:%M:%S",
+                        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)], force=True)
+    # Beam is chatty at INFO (runner choice, staging); keep its warnings and our progress lines.
+    for name in ("apache_beam", "root"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("revmine").setLevel(logging.INFO)
+
+
+def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from revmine.config import Config
+    from revmine.pipeline.run import UnbalancedBooks, run
+
+    overrides = {"read.wiki": args.wiki} if args.wiki else {}
+    config = Config.load(args.config, **overrides)
+    try:
+        result = run(args.input, args.out, config, beam_args)
+    except UnbalancedBooks as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 3
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    Console().print(result.accounting.render())
+    console.print(f"warehouse: {result.warehouse}  (run {result.run_id}; query with "
+                  f"`revmine query {result.warehouse} \"SELECT ...\"`)")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from revmine.warehouse.catalog import query
+
+    try:
+        cols, rows = query(args.warehouse, args.sql, args.limit)
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    except Exception as exc:  # duckdb errors carry the useful message
+        console.print(f"[red]query failed:[/red] {exc}")
+        return 1
+    out = Console(width=max(Console().width, 160))
+    if args.format == "json":
+        for row in rows:
+            print(json.dumps(dict(zip(cols, row)), default=str, ensure_ascii=False))
+    elif args.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        w.writerows(rows)
+    else:
+        from rich.table import Table
+
+        t = Table(show_edge=True, header_style="bold")
+        for c in cols:
+            t.add_column(c, overflow="fold")
+        for row in rows:
+            t.add_row(*("NULL" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                        for v in row))
+        out.print(t)
+        out.print(f"{len(rows)} row(s)")
+    return 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from revmine.warehouse.catalog import build_catalog
+
+    console.print(f"catalog: {build_catalog(args.warehouse)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="revmine", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="also show Beam's INFO logs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="stream dumps through the Beam pipeline into a warehouse",
+                       description="Unknown flags are passed to Beam, e.g. --runner=DataflowRunner "
+                                   "--direct_num_workers=2 --setup_file=./setup.py")
+    r.add_argument("--input", nargs="+", required=True, metavar="DUMP",
+                   help="dump files, directories or globs (.xml .bz2 .gz .7z .xz .lzma)")
+    r.add_argument("--out", required=True, metavar="WAREHOUSE", help="warehouse directory")
+    r.add_argument("--config", help="YAML config (see configs/)")
+    r.add_argument("--wiki", help="override the wiki name found in the dump")
+
+    q = sub.add_parser("query", help="run SQL against a warehouse and print a table")
+    q.add_argument("warehouse")
+    q.add_argument("sql")
+    q.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    q.add_argument("--limit", type=int, default=None, help="fetch at most this many rows")
+
+    c = sub.add_parser("catalog", help="rebuild WAREHOUSE/catalog.duckdb (e.g. after moving the warehouse)")
+    c.add_argument("warehouse")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    _setup_logging(args.verbose)
+    if args.command == "run":
+        return cmd_run(args, rest)
+    if args.command == "query":
+        return cmd_query(args)
+    return cmd_catalog(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

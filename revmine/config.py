@@ -1,0 +1,74 @@
+"""Run configuration: dataclasses with defaults, overridable from YAML (configs/*.yaml)."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import yaml
+
+# Wikipedia's bot policy requires "bot" in a bot account's name; this matches it as a word or suffix
+# (ClueBot NG, SmackBot, Cydebot, AnomieBOT, Bot1058) without matching "Abbott" or "Botticelli".
+DEFAULT_BOT_PATTERN = r"(?i)(?:bot(?:\b|_|\d|$)|^bot)"
+
+
+@dataclass
+class ReadConfig:
+    wiki: Optional[str] = None  # override the wiki name found in the dump
+    max_text_bytes: int = 4 * 1024 * 1024  # 2x MediaWiki's $wgMaxArticleSize; bigger texts are quarantined
+    progress_seconds: float = 5.0
+
+
+@dataclass
+class PairConfig:
+    revert_radius: int = 15  # mwreverts' default: a revert may span at most this many revisions
+    revert_max_seconds: Optional[int] = None  # optional time limit for a revert (e.g. 48h = 172800)
+    parent_window: int = 100  # how many earlier revisions of a page are kept to find a <parentid>
+    bot_pattern: str = DEFAULT_BOT_PATTERN
+    bot_users: list[str] = field(default_factory=list)  # extra accounts to flag (flagged bots without "bot")
+    not_bot_users: list[str] = field(default_factory=list)  # humans the pattern would wrongly flag
+
+    def bot_matcher(self):
+        pattern = re.compile(self.bot_pattern)
+        extra = {u.casefold() for u in self.bot_users}
+        exempt = {u.casefold() for u in self.not_bot_users}
+
+        def is_bot(user: Optional[str]) -> bool:
+            if not user:
+                return False
+            key = user.casefold()
+            if key in exempt:
+                return False
+            return key in extra or bool(pattern.search(user))
+
+        return is_bot
+
+
+@dataclass
+class Config:
+    read: ReadConfig = field(default_factory=ReadConfig)
+    pair: PairConfig = field(default_factory=PairConfig)
+
+    @classmethod
+    def load(cls, path: Optional[str] = None, **overrides: Any) -> "Config":
+        data: dict = {}
+        if path:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh) or {}
+        cfg = cls()
+        for section, values in data.items():
+            if section in ("source", "runner", "description"):
+                continue
+            if not hasattr(cfg, section):
+                raise ValueError(f"{path}: unknown config section {section!r} (known: read, pair)")
+            target = getattr(cfg, section)
+            for key, value in (values or {}).items():
+                if not hasattr(target, key):
+                    known = ", ".join(f.name for f in dataclasses.fields(target))
+                    raise ValueError(f"{path}: unknown key {section}.{key} (known: {known})")
+                setattr(target, key, value)
+        for dotted, value in overrides.items():
+            section, key = dotted.split(".", 1)
+            setattr(getattr(cfg, section), key, value)
+        return cfg

@@ -1,0 +1,76 @@
+"""The books of a run: every revision read ends up as exactly one pair (written or skipped) or
+in quarantine. Computed from what was actually written, not from in-memory counters."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass
+class Accounting:
+    revisions_read: int = 0
+    pairs_written: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    quarantined: Counter = field(default_factory=Counter)  # revisions, by reason
+    events: Counter = field(default_factory=Counter)  # page/file events that account for no revision
+    files: int = 0
+    incomplete_files: int = 0
+
+    @property
+    def accounted(self) -> int:
+        return self.pairs_written + sum(self.skipped.values()) + sum(self.quarantined.values())
+
+    @property
+    def balanced(self) -> bool:
+        return self.revisions_read == self.accounted
+
+    @classmethod
+    def from_tables(cls, sources: pa.Table, pairs: pa.Table, quarantine: pa.Table) -> "Accounting":
+        acc = cls()
+        acc.files = sources.num_rows
+        acc.revisions_read = int(pc.sum(sources.column("revisions_read")).as_py() or 0)
+        acc.incomplete_files = int(sources.num_rows - (pc.sum(sources.column("complete").cast(pa.int64())).as_py() or 0))
+        for reason, n in _counts(pairs.column("skip_reason")):
+            if reason is None:
+                acc.pairs_written = n
+            else:
+                acc.skipped[reason] = n
+        for row in quarantine.select(["reason", "n_revisions", "level"]).to_pylist():
+            if row["n_revisions"]:
+                acc.quarantined[row["reason"]] += row["n_revisions"]
+            else:
+                acc.events[f"{row['level']}:{row['reason']}"] += 1
+        return acc
+
+    def as_dict(self) -> dict:
+        return {"revisions_read": self.revisions_read, "pairs_written": self.pairs_written,
+                "skipped": dict(self.skipped), "quarantined": dict(self.quarantined), "events": dict(self.events),
+                "files": self.files, "incomplete_files": self.incomplete_files, "balanced": self.balanced}
+
+    def render(self):
+        from rich.table import Table as RichTable
+
+        t = RichTable(title="revmine accounting", show_lines=False)
+        t.add_column("", style="bold")
+        t.add_column("reason")
+        t.add_column("revisions", justify="right")
+        t.add_row("read", f"{self.files} file(s)", f"{self.revisions_read:,}")
+        t.add_row("pairs written", "", f"{self.pairs_written:,}")
+        for reason, n in sorted(self.skipped.items(), key=lambda kv: -kv[1]):
+            t.add_row("skipped", reason, f"{n:,}")
+        for reason, n in sorted(self.quarantined.items(), key=lambda kv: -kv[1]):
+            t.add_row("quarantined", reason, f"{n:,}")
+        for reason, n in sorted(self.events.items()):
+            t.add_row("events (no revisions)", reason, f"{n:,} event(s)")
+        status = "[green]balanced[/green]" if self.balanced else f"[red]UNBALANCED: {self.accounted:,} accounted[/red]"
+        t.add_row("total", status, f"{self.accounted:,}")
+        return t
+
+
+def _counts(column: pa.ChunkedArray):
+    vc = pc.value_counts(column)
+    for item in vc.to_pylist():
+        yield item["values"], item["counts"]

@@ -1,0 +1,161 @@
+"""Open a dump file of any container and stream its decompressed bytes.
+
+The container is sniffed from magic bytes (file extensions lie), then read in a producer
+thread: bz2, lzma and zlib release the GIL while they inflate, so decompression overlaps with
+XML parsing on a second core. The queue is bounded, so memory stays flat whatever the file size.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import queue
+import threading
+from typing import BinaryIO, Iterator
+
+CHUNK = 1 << 20  # 1 MiB: large enough to amortise per-call overhead, small enough for flat memory
+
+_MAGIC = [
+    (b"BZh", "bz2"),
+    (b"\x1f\x8b", "gz"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+]
+
+
+class DecompressError(Exception):
+    """Reading the container failed (truncated or corrupt). `offset` is decompressed bytes delivered."""
+
+    def __init__(self, path: str, message: str, offset: int):
+        super().__init__(f"{path}: {message} (after {offset:,} decompressed bytes)")
+        self.path, self.message, self.offset = path, message, offset
+
+
+def _open_raw(path: str) -> BinaryIO:
+    if os.path.exists(path):
+        return open(path, "rb")
+    # Remote paths (gs://, s3://, hdfs://) go through Beam's filesystem layer on workers.
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def sniff_compression(path: str) -> str:
+    with _open_raw(path) as fh:
+        head = fh.read(8)
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    # .lzma ("alone" format) has no magic number; its first byte is the properties byte.
+    if path.endswith(".lzma") or (len(head) >= 5 and head[0] == 0x5D and head[1:3] == b"\x00\x00"):
+        return "lzma"
+    return "xml"
+
+
+def _stream_file(fh: BinaryIO, put) -> None:
+    while True:
+        chunk = fh.read(CHUNK)
+        if not chunk:
+            return
+        put(chunk)
+
+
+def _stream_7z(path: str, put) -> None:
+    import py7zr
+    from py7zr.io import Py7zIO, WriterFactory
+
+    class _QueueWriter(Py7zIO):
+        def __init__(self):
+            self.n = 0
+
+        def write(self, s):
+            put(bytes(s))
+            self.n += len(s)
+            return len(s)
+
+        def read(self, size=None):
+            return b""
+
+        def seek(self, offset, whence=0):
+            return self.n
+
+        def flush(self):
+            pass
+
+        def size(self):
+            return self.n
+
+    class _Factory(WriterFactory):
+        def create(self, filename):
+            return _QueueWriter()
+
+    with _open_raw(path) as raw, py7zr.SevenZipFile(raw, mode="r") as archive:
+        names = [n for n in archive.getnames() if not n.endswith("/")]
+        if len(names) != 1:
+            raise ValueError(f"expected one member in the 7z archive, found {len(names)}: {names[:5]}")
+        archive.extract(targets=names, factory=_Factory())
+
+
+def iter_chunks(path: str, compression: str | None = None) -> Iterator[bytes]:
+    """Yield decompressed chunks of `path`. Raises DecompressError on truncation or corruption."""
+    compression = compression or sniff_compression(path)
+    q: queue.Queue = queue.Queue(maxsize=8)
+    stop = threading.Event()
+    _END = object()
+
+    def put(item) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped()
+
+    def produce() -> None:
+        try:
+            if compression == "7z":
+                _stream_7z(path, put)
+            else:
+                raw = _open_raw(path)
+                with raw:
+                    if compression == "bz2":
+                        fh = bz2.BZ2File(raw)  # handles multistream files
+                    elif compression == "gz":
+                        fh = gzip.GzipFile(fileobj=raw)
+                    elif compression in ("xz", "lzma"):
+                        fh = lzma.LZMAFile(raw, format=lzma.FORMAT_XZ if compression == "xz" else lzma.FORMAT_ALONE)
+                    else:
+                        fh = raw
+                    with fh:
+                        _stream_file(fh, put)
+            put(_END)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer, which raises it with context
+            try:
+                put(exc)
+            except _Stopped:
+                pass
+
+    thread = threading.Thread(target=produce, name=f"decompress:{os.path.basename(path)}", daemon=True)
+    thread.start()
+    delivered = 0
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise DecompressError(path, f"{type(item).__name__}: {item}", delivered) from item
+            delivered += len(item)
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class _Stopped(Exception):
+    pass

@@ -1,0 +1,137 @@
+"""Pair each revision with its parent and flag reverts, bots and skips.
+
+`pair_revisions(records, config)` consumes the reader's stream (revisions of a page are
+contiguous in a dump) and yields every input record unchanged plus one `RevisionPair` per
+`Revision` the reader did not quarantine. State is per page and bounded: the last
+`parent_window` revisions (to resolve <parentid>) and `revert_radius` pending pairs (a pair is
+held until no later revision within the radius can still revert it).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from typing import Iterable, Iterator, Optional
+
+import mwreverts
+
+from revmine.config import PairConfig
+from revmine.schemas import Revision, RevisionPair
+
+# Skip reasons, in the order they are tested.
+PAGE_CREATION = "page_creation"
+NO_TEXT = "no_text"  # stub dump
+TEXT_DELETED = "text_deleted"
+PARENT_NOT_FOUND = "parent_not_found"
+PARENT_TEXT_UNAVAILABLE = "parent_text_unavailable"
+IDENTICAL_TEXT = "identical_text"
+SKIP_REASONS = (PAGE_CREATION, NO_TEXT, TEXT_DELETED, PARENT_NOT_FOUND, PARENT_TEXT_UNAVAILABLE, IDENTICAL_TEXT)
+
+
+def skip_reason(rev: Revision, parent: Optional[Revision]) -> Optional[str]:
+    """Why the pair (parent -> rev) has no text diff to mine, or None for a real text edit."""
+    if rev.parent_id is None:
+        return PAGE_CREATION
+    if rev.text_deleted:
+        return TEXT_DELETED
+    if not rev.has_text:
+        return NO_TEXT
+    if parent is None:
+        return PARENT_NOT_FOUND
+    if not parent.has_text:
+        return PARENT_TEXT_UNAVAILABLE
+    if rev.sha1 is not None and rev.sha1 == parent.sha1:
+        return IDENTICAL_TEXT
+    return None
+
+
+class _PageState:
+    def __init__(self, cfg: PairConfig):
+        self.window: OrderedDict[int, Revision] = OrderedDict()
+        self.detector = mwreverts.Detector(radius=cfg.revert_radius)
+        self.pending: deque[RevisionPair] = deque()
+        self.by_rev: dict[int, RevisionPair] = {}
+
+
+class Pairer:
+    def __init__(self, config: Optional[PairConfig] = None):
+        self.cfg = config or PairConfig()
+        self.is_bot = self.cfg.bot_matcher()
+        self.page_key: Optional[tuple] = None
+        self.state: Optional[_PageState] = None
+
+    def feed(self, rev: Revision) -> Iterator[RevisionPair]:
+        key = (rev.wiki, rev.page_id, rev.source_file)
+        if key != self.page_key:
+            yield from self.flush()
+            self.page_key, self.state = key, _PageState(self.cfg)
+        st = self.state
+        parent = st.window.get(rev.parent_id) if rev.parent_id is not None else None
+        if rev.problem is None:
+            pair = self._make_pair(rev, parent)
+            self._detect_revert(st, rev, pair)
+            st.pending.append(pair)
+            st.by_rev[rev.rev_id] = pair
+        elif rev.sha1 is not None:
+            self._detect_revert(st, rev, None)
+        st.window[rev.rev_id] = rev
+        if len(st.window) > self.cfg.parent_window:
+            st.window.popitem(last=False)
+        # A pair can be emitted once `radius` newer revisions have passed: nothing can revert it now.
+        while len(st.pending) > self.cfg.revert_radius:
+            yield self._release(st)
+
+    def flush(self) -> Iterator[RevisionPair]:
+        st = self.state
+        if st is not None:
+            while st.pending:
+                yield self._release(st)
+        self.state = None
+        self.page_key = None
+
+    def _release(self, st: _PageState) -> RevisionPair:
+        pair = st.pending.popleft()
+        st.by_rev.pop(pair.new_rev_id, None)
+        return pair
+
+    def _detect_revert(self, st: _PageState, rev: Revision, pair: Optional[RevisionPair]) -> None:
+        if rev.sha1 is None:
+            return
+        revert = st.detector.process(rev.sha1, (rev.rev_id, rev.timestamp))
+        if revert is None:
+            return
+        reverting_id, reverting_ts = revert.reverting
+        max_s = self.cfg.revert_max_seconds
+        if max_s is not None and reverting_ts - revert.reverted_to[1] > max_s:
+            return
+        if pair is not None:
+            pair.is_revert = True
+            pair.reverted_to_rev_id = revert.reverted_to[0]
+        for reverted_id, _ in revert.reverteds:
+            victim = st.by_rev.get(reverted_id)
+            if victim is not None and not victim.is_reverted:
+                victim.is_reverted = True
+                victim.reverted_by_rev_id = reverting_id
+
+    def _make_pair(self, rev: Revision, parent: Optional[Revision]) -> RevisionPair:
+        reason = skip_reason(rev, parent)
+        old_bytes = parent.text_bytes if parent is not None else None
+        new_bytes = rev.text_bytes
+        return RevisionPair(
+            wiki=rev.wiki, year=rev.year, page_id=rev.page_id, ns=rev.ns, title=rev.title,
+            old_rev_id=rev.parent_id, new_rev_id=rev.rev_id,
+            old_timestamp=parent.timestamp if parent is not None else None, new_timestamp=rev.timestamp,
+            comment=rev.comment, user=rev.user, user_id=rev.user_id, is_anon=rev.is_anon, minor=rev.minor,
+            is_bot=self.is_bot(rev.user), is_revert=False, reverted_to_rev_id=None, is_reverted=False,
+            reverted_by_rev_id=None, old_bytes=old_bytes, new_bytes=new_bytes,
+            size_delta=(new_bytes - old_bytes) if (new_bytes is not None and old_bytes is not None) else None,
+            skip_reason=reason, source_file=rev.source_file,
+            old_text=parent.text if reason is None else None, new_text=rev.text if reason is None else None)
+
+
+def pair_revisions(records: Iterable, config: Optional[PairConfig] = None) -> Iterator:
+    """Pass every record through and add a RevisionPair after each pairable Revision's window closes."""
+    pairer = Pairer(config)
+    for rec in records:
+        yield rec
+        if isinstance(rec, Revision):
+            yield from pairer.feed(rec)
+    yield from pairer.flush()

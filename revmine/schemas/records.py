@@ -1,0 +1,111 @@
+"""Every record type revmine produces, declared once.
+
+Stored records carry an Arrow table (`Cls.TABLE`); in-flight fields are `transient()`.
+Partition columns (`wiki`, `year`) become hive directories in the warehouse.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from revmine.schemas._declare import Int16, Int32, Timestamp, doc, record, transient
+
+PARTITIONS = ("wiki", "year")
+
+
+@record("revisions", partition_by=PARTITIONS)
+class Revision:
+    wiki: str = doc("database name, e.g. enwiki (from <dbname>, the base URL or the file name)")
+    year: Int16 = doc("UTC year of the timestamp (partition column)")
+    page_id: int = doc("page id")
+    ns: Int32 = doc("namespace number (derived from the title prefix in schemas without <ns>)")
+    title: str = doc("page title with namespace prefix")
+    rev_id: int = doc("revision id")
+    parent_id: Optional[int] = doc("<parentid> if the dump has it, else the previous revision of the page in file order")
+    parent_from_dump: bool = doc("True when parent_id came from <parentid>, False when inferred from file order")
+    timestamp: Timestamp = doc("revision timestamp, UTC")
+    user: Optional[str] = doc("user name or IP; NULL when suppressed (see user_deleted)")
+    user_id: Optional[int] = doc("user id; NULL for anonymous or suppressed contributors")
+    is_anon: bool = doc("contributor is an IP address")
+    user_deleted: bool = doc("<contributor deleted=\"deleted\"/>: contributor suppressed")
+    comment: Optional[str] = doc("edit summary; NULL when absent or suppressed")
+    comment_deleted: bool = doc("<comment deleted=\"deleted\"/>: comment suppressed")
+    minor: bool = doc("marked as a minor edit")
+    sha1: Optional[str] = doc("base-36 SHA-1 of the text: from the dump, or computed when the dump has none")
+    sha1_from_dump: bool = doc("True when sha1 came from the dump")
+    text_bytes: Optional[int] = doc("UTF-8 length of the text; NULL when the text is unavailable")
+    text_deleted: bool = doc("<text deleted=\"deleted\"/>: text suppressed")
+    has_text: bool = doc("False for stub dumps and suppressed text")
+    model: Optional[str] = doc("content model, e.g. wikitext (schema 0.8+)")
+    format: Optional[str] = doc("content format, e.g. text/x-wiki (schema 0.8+)")
+    source_file: str = doc("dump file the revision was read from")
+    source_offset: int = doc("byte offset of <revision> in the decompressed (UTF-8) XML stream")
+    source_ordinal: int = doc("0-based index of the revision within its source file")
+    text: Optional[str] = transient()
+    problem: Optional[str] = transient()  # set when the reader quarantined this revision's text
+
+
+@record("revision_pairs", partition_by=PARTITIONS)
+class RevisionPair:
+    wiki: str = doc("database name")
+    year: Int16 = doc("UTC year of the new revision (partition column)")
+    page_id: int = doc("page id")
+    ns: Int32 = doc("namespace number")
+    title: str = doc("page title")
+    old_rev_id: Optional[int] = doc("parent revision id; NULL for a page creation")
+    new_rev_id: int = doc("revision id of the edit")
+    old_timestamp: Optional[Timestamp] = doc("parent timestamp")
+    new_timestamp: Timestamp = doc("edit timestamp")
+    comment: Optional[str] = doc("edit summary of the new revision (NULL when absent or suppressed)")
+    user: Optional[str] = doc("editor of the new revision")
+    user_id: Optional[int] = doc("editor's user id")
+    is_anon: bool = doc("editor is an IP")
+    minor: bool = doc("new revision marked minor")
+    is_bot: bool = doc("editor matches the bot pattern or the configured bot list")
+    is_revert: bool = doc("identity revert: new text equals a revision within the revert radius, with others between")
+    reverted_to_rev_id: Optional[int] = doc("revision whose text this edit restored")
+    is_reverted: bool = doc("this edit was undone by a later identity revert")
+    reverted_by_rev_id: Optional[int] = doc("the reverting revision")
+    old_bytes: Optional[int] = doc("parent text size in UTF-8 bytes")
+    new_bytes: Optional[int] = doc("new text size in UTF-8 bytes")
+    size_delta: Optional[int] = doc("new_bytes - old_bytes")
+    skip_reason: Optional[str] = doc("why this pair is not diffed (NULL = a real text edit)")
+    source_file: str = doc("dump file")
+    # In flight only: the two texts, for the diff stages downstream.
+    old_text: Optional[str] = transient()
+    new_text: Optional[str] = transient()
+
+
+@record("quarantine", partition_by=("wiki",))
+class Quarantine:
+    """Something that could not become a pair: a bad revision, page or file, with where and why."""
+    wiki: str = doc("database name, or 'unknown' when the file never told us")
+    level: str = doc("'revision' (counts against revisions read), 'page' or 'file'")
+    reason: str = doc("machine-readable reason, e.g. duplicate_rev_id, truncated_input, dtd_forbidden")
+    detail: str = doc("human-readable explanation")
+    source_file: str = doc("file where it happened")
+    byte_offset: Optional[int] = doc("byte offset in the decompressed stream, when known")
+    line: Optional[int] = doc("line in the decompressed XML, when known")
+    column: Optional[int] = doc("column, when known")
+    page_id: Optional[int] = doc("page id, when known")
+    rev_id: Optional[int] = doc("revision id, when known")
+    stage: str = doc("pipeline stage that quarantined it: read, pair, ...")
+    n_revisions: int = doc("revisions this record accounts for: 1 for a bad revision, k for k revisions "
+                           "skipped while resyncing, 0 for page/file events")
+
+
+@record("sources", partition_by=("wiki",))
+class SourceStats:
+    """One row per input file per run: what the reader saw (the left side of the accounting)."""
+    wiki: str = doc("database name")
+    source_file: str = doc("input path")
+    source_key: str = doc("stable key of the input (name + size), used in warehouse file names")
+    compression: str = doc("detected container: xml, bz2, gz, xz, lzma, 7z")
+    schema_version: Optional[str] = doc("export schema version, e.g. 0.10")
+    is_stub: bool = doc("stub dump: metadata only, no text")
+    pages: int = doc("<page> elements seen")
+    revisions_read: int = doc("<revision> elements seen, including ones later quarantined")
+    bytes_decompressed: int = doc("decompressed bytes parsed")
+    complete: bool = doc("False when reading stopped early (truncation, fatal error)")
+
+
+RECORD_TYPES = (Revision, RevisionPair, Quarantine, SourceStats)

@@ -1,0 +1,32 @@
+"""Install entry point. Beam ships this package to remote workers with `--setup_file ./setup.py`."""
+from setuptools import find_packages, setup
+
+setup(
+    name="revmine",
+    version="0.1.0",
+    description="Mine Wikipedia and arXiv revision histories into edit datasets",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["revmine", "revmine.*"]),
+    include_package_data=True,
+    install_requires=[
+        # Beam 2.77 pins the Arrow/numpy/protobuf window; its [torch]/[transformers] extras downgrade it.
+        "apache-beam==2.77.0",
+        "pyarrow>=17,<26",
+        "numpy<2.5",
+        "protobuf<7",
+        "duckdb>=1.1",
+        "mwparserfromhell>=0.6",
+        "mwreverts>=0.1.5",
+        "py7zr>=0.22",
+        "luigi>=3.5",
+        "rich>=13",
+        "pyyaml>=6",
+    ],
+    extras_require={
+        "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3"],
+    },
+    entry_points={"console_scripts": ["revmine=revmine.cli:main"]},
+)
