@@ -24,6 +24,8 @@ def _setup_logging(verbose: bool) -> None:
     for name in ("apache_beam", "root"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("revmine").setLevel(logging.INFO)
+    # Beam warns at import that optional GCP clients are missing; irrelevant unless you use GCP.
+    logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
 
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:

@@ -9,8 +9,8 @@ from typing import Any, Optional
 import yaml
 
 # Wikipedia's bot policy requires "bot" in a bot account's name; this matches it as a word or suffix
-# (ClueBot NG, SmackBot, Cydebot, AnomieBOT, Bot1058) without matching "Abbott" or "Botticelli".
-DEFAULT_BOT_PATTERN = r"(?i)(?:bot(?:\b|_|\d|$)|^bot)"
+# (ClueBot NG, SmackBot, Cydebot, AnomieBOT, Bot1058) without matching "Abbott", "Robotics" or "Botticelli".
+DEFAULT_BOT_PATTERN = r"(?i)bot(?:\b|_|\d|$)"
 
 
 @dataclass

@@ -55,8 +55,10 @@ def sniff_compression(path: str) -> str:
 
 
 def _stream_file(fh: BinaryIO, put) -> None:
+    # read1 returns what one decompressor call produced, so a truncated stream loses as little as possible
+    read = getattr(fh, "read1", fh.read)
     while True:
-        chunk = fh.read(CHUNK)
+        chunk = read(CHUNK)
         if not chunk:
             return
         put(chunk)

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from revmine.schemas import TABLES, Table
-from revmine.warehouse.layout import CATALOG
+CATALOG = "catalog.duckdb"
 
 _DUCK_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.int16(): "SMALLINT",
                pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE", pa.float32(): "FLOAT",

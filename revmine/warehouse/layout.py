@@ -15,18 +15,20 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import shutil
 import uuid
 from typing import Iterable, NamedTuple, Optional, Sequence
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from revmine.schemas import TABLES, Table
+from revmine.warehouse.catalog import CATALOG  # noqa: F401  (part of the layout)
 
 STAGING = "_staging"
 RUNS = "_runs"
-CATALOG = "catalog.duckdb"
 ROWS_PER_FILE = 1_000_000
 ROW_GROUP = 100_000
 
@@ -136,13 +138,15 @@ def list_parquet(root: str, table: str, source_keys: Optional[Sequence[str]] = N
 def read_table(root: str, table: str, source_keys: Optional[Sequence[str]] = None) -> pa.Table:
     """Read a table (file columns plus hive partition columns) into Arrow, validating every file."""
     spec = TABLES[table]
-    parts = []
-    for path in list_parquet(root, table, source_keys):
-        spec.validate_parquet(path)
-        parts.append(pq.read_table(path, partitioning="hive"))
-    if not parts:
+    paths = list_parquet(root, table, source_keys)
+    if not paths:
         return spec.schema.empty_table()
-    return pa.concat_tables(parts, promote_options="permissive")
+    for path in paths:
+        spec.validate_parquet(path)
+    partitioning = ds.partitioning(pa.schema([spec.schema.field(n) for n in spec.partition_by]), flavor="hive")
+    dataset = ds.dataset(paths, schema=spec.schema, format="parquet", partitioning=partitioning,
+                         partition_base_dir=_join(root, table))
+    return dataset.to_table()
 
 
 def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest: dict) -> list[str]:
@@ -169,7 +173,11 @@ def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest
     with FileSystems.create(_join(runs, f"{run_id}.json")) as fh:
         fh.write(json.dumps(manifest, indent=2, default=str).encode())
     try:
-        FileSystems.delete([stage])
-    except Exception:  # an empty staging dir left behind is harmless
+        if "://" in stage:
+            FileSystems.delete([stage])
+        else:
+            shutil.rmtree(stage)
+            os.rmdir(os.path.dirname(stage)) if not os.listdir(os.path.dirname(stage)) else None
+    except OSError:  # an empty staging dir left behind is harmless
         pass
     return moved

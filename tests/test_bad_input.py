@@ -1,0 +1,168 @@
+"""Bad input never crashes, hangs or silently drops data: it is quarantined with file and position."""
+import bz2
+import gzip
+import re
+
+import py7zr
+import pytest
+
+from helpers import assert_books_balance, read_all, reasons
+from revmine.config import ReadConfig
+
+N_SAMPLE = 25  # revisions in samples/samplewiki-history.xml
+
+
+@pytest.fixture
+def sample_xml(sample_dump) -> str:
+    return sample_dump.read_text(encoding="utf-8")
+
+
+def write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return path
+
+
+def many_pages(sample_xml: str, copies: int) -> str:
+    """The sample's pages repeated with fresh page and revision ids: a multi-block compressed input."""
+    head, rest = sample_xml.split("  <page>", 1)
+    body = "  <page>" + rest.rsplit("</mediawiki>", 1)[0]
+    parts = [head]
+    for k in range(copies):
+        shifted = re.sub(r"<(id|parentid)>(\d+)</\1>", lambda m: f"<{m[1]}>{int(m[2]) + 100000 * k}</{m[1]}>", body)
+        parts.append(shifted)
+    return "".join(parts) + "</mediawiki>\n"
+
+
+def test_truncated_bz2_keeps_what_came_before(tmp_path, sample_xml):
+    blob = bz2.compress(many_pages(sample_xml, 20).encode(), compresslevel=1)  # 100 kB blocks
+    path = write(tmp_path, "trunc.xml.bz2", blob[: len(blob) * 2 // 3])
+    out = read_all(path)
+    assert "truncated_input" in reasons(out)
+    assert not out["sources"][0].complete
+    file_event = next(q for q in out["quarantine"] if q.level == "file")
+    assert "trunc.xml.bz2" in file_event.detail and file_event.byte_offset > 0
+    assert N_SAMPLE < len(out["revisions"]) < 20 * N_SAMPLE
+    assert_books_balance(out)
+
+
+def test_truncated_gz(tmp_path, sample_xml):
+    blob = gzip.compress(sample_xml.encode())
+    out = read_all(write(tmp_path, "trunc.xml.gz", blob[: len(blob) // 2]))
+    assert "truncated_input" in reasons(out)
+    assert 0 < len(out["revisions"]) < N_SAMPLE
+    assert_books_balance(out)
+
+
+def test_truncated_7z_is_a_clear_file_error(tmp_path, sample_dump):
+    full = tmp_path / "full.xml.7z"
+    with py7zr.SevenZipFile(full, "w") as z:
+        z.write(sample_dump, "sample.xml")
+    data = full.read_bytes()
+    out = read_all(write(tmp_path, "trunc.xml.7z", data[: len(data) // 2]))
+    (event,) = [q for q in out["quarantine"] if q.level == "file"]
+    assert event.reason == "truncated_input" and "trunc.xml.7z" in event.detail
+    assert_books_balance(out)
+
+
+def test_malformed_xml_resyncs_at_next_page(tmp_path, sample_xml):
+    # Break one tag inside the second page: its remaining revisions are counted and quarantined,
+    # the first and third pages are read normally.
+    broken = sample_xml.replace("<title>Grace Hopper</title>", "<title>Grace Hopper</titel>", 1)
+    out = read_all(write(tmp_path, "malformed.xml", broken))
+    r = reasons(out)
+    assert r["malformed_xml"] == 1 and r["malformed_xml_skipped"] == 1
+    event = next(q for q in out["quarantine"] if q.reason == "malformed_xml")
+    assert event.line is not None and event.byte_offset is not None and "malformed.xml" in event.detail
+    titles = {rev.title for rev in out["revisions"]}
+    assert titles == {"Lighthouse", "Talk:Lighthouse"}
+    assert out["sources"][0].revisions_read == N_SAMPLE
+    assert_books_balance(out)
+
+
+def test_malformed_xml_inside_revision_quarantines_that_revision(tmp_path, sample_xml):
+    broken = sample_xml.replace("<comment>copyedit</comment>", "<comment>copyedit</comment><</foo>", 1)
+    out = read_all(write(tmp_path, "bad-rev.xml", broken))
+    assert reasons(out)["malformed_xml"] == 2  # the open revision + the file-level event
+    assert out["sources"][0].revisions_read == N_SAMPLE
+    assert_books_balance(out)
+
+
+BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol9 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+]>
+<mediawiki version="0.10"><page><title>X</title><ns>0</ns><id>1</id>
+<revision><id>1</id><timestamp>2020-01-01T00:00:00Z</timestamp><text>&lol9;</text></revision></page></mediawiki>
+"""
+
+
+def test_entity_expansion_bomb_is_refused(tmp_path):
+    out = read_all(write(tmp_path, "bomb.xml", BOMB))
+    (event,) = out["quarantine"]
+    assert event.reason == "dtd_forbidden" and "bomb.xml" in event.detail
+    assert not out["revisions"]
+    assert_books_balance(out)
+
+
+def test_external_entity_is_refused(tmp_path):
+    xxe = BOMB.split("[")[0] + '[<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n' + BOMB.split("]>\n", 1)[1].replace("&lol9;", "&xxe;")
+    out = read_all(write(tmp_path, "xxe.xml", xxe))
+    (event,) = out["quarantine"]
+    assert event.reason == "dtd_forbidden"
+    assert all("root:" not in (r.text or "") for r in out["revisions"])
+
+
+def test_ten_megabyte_revision_is_quarantined_not_fatal(tmp_path, sample_xml):
+    huge = "x" * (10 * 1024 * 1024)
+    data = sample_xml.replace("which focuses the light into a narrow, powerful beam",
+                              "which focuses the light into a narrow, powerful beam " + huge, 1)
+    out = read_all(write(tmp_path, "huge.xml", data))
+    q = [q for q in out["quarantine"] if q.reason == "oversized_text"]
+    assert len(q) == 1 and q[0].rev_id is not None and "max_text_bytes" in q[0].detail
+    big = next(r for r in out["revisions"] if r.rev_id == q[0].rev_id)
+    assert big.text is None and not big.has_text  # metadata kept, the text is not held in memory
+    assert len(out["revisions"]) == N_SAMPLE
+    assert_books_balance(out)
+    # raising the limit lets it through
+    out = read_all(write(tmp_path, "huge.xml", data), ReadConfig(max_text_bytes=32 * 1024 * 1024))
+    assert not out["quarantine"]
+
+
+def test_invalid_utf8_quarantines_only_the_affected_revision(tmp_path, sample_xml):
+    data = sample_xml.encode().replace(b"Fresnel lens]]", b"Fresnel \xff\xfe lens]]", 1)
+    out = read_all(write(tmp_path, "badutf8.xml", data))
+    q = [q for q in out["quarantine"] if q.reason == "invalid_utf8"]
+    assert len(q) == 1 and "byte" in q[0].detail
+    assert len(out["revisions"]) == N_SAMPLE
+    assert_books_balance(out)
+
+
+def test_empty_page_is_reported(tmp_path, sample_xml):
+    empty = "  <page>\n    <title>Ghost</title>\n    <ns>0</ns>\n    <id>999</id>\n  </page>\n</mediawiki>"
+    out = read_all(write(tmp_path, "empty-page.xml", sample_xml.replace("</mediawiki>", empty)))
+    (event,) = out["quarantine"]
+    assert event.reason == "empty_page" and event.level == "page" and event.page_id == 999
+    assert len(out["revisions"]) == N_SAMPLE
+    assert_books_balance(out)
+
+
+def test_duplicate_revision_ids(tmp_path, sample_xml):
+    first = re.search(r"    <revision>.*?</revision>\n", sample_xml, re.S).group(0)
+    data = sample_xml.replace(first, first + first, 1)
+    out = read_all(write(tmp_path, "dup.xml", data))
+    (event,) = out["quarantine"]
+    assert event.reason == "duplicate_rev_id" and event.rev_id == 1007
+    assert out["sources"][0].revisions_read == N_SAMPLE + 1
+    assert_books_balance(out)
+
+
+def test_empty_and_non_xml_files(tmp_path):
+    for name, data in [("empty.xml", b""), ("garbage.xml.gz", b"\x1f\x8bnot really gzip")]:
+        out = read_all(write(tmp_path, name, data))
+        assert out["quarantine"] and all(name in q.detail for q in out["quarantine"])
+        assert_books_balance(out)

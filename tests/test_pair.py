@@ -1,0 +1,101 @@
+"""Pairing: parents, identity reverts (mwreverts convention), bots, skips."""
+from helpers import read_all
+from revmine.config import PairConfig
+from revmine.pipeline.pair import pair_revisions
+from revmine.schemas import Revision, RevisionPair
+
+
+def by_rev(out):
+    return {p.new_rev_id: p for p in out["pairs"]}
+
+
+def test_every_unquarantined_revision_gets_one_pair(sample_dump):
+    out = read_all(sample_dump)
+    assert sorted(p.new_rev_id for p in out["pairs"]) == sorted(r.rev_id for r in out["revisions"])
+
+
+def test_vandalism_and_its_revert_are_flagged(sample_dump):
+    pairs = by_rev(read_all(sample_dump))
+    vandal, revert = pairs[1035], pairs[1042]
+    assert vandal.is_anon and vandal.is_reverted and vandal.reverted_by_rev_id == 1042
+    assert revert.is_revert and revert.reverted_to_rev_id == 1028 and revert.size_delta == -vandal.size_delta
+    assert sum(p.is_revert for p in pairs.values()) == 2  # plus the typo introduced and fixed on Grace Hopper
+
+
+def _revision(rev_id, sha1, parent):
+    return Revision(wiki="w", year=2020, page_id=1, ns=0, title="T", rev_id=rev_id, parent_id=parent,
+                    parent_from_dump=True, timestamp=1_600_000_000 + rev_id, user="u", user_id=1, is_anon=False,
+                    user_deleted=False, comment="c", comment_deleted=False, minor=False, sha1=sha1,
+                    sha1_from_dump=True, text_bytes=1, text_deleted=False, has_text=True, model=None, format=None,
+                    source_file="f", source_offset=0, source_ordinal=rev_id, text=sha1)
+
+
+def _pairs(shas, radius):
+    revs = [_revision(i + 1, s, i or None) for i, s in enumerate(shas)]
+    return {p.new_rev_id: p for p in pair_revisions(revs, PairConfig(revert_radius=radius)) if isinstance(p, RevisionPair)}
+
+
+def test_revert_radius_is_configurable():
+    # A -> B -> C -> A: the revert spans two revisions (B, C).
+    shas = ["a", "b", "c", "a"]
+    wide = _pairs(shas, radius=2)
+    assert wide[4].is_revert and wide[4].reverted_to_rev_id == 1
+    assert wide[2].is_reverted and wide[3].is_reverted and wide[2].reverted_by_rev_id == 4
+    narrow = _pairs(shas, radius=1)
+    assert not any(p.is_revert or p.is_reverted for p in narrow.values())
+
+
+def test_self_revert_of_nothing_is_not_a_revert():
+    # A -> A is a null edit (skipped as identical text), not a revert: nothing was undone.
+    pairs = _pairs(["a", "a"], radius=15)
+    assert not pairs[2].is_revert and pairs[2].skip_reason == "identical_text"
+
+
+def test_revert_time_window(sample_dump):
+    # Both reverts in the sample come days after the reverted edit; a one-hour window excludes them.
+    pairs = read_all(sample_dump, pair_config=PairConfig(revert_max_seconds=3600))["pairs"]
+    assert not any(p.is_revert for p in pairs)
+
+
+def test_bots_by_pattern_and_list(sample_dump):
+    pairs = by_rev(read_all(sample_dump))
+    assert {p.user for p in pairs.values() if p.is_bot} == {"CategoryBot", "AnomieBOT"}
+    cfg = PairConfig(bot_users=["Lampwick"], not_bot_users=["CategoryBot"])
+    pairs = read_all(sample_dump, pair_config=cfg)["pairs"]
+    assert {p.user for p in pairs if p.is_bot} == {"Lampwick", "AnomieBOT"}
+
+
+def test_bot_pattern_avoids_common_false_positives():
+    is_bot = PairConfig().bot_matcher()
+    assert all(map(is_bot, ["ClueBot NG", "SmackBot", "Cydebot", "AnomieBOT", "Bot1058", "Yobot", "citation_bot"]))
+    assert not any(map(is_bot, ["Abbott", "Botticelli fan", "Robotics Dan", None, ""]))
+
+
+def test_skip_reasons_and_texts(sample_dump):
+    pairs = by_rev(read_all(sample_dump))
+    assert pairs[1007].skip_reason == "page_creation" and pairs[1007].old_rev_id is None
+    assert pairs[1077].skip_reason == "identical_text"  # a null edit
+    edit = pairs[1014]
+    assert edit.skip_reason is None and edit.minor and edit.comment == "Fix typo"
+    assert "navigatonal" in edit.old_text and "navigational" in edit.new_text
+
+
+def test_suppressed_comment_is_null_not_empty(sample_dump):
+    pairs = by_rev(read_all(sample_dump))
+    assert pairs[1084].comment is None
+
+
+def test_parentid_pointing_back_in_history(tmp_path, sample_dump):
+    """A <parentid> that is not the previous revision (e.g. after a history merge) is honoured."""
+    xml = sample_dump.read_text().replace("<parentid>1014</parentid>", "<parentid>1007</parentid>", 1)
+    path = tmp_path / "merge.xml"
+    path.write_text(xml)
+    pairs = by_rev(read_all(path))
+    assert pairs[1021].old_rev_id == 1007 and pairs[1021].skip_reason is None
+
+
+def test_missing_parent_is_a_skip_not_a_crash(tmp_path, sample_dump):
+    xml = sample_dump.read_text().replace("<parentid>1014</parentid>", "<parentid>4</parentid>", 1)
+    path = tmp_path / "orphan.xml"
+    path.write_text(xml)
+    assert by_rev(read_all(path))[1021].skip_reason == "parent_not_found"

@@ -1,0 +1,94 @@
+"""The Beam pipeline end to end, the warehouse, the catalog and the CLI."""
+import json
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from revmine.cli import main
+from revmine.pipeline.accounting import Accounting
+from revmine.pipeline.run import run
+from revmine.warehouse.layout import read_table
+
+
+@pytest.fixture(scope="module")
+def sample_warehouse(tmp_path_factory, sample_dump):
+    out = tmp_path_factory.mktemp("wh")
+    result = run([str(sample_dump)], str(out))
+    return out, result
+
+
+def test_books_balance_on_the_sample(sample_warehouse):
+    out, result = sample_warehouse
+    acc = result.accounting
+    assert acc.balanced and acc.revisions_read == 25
+    assert acc.pairs_written == 21 and acc.skipped == {"page_creation": 3, "identical_text": 1}
+    manifest = json.loads(next((out / "_runs").glob("*.json")).read_text())
+    assert manifest["accounting"]["balanced"] and manifest["files"]
+    assert not (out / "_staging").exists()
+
+
+def test_books_that_do_not_balance_are_detected(sample_warehouse):
+    out, _ = sample_warehouse
+    pairs = read_table(str(out), "revision_pairs")
+    acc = Accounting.from_tables(read_table(str(out), "sources"), pairs.slice(1), read_table(str(out), "quarantine"))
+    assert not acc.balanced and acc.accounted == 24
+
+
+def test_plain_duckdb_can_query_without_revmine(sample_warehouse):
+    out, _ = sample_warehouse
+    code = ("import duckdb; c = duckdb.connect(%r, read_only=True); "
+            "print(c.execute('select count(*) from revision_pairs where is_revert').fetchone()[0])") % str(out / "catalog.duckdb")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "2"
+    assert "revmine" not in res.stderr
+
+
+def test_partitioned_by_wiki_and_year(sample_warehouse):
+    out, _ = sample_warehouse
+    years = sorted(p.name for p in (out / "revision_pairs" / "wiki=samplewiki").iterdir())
+    con = duckdb.connect(str(out / "catalog.duckdb"), read_only=True)
+    expected = con.execute("select distinct 'year=' || year(new_timestamp) from revision_pairs order by 1").fetchall()
+    assert years == [y for (y,) in expected] and len(years) >= 3
+    assert con.execute("select count(*) from quarantine").fetchone()[0] == 0  # empty table is still a typed view
+
+
+def test_rerun_replaces_instead_of_duplicating(tmp_path, sample_dump):
+    run([str(sample_dump)], str(tmp_path))
+    run([str(sample_dump)], str(tmp_path))
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
+    assert con.execute("select count(*), count(distinct new_rev_id) from revision_pairs").fetchone() == (25, 25)
+
+
+def test_cli_run_and_query(tmp_path, sample_dump, capsys):
+    wh = tmp_path / "wh"
+    assert main(["run", "--input", str(sample_dump), "--out", str(wh), "--direct_num_workers=1",
+                 "--direct_running_mode=in_memory"]) == 0
+    assert "balanced" in capsys.readouterr().out
+    assert main(["query", str(wh), "select title, count(*) as edits from revision_pairs group by 1 order by 2 desc",
+                 "--format", "json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0] == {"title": "Lighthouse", "edits": 13}
+    assert main(["query", str(tmp_path / "nope"), "select 1"]) == 2
+
+
+def test_cli_reports_missing_input(tmp_path):
+    assert main(["run", "--input", str(tmp_path / "missing.xml"), "--out", str(tmp_path / "wh")]) == 2
+
+
+def test_bad_inputs_do_not_stop_the_run(tmp_path, sample_dump):
+    """Good and bad files in one run: the good ones land, the bad ones are quarantined, books balance."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(sample_dump, inputs / "good.xml")
+    (inputs / "empty.xml").write_bytes(b"")
+    (inputs / "broken.xml.bz2").write_bytes(b"BZh91AY&SY" + b"\x00" * 50)
+    (inputs / "bomb.xml").write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><mediawiki/>')
+    result = run([str(inputs)], str(tmp_path / "wh"))
+    acc = result.accounting
+    assert acc.balanced and acc.pairs_written == 21 and acc.files == 4 and acc.incomplete_files == 3
+    con = duckdb.connect(str(tmp_path / "wh" / "catalog.duckdb"), read_only=True)
+    reasons = dict(con.execute("select reason, count(*) from quarantine group by 1").fetchall())
+    assert set(reasons) == {"truncated_input", "dtd_forbidden"}
