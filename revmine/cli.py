@@ -34,6 +34,12 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     overrides = {"read.wiki": args.wiki} if args.wiki else {}
     config = Config.load(args.config, **overrides)
+    if args.runner_preset:
+        import yaml
+
+        with open(args.runner_preset, encoding="utf-8") as fh:
+            preset = yaml.safe_load(fh) or {}
+        beam_args = list(preset.get("runner_args", [])) + beam_args  # flags on the command line win
     try:
         result = run(args.input, args.out, config, beam_args)
     except UnbalancedBooks as exc:
@@ -76,8 +82,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         for c in cols:
             t.add_column(c, overflow="fold")
         for row in rows:
-            t.add_row(*("NULL" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
-                        for v in row))
+            t.add_row(*("NULL" if v is None else str(v) for v in row))
         out.print(t)
         out.print(f"{len(rows)} row(s)")
     return 0
@@ -103,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, metavar="WAREHOUSE", help="warehouse directory")
     r.add_argument("--config", help="YAML config (see configs/)")
     r.add_argument("--wiki", help="override the wiki name found in the dump")
+    r.add_argument("--runner-preset", metavar="YAML", help="Beam flags from a preset (configs/runners/*.yaml)")
 
     q = sub.add_parser("query", help="run SQL against a warehouse and print a table")
     q.add_argument("warehouse")

@@ -8,11 +8,16 @@ from revmine.pipeline.read import read_dump
 from revmine.schemas import Quarantine, Revision, RevisionPair, SourceStats
 
 
-def read_all(path, config=None, pair_config=None):
-    """Run reader + pairer; return dict of lists by record type."""
+def read_all(path, config=None, pair_config=None, keep_text=True):
+    """Run reader + pairer; return dict of lists by record type (texts dropped unless keep_text)."""
     out = {"revisions": [], "pairs": [], "quarantine": [], "sources": []}
     for rec in pair_revisions(read_dump(str(path), config), pair_config):
         key = {Revision: "revisions", RevisionPair: "pairs", Quarantine: "quarantine", SourceStats: "sources"}[type(rec)]
+        if not keep_text:
+            if key == "revisions":
+                rec.text = None
+            elif key == "pairs":
+                rec.old_text = rec.new_text = None
         out[key].append(rec)
     return out
 

@@ -166,3 +166,37 @@ def test_empty_and_non_xml_files(tmp_path):
         out = read_all(write(tmp_path, name, data))
         assert out["quarantine"] and all(name in q.detail for q in out["quarantine"])
         assert_books_balance(out)
+
+
+def test_source_offsets_point_at_revision_tags(tmp_path, sample_xml):
+    data = sample_xml.encode().replace(b"Fresnel lens]]", b"Fresnel \xff\xfe lens]]", 1)
+    path = write(tmp_path, "offsets.xml", data)
+    for r in read_all(path)["revisions"]:
+        assert data[r.source_offset:r.source_offset + 10] == b"<revision>", r.rev_id
+
+
+def test_invalid_utf8_in_page_title_reparses_the_page(tmp_path, sample_xml):
+    data = sample_xml.encode().replace(b"<title>Grace Hopper</title>", b"<title>Grace \xc3\x28Hopper</title>", 1)
+    out = read_all(write(tmp_path, "badtitle.xml", data))
+    assert len(out["revisions"]) == N_SAMPLE and out["sources"][0].pages == 3
+    assert {r.title for r in out["revisions"]} >= {"Grace ?(Hopper"}
+    assert_books_balance(out)
+
+
+def test_invalid_utf8_deep_in_a_large_page(tmp_path, sample_xml):
+    """A bad byte megabytes into the stream, after many chunks: only its revision is quarantined."""
+    big = many_pages(sample_xml, 60).encode()  # ~2 MB: several 1 MiB chunks
+    at = big.index(b"Fresnel lens]]", len(big) // 2)
+    data = big[:at] + b"Fresnel \xe2\x82 lens]]" + big[at + len(b"Fresnel lens]]"):]
+    out = read_all(write(tmp_path, "deep.xml.bz2", bz2.compress(data)))
+    assert [q.reason for q in out["quarantine"]] == ["invalid_utf8"]
+    assert len(out["revisions"]) == 60 * N_SAMPLE
+    assert_books_balance(out)
+
+
+def test_control_characters_are_repaired(tmp_path, sample_xml):
+    data = sample_xml.encode().replace(b"copyedit", b"copy\x07edit", 1)
+    out = read_all(write(tmp_path, "ctrl.xml", data))
+    assert [q.reason for q in out["quarantine"]] == ["invalid_xml_char"]
+    assert len(out["revisions"]) == N_SAMPLE
+    assert_books_balance(out)

@@ -92,3 +92,20 @@ def test_bad_inputs_do_not_stop_the_run(tmp_path, sample_dump):
     con = duckdb.connect(str(tmp_path / "wh" / "catalog.duckdb"), read_only=True)
     reasons = dict(con.execute("select reason, count(*) from quarantine group by 1").fetchall())
     assert set(reasons) == {"truncated_input", "dtd_forbidden"}
+
+
+def test_runner_preset_and_config(tmp_path, sample_dump, capsys):
+    root = sample_dump.parent.parent
+    assert main(["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh"), "--config",
+                 str(root / "configs" / "sample.yaml"), "--runner-preset", str(root / "configs" / "runners" / "direct.yaml"),
+                 "--direct_num_workers=1", "--direct_running_mode=in_memory"]) == 0
+    assert "balanced" in capsys.readouterr().out
+
+
+def test_config_rejects_unknown_keys(tmp_path):
+    from revmine.config import Config
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pair:\n  revert_raduis: 3\n")
+    with pytest.raises(ValueError, match="revert_raduis"):
+        Config.load(str(bad))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import defaultdict
 from typing import Iterable, Optional, Sequence
 
 import apache_beam as beam
@@ -20,12 +21,17 @@ from revmine.warehouse.layout import PartitionKey, file_row, partition_key, writ
 
 log = logging.getLogger(__name__)
 
-_TABLE_OF = {Revision: "revisions", RevisionPair: "revision_pairs", Quarantine: "quarantine", SourceStats: "sources"}
-TABLE_TAGS = tuple(_TABLE_OF.values())
+TABLE_TAGS = tuple(cls.TABLE.name for cls in (Revision, RevisionPair, Quarantine, SourceStats))
 
 
 class ReadAndPairFn(beam.DoFn):
-    """One dump file in, (partition, row) tuples out, tagged by table. Runs wholly in the worker."""
+    """One dump file in, (partition, [rows]) batches out, tagged by table. Runs wholly in the worker.
+
+    Rows are batched per partition: Beam then encodes a few large elements instead of one per row,
+    which measured ~10% of end-to-end time on the Anarchism history.
+    """
+
+    BATCH = 20_000
 
     def __init__(self, config: Config):
         self.config = config
@@ -34,14 +40,19 @@ class ReadAndPairFn(beam.DoFn):
         key = source_key(path)
         started = time.monotonic()
         n = 0
-        records = pair_revisions(read_dump(path, self.config.read), self.config.pair)
-        for rec in records:
-            table = _TABLE_OF[type(rec)]
+        batches: dict[tuple, list] = defaultdict(list)
+        for rec in pair_revisions(read_dump(path, self.config.read), self.config.pair):
             spec = type(rec).TABLE
             # A plain tuple key: Beam encodes it deterministically without a fallback coder.
-            yield beam.pvalue.TaggedOutput(table, (tuple(partition_key(spec, rec, key)), file_row(spec, rec)))
-            if table == "sources":
+            pk = tuple(partition_key(spec, rec, key))
+            rows = batches[pk]
+            rows.append(file_row(spec, rec))
+            if len(rows) >= self.BATCH:
+                yield beam.pvalue.TaggedOutput(pk[0], (pk, batches.pop(pk)))
+            if isinstance(rec, SourceStats):
                 n = rec.revisions_read
+        for pk, rows in batches.items():
+            yield beam.pvalue.TaggedOutput(pk[0], (pk, rows))
         log.info("%s: %s revisions in %.1fs", os.path.basename(path), f"{n:,}", time.monotonic() - started)
 
 
@@ -50,8 +61,9 @@ class WritePartitionFn(beam.DoFn):
         self.root = root
 
     def process(self, element):
-        key, rows = element
+        key, batches = element
         key = PartitionKey(*key)
+        rows = (row for batch in batches for row in batch)
         for path, n in write_partition(self.root, key, rows):
             yield key.table, path, n
 

@@ -30,7 +30,6 @@ _PAGE_TAG = b"<page>"
 _REVISION_TAG = b"<revision>"
 _SYNTHETIC_ROOT = b"<mediawiki>"
 _RECENT = 1 << 16
-_REPLACEMENT = "\ufffd".encode()
 _STAGE = "read"
 
 # Capture text of these elements; everything else is structure we don't need.
@@ -54,7 +53,11 @@ def source_key(path: str) -> str:
 
 def sha1_base36(data: bytes) -> str:
     """MediaWiki's revision sha1: SHA-1 as a base-36 number, zero-padded to 31 digits."""
-    n = int.from_bytes(hashlib.sha1(data).digest(), "big")
+    return _base36(hashlib.sha1(data).digest())
+
+
+def _base36(digest: bytes) -> str:
+    n = int.from_bytes(digest, "big")
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = []
     while n:
@@ -80,67 +83,55 @@ def wiki_from_base_url(base: str) -> Optional[str]:
     return f"{lang.replace('-', '_')}{suffix}" if suffix else None
 
 
-class _UTF8Sanitizer:
-    """Turn the raw byte stream into valid UTF-8 for expat, remembering where bytes were replaced.
+def _qmark(err: UnicodeDecodeError):
+    # One "?" per bad byte: the repaired stream keeps exactly the original byte offsets.
+    return "?" * (err.end - err.start), err.end
 
-    Invalid UTF-8 would make expat abort the whole file; instead each bad sequence becomes U+FFFD
-    and its position (in the stream expat sees) is reported so the enclosing revision is quarantined.
-    Valid UTF-8 passes through untouched (an incomplete trailing sequence is carried to the next
-    chunk). UTF-16 input (detected per XML 1.0 appendix F) is transcoded.
+
+codecs.register_error("revmine-qmark", _qmark)
+_XML_ILLEGAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control bytes XML 1.0 forbids
+
+
+def repair_utf8(data: bytes, final: bool) -> tuple[bytes, bytes, list[tuple[int, str]]]:
+    """Replace invalid UTF-8 and XML-illegal control bytes by b"?" (same length).
+
+    Returns (repaired bytes, incomplete trailing sequence held back, [(offset, kind)]).
     """
+    bad: list[tuple[int, str]] = []
+    dec = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        dec.decode(data, final)
+        out, carry = data, dec.getstate()[0]
+    except UnicodeDecodeError:
+        dec = codecs.getincrementaldecoder("utf-8")("revmine-qmark")
+        text = dec.decode(data, final)
+        carry = dec.getstate()[0]
+        out = text.encode("utf-8")
+        bad.extend((i, "invalid_utf8") for i in range(len(out)) if out[i] == 0x3F and data[i] != 0x3F)
+    if carry:
+        out = out[: len(out) - len(carry)]
+    if _XML_ILLEGAL.search(out):
+        bad.extend((m.start(), "invalid_xml_char") for m in _XML_ILLEGAL.finditer(out))
+        out = _XML_ILLEGAL.sub(b"?", out)
+    return out, carry, sorted(bad)
+
+
+class _UTF16Transcoder:
+    """UTF-16 dumps (XML 1.0 appendix F) are transcoded to UTF-8 for expat; offsets are in the UTF-8 stream."""
 
     def __init__(self, first: bytes):
-        enc = "utf-8"
         if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             enc = "utf-16"
-        elif first.startswith(b"<\x00?\x00"):
-            enc = "utf-16-le"
-        elif first.startswith(b"\x00<\x00?"):
-            enc = "utf-16-be"
-        self.encoding = enc
-        self.strict = codecs.getincrementaldecoder(enc)("strict")
-        self.carry = b""  # incomplete multi-byte sequence held back from the last chunk
-        self.out_pos = 0  # bytes emitted so far (expat's coordinates)
-        self.bad_positions: list[int] = []
+        else:
+            enc = "utf-16-le" if first.startswith(b"<\x00?\x00") else "utf-16-be"
+        self.decoder = codecs.getincrementaldecoder(enc)("replace")
+
+    @staticmethod
+    def detect(first: bytes) -> bool:
+        return first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"<\x00?\x00", b"\x00<\x00?"))
 
     def feed(self, chunk: bytes, final: bool = False) -> bytes:
-        if self.encoding == "utf-8":
-            if not self.carry and chunk.isascii():
-                out = chunk  # the common case: nothing to check
-            else:
-                total = self.carry + chunk
-                try:
-                    self.strict.decode(chunk, final)
-                    pending = self.strict.getstate()[0]
-                    out = total[: len(total) - len(pending)]
-                    self.carry = pending
-                except UnicodeDecodeError:
-                    out = self._replace(total, final)
-        else:
-            out = self._replace(chunk, final)
-        self.out_pos += len(out)
-        return out
-
-    def _replace(self, data: bytes, final: bool) -> bytes:
-        # Slow path: decode with replacement and record where U+FFFD landed.
-        dec = codecs.getincrementaldecoder(self.encoding)("replace")
-        if self.encoding != "utf-8":
-            dec = self.strict if getattr(self.strict, "errors", "") == "replace" else self._utf16_replacing()
-        text = dec.decode(data, final)
-        if self.encoding == "utf-8":
-            self.carry = dec.getstate()[0]
-            self.strict = codecs.getincrementaldecoder("utf-8")("strict")
-            self.strict.setstate((self.carry, 0))
-        out = text.encode("utf-8")
-        i = out.find(_REPLACEMENT)
-        while i >= 0:
-            self.bad_positions.append(self.out_pos + i)
-            i = out.find(_REPLACEMENT, i + 3)
-        return out
-
-    def _utf16_replacing(self):
-        self.strict = codecs.getincrementaldecoder(self.encoding)("replace")
-        return self.strict
+        return self.decoder.decode(chunk, final).encode("utf-8")
 
 
 class _Page:
@@ -193,11 +184,19 @@ class DumpReader:
         self.revisions_read = 0
         self.ordinal = 0
         self.parser_base = 0  # absolute stream offset of the current parser's byte 0
-        self.sanitizer: Optional[_UTF8Sanitizer] = None
+        self.transcoder: Optional[_UTF16Transcoder] = None
         self.complete = True
         self.resyncing = False
         self.resync_tail = b""
         self.recent = b""  # last bytes fed to the parser, for resync after an error
+        # Raw chunks fed since the last point where parsing can restart (a <page> or <revision> boundary),
+        # so that invalid bytes can be repaired and the page re-parsed from there without losing it.
+        self.kept: list[tuple[int, bytes]] = []
+        self.kept_bytes = 0
+        self.safe_point = 0
+        self.utf8_carry = b""
+        self.resume_page = False
+        self.bad_bytes: list[tuple[int, str]] = []  # (absolute offset, kind) of repaired bytes
         self._last_progress = time.monotonic()
 
     # ---- public -------------------------------------------------------------------------
@@ -207,18 +206,23 @@ class DumpReader:
         try:
             compression = sniff_compression(self.path)
             self._new_parser()
-            for raw in iter_chunks(self.path, compression):
-                if self.sanitizer is None:
-                    self.sanitizer = _UTF8Sanitizer(raw)
-                chunk = self.sanitizer.feed(raw)
+            first = True
+            for chunk in iter_chunks(self.path, compression):
+                if first and _UTF16Transcoder.detect(chunk):
+                    self.transcoder = _UTF16Transcoder(chunk)
+                first = False
+                if self.transcoder is not None:
+                    chunk = self.transcoder.feed(chunk)
                 self._feed(chunk, fed)
                 fed += len(chunk)
                 self._maybe_progress(fed)
                 yield from self._drain()
-            if self.sanitizer is not None:
-                tail = self.sanitizer.feed(b"", final=True)
+            if self.transcoder is not None:
+                tail = self.transcoder.feed(b"", final=True)
                 self._feed(tail, fed)
                 fed += len(tail)
+            if self.utf8_carry:  # an incomplete UTF-8 sequence at the very end
+                self._feed(b"", fed, final=True)
             if self.resyncing:
                 self._count_skipped(self.resync_tail)
             else:
@@ -237,8 +241,18 @@ class DumpReader:
             compression=compression, schema_version=self.schema_version, is_stub=bool(self.is_stub),
             pages=self.pages, revisions_read=self.revisions_read, bytes_decompressed=fed, complete=self.complete)
 
-    def _feed(self, data: bytes, start: int) -> None:
-        """Parse stream bytes [start, start+len(data)); after malformed XML, resync at the next <page>."""
+    def _feed(self, data: bytes, start: int, final: bool = False) -> None:
+        """Parse stream bytes [start, start+len(data)).
+
+        Invalid bytes: repair them and re-parse from the last restart point (nothing is lost).
+        Other malformed XML: record it and resync at the next <page>.
+        """
+        if self.utf8_carry:
+            data, start = self.utf8_carry + data, start - len(self.utf8_carry)
+            self.utf8_carry = b""
+            if final:
+                data, _, bad = repair_utf8(data, True)
+                self.bad_bytes.extend((start + i, kind) for i, kind in bad)
         while data:
             if self.resyncing:
                 data, start = self.resync_tail + data, start - len(self.resync_tail)
@@ -251,27 +265,70 @@ class DumpReader:
                 self._count_skipped(data[:i])
                 self.resyncing, self.resync_tail = False, b""
                 data, start = data[i:], start + i
-                self._new_parser(synthetic_root=True, base=start)
+                self._new_parser(_SYNTHETIC_ROOT, base=start)
             try:
                 self.parser.Parse(data, False)
             except expat.ExpatError as exc:
+                repaired = self._repair(data, start)
+                if repaired is not None:
+                    data, start = repaired
+                    continue
                 err_abs = self.parser_base + max(self.parser.ErrorByteIndex, 0)
                 self._on_malformed(exc, err_abs)
                 # Expat may report an error inside bytes it buffered from the previous call.
                 combined, cstart = self.recent + data, start - len(self.recent)
                 rel = min(max(err_abs + 1 - cstart, 0), len(combined))
                 data, start = combined[rel:], cstart + rel
-                self.recent = b""
+                self.recent, self.kept, self.kept_bytes = b"", [], 0
                 self.resyncing = True
                 if not data:
                     return
                 continue
             self.recent = (self.recent + data)[-_RECENT:] if len(data) < _RECENT else data[-_RECENT:]
+            self._keep(data, start)
             return
 
+    def _keep(self, data: bytes, start: int) -> None:
+        kept = self.kept
+        kept.append((start, data))
+        self.kept_bytes += len(data)
+        while kept and kept[0][0] + len(kept[0][1]) <= self.safe_point:
+            self.kept_bytes -= len(kept.pop(0)[1])
+        if self.kept_bytes > max(2 * self.cfg.max_text_bytes, 8 << 20):
+            # A huge revision: stop retaining; invalid bytes inside it fall back to resync.
+            self.kept, self.kept_bytes = [], 0
+
+    def _repair(self, data: bytes, start: int) -> Optional[tuple[bytes, int]]:
+        """If the parse failed on invalid bytes, rewind to the restart point with those bytes replaced."""
+        restart = self.safe_point
+        cstart = self.kept[0][0] if self.kept else start
+        if cstart > restart or (self.page is None and restart != 0 and self.rev is None):
+            return None
+        combined = b"".join(c for _, c in self.kept) + data
+        repaired, carry, bad = repair_utf8(combined[restart - cstart:], False)
+        if not bad:
+            return None
+        self.bad_bytes.extend((restart + i, kind) for i, kind in bad)
+        if self.rev is not None:  # the open revision is parsed again from its start
+            self.revisions_read -= 1
+            self.page.n_revisions -= 1
+            self.rev = None
+        prefix = _SYNTHETIC_ROOT
+        if self.page is not None and restart != self.page.offset:
+            prefix += _PAGE_TAG  # resume inside the page: keep its state
+            self.resume_page = True
+        elif self.page is not None:
+            self.pages -= 1  # the page start is parsed again
+            self.page = None
+        self.kept, self.kept_bytes, self.recent = [], 0, b""
+        self.utf8_carry = carry
+        self._new_parser(prefix if restart else b"", base=restart)
+        return repaired, restart
+
     # ---- parser setup -------------------------------------------------------------------
-    def _new_parser(self, synthetic_root: bool = False, base: int = 0) -> None:
-        p = expat.ParserCreate(encoding="UTF-8")  # the sanitizer hands expat UTF-8, whatever the file declared
+    def _new_parser(self, prefix: bytes = b"", base: int = 0) -> None:
+        """A fresh expat parser for stream bytes from `base`, primed with synthetic `prefix` tags."""
+        p = expat.ParserCreate(encoding="UTF-8")  # UTF-16 input is transcoded, so expat always sees UTF-8
         p.buffer_text = True
         p.buffer_size = 1 << 16
         p.StartElementHandler = self._start
@@ -283,10 +340,10 @@ class DumpReader:
         p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
         self.parser = p
         self.stack = []
-        self.parser_base = base
-        if synthetic_root:
-            self.parser_base = base - len(_SYNTHETIC_ROOT)
-            p.Parse(_SYNTHETIC_ROOT, False)
+        self.parser_base = base - len(prefix)
+        self.safe_point = base
+        if prefix:
+            p.Parse(prefix, False)
 
     def _forbid_dtd(self, name, *args):
         raise DumpSecurityError(f"{self.name}: line {self.parser.CurrentLineNumber}: DOCTYPE {name!r} declared; "
@@ -317,6 +374,7 @@ class DumpReader:
             self.revisions_read += 1
             self.page.n_revisions += 1
             self.rev = _Rev(self.parser_base + self.parser.CurrentByteIndex)
+            self.safe_point = self.rev.offset
         elif name == "contributor":
             if self.rev is not None and attrs.get("deleted") == "deleted":
                 self.rev.user_deleted = True
@@ -324,8 +382,12 @@ class DumpReader:
             if self.rev is not None:
                 self.rev.minor = True
         elif name == "page":
+            if self.resume_page:  # synthetic <page> after a repair: the page state carries on
+                self.resume_page = False
+                return
             self.pages += 1
             self.page = _Page(self.parser_base + self.parser.CurrentByteIndex)
+            self.safe_point = self.page.offset
         elif name == "mediawiki":
             self.schema_version = attrs.get("version", self.schema_version)
 
@@ -378,6 +440,7 @@ class DumpReader:
             if self.rev is not None:
                 self._finish_revision(self.rev)
             self.rev = None
+            self.safe_point = self.parser_base + self.parser.CurrentByteIndex + len("</revision>")
         elif name == "page":
             page = self.page
             if page is not None and page.n_revisions == 0:
@@ -444,14 +507,16 @@ class DumpReader:
                     problem = ("oversized_text", f"text is {text_bytes:,} bytes, over max_text_bytes={self.cfg.max_text_bytes:,}")
                     text, has_text = None, False
                 elif sha1 is None:
+                    # Inline on purpose: a hashing thread measured slower (GIL hand-offs cost more than it saved).
                     sha1 = sha1_base36(data)
         rev_end = self.parser_base + self.parser.CurrentByteIndex
-        if problem is None and self.sanitizer is not None and self.sanitizer.bad_positions:
-            bad = [b for b in self.sanitizer.bad_positions if rev.offset <= b < rev_end]
-            self.sanitizer.bad_positions = [b for b in self.sanitizer.bad_positions if b >= rev_end]
+        if problem is None and self.bad_bytes:
+            bad = [b for b in self.bad_bytes if rev.offset <= b[0] < rev_end]
+            self.bad_bytes = [b for b in self.bad_bytes if b[0] >= rev_end]
             if bad:
-                problem = ("invalid_utf8", f"{len(bad)} invalid UTF-8 sequence(s), first at byte {bad[0]:,} "
-                                           "(replaced by U+FFFD)")
+                kind = bad[0][1]
+                what = "invalid UTF-8" if kind == "invalid_utf8" else "XML-illegal control"
+                problem = (kind, f"{len(bad)} {what} byte(s), first at byte {bad[0][0]:,} (replaced by '?')")
         user = f.get("username", f.get("ip"))
         is_anon = "ip" in f and "username" not in f
         revision = Revision(

@@ -1,0 +1,55 @@
+"""The full 1.05 GB Anarchism history: flat memory, and a whole-corpus run with balanced books."""
+import subprocess
+import sys
+
+import pytest
+
+from revmine.pipeline.run import run
+
+ANARCHISM = "enwiki-Anarchism-history-2001-2010.xml.lzma"
+
+# VmHWM (not ru_maxrss, which survives exec and would include the forking pytest process).
+_PEAK_RSS = """
+import sys
+from revmine.pipeline.pair import pair_revisions
+from revmine.pipeline.read import read_dump
+n = sum(1 for _ in pair_revisions(read_dump(sys.argv[1])))
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print(n, int(hwm.split()[1]) // 1024)
+"""
+
+
+def test_anarchism_history_reads_in_flat_memory(shared_data):
+    res = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(shared_data / "wikipedia" / ANARCHISM)],
+                         capture_output=True, text=True, check=True)
+    records, peak_mb = map(int, res.stdout.split())
+    assert records == 15180 * 2 + 1  # revisions + pairs + the file's stats
+    assert peak_mb < 1024, f"peak RSS {peak_mb} MB reading a 1.05 GB dump"
+
+
+@pytest.mark.parametrize("sql,check", [
+    ("select title, count(*) from revision_pairs group by all order by 2 desc limit 1",
+     lambda rows: rows[0][0] == "Anarchism"),
+    ("select year, count(*) from revision_pairs where wiki = 'enwiki' group by all order by 1",
+     lambda rows: rows[0][0] == 2001 and len(rows) >= 10),
+    ("select round(avg(is_revert::int), 3) from revision_pairs where skip_reason is null",
+     lambda rows: 0 < rows[0][0] < 0.5),
+    ("select user, count(*) from revision_pairs where user is not null group by all order by 2 desc limit 5",
+     lambda rows: len(rows) == 5),
+    ("select new_rev_id, size_delta from revision_pairs order by abs(size_delta) desc nulls last limit 5",
+     lambda rows: abs(rows[0][1]) > 10_000),
+])
+def test_readme_queries_on_every_shared_dump(shared_run, sql, check):
+    import duckdb
+
+    con = duckdb.connect(str(shared_run / "catalog.duckdb"), read_only=True)
+    assert check(con.execute(sql).fetchall())
+
+
+@pytest.fixture(scope="module")
+def shared_run(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("shared-wh")
+    result = run([str(shared_data / "wikipedia")], str(out))
+    assert result.accounting.balanced
+    assert result.accounting.files == 21 and result.accounting.revisions_read == 18881
+    return out
