@@ -96,11 +96,12 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="revmine", description=__doc__.splitlines()[0])
+    # allow_abbrev=False: otherwise Beam's --runner=X would be taken as an abbreviation of --runner-preset.
+    p = argparse.ArgumentParser(prog="revmine", description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("-v", "--verbose", action="store_true", help="also show Beam's INFO logs")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="stream dumps through the Beam pipeline into a warehouse",
+    r = sub.add_parser("run", allow_abbrev=False, help="stream dumps through the Beam pipeline into a warehouse",
                        description="Unknown flags are passed to Beam, e.g. --runner=DataflowRunner "
                                    "--direct_num_workers=2 --setup_file=./setup.py")
     r.add_argument("--input", nargs="+", required=True, metavar="DUMP",
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--wiki", help="override the wiki name found in the dump")
     r.add_argument("--runner-preset", metavar="YAML", help="Beam flags from a preset (configs/runners/*.yaml)")
 
-    q = sub.add_parser("query", help="run SQL against a warehouse and print a table")
+    q = sub.add_parser("query", allow_abbrev=False, help="run SQL against a warehouse and print a table")
     q.add_argument("warehouse")
     q.add_argument("sql")
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")

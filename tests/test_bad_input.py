@@ -180,6 +180,8 @@ def test_invalid_utf8_in_page_title_reparses_the_page(tmp_path, sample_xml):
     out = read_all(write(tmp_path, "badtitle.xml", data))
     assert len(out["revisions"]) == N_SAMPLE and out["sources"][0].pages == 3
     assert {r.title for r in out["revisions"]} >= {"Grace ?(Hopper"}
+    (event,) = out["quarantine"]
+    assert event.level == "page" and event.page_id == 102 and event.reason == "invalid_utf8"
     assert_books_balance(out)
 
 
@@ -199,4 +201,13 @@ def test_control_characters_are_repaired(tmp_path, sample_xml):
     out = read_all(write(tmp_path, "ctrl.xml", data))
     assert [q.reason for q in out["quarantine"]] == ["invalid_xml_char"]
     assert len(out["revisions"]) == N_SAMPLE
+    assert_books_balance(out)
+
+
+def test_invalid_bytes_between_pages(tmp_path, sample_xml):
+    data = sample_xml.encode().replace(b"  </page>\n  <page>", b"  </page>\n \xff\xfe <page>", 1)
+    out = read_all(write(tmp_path, "between.xml", data))
+    assert len(out["revisions"]) == N_SAMPLE and out["sources"][0].pages == 3
+    (event,) = out["quarantine"]  # repaired, and reported: nothing happens silently
+    assert event.reason == "invalid_utf8" and event.n_revisions == 0 and event.byte_offset > 0
     assert_books_balance(out)

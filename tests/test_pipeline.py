@@ -109,3 +109,19 @@ def test_config_rejects_unknown_keys(tmp_path):
     bad.write_text("pair:\n  revert_raduis: 3\n")
     with pytest.raises(ValueError, match="revert_raduis"):
         Config.load(str(bad))
+
+
+def test_beam_flags_pass_through_unchanged():
+    from revmine.cli import build_parser
+
+    args, rest = build_parser().parse_known_args(
+        ["run", "--input", "x.xml", "--out", "wh", "--runner=PortableRunner", "--job_endpoint=embed", "--setup_file=./setup.py"])
+    assert args.runner_preset is None
+    assert rest == ["--runner=PortableRunner", "--job_endpoint=embed", "--setup_file=./setup.py"]
+
+
+def test_portable_runner_loopback(tmp_path, sample_dump):
+    """The portability layer Flink and Spark use: pickling and coders survive it."""
+    result = run([str(sample_dump)], str(tmp_path / "wh"),
+                 beam_args=["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"])
+    assert result.accounting.balanced and result.accounting.pairs_written == 21

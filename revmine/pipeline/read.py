@@ -235,6 +235,7 @@ class DumpReader:
             self._fail_file("dtd_forbidden", str(exc))
         except OSError as exc:
             self._fail_file("unreadable_file", f"{type(exc).__name__}: {exc}")
+        self._report_stray_bad_bytes(None)
         yield from self._drain()
         yield SourceStats(
             wiki=self.wiki or "unknown", source_file=self.name, source_key=source_key(self.path),
@@ -302,7 +303,7 @@ class DumpReader:
         """If the parse failed on invalid bytes, rewind to the restart point with those bytes replaced."""
         restart = self.safe_point
         cstart = self.kept[0][0] if self.kept else start
-        if cstart > restart or (self.page is None and restart != 0 and self.rev is None):
+        if cstart > restart:  # the bytes from the restart point were not retained (a huge revision)
             return None
         combined = b"".join(c for _, c in self.kept) + data
         repaired, carry, bad = repair_utf8(combined[restart - cstart:], False)
@@ -447,6 +448,8 @@ class DumpReader:
                 self._quarantine("page", "empty_page", f"page {page.title!r} has no <revision>", page.offset,
                                  page_id=page.page_id, n_revisions=0)
             self.page = None
+            self.safe_point = self.parser_base + self.parser.CurrentByteIndex + len("</page>")
+            self._report_stray_bad_bytes(page)
         elif name == "siteinfo":
             self._resolve_wiki()
 
@@ -512,7 +515,7 @@ class DumpReader:
         rev_end = self.parser_base + self.parser.CurrentByteIndex
         if problem is None and self.bad_bytes:
             bad = [b for b in self.bad_bytes if rev.offset <= b[0] < rev_end]
-            self.bad_bytes = [b for b in self.bad_bytes if b[0] >= rev_end]
+            self.bad_bytes = [b for b in self.bad_bytes if not rev.offset <= b[0] < rev_end]  # rest: page report
             if bad:
                 kind = bad[0][1]
                 what = "invalid UTF-8" if kind == "invalid_utf8" else "XML-illegal control"
@@ -534,6 +537,17 @@ class DumpReader:
         self.out.append(revision)
         if problem:
             self._quarantine("revision", problem[0], problem[1], rev.offset, page_id=page.page_id, rev_id=rev_id)
+
+    def _report_stray_bad_bytes(self, page: Optional[_Page]) -> None:
+        """Bad bytes outside any revision (page header, whitespace) were repaired: say so, don't hide it."""
+        if not self.bad_bytes:
+            return
+        bad, self.bad_bytes = self.bad_bytes, []
+        kinds = sorted({kind for _, kind in bad})
+        where = f"page {page.page_id} ({page.title!r})" if page is not None else "outside any page"
+        self._quarantine("page" if page is not None else "file", kinds[0],
+                         f"{len(bad)} bad byte(s) in {where}, first at byte {bad[0][0]:,}; replaced by '?'",
+                         bad[0][0], page_id=page.page_id if page is not None else None, n_revisions=0)
 
     def _ns_from_title(self, title: str) -> int:
         prefix, sep, _ = title.partition(":")
