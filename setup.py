@@ -24,6 +24,8 @@ setup(
         "luigi>=3.5",
         "rich>=13",
         "pyyaml>=6",
+        "blingfire>=0.1.8",  # sentence splitting (chosen on speed and accuracy, see clean.py)
+        "rapidfuzz>=3",  # string similarity for the classical aligner
     ],
     extras_require={
         "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3"],

@@ -88,6 +88,25 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Print a human-readable breakdown, then one JSON line (the machine-readable result) last."""
+    if args.task == "edits":
+        from revmine.eval.edits import load_arxivedits, score_edits
+
+        try:
+            items = load_arxivedits(args.data)
+        except (OSError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+        scores = score_edits(items)
+        for typ, row in scores.per_type().items():
+            print(f"{typ:<11} precision={row['precision']:.4f} recall={row['recall']:.4f} f1={row['f1']:.4f} "
+                  f"gold={row['n_gold']}")
+        print(json.dumps(scores.summary()))
+        return 0
+    raise AssertionError(args.task)
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     from revmine.warehouse.catalog import build_catalog
 
@@ -117,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
     q.add_argument("--limit", type=int, default=None, help="fetch at most this many rows")
 
+    e = sub.add_parser("eval", allow_abbrev=False, help="score a stage against gold data; last line is JSON")
+    e.add_argument("task", choices=("edits",), help="edits: span-edit extraction on arXivEdits JSON")
+    e.add_argument("--data", required=True, help="gold file, e.g. ../shared/data/arxivedits/dev.json")
+
     c = sub.add_parser("catalog", help="rebuild WAREHOUSE/catalog.duckdb (e.g. after moving the warehouse)")
     c.add_argument("warehouse")
     return p
@@ -132,6 +155,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return cmd_run(args, rest)
     if args.command == "query":
         return cmd_query(args)
+    if args.command == "eval":
+        return cmd_eval(args)
     return cmd_catalog(args)
 
 

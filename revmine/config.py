@@ -46,9 +46,18 @@ class PairConfig:
 
 
 @dataclass
+class DiffConfig:
+    enabled: bool = True  # false: stop after pairing (revisions, pairs, quarantine only)
+    aligner: str = "classical"
+    align_threshold: float = 0.5  # classical aligner: minimum similarity for a link
+    section_cache: int = 4096  # cleaned sections kept per worker
+
+
+@dataclass
 class Config:
     read: ReadConfig = field(default_factory=ReadConfig)
     pair: PairConfig = field(default_factory=PairConfig)
+    diff: DiffConfig = field(default_factory=DiffConfig)
 
     @classmethod
     def load(cls, path: Optional[str] = None, **overrides: Any) -> "Config":
@@ -61,7 +70,7 @@ class Config:
             if section in ("source", "runner", "description"):
                 continue
             if not hasattr(cfg, section):
-                raise ValueError(f"{path}: unknown config section {section!r} (known: read, pair)")
+                raise ValueError(f"{path}: unknown config section {section!r} (known: read, pair, diff)")
             target = getattr(cfg, section)
             for key, value in (values or {}).items():
                 if not hasattr(target, key):

@@ -18,18 +18,29 @@ class Accounting:
     events: Counter = field(default_factory=Counter)  # page/file events that account for no revision
     files: int = 0
     incomplete_files: int = 0
+    # Diff stage: every written pair is diffed or quarantined at the clean stage.
+    diffed: int = 0
+    diff_quarantined: Counter = field(default_factory=Counter)
+    diff_enabled: bool = True
 
     @property
     def accounted(self) -> int:
         return self.pairs_written + sum(self.skipped.values()) + sum(self.quarantined.values())
 
     @property
+    def diff_balanced(self) -> bool:
+        return not self.diff_enabled or self.pairs_written == self.diffed + sum(self.diff_quarantined.values())
+
+    @property
     def balanced(self) -> bool:
-        return self.revisions_read == self.accounted
+        return self.revisions_read == self.accounted and self.diff_balanced
 
     @classmethod
-    def from_tables(cls, sources: pa.Table, pairs: pa.Table, quarantine: pa.Table) -> "Accounting":
+    def from_tables(cls, sources: pa.Table, pairs: pa.Table, quarantine: pa.Table,
+                    diffs: pa.Table | None = None) -> "Accounting":
         acc = cls()
+        acc.diff_enabled = diffs is not None
+        acc.diffed = diffs.num_rows if diffs is not None else 0
         acc.files = sources.num_rows
         acc.revisions_read = int(pc.sum(sources.column("revisions_read")).as_py() or 0)
         acc.incomplete_files = int(sources.num_rows - (pc.sum(sources.column("complete").cast(pa.int64())).as_py() or 0))
@@ -41,6 +52,8 @@ class Accounting:
         for row in quarantine.select(["reason", "n_revisions", "level"]).to_pylist():
             if row["n_revisions"]:
                 acc.quarantined[row["reason"]] += row["n_revisions"]
+            elif row["level"] == "pair":
+                acc.diff_quarantined[row["reason"]] += 1
             else:
                 acc.events[f"{row['level']}:{row['reason']}"] += 1
         return acc
@@ -48,7 +61,8 @@ class Accounting:
     def as_dict(self) -> dict:
         return {"revisions_read": self.revisions_read, "pairs_written": self.pairs_written,
                 "skipped": dict(self.skipped), "quarantined": dict(self.quarantined), "events": dict(self.events),
-                "files": self.files, "incomplete_files": self.incomplete_files, "balanced": self.balanced}
+                "files": self.files, "incomplete_files": self.incomplete_files, "diffed": self.diffed,
+                "diff_quarantined": dict(self.diff_quarantined), "balanced": self.balanced}
 
     def render(self):
         from rich.table import Table as RichTable
@@ -65,8 +79,16 @@ class Accounting:
             t.add_row("quarantined", reason, f"{n:,}")
         for reason, n in sorted(self.events.items()):
             t.add_row("events (no revisions)", reason, f"{n:,} event(s)")
-        status = "[green]balanced[/green]" if self.balanced else f"[red]UNBALANCED: {self.accounted:,} accounted[/red]"
+        ok = self.revisions_read == self.accounted
+        status = "[green]balanced[/green]" if ok else f"[red]UNBALANCED: {self.accounted:,} accounted[/red]"
         t.add_row("total", status, f"{self.accounted:,}")
+        if self.diff_enabled:
+            t.add_section()
+            t.add_row("pairs diffed", "sentences, alignments, edits", f"{self.diffed:,}")
+            for reason, n in sorted(self.diff_quarantined.items()):
+                t.add_row("pairs quarantined", reason, f"{n:,}")
+            status = "[green]balanced[/green]" if self.diff_balanced else "[red]UNBALANCED[/red]"
+            t.add_row("= pairs written", status, f"{self.diffed + sum(self.diff_quarantined.values()):,}")
         return t
 
 

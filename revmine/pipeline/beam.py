@@ -1,6 +1,7 @@
-"""The Beam graph: files -> read+pair (per file, in the workers) -> partitioned Parquet per table.
+"""The Beam graph: files -> read + pair + diff (per file, in the workers) -> partitioned Parquet per table.
 
-Thin by design: all logic lives in read.py / pair.py; this module only routes records.
+Thin by design: all logic lives in read.py / pair.py / diff.py / arxiv.py; this module only routes
+records. Each worker builds its DiffEngine (and aligner model) once, in `setup`.
 """
 from __future__ import annotations
 
@@ -8,24 +9,48 @@ import logging
 import os
 import time
 from collections import defaultdict
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
 
 from revmine.config import Config
+from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
+from revmine.pipeline.diff import DiffEngine, WikitextError
 from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump, source_key
-from revmine.schemas import Quarantine, Revision, RevisionPair, SourceStats
+from revmine.schemas import TABLES, Quarantine, RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionKey, file_row, partition_key, write_partition
 
 log = logging.getLogger(__name__)
 
-TABLE_TAGS = tuple(cls.TABLE.name for cls in (Revision, RevisionPair, Quarantine, SourceStats))
+TABLE_TAGS = tuple(TABLES)
 
 
-class ReadAndPairFn(beam.DoFn):
-    """One dump file in, (partition, [rows]) batches out, tagged by table. Runs wholly in the worker.
+def build_engine(config: Config) -> DiffEngine:
+    from revmine.pipeline.align import ClassicalAligner
+
+    if config.diff.aligner != "classical":
+        raise ValueError(f"unknown aligner {config.diff.aligner!r} (known: classical)")
+    return DiffEngine(ClassicalAligner(threshold=config.diff.align_threshold), section_cache=config.diff.section_cache)
+
+
+def process_file(path: str, config: Config, engine: DiffEngine | None) -> Iterator:
+    """Every record one input file yields: the pure pipeline for one file, with no Beam in it."""
+    records = read_arxiv(path) if is_arxiv_input(path) else pair_revisions(read_dump(path, config.read), config.pair)
+    for rec in records:
+        yield rec
+        if engine is not None and isinstance(rec, RevisionPair) and rec.skip_reason is None:
+            try:
+                yield from engine.diff(rec)
+            except WikitextError as exc:
+                yield Quarantine(wiki=rec.wiki, level="pair", reason=exc.reason, detail=f"{rec.pair_id}: {exc.detail}",
+                                 source_file=rec.source_file, byte_offset=None, line=None, column=None,
+                                 page_id=rec.page_id, rev_id=rec.new_rev_id, stage="clean", n_revisions=0)
+
+
+class ProcessFileFn(beam.DoFn):
+    """One input file in, (partition, [rows]) batches out, tagged by table. Runs wholly in the worker.
 
     Rows are batched per partition: Beam then encodes a few large elements instead of one per row,
     which measured ~10% of end-to-end time on the Anarchism history.
@@ -35,13 +60,18 @@ class ReadAndPairFn(beam.DoFn):
 
     def __init__(self, config: Config):
         self.config = config
+        self.engine = None
+
+    def setup(self):
+        # Once per worker: caches (and, for a neural aligner, the model) are reused across files.
+        self.engine = build_engine(self.config) if self.config.diff.enabled else None
 
     def process(self, path: str):
         key = source_key(path)
         started = time.monotonic()
         n = 0
         batches: dict[tuple, list] = defaultdict(list)
-        for rec in pair_revisions(read_dump(path, self.config.read), self.config.pair):
+        for rec in process_file(path, self.config, self.engine):
             spec = type(rec).TABLE
             # A plain tuple key: Beam encodes it deterministically without a fallback coder.
             pk = tuple(partition_key(spec, rec, key))
@@ -68,20 +98,20 @@ class WritePartitionFn(beam.DoFn):
             yield key.table, path, n
 
 
-def expand_inputs(inputs: Sequence[str]) -> list[str]:
-    """Directories become the dump files inside them; globs and remote paths pass through to MatchAll."""
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Directories become the input files inside them; globs and remote paths pass through to MatchAll."""
     out: list[str] = []
     for item in inputs:
         if os.path.isdir(item):
             for dirpath, _, files in sorted(os.walk(item)):
-                out.extend(os.path.join(dirpath, f) for f in sorted(files) if _looks_like_dump(f))
+                out.extend(os.path.join(dirpath, f) for f in sorted(files) if _looks_like_input(f))
         else:
             out.append(item)
     return out
 
 
-def _looks_like_dump(name: str) -> bool:
-    return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma")) and not name.startswith(".")
+def _looks_like_input(name: str) -> bool:
+    return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma", ".json", ".jsonl")) and not name.startswith(".")
 
 
 def build(pipeline: beam.Pipeline, inputs: Iterable[str], staging: str, config: Config):
@@ -91,7 +121,7 @@ def build(pipeline: beam.Pipeline, inputs: Iterable[str], staging: str, config: 
              | "Match" >> fileio.MatchAll()
              | "Paths" >> beam.Map(lambda m: m.path)
              | "SpreadFiles" >> beam.Reshuffle())
-    tagged = files | "ReadAndPair" >> beam.ParDo(ReadAndPairFn(config)).with_outputs(*TABLE_TAGS)
+    tagged = files | "Process" >> beam.ParDo(ProcessFileFn(config)).with_outputs(*TABLE_TAGS)
     written = []
     for table in TABLE_TAGS:
         written.append(tagged[table]

@@ -116,7 +116,7 @@ class Pairer:
         old_bytes = parent.text_bytes if parent is not None else None
         new_bytes = rev.text_bytes
         return RevisionPair(
-            wiki=rev.wiki, year=rev.year, page_id=rev.page_id, ns=rev.ns, title=rev.title,
+            wiki=rev.wiki, year=rev.year, pair_id=f"{rev.wiki}:{rev.rev_id}", page_id=rev.page_id, ns=rev.ns, title=rev.title,
             old_rev_id=rev.parent_id, new_rev_id=rev.rev_id,
             old_timestamp=parent.timestamp if parent is not None else None, new_timestamp=rev.timestamp,
             comment=rev.comment, user=rev.user, user_id=rev.user_id, is_anon=rev.is_anon, minor=rev.minor,

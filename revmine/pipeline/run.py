@@ -57,7 +57,8 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
         graph.build(p, paths, stage, config)
     keys = sorted({source_key(p) for p in paths})
     acc = Accounting.from_tables(read_table(stage, "sources"), read_table(stage, "revision_pairs"),
-                                 read_table(stage, "quarantine"))
+                                 read_table(stage, "quarantine"),
+                                 read_table(stage, "diffs") if config.diff.enabled else None)
     manifest = {"run_id": run_id, "revmine_version": __version__, "inputs": paths, "source_keys": keys,
                 "finished": dt.datetime.now(dt.timezone.utc).isoformat(), "accounting": acc.as_dict()}
     files = commit_run(warehouse, run_id, keys, manifest)
@@ -65,6 +66,7 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
         build_catalog(warehouse)
     result = RunResult(run_id, warehouse, acc, files)
     if not acc.balanced:
-        raise UnbalancedBooks(f"run {run_id}: read {acc.revisions_read:,} revisions but accounted for "
-                              f"{acc.accounted:,}; see {warehouse}/_runs/{run_id}.json")
+        raise UnbalancedBooks(f"run {run_id}: read {acc.revisions_read:,} revisions, accounted for {acc.accounted:,}; "
+                              f"{acc.pairs_written:,} pairs written, {acc.diffed:,} diffed; "
+                              f"see {warehouse}/_runs/{run_id}.json")
     return result

@@ -1,5 +1,7 @@
 """Record types (dataclass + Arrow schema), declared once. See `records.py`."""
 from revmine.schemas._declare import TABLES, SchemaMismatch, Table
-from revmine.schemas.records import RECORD_TYPES, Quarantine, Revision, RevisionPair, SourceStats
+from revmine.schemas.records import (RECORD_TYPES, Alignment, DiffStats, Edit, NodeChange, Quarantine, Revision,
+                                     RevisionPair, Sentence, SourceStats)
 
-__all__ = ["TABLES", "Table", "SchemaMismatch", "Revision", "RevisionPair", "Quarantine", "SourceStats", "RECORD_TYPES"]
+__all__ = ["TABLES", "Table", "SchemaMismatch", "Revision", "RevisionPair", "Quarantine", "SourceStats", "Sentence",
+           "Alignment", "Edit", "NodeChange", "DiffStats", "RECORD_TYPES"]

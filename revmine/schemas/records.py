@@ -46,15 +46,16 @@ class Revision:
 
 @record("revision_pairs", partition_by=PARTITIONS)
 class RevisionPair:
-    wiki: str = doc("database name")
-    year: Int16 = doc("UTC year of the new revision (partition column)")
+    wiki: str = doc("database name ('arxiv' for arXiv papers)")
+    year: Int16 = doc("UTC year of the new revision (partition column; 0 when the source has no dates)")
+    pair_id: str = doc("'<wiki>:<new_rev_id>' for wikis, 'arxiv:<paper>:v<old>-v<new>' for arXiv; joins every diff table")
     page_id: int = doc("page id")
     ns: Int32 = doc("namespace number")
     title: str = doc("page title")
     old_rev_id: Optional[int] = doc("parent revision id; NULL for a page creation")
     new_rev_id: int = doc("revision id of the edit")
     old_timestamp: Optional[Timestamp] = doc("parent timestamp")
-    new_timestamp: Timestamp = doc("edit timestamp")
+    new_timestamp: Optional[Timestamp] = doc("edit timestamp (NULL when the source has no dates)")
     comment: Optional[str] = doc("edit summary of the new revision (NULL when absent or suppressed)")
     user: Optional[str] = doc("editor of the new revision")
     user_id: Optional[int] = doc("editor's user id")
@@ -70,9 +71,11 @@ class RevisionPair:
     size_delta: Optional[int] = doc("new_bytes - old_bytes")
     skip_reason: Optional[str] = doc("why this pair is not diffed (NULL = a real text edit)")
     source_file: str = doc("dump file")
-    # In flight only: the two texts, for the diff stages downstream.
+    # In flight only: the two texts (or, for plain-text sources, their sentences) for the diff stage.
     old_text: Optional[str] = transient()
     new_text: Optional[str] = transient()
+    old_sentences: Optional[list] = transient()
+    new_sentences: Optional[list] = transient()
 
 
 @record("quarantine", partition_by=("wiki",))
@@ -108,4 +111,96 @@ class SourceStats:
     complete: bool = doc("False when reading stopped early (truncation, fatal error)")
 
 
-RECORD_TYPES = (Revision, RevisionPair, Quarantine, SourceStats)
+# ---- diff stage: one revision pair -> sentences, alignments, span edits, node changes -----------------
+
+
+@record("sentences", partition_by=PARTITIONS)
+class Sentence:
+    """A sentence of a changed block (unchanged sentences are not stored: they are in the parent)."""
+    wiki: str = doc("database name")
+    year: Int16 = doc("partition year of the pair")
+    source: str = doc("'wikipedia' or 'arxiv'")
+    pair_id: str = doc("revision pair")
+    side: str = doc("'old' (parent) or 'new'")
+    sent_idx: Int32 = doc("index of the sentence in its revision's sentence list")
+    section_idx: Int32 = doc("section index (0 = lead)")
+    section: str = doc("section heading ('' for the lead)")
+    para_idx: Int32 = doc("paragraph index within the revision")
+    char_start: int = doc("offset of the sentence in the cleaned text of its revision")
+    char_end: int = doc("end offset (exclusive)")
+    text: str = doc("sentence text")
+
+
+@record("alignments", partition_by=PARTITIONS)
+class Alignment:
+    """How sentences of a changed block correspond: 1-1, 1-n, n-1, insertion (old=[]) or deletion (new=[])."""
+    wiki: str = doc("database name")
+    year: Int16 = doc("partition year of the pair")
+    source: str = doc("'wikipedia' or 'arxiv'")
+    pair_id: str = doc("revision pair")
+    align_idx: Int32 = doc("index of the alignment within the pair")
+    old_idx: list[int] = doc("sentence indices on the old side (empty for an inserted sentence)")
+    new_idx: list[int] = doc("sentence indices on the new side (empty for a deleted sentence)")
+    kind: str = doc("'1-1', '1-n', 'n-1', 'n-m', 'insert' or 'delete'")
+    score: float = doc("aligner score in [0, 1] (similarity for the classical aligner)")
+    method: str = doc("aligner that produced it, e.g. 'classical' or 'neural-crf'")
+    old_text: str = doc("old sentence(s), joined by a space")
+    new_text: str = doc("new sentence(s), joined by a space")
+
+
+@record("edits", partition_by=PARTITIONS)
+class Edit:
+    """A span-level edit inside an aligned pair of sentences (or a whole inserted/deleted sentence)."""
+    wiki: str = doc("database name")
+    year: Int16 = doc("partition year of the pair")
+    source: str = doc("'wikipedia' or 'arxiv'")
+    pair_id: str = doc("revision pair")
+    align_idx: Int32 = doc("alignment the edit belongs to")
+    edit_idx: Int32 = doc("index of the edit within its alignment")
+    type: str = doc("'Insertion', 'Deletion' or 'Substitute'")
+    granularity: str = doc("'span' (inside aligned sentences) or 'sentence' (a whole sentence added or removed)")
+    old_token_start: Optional[int] = doc("token span [start, end) in the old text; NULL for an insertion")
+    old_token_end: Optional[int] = doc("")
+    new_token_start: Optional[int] = doc("token span [start, end) in the new text; NULL for a deletion")
+    new_token_end: Optional[int] = doc("")
+    old_char_start: Optional[int] = doc("character span in alignments.old_text")
+    old_char_end: Optional[int] = doc("")
+    new_char_start: Optional[int] = doc("character span in alignments.new_text")
+    new_char_end: Optional[int] = doc("")
+    old_text: str = doc("removed or replaced text ('' for an insertion)")
+    new_text: str = doc("inserted or replacing text ('' for a deletion)")
+
+
+@record("node_changes", partition_by=PARTITIONS)
+class NodeChange:
+    """A structural change in the wikitext: a template, link, reference, category or media added/removed/changed."""
+    wiki: str = doc("database name")
+    year: Int16 = doc("partition year of the pair")
+    pair_id: str = doc("revision pair")
+    node_type: str = doc("template, wikilink, external_link, reference, category, media, table")
+    action: str = doc("added, removed or changed")
+    key: str = doc("what identifies the node: template name, link target, URL, ref name, category, file")
+    old_value: Optional[str] = doc("old rendering (parameters, label, content), truncated to 500 characters")
+    new_value: Optional[str] = doc("new rendering, truncated to 500 characters")
+
+
+@record("diffs", partition_by=PARTITIONS)
+class DiffStats:
+    """One row per diffed pair: sentence counts and how much work reached the aligner."""
+    wiki: str = doc("database name")
+    year: Int16 = doc("partition year of the pair")
+    source: str = doc("'wikipedia' or 'arxiv'")
+    pair_id: str = doc("revision pair")
+    old_sentences: Int32 = doc("sentences in the old revision")
+    new_sentences: Int32 = doc("sentences in the new revision")
+    unchanged: Int32 = doc("sentences matched by hash, in order")
+    changed_blocks: Int32 = doc("blocks of changed sentences sent to the aligner")
+    aligner_pairs: int = doc("sentence pairs the aligner had to consider (sum of block products)")
+    all_pairs: int = doc("old_sentences * new_sentences: what all-pairs alignment would consider")
+    alignments: Int32 = doc("alignment rows written")
+    edits: Int32 = doc("edit rows written")
+    node_changes: Int32 = doc("node_changes rows written")
+    sections_parsed: Int32 = doc("wikitext sections parsed for this pair (the rest came from the cache)")
+
+
+RECORD_TYPES = (Revision, RevisionPair, Quarantine, SourceStats, Sentence, Alignment, Edit, NodeChange, DiffStats)

@@ -1,0 +1,121 @@
+"""Sentence alignment behind one interface: `align(old_sentences, new_sentences) -> list[Aligned]`.
+
+The diff stage sends only changed blocks here (unchanged sentences are matched by hash first).
+An `Aligned` covers 1-1, 1-n, n-1, insertions (old=()) and deletions (new=()), with indices local
+to the block. The classical aligner below is string similarity plus an order constraint, decoded
+by dynamic programming; the neural CRF aligner implements the same protocol.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from rapidfuzz import fuzz, process
+
+
+@dataclass(frozen=True)
+class Aligned:
+    old: tuple[int, ...]
+    new: tuple[int, ...]
+    score: float
+    method: str
+
+    @property
+    def kind(self) -> str:
+        if not self.old:
+            return "insert"
+        if not self.new:
+            return "delete"
+        return f"{'1' if len(self.old) == 1 else 'n'}-{'1' if len(self.new) == 1 else ('n' if len(self.old) == 1 else 'm')}"
+
+
+class Aligner(Protocol):
+    name: str
+
+    def align(self, old: Sequence[str], new: Sequence[str]) -> list[Aligned]:
+        ...
+
+
+class ClassicalAligner:
+    """Monotonic alignment maximising sum(similarity - threshold) over 1-1, 1-2 and 2-1 links.
+
+    Similarity is rapidfuzz's normalised Indel ratio on lower-cased text. A pair is linked only
+    when its similarity beats `threshold`; everything else becomes an insertion or deletion.
+    Merges (1-2, 2-1) must beat the best 1-1 link they contain, so a split or merged sentence is
+    recognised without swallowing a neighbour. Blocks larger than `max_cells` old*new are split
+    into diagonal chunks to bound the quadratic cost.
+    """
+
+    name = "classical"
+
+    def __init__(self, threshold: float = 0.5, merge_penalty: float = 0.02, max_cells: int = 250_000):
+        self.threshold = threshold
+        self.merge_penalty = merge_penalty
+        self.max_cells = max_cells
+
+    def align(self, old: Sequence[str], new: Sequence[str]) -> list[Aligned]:
+        n, m = len(old), len(new)
+        if n == 0 or m == 0:
+            return [Aligned((i,), (), 0.0, self.name) for i in range(n)] + \
+                   [Aligned((), (j,), 0.0, self.name) for j in range(m)]
+        if n * m > self.max_cells:
+            return self._chunked(old, new)
+        lo = [s.lower() for s in old]
+        ln = [s.lower() for s in new]
+        sim = process.cdist(lo, ln, scorer=fuzz.ratio, workers=1) / 100.0  # (n, m) matrix in C
+        t = self.threshold
+        NEG = float("-inf")
+        best = [[NEG] * (m + 1) for _ in range(n + 1)]
+        back: list[list[tuple]] = [[None] * (m + 1) for _ in range(n + 1)]
+        best[0][0] = 0.0
+        for i in range(n + 1):
+            row, brow = best[i], back[i]
+            for j in range(m + 1):
+                cur = row[j]
+                if cur == NEG:
+                    continue
+                # deletion / insertion: no gain, no loss
+                if i < n and cur > best[i + 1][j]:
+                    best[i + 1][j], back[i + 1][j] = cur, (i, j, "del", 0.0)
+                if j < m and cur > row[j + 1]:
+                    row[j + 1], brow[j + 1] = cur, (i, j, "ins", 0.0)
+                if i < n and j < m:
+                    s = sim[i][j]
+                    if s > t and cur + s - t > best[i + 1][j + 1]:
+                        best[i + 1][j + 1], back[i + 1][j + 1] = cur + s - t, (i, j, "11", s)
+                    if j + 1 < m:
+                        s2 = fuzz.ratio(lo[i], ln[j] + " " + ln[j + 1]) / 100.0
+                        gain = s2 - t - self.merge_penalty
+                        if s2 > max(sim[i][j], sim[i][j + 1]) and s2 > t and cur + gain > best[i + 1][j + 2]:
+                            best[i + 1][j + 2], back[i + 1][j + 2] = cur + gain, (i, j, "12", s2)
+                    if i + 1 < n:
+                        s2 = fuzz.ratio(lo[i] + " " + lo[i + 1], ln[j]) / 100.0
+                        gain = s2 - t - self.merge_penalty
+                        if s2 > max(sim[i][j], sim[i + 1][j]) and s2 > t and cur + gain > best[i + 2][j + 1]:
+                            best[i + 2][j + 1], back[i + 2][j + 1] = cur + gain, (i, j, "21", s2)
+        out: list[Aligned] = []
+        i, j = n, m
+        while i or j:
+            pi, pj, kind, s = back[i][j]
+            if kind == "del":
+                out.append(Aligned((pi,), (), 0.0, self.name))
+            elif kind == "ins":
+                out.append(Aligned((), (pj,), 0.0, self.name))
+            else:
+                out.append(Aligned(tuple(range(pi, i)), tuple(range(pj, j)), round(float(s), 4), self.name))
+            i, j = pi, pj
+        out.reverse()
+        return out
+
+    def _chunked(self, old: Sequence[str], new: Sequence[str]) -> list[Aligned]:
+        # Proportional diagonal chunks: a huge rewrite is aligned piecewise instead of in one n*m table.
+        side = max(1, int(self.max_cells ** 0.5))
+        n, m = len(old), len(new)
+        k = max(n, m) // side + 1
+        out = []
+        for c in range(k):
+            a0, a1 = n * c // k, n * (c + 1) // k
+            b0, b1 = m * c // k, m * (c + 1) // k
+            for al in self.align(old[a0:a1], new[b0:b1]):
+                out.append(Aligned(tuple(a0 + x for x in al.old), tuple(b0 + y for y in al.new), al.score, al.method))
+        return out

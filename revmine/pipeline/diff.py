@@ -1,0 +1,178 @@
+"""One revision pair -> sentences, alignments, span edits, node changes and a stats row.
+
+Unchanged sentences are matched by hash, in order (difflib over the sentence sequence). Only the
+changed blocks between them reach the aligner. Cleaning is cached per section and per revision,
+so in a page's history each revision is cleaned once and each pair costs about one section parse.
+"""
+from __future__ import annotations
+
+import difflib
+from collections import Counter, OrderedDict, defaultdict
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner
+from revmine.pipeline.clean import CleanDoc, Node, SectionCache, SentenceRef, WikitextError, clean_wikitext
+from revmine.pipeline.extract import extract_edits, tokenize
+from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, RevisionPair, Sentence
+
+__all__ = ["DiffEngine", "PairKey", "WikitextError", "node_changes"]
+
+
+@dataclass(frozen=True)
+class PairKey:
+    """What every diff record of one pair shares."""
+    wiki: str
+    year: int
+    pair_id: str
+    source: str
+
+
+class DiffEngine:
+    def __init__(self, aligner: Optional[Aligner] = None, section_cache: int = 4096, doc_cache: int = 4):
+        self.aligner = aligner or ClassicalAligner()
+        self.sections = SectionCache(section_cache)
+        self.docs: OrderedDict[tuple, CleanDoc] = OrderedDict()
+        self.doc_cache = doc_cache
+
+    # ---- wikipedia ---------------------------------------------------------------------
+    def diff_pair(self, pair: RevisionPair) -> list:
+        """Records for a pair with texts. Raises WikitextError when a side can't be cleaned."""
+        key = PairKey(pair.wiki, pair.year, pair.pair_id, "wikipedia")
+        parsed_before = self.sections.misses
+        old = self._doc(pair.wiki, pair.old_rev_id, pair.old_text)
+        new = self._doc(pair.wiki, pair.new_rev_id, pair.new_text)
+        records = self.diff_sentences(key, old.sentences, new.sentences)
+        stats = records[-1]  # diff_sentences ends with the DiffStats row
+        nodes = node_changes(key, old, new)
+        stats.node_changes = len(nodes)
+        stats.sections_parsed = self.sections.misses - parsed_before
+        return records + nodes
+
+    def diff(self, pair: RevisionPair) -> list:
+        """Records for any pair: pre-split sentences (arXiv) or wikitext (wikis)."""
+        if pair.old_sentences is not None:
+            return self.diff_sentences(PairKey(pair.wiki, pair.year, pair.pair_id, "arxiv"),
+                                       pair.old_sentences, pair.new_sentences)
+        return self.diff_pair(pair)
+
+    def _doc(self, wiki: str, rev_id: Optional[int], text: str) -> CleanDoc:
+        k = (wiki, rev_id)
+        doc = self.docs.get(k)
+        if doc is None:
+            doc = clean_wikitext(text, self.sections)
+            self.docs[k] = doc
+            if len(self.docs) > self.doc_cache:
+                self.docs.popitem(last=False)
+        else:
+            self.docs.move_to_end(k)
+        return doc
+
+    # ---- any source --------------------------------------------------------------------
+    def diff_sentences(self, key: PairKey, old: Sequence[SentenceRef], new: Sequence[SentenceRef]) -> list:
+        """Hash-match unchanged sentences, align changed blocks, extract edits."""
+        common = dict(wiki=key.wiki, year=key.year, source=key.source, pair_id=key.pair_id)
+        out: list = []
+        matcher = difflib.SequenceMatcher(None, [s.text for s in old], [s.text for s in new], autojunk=False)
+        unchanged = blocks = aligner_pairs = 0
+        alignments: list[Aligned] = []
+        changed_old: set[int] = set()
+        changed_new: set[int] = set()
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                unchanged += i2 - i1
+                continue
+            blocks += 1
+            aligner_pairs += (i2 - i1) * (j2 - j1)
+            changed_old.update(range(i1, i2))
+            changed_new.update(range(j1, j2))
+            for a in self.aligner.align([s.text for s in old[i1:i2]], [s.text for s in new[j1:j2]]):
+                alignments.append(Aligned(tuple(i1 + x for x in a.old), tuple(j1 + y for y in a.new), a.score, a.method))
+        for side, sents, idx in (("old", old, changed_old), ("new", new, changed_new)):
+            for i in sorted(idx):
+                s = sents[i]
+                out.append(Sentence(**common, side=side, sent_idx=i, section_idx=s.section_idx, section=s.section,
+                                    para_idx=s.para_idx, char_start=s.start, char_end=s.end, text=s.text))
+        n_edits = 0
+        for a_idx, a in enumerate(alignments):
+            old_text = " ".join(old[i].text for i in a.old)
+            new_text = " ".join(new[j].text for j in a.new)
+            out.append(Alignment(**common, align_idx=a_idx, old_idx=list(a.old), new_idx=list(a.new), kind=a.kind,
+                                 score=float(a.score), method=a.method, old_text=old_text, new_text=new_text))
+            for e_idx, edit in enumerate(edits_between(old_text, new_text)):
+                out.append(Edit(**common, align_idx=a_idx, edit_idx=e_idx, **edit))
+                n_edits += 1
+        out.append(DiffStats(**common, old_sentences=len(old), new_sentences=len(new), unchanged=unchanged,
+                             changed_blocks=blocks, aligner_pairs=aligner_pairs, all_pairs=len(old) * len(new),
+                             alignments=len(alignments), edits=n_edits, node_changes=0, sections_parsed=0))
+        return out
+
+
+def edits_between(old_text: str, new_text: str) -> list[dict]:
+    """Edit fields (see schemas.Edit) for one alignment: span edits, or a whole-sentence edit."""
+    if not old_text or not new_text:
+        typ, text = ("Insertion", new_text) if not old_text else ("Deletion", old_text)
+        n_tok = len(tokenize(text))
+        side_tok = (0, n_tok)
+        side_chr = (0, len(text))
+        old_side = side_tok if typ == "Deletion" else (None, None)
+        new_side = side_tok if typ == "Insertion" else (None, None)
+        return [dict(type=typ, granularity="sentence",
+                     old_token_start=old_side[0], old_token_end=old_side[1],
+                     new_token_start=new_side[0], new_token_end=new_side[1],
+                     old_char_start=side_chr[0] if typ == "Deletion" else None,
+                     old_char_end=side_chr[1] if typ == "Deletion" else None,
+                     new_char_start=side_chr[0] if typ == "Insertion" else None,
+                     new_char_end=side_chr[1] if typ == "Insertion" else None,
+                     old_text=old_text, new_text=new_text)]
+    if old_text == new_text:
+        return []
+    ot, nt = tokenize(old_text), tokenize(new_text)
+    out = []
+    for e in extract_edits([t[0] for t in ot], [t[0] for t in nt]):
+        oc = (ot[e.old[0]][1], ot[e.old[1] - 1][2]) if e.old else (None, None)
+        nc = (nt[e.new[0]][1], nt[e.new[1] - 1][2]) if e.new else (None, None)
+        out.append(dict(type=e.type, granularity="span",
+                        old_token_start=e.old[0] if e.old else None, old_token_end=e.old[1] if e.old else None,
+                        new_token_start=e.new[0] if e.new else None, new_token_end=e.new[1] if e.new else None,
+                        old_char_start=oc[0], old_char_end=oc[1], new_char_start=nc[0], new_char_end=nc[1],
+                        old_text=old_text[oc[0]:oc[1]] if e.old else "", new_text=new_text[nc[0]:nc[1]] if e.new else ""))
+    return out
+
+
+def node_changes(key: PairKey, old: CleanDoc, new: CleanDoc) -> list[NodeChange]:
+    """Nodes added, removed or changed. Only sections whose raw text differs are compared."""
+    old_keys, new_keys = Counter(old.section_keys), Counter(new.section_keys)
+    gone = old_keys - new_keys
+    came = new_keys - old_keys
+    removed_nodes: Counter = Counter()
+    added_nodes: Counter = Counter()
+    for sec, k in zip(old.sections, old.section_keys):
+        if gone.get(k, 0) > 0:
+            gone[k] -= 1
+            removed_nodes.update(sec.nodes)
+    for sec, k in zip(new.sections, new.section_keys):
+        if came.get(k, 0) > 0:
+            came[k] -= 1
+            added_nodes.update(sec.nodes)
+    removed = removed_nodes - added_nodes
+    added = added_nodes - removed_nodes
+    by_key_removed: dict[tuple, list[Node]] = defaultdict(list)
+    for node, n in sorted(removed.items(), key=lambda kv: (kv[0].type, kv[0].key, kv[0].value)):
+        by_key_removed[(node.type, node.key)].extend([node] * n)
+    out: list[NodeChange] = []
+    common = dict(wiki=key.wiki, year=key.year, pair_id=key.pair_id)
+    for node, n in sorted(added.items(), key=lambda kv: (kv[0].type, kv[0].key, kv[0].value)):
+        for _ in range(n):
+            twins = by_key_removed.get((node.type, node.key))
+            if twins:
+                before = twins.pop(0)
+                out.append(NodeChange(**common, node_type=node.type, action="changed", key=node.key,
+                                      old_value=before.value, new_value=node.value))
+            else:
+                out.append(NodeChange(**common, node_type=node.type, action="added", key=node.key, old_value=None,
+                                      new_value=node.value))
+    for (typ, k), nodes in sorted(by_key_removed.items()):
+        for node in nodes:
+            out.append(NodeChange(**common, node_type=typ, action="removed", key=k, old_value=node.value, new_value=None))
+    return out

@@ -1,0 +1,42 @@
+"""Span-level edits between two aligned token sequences: Insertion, Deletion, Substitute.
+
+The extractor is difflib's matcher over case-folded tokens: each maximal run of non-matching
+tokens is one edit. On arXivEdits this reaches F1 0.749 (dev) / 0.655 (train); case folding was
+worth +2 points (annotators treat "Observe" -> "observe" as unchanged). Merging edits across a
+one-token gap, splitting uneven substitutions, Levenshtein opcodes and token-level
+diff-match-patch all scored lower on train (benchmarks/RESULTS.md), so the rule stays simple.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+_TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SpanEdit:
+    type: str  # Insertion | Deletion | Substitute
+    old: Optional[tuple[int, int]]  # token span [start, end) in the old sequence
+    new: Optional[tuple[int, int]]
+
+
+def tokenize(text: str) -> list[tuple[str, int, int]]:
+    """Word and punctuation tokens with character offsets."""
+    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def extract_edits(old: Sequence[str], new: Sequence[str]) -> list[SpanEdit]:
+    """Edits that turn token sequence `old` into `new`."""
+    sm = difflib.SequenceMatcher(None, [t.casefold() for t in old], [t.casefold() for t in new], autojunk=False)
+    edits = []
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "replace":
+            edits.append(SpanEdit("Substitute", (i1, i2), (j1, j2)))
+        elif tag == "delete":
+            edits.append(SpanEdit("Deletion", (i1, i2), None))
+        elif tag == "insert":
+            edits.append(SpanEdit("Insertion", None, (j1, j2)))
+    return edits
