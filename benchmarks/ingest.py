@@ -79,36 +79,34 @@ def baseline_mwxml(path: str) -> int:
 
 def revmine_stages(path: str, out: str) -> int:
     """read -> pair -> partitioned Parquet, without Beam: the per-file work a Beam worker does."""
-    from collections import defaultdict
-
     from revmine.pipeline.pair import pair_revisions
     from revmine.pipeline.read import read_dump, source_key
     from revmine.schemas import RevisionPair
-    from revmine.warehouse.layout import file_row, partition_key, write_partition
+    from revmine.warehouse.layout import PartitionedWriter
 
-    key = source_key(path)
-    groups = defaultdict(list)
+    writer = PartitionedWriter(out, source_key(path))
     n = 0
     for rec in pair_revisions(read_dump(path)):
-        spec = type(rec).TABLE
-        groups[partition_key(spec, rec, key)].append(file_row(spec, rec))
+        writer.add(rec)
         n += isinstance(rec, RevisionPair)
-    for pk, rows in groups.items():
-        write_partition(out, pk, rows)
+    writer.close()
     return n
 
 
 def revmine_beam(path: str, out: str) -> int:
+    """`revmine run` with the diff stage off: ingest and pair only, like the baselines."""
+    from revmine.config import Config
     from revmine.pipeline.run import run
 
-    return run([path], out).accounting.revisions_read
+    return run([path], out, Config.load(None, **{"diff.enabled": False})).accounting.revisions_read
 
 
 _FRESH = """
 import logging, sys
 logging.basicConfig(level=logging.WARNING)
 from revmine.pipeline.run import run
-run([sys.argv[1]], sys.argv[2])
+from revmine.config import Config
+run([sys.argv[1]], sys.argv[2], Config.load(None, **{"diff.enabled": False}))
 print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 """
 

@@ -125,3 +125,40 @@ def test_portable_runner_loopback(tmp_path, sample_dump):
     result = run([str(sample_dump)], str(tmp_path / "wh"),
                  beam_args=["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"])
     assert result.accounting.balanced and result.accounting.pairs_written == 21
+
+
+def test_diff_tables_are_filled_for_wiki_and_arxiv(tmp_path, sample_dump, shared_data):
+    result = run([str(sample_dump), str(shared_data / "arxivedits" / "pipeline_example_input.json")], str(tmp_path))
+    acc = result.accounting
+    assert acc.balanced and acc.diffed == acc.pairs_written == 23
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
+    counts = dict(con.execute("""
+        select 'sentences', count(*) from sentences union all select 'alignments', count(*) from alignments
+        union all select 'edits', count(*) from edits union all select 'node_changes', count(*) from node_changes
+        union all select 'diffs', count(*) from diffs""").fetchall())
+    assert all(n > 0 for n in counts.values()), counts
+    sources = dict(con.execute("select source, count(*) from edits group by 1").fetchall())
+    assert set(sources) == {"wikipedia", "arxiv"}
+    # every edit joins back to its pair and alignment
+    orphans = con.execute("""select count(*) from edits e left join revision_pairs p using (wiki, pair_id)
+                             where p.pair_id is null""").fetchone()[0]
+    assert orphans == 0
+    typo = con.execute("""select e.old_text, e.new_text from edits e join revision_pairs p using (wiki, pair_id)
+                          where p.comment = 'Fix typo'""").fetchall()
+    assert typo == [("navigatonal", "navigational")]
+
+
+def test_diff_stage_can_be_switched_off(tmp_path, sample_dump):
+    from revmine.config import Config
+
+    result = run([str(sample_dump)], str(tmp_path), Config.load(None, **{"diff.enabled": False}))
+    assert result.accounting.balanced and result.accounting.diffed == 0
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
+    assert con.execute("select count(*) from edits").fetchone()[0] == 0
+
+
+def test_cli_eval_edits_prints_json_last(shared_data, capsys):
+    assert main(["eval", "edits", "--data", str(shared_data / "arxivedits" / "dev.json")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(last)
+    assert set(result) == {"precision", "recall", "f1", "n_pairs"} and result["f1"] >= 0.70

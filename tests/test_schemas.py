@@ -4,7 +4,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from revmine.schemas import TABLES, Quarantine, Revision, RevisionPair, SchemaMismatch
-from revmine.warehouse.layout import PartitionKey, file_row, read_table, write_partition
+from revmine.warehouse.layout import PartitionedWriter, read_table, write_records
 from helpers import read_all
 
 
@@ -33,8 +33,8 @@ def test_null_in_non_null_column_is_rejected(sample_dump):
 
 def test_parquet_round_trip_is_exact(tmp_path, sample_dump):
     revs = read_all(sample_dump)["revisions"]
-    key = PartitionKey("revisions", "samplewiki", 2005, "k1")
-    (path, n), = write_partition(str(tmp_path), key, [file_row(Revision.TABLE, r) for r in revs if r.year == 2005])
+    (table, path, n), = write_records(str(tmp_path), "k1", [r for r in revs if r.year == 2005])
+    assert table == "revisions" and "wiki=samplewiki/year=2005/part-k1-00000.parquet" in path
     assert n == sum(r.year == 2005 for r in revs) and path.endswith(".parquet")
     assert Revision.TABLE.validate_parquet(path) == n
     back = read_table(str(tmp_path), "revisions")
@@ -53,3 +53,19 @@ def test_foreign_parquet_file_fails_validation(tmp_path):
 
 def test_quarantine_schema_accounts_revisions():
     assert Quarantine.TABLE.schema.field("n_revisions").type == pa.int64()
+
+
+def test_writer_rotates_files_and_names_them_deterministically(tmp_path, sample_dump):
+    revs = read_all(sample_dump)["revisions"]
+    w = PartitionedWriter(str(tmp_path), "k2", row_group=2, rows_per_file=4)
+    for r in revs:
+        w.add(r)
+    files = w.close()
+    assert sum(n for _, _, n in files) == len(revs)
+    names = sorted(p.rsplit("/", 1)[1] for _, p, _ in files)
+    assert names[0] == "part-k2-00000.parquet" and "part-k2-00001.parquet" in names
+    retry = PartitionedWriter(str(tmp_path), "k2", row_group=2, rows_per_file=4)  # a Beam retry: same input, same names
+    for r in revs:
+        retry.add(r)
+    assert sorted(p for _, p, _ in retry.close()) == sorted(p for _, p, _ in files)
+    assert read_table(str(tmp_path), "revisions").num_rows == len(revs)  # overwritten, not duplicated

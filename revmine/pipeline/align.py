@@ -7,6 +7,7 @@ by dynamic programming; the neural CRF aligner implements the same protocol.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -47,11 +48,15 @@ class ClassicalAligner:
     """
 
     name = "classical"
+    MERGE_FLOOR = 0.3
 
-    def __init__(self, threshold: float = 0.5, merge_penalty: float = 0.02, max_cells: int = 250_000):
+    def __init__(self, threshold: float = 0.5, merge_penalty: float = 0.02, max_cells: int = 250_000,
+                 anchor_cells: int = 64, anchor_sim: float = 0.85):
         self.threshold = threshold
         self.merge_penalty = merge_penalty
         self.max_cells = max_cells
+        self.anchor_cells = anchor_cells
+        self.anchor_sim = anchor_sim
 
     def align(self, old: Sequence[str], new: Sequence[str]) -> list[Aligned]:
         n, m = len(old), len(new)
@@ -63,6 +68,48 @@ class ClassicalAligner:
         lo = [s.lower() for s in old]
         ln = [s.lower() for s in new]
         sim = process.cdist(lo, ln, scorer=fuzz.ratio, workers=1) / 100.0  # (n, m) matrix in C
+        if n * m > self.anchor_cells:
+            anchors = self._anchors(sim)
+            if anchors:
+                return self._between_anchors(old, new, sim, anchors)
+        return self._dp(lo, ln, sim.tolist())
+
+    def _anchors(self, sim) -> list[tuple[int, int]]:
+        """Mutual-best pairs above `anchor_sim`, longest increasing chain: links no DP would dispute."""
+        best_j = sim.argmax(axis=1)
+        best_i = sim.argmax(axis=0)
+        cands = [(i, int(j)) for i, j in enumerate(best_j) if best_i[j] == i and sim[i, j] >= self.anchor_sim]
+        # longest chain increasing in both i and j (cands are sorted by i)
+        tails: list[int] = []
+        tail_idx: list[int] = []
+        prev = [-1] * len(cands)
+        for k, (_, j) in enumerate(cands):
+            pos = bisect.bisect_left(tails, j)
+            if pos == len(tails):
+                tails.append(j)
+                tail_idx.append(k)
+            else:
+                tails[pos], tail_idx[pos] = j, k
+            prev[k] = tail_idx[pos - 1] if pos else -1
+        chain, k = [], tail_idx[-1] if tail_idx else -1
+        while k >= 0:
+            chain.append(cands[k])
+            k = prev[k]
+        return chain[::-1]
+
+    def _between_anchors(self, old, new, sim, anchors) -> list[Aligned]:
+        out: list[Aligned] = []
+        pi = pj = 0
+        for ai, aj in anchors + [(len(old), len(new))]:
+            for al in self.align(old[pi:ai], new[pj:aj]):
+                out.append(Aligned(tuple(pi + x for x in al.old), tuple(pj + y for y in al.new), al.score, al.method))
+            if ai < len(old):
+                out.append(Aligned((ai,), (aj,), round(float(sim[ai, aj]), 4), self.name))
+            pi, pj = ai + 1, aj + 1
+        return out
+
+    def _dp(self, lo: list[str], ln: list[str], sim: list[list[float]]) -> list[Aligned]:
+        n, m = len(lo), len(ln)
         t = self.threshold
         NEG = float("-inf")
         best = [[NEG] * (m + 1) for _ in range(n + 1)]
@@ -83,12 +130,13 @@ class ClassicalAligner:
                     s = sim[i][j]
                     if s > t and cur + s - t > best[i + 1][j + 1]:
                         best[i + 1][j + 1], back[i + 1][j + 1] = cur + s - t, (i, j, "11", s)
-                    if j + 1 < m:
+                    # a merge must resemble both halves: skip the ratio call where neither does
+                    if j + 1 < m and max(s, sim[i][j + 1]) >= self.MERGE_FLOOR:
                         s2 = fuzz.ratio(lo[i], ln[j] + " " + ln[j + 1]) / 100.0
                         gain = s2 - t - self.merge_penalty
                         if s2 > max(sim[i][j], sim[i][j + 1]) and s2 > t and cur + gain > best[i + 1][j + 2]:
                             best[i + 1][j + 2], back[i + 1][j + 2] = cur + gain, (i, j, "12", s2)
-                    if i + 1 < n:
+                    if i + 1 < n and max(s, sim[i + 1][j]) >= self.MERGE_FLOOR:
                         s2 = fuzz.ratio(lo[i] + " " + lo[i + 1], ln[j]) / 100.0
                         gain = s2 - t - self.merge_penalty
                         if s2 > max(sim[i][j], sim[i + 1][j]) and s2 > t and cur + gain > best[i + 2][j + 1]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import defaultdict
 from typing import Iterable, Iterator
 
 import apache_beam as beam
@@ -19,13 +18,10 @@ from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
 from revmine.pipeline.diff import DiffEngine, WikitextError
 from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump, source_key
-from revmine.schemas import TABLES, Quarantine, RevisionPair, SourceStats
-from revmine.warehouse.layout import PartitionKey, file_row, partition_key, write_partition
+from revmine.schemas import Quarantine, RevisionPair, SourceStats
+from revmine.warehouse.layout import PartitionedWriter
 
 log = logging.getLogger(__name__)
-
-TABLE_TAGS = tuple(TABLES)
-
 
 def build_engine(config: Config) -> DiffEngine:
     from revmine.pipeline.align import ClassicalAligner
@@ -50,16 +46,16 @@ def process_file(path: str, config: Config, engine: DiffEngine | None) -> Iterat
 
 
 class ProcessFileFn(beam.DoFn):
-    """One input file in, (partition, [rows]) batches out, tagged by table. Runs wholly in the worker.
+    """One input file in; its rows written as partitioned Parquet by this worker; (table, path, rows) out.
 
-    Rows are batched per partition: Beam then encodes a few large elements instead of one per row,
-    which measured ~10% of end-to-end time on the Anarchism history.
+    Writing here, instead of shuffling rows to a writer stage, keeps them out of the runner's memory
+    and off the network: a worker streams its file's records straight to Parquet. File names are
+    deterministic per input (see PartitionedWriter), so a retried bundle overwrites, never duplicates.
     """
 
-    BATCH = 20_000
-
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, staging: str):
         self.config = config
+        self.staging = staging
         self.engine = None
 
     def setup(self):
@@ -67,35 +63,16 @@ class ProcessFileFn(beam.DoFn):
         self.engine = build_engine(self.config) if self.config.diff.enabled else None
 
     def process(self, path: str):
-        key = source_key(path)
         started = time.monotonic()
+        writer = PartitionedWriter(self.staging, source_key(path))
         n = 0
-        batches: dict[tuple, list] = defaultdict(list)
         for rec in process_file(path, self.config, self.engine):
-            spec = type(rec).TABLE
-            # A plain tuple key: Beam encodes it deterministically without a fallback coder.
-            pk = tuple(partition_key(spec, rec, key))
-            rows = batches[pk]
-            rows.append(file_row(spec, rec))
-            if len(rows) >= self.BATCH:
-                yield beam.pvalue.TaggedOutput(pk[0], (pk, batches.pop(pk)))
+            writer.add(rec)
             if isinstance(rec, SourceStats):
                 n = rec.revisions_read
-        for pk, rows in batches.items():
-            yield beam.pvalue.TaggedOutput(pk[0], (pk, rows))
+        files = writer.close()
         log.info("%s: %s revisions in %.1fs", os.path.basename(path), f"{n:,}", time.monotonic() - started)
-
-
-class WritePartitionFn(beam.DoFn):
-    def __init__(self, root: str):
-        self.root = root
-
-    def process(self, element):
-        key, batches = element
-        key = PartitionKey(*key)
-        rows = (row for batch in batches for row in batch)
-        for path, n in write_partition(self.root, key, rows):
-            yield key.table, path, n
+        yield from files
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
@@ -121,10 +98,4 @@ def build(pipeline: beam.Pipeline, inputs: Iterable[str], staging: str, config: 
              | "Match" >> fileio.MatchAll()
              | "Paths" >> beam.Map(lambda m: m.path)
              | "SpreadFiles" >> beam.Reshuffle())
-    tagged = files | "Process" >> beam.ParDo(ProcessFileFn(config)).with_outputs(*TABLE_TAGS)
-    written = []
-    for table in TABLE_TAGS:
-        written.append(tagged[table]
-                       | f"Group:{table}" >> beam.GroupByKey()
-                       | f"Write:{table}" >> beam.ParDo(WritePartitionFn(staging)))
-    return written | "Written" >> beam.Flatten()
+    return files | "ProcessAndWrite" >> beam.ParDo(ProcessFileFn(config, staging))

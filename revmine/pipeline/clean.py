@@ -12,6 +12,7 @@ the splitters we measured (0.942 vs syntok 0.918, pysbd 0.912), at ~44x the spee
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections import OrderedDict
@@ -57,8 +58,10 @@ class Node:
 @dataclass(frozen=True)
 class CleanSection:
     title: str
-    paragraphs: tuple[str, ...]
-    sentences: tuple[tuple[tuple[int, int], ...], ...]  # per paragraph: sentence (start, end) offsets
+    text: str  # paragraphs joined by "\n"
+    n_paragraphs: int
+    sent_texts: tuple[str, ...]
+    sent_spans: tuple[tuple[int, int, int], ...]  # (paragraph within section, start, end) in `text`
     nodes: tuple[Node, ...]
 
 
@@ -72,13 +75,67 @@ class SentenceRef:
     end: int
 
 
-@dataclass
-class CleanDoc:
-    sections: list[CleanSection]
-    section_keys: list[str]  # hash of each raw section, to find changed sections
-    sentences: list[SentenceRef]
-    text: str
-    parsed: int  # sections parsed (cache misses)
+class SentenceList:
+    """Sentence texts of one revision, with their metadata built only on demand.
+
+    A revision is mostly cached sections; materialising a SentenceRef for each of its ~500
+    sentences per pair cost more than the diff itself, while only changed sentences are stored.
+    """
+
+    def __init__(self, texts: list[str], refs: Optional[list[SentenceRef]] = None):
+        self.texts = texts
+        self._refs = refs
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def ref(self, i: int) -> SentenceRef:
+        return self._refs[i]
+
+    @classmethod
+    def of(cls, refs: list[SentenceRef]) -> "SentenceList":
+        return cls([r.text for r in refs], refs)
+
+
+class CleanDoc(SentenceList):
+    """A cleaned revision: its sections, their raw-text keys, and its sentences (offsets into `text`)."""
+
+    def __init__(self, sections: list[CleanSection], section_keys: list[str], parsed: int):
+        texts: list[str] = []
+        self.first_sent: list[int] = []  # index of each section's first sentence
+        self.char_base: list[int] = []  # offset of each section's text in the revision text
+        self.para_base: list[int] = []
+        pos = para = 0
+        for sec in sections:
+            self.first_sent.append(len(texts))
+            self.char_base.append(pos)
+            self.para_base.append(para)
+            texts.extend(sec.sent_texts)
+            if sec.text:
+                pos += len(sec.text) + 1
+            para += sec.n_paragraphs
+        super().__init__(texts)
+        self.sections = sections
+        self.section_keys = section_keys  # hash of each raw section, to find changed sections
+        self.parsed = parsed  # sections parsed (cache misses)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(s.text for s in self.sections if s.text)
+
+    @property
+    def sentences(self) -> list[SentenceRef]:
+        return [self.ref(i) for i in range(len(self.texts))]
+
+    def ref(self, i: int) -> SentenceRef:
+        s = bisect.bisect_right(self.first_sent, i) - 1
+        while self.sections[s].sent_texts == () or i - self.first_sent[s] >= len(self.sections[s].sent_texts):
+            s += 1  # skip sections without sentences that share the same first index
+        sec = self.sections[s]
+        para, a, b = sec.sent_spans[i - self.first_sent[s]]
+        base = self.char_base[s]
+        return SentenceRef(sec.sent_texts[i - self.first_sent[s]], s, sec.title, self.para_base[s] + para,
+                           base + a, base + b)
 
 
 def split_sections(wikitext: str) -> list[str]:
@@ -222,18 +279,40 @@ def clean_section(raw: str) -> CleanSection:
         line = _SPACES.sub(" ", line).strip()
         if line and _HAS_WORD.search(line):
             paragraphs.append(line)
-    sentences = tuple(tuple(split_sentences(p)) for p in paragraphs)
-    return CleanSection(title, tuple(paragraphs), sentences, tuple(r.nodes))
+    sent_texts, sent_spans = [], []
+    pos = 0
+    for p_idx, para in enumerate(paragraphs):
+        for a, b in split_sentences(para):
+            sent = para[a:b]
+            stripped = sent.strip()
+            if stripped:
+                a += len(sent) - len(sent.lstrip())
+                sent_texts.append(stripped)
+                sent_spans.append((p_idx, pos + a, pos + a + len(stripped)))
+        pos += len(para) + 1
+    return CleanSection(title, "\n".join(paragraphs), len(paragraphs), tuple(sent_texts), tuple(sent_spans),
+                        tuple(r.nodes))
 
 
 def split_sentences(paragraph: str) -> list[tuple[int, int]]:
-    """Sentence (start, end) character offsets within `paragraph` (blingfire)."""
+    """Sentence (start, end) character offsets within `paragraph` (blingfire).
+
+    blingfire's own offsets wrapper maps bytes to characters in a Python loop (it was the top
+    line of the profile); its sentences are substrings, so `str.find` recovers the offsets.
+    """
     if not paragraph:
         return []
-    _, offsets = blingfire.text_to_sentences_and_offsets(paragraph)
-    if not offsets:
-        return [(0, len(paragraph))]
-    return [(int(a), int(b)) for a, b in offsets]
+    out, pos = [], 0
+    for sent in blingfire.text_to_sentences(paragraph).split("\n"):
+        if not sent:
+            continue
+        at = paragraph.find(sent, pos)
+        if at < 0:  # blingfire normalised something: fall back to its exact offsets
+            return [(int(a), int(b)) for a, b in blingfire.text_to_sentences_and_offsets(paragraph)[1]] or \
+                [(0, len(paragraph))]
+        out.append((at, at + len(sent)))
+        pos = at + len(sent)
+    return out or [(0, len(paragraph))]
 
 
 class SectionCache:
@@ -260,30 +339,16 @@ class SectionCache:
 
 
 def clean_wikitext(wikitext: str, cache: Optional[SectionCache] = None) -> CleanDoc:
-    """Clean a whole revision. Offsets of sentences are into `CleanDoc.text`."""
+    """Clean a whole revision. Sentence offsets are into `CleanDoc.text`."""
     cache = cache or SectionCache()
-    sections, keys, sentences = [], [], []
-    parts: list[str] = []
-    pos = 0
+    sections, keys = [], []
     parsed = 0
-    para_idx = 0
-    for s_idx, raw in enumerate(split_sections(wikitext)):
+    for raw in split_sections(wikitext):
         key, sec, was_parsed = cache.get(raw)
         parsed += was_parsed
         sections.append(sec)
         keys.append(key)
-        for p_text, spans in zip(sec.paragraphs, sec.sentences):
-            if parts:
-                parts.append("\n")
-                pos += 1
-            for a, b in spans:
-                sent = p_text[a:b].strip()
-                if sent:
-                    sentences.append(SentenceRef(sent, s_idx, sec.title, para_idx, pos + a, pos + b))
-            parts.append(p_text)
-            pos += len(p_text)
-            para_idx += 1
-    return CleanDoc(sections, keys, sentences, "".join(parts), parsed)
+    return CleanDoc(sections, keys, parsed)
 
 
 def text_sentences(text: str) -> list[SentenceRef]:

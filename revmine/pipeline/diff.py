@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner
-from revmine.pipeline.clean import CleanDoc, Node, SectionCache, SentenceRef, WikitextError, clean_wikitext
-from revmine.pipeline.extract import extract_edits, tokenize
+from revmine.pipeline.clean import CleanDoc, Node, SectionCache, SentenceList, WikitextError, clean_wikitext
+from revmine.pipeline.extract import count_tokens, extract_edits, tokenize
 from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, RevisionPair, Sentence
 
 __all__ = ["DiffEngine", "PairKey", "WikitextError", "node_changes"]
@@ -42,7 +42,7 @@ class DiffEngine:
         parsed_before = self.sections.misses
         old = self._doc(pair.wiki, pair.old_rev_id, pair.old_text)
         new = self._doc(pair.wiki, pair.new_rev_id, pair.new_text)
-        records = self.diff_sentences(key, old.sentences, new.sentences)
+        records = self.diff_sentences(key, old, new)
         stats = records[-1]  # diff_sentences ends with the DiffStats row
         nodes = node_changes(key, old, new)
         stats.node_changes = len(nodes)
@@ -53,7 +53,7 @@ class DiffEngine:
         """Records for any pair: pre-split sentences (arXiv) or wikitext (wikis)."""
         if pair.old_sentences is not None:
             return self.diff_sentences(PairKey(pair.wiki, pair.year, pair.pair_id, "arxiv"),
-                                       pair.old_sentences, pair.new_sentences)
+                                       SentenceList.of(pair.old_sentences), SentenceList.of(pair.new_sentences))
         return self.diff_pair(pair)
 
     def _doc(self, wiki: str, rev_id: Optional[int], text: str) -> CleanDoc:
@@ -69,16 +69,16 @@ class DiffEngine:
         return doc
 
     # ---- any source --------------------------------------------------------------------
-    def diff_sentences(self, key: PairKey, old: Sequence[SentenceRef], new: Sequence[SentenceRef]) -> list:
+    def diff_sentences(self, key: PairKey, old: SentenceList, new: SentenceList) -> list:
         """Hash-match unchanged sentences, align changed blocks, extract edits."""
         common = dict(wiki=key.wiki, year=key.year, source=key.source, pair_id=key.pair_id)
         out: list = []
-        matcher = difflib.SequenceMatcher(None, [s.text for s in old], [s.text for s in new], autojunk=False)
+        ot, nt = old.texts, new.texts
         unchanged = blocks = aligner_pairs = 0
         alignments: list[Aligned] = []
         changed_old: set[int] = set()
         changed_new: set[int] = set()
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for tag, i1, i2, j1, j2 in sentence_opcodes(ot, nt):
             if tag == "equal":
                 unchanged += i2 - i1
                 continue
@@ -86,17 +86,17 @@ class DiffEngine:
             aligner_pairs += (i2 - i1) * (j2 - j1)
             changed_old.update(range(i1, i2))
             changed_new.update(range(j1, j2))
-            for a in self.aligner.align([s.text for s in old[i1:i2]], [s.text for s in new[j1:j2]]):
+            for a in self.aligner.align(ot[i1:i2], nt[j1:j2]):
                 alignments.append(Aligned(tuple(i1 + x for x in a.old), tuple(j1 + y for y in a.new), a.score, a.method))
         for side, sents, idx in (("old", old, changed_old), ("new", new, changed_new)):
             for i in sorted(idx):
-                s = sents[i]
+                s = sents.ref(i)
                 out.append(Sentence(**common, side=side, sent_idx=i, section_idx=s.section_idx, section=s.section,
                                     para_idx=s.para_idx, char_start=s.start, char_end=s.end, text=s.text))
         n_edits = 0
         for a_idx, a in enumerate(alignments):
-            old_text = " ".join(old[i].text for i in a.old)
-            new_text = " ".join(new[j].text for j in a.new)
+            old_text = " ".join(ot[i] for i in a.old)
+            new_text = " ".join(nt[j] for j in a.new)
             out.append(Alignment(**common, align_idx=a_idx, old_idx=list(a.old), new_idx=list(a.new), kind=a.kind,
                                  score=float(a.score), method=a.method, old_text=old_text, new_text=new_text))
             for e_idx, edit in enumerate(edits_between(old_text, new_text)):
@@ -108,11 +108,33 @@ class DiffEngine:
         return out
 
 
+def sentence_opcodes(old: Sequence[str], new: Sequence[str]) -> list[tuple]:
+    """difflib opcodes over sentence texts, with the common prefix and suffix matched first.
+
+    Consecutive revisions share almost everything; trimming the shared ends in a plain loop
+    leaves difflib only the middle, where it is quadratic in the worst case.
+    """
+    n, m = len(old), len(new)
+    p = 0
+    while p < n and p < m and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < n - p and s < m - p and old[n - 1 - s] == new[m - 1 - s]:
+        s += 1
+    ops = [("equal", 0, p, 0, p)] if p else []
+    if p < n - s or p < m - s:
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old[p:n - s], new[p:m - s], autojunk=False).get_opcodes():
+            ops.append((tag, i1 + p, i2 + p, j1 + p, j2 + p))
+    if s:
+        ops.append(("equal", n - s, n, m - s, m))
+    return ops
+
+
 def edits_between(old_text: str, new_text: str) -> list[dict]:
     """Edit fields (see schemas.Edit) for one alignment: span edits, or a whole-sentence edit."""
     if not old_text or not new_text:
         typ, text = ("Insertion", new_text) if not old_text else ("Deletion", old_text)
-        n_tok = len(tokenize(text))
+        n_tok = count_tokens(text)
         side_tok = (0, n_tok)
         side_chr = (0, len(text))
         old_side = side_tok if typ == "Deletion" else (None, None)

@@ -23,14 +23,24 @@ class SpanEdit:
     new: Optional[tuple[int, int]]
 
 
+def count_tokens(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
 def tokenize(text: str) -> list[tuple[str, int, int]]:
     """Word and punctuation tokens with character offsets."""
     return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
+def _fold(tokens: Sequence[str]) -> list[str]:
+    folded = " ".join(tokens).casefold().split(" ")
+    return folded if len(folded) == len(tokens) else [t.casefold() for t in tokens]
+
+
 def extract_edits(old: Sequence[str], new: Sequence[str]) -> list[SpanEdit]:
     """Edits that turn token sequence `old` into `new`."""
-    sm = difflib.SequenceMatcher(None, [t.casefold() for t in old], [t.casefold() for t in new], autojunk=False)
+    # Tokens never contain spaces, so one casefold over the joined text replaces a per-token loop.
+    sm = difflib.SequenceMatcher(None, _fold(old), _fold(new), autojunk=False)
     edits = []
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         if tag == "replace":

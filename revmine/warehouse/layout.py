@@ -30,7 +30,7 @@ from revmine.warehouse.catalog import CATALOG  # noqa: F401  (part of the layout
 STAGING = "_staging"
 RUNS = "_runs"
 ROWS_PER_FILE = 1_000_000
-ROW_GROUP = 100_000
+ROW_GROUP = 20_000  # rows buffered per partition before a row group is written
 
 
 class PartitionKey(NamedTuple):
@@ -61,64 +61,88 @@ def _join(base: str, rel: str) -> str:
     return FileSystems.join(base, *rel.split("/")) if "://" in base else os.path.join(base, *rel.split("/"))
 
 
-def write_partition(root: str, key: PartitionKey, rows: Iterable[tuple]) -> list[tuple[str, int]]:
-    """Write rows of one partition as Parquet files under `root`; return [(path, n_rows)].
+class PartitionedWriter:
+    """Stream records of one input into partitioned Parquet files under `root`.
 
-    Each file is written under a temporary name and renamed when complete, so a reader (or a
-    killed run) never sees a half-written file.
+    Files are named `part-<source_key>-<seq>.parquet`, a deterministic function of the input and the
+    order of its rows: when Beam retries a bundle, the retry rewrites the same names instead of adding
+    duplicates. Each file is written under a temporary name and renamed when complete. Rows are
+    buffered per partition and flushed as row groups, so memory stays bounded whatever the input size.
     """
-    table = TABLES[key.table]
-    schema = table.file_schema
-    directory = _join(root, key.relpath())
-    FileSystems.mkdirs(directory) if not FileSystems.exists(directory) else None
-    written: list[tuple[str, int]] = []
-    batch: list[tuple] = []
-    n_in_file = 0
-    writer = handle = tmp = final = None
-    shard = 0
 
-    def open_file():
-        nonlocal writer, handle, tmp, final, n_in_file, shard
-        final = _join(directory, f"part-{key.source_key}-{shard:05d}-{uuid.uuid4().hex[:8]}.parquet")
-        tmp = final + ".tmp"
-        handle = FileSystems.create(tmp)
-        writer = pq.ParquetWriter(handle, schema, compression="zstd")
-        n_in_file = 0
-        shard += 1
+    def __init__(self, root: str, source_key: str, row_group: int = ROW_GROUP, rows_per_file: int = ROWS_PER_FILE):
+        self.root = root
+        self.source_key = source_key
+        self.row_group = row_group
+        self.rows_per_file = rows_per_file
+        self.open: dict[PartitionKey, _PartitionFile] = {}
+        self.seq: dict[PartitionKey, int] = {}
+        self.written: list[tuple[str, str, int]] = []
 
-    def flush_batch():
-        nonlocal batch, n_in_file
-        if not batch:
+    def add(self, record) -> None:
+        table = type(record).TABLE
+        key = partition_key(table, record, self.source_key)
+        f = self.open.get(key)
+        if f is None:
+            seq = self.seq.get(key, 0)
+            self.seq[key] = seq + 1
+            f = self.open[key] = _PartitionFile(self.root, key, table, seq)
+        f.rows.append(file_row(table, record))
+        if len(f.rows) >= self.row_group:
+            f.flush()
+            if f.n >= self.rows_per_file:
+                self.written.append(f.close())
+                del self.open[key]
+
+    def close(self) -> list[tuple[str, str, int]]:
+        """Finish every file; returns [(table, path, rows)]."""
+        for f in self.open.values():
+            self.written.append(f.close())
+        self.open = {}
+        return self.written
+
+
+class _PartitionFile:
+    def __init__(self, root: str, key: PartitionKey, table: Table, seq: int):
+        directory = _join(root, key.relpath())
+        if not FileSystems.exists(directory):
+            FileSystems.mkdirs(directory)
+        self.key, self.table = key, table
+        self.final = _join(directory, f"part-{key.source_key}-{seq:05d}.parquet")
+        self.tmp = self.final + ".tmp"
+        self.rows: list[tuple] = []
+        self.n = 0
+        self.handle = self.writer = None
+
+    def flush(self) -> None:
+        if not self.rows:
             return
-        if writer is None:
-            open_file()
-        cols = list(zip(*batch))
-        arrays = [table.array(f.name, list(col)) for col, f in zip(cols, schema)]
-        t = pa.Table.from_arrays(arrays, schema=schema)
-        table.validate(t, file_only=True, where=f" ({final})")
-        writer.write_table(t, row_group_size=ROW_GROUP)
-        n_in_file += len(batch)
-        batch = []
+        if self.writer is None:
+            self.handle = FileSystems.create(self.tmp)
+            self.writer = pq.ParquetWriter(self.handle, self.table.file_schema, compression="zstd")
+        schema = self.table.file_schema
+        cols = list(zip(*self.rows))
+        t = pa.Table.from_arrays([self.table.array(f.name, list(c)) for c, f in zip(cols, schema)], schema=schema)
+        self.table.validate(t, file_only=True, where=f" ({self.final})")
+        self.writer.write_table(t, row_group_size=len(self.rows))
+        self.n += len(self.rows)
+        self.rows = []
 
-    def close_file():
-        nonlocal writer
-        if writer is None:
-            return
-        writer.close()
-        handle.close()
-        FileSystems.rename([tmp], [final])
-        written.append((final, n_in_file))
-        writer = None
+    def close(self) -> tuple[str, str, int]:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.handle.close()
+            FileSystems.rename([self.tmp], [self.final])
+        return self.key.table, self.final, self.n
 
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= ROW_GROUP:
-            flush_batch()
-            if n_in_file >= ROWS_PER_FILE:
-                close_file()
-    flush_batch()
-    close_file()
-    return written
+
+def write_records(root: str, source_key: str, records: Iterable) -> list[tuple[str, str, int]]:
+    """Write any mix of records (one input's worth) as partitioned Parquet; returns [(table, path, rows)]."""
+    writer = PartitionedWriter(root, source_key)
+    for rec in records:
+        writer.add(rec)
+    return writer.close()
 
 
 def staging_dir(warehouse: str, run_id: str) -> str:

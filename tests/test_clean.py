@@ -1,0 +1,108 @@
+"""Wikitext cleaning: what is dropped, what is kept, offsets, and inputs that must not hang or crash."""
+import time
+
+import pytest
+
+from revmine.pipeline.clean import SectionCache, clean_section, clean_wikitext, split_sections, text_sentences
+
+ARTICLE = """{{Infobox person
+| name = Ada Lovelace
+| birth_date = {{birth date|1815|12|10}}
+}}
+'''Ada Lovelace''' was an English [[mathematician]] and [[Writing|writer]].<ref name="toole">{{cite book|last=Toole|year=1998}}</ref> She is known for work on the [[Analytical Engine]].
+
+[[File:Ada Lovelace portrait.jpg|thumb|Portrait of Ada]]
+{| class="wikitable"
+! Year !! Event
+|-
+| 1843 || Notes published
+|}
+
+== Early life ==
+<!-- hidden comment -->She was born in London. Her father was [[Lord Byron]].{{citation needed|date=May 2020}}
+See [http://example.org the archive] and &amp; more.
+
+[[Category:1815 births]]
+[[fr:Ada Lovelace]]
+"""
+
+
+def test_drops_structure_and_keeps_link_text():
+    doc = clean_wikitext(ARTICLE)
+    texts = [s.text for s in doc.sentences]
+    assert texts == [
+        "Ada Lovelace was an English mathematician and writer.",
+        "She is known for work on the Analytical Engine.",
+        "She was born in London.",
+        "Her father was Lord Byron.",
+        "See the archive and & more.",
+    ]
+    assert all(tok not in doc.text for tok in ("{{", "Infobox", "cite", "thumb", "1843", "Category", "fr:", "hidden"))
+
+
+def test_sections_and_offsets():
+    doc = clean_wikitext(ARTICLE)
+    assert [(s.section_idx, s.section) for s in doc.sentences][2] == (1, "Early life")
+    for s in doc.sentences:
+        assert doc.text[s.start:s.end] == s.text
+
+
+def test_nodes_are_collected():
+    nodes = {(n.type, n.key) for sec in clean_wikitext(ARTICLE).sections for n in sec.nodes}
+    assert {("template", "Infobox person"), ("template", "Citation needed"), ("wikilink", "Mathematician"),
+            ("wikilink", "Writing"), ("reference", "toole"), ("media", "Ada Lovelace portrait.jpg"),
+            ("category", "1815 births"), ("external_link", "http://example.org"), ("table", "table")} <= nodes
+
+
+def test_heading_inside_template_does_not_split_it():
+    text = "Intro.\n{{Quote box|\n== not a heading ==\n}}\n== Real ==\nBody text here."
+    pieces = split_sections(text)
+    assert len(pieces) == 2 and pieces[1].startswith("== Real")
+
+
+def test_section_cache_reuses_unchanged_sections():
+    cache = SectionCache()
+    clean_wikitext(ARTICLE, cache)
+    doc = clean_wikitext(ARTICLE.replace("born in London", "born in Marylebone, London"), cache)
+    assert doc.parsed == 1 and cache.hits == 1  # the lead came from the cache; only "Early life" was parsed
+
+
+def test_deeply_nested_templates_terminate():
+    text = "Lead sentence here. " + "{{a|" * 300 + "x" + "}}" * 300 + " Tail sentence here."
+    start = time.perf_counter()
+    doc = clean_wikitext(text)
+    assert time.perf_counter() - start < 10
+    assert "Lead sentence here." in doc.text
+
+
+def test_unclosed_tags_and_brackets_terminate():
+    text = "Start of text. <ref>never closed [[link without end {{tmpl without end <div><span> '''bold\n\nNext para."
+    start = time.perf_counter()
+    doc = clean_wikitext(text * 50)
+    assert time.perf_counter() - start < 10
+    assert doc.sentences  # something readable survives
+
+
+def test_huge_table_is_dropped_quickly():
+    rows = "\n".join(f"|-\n| cell {i} || value {i} || [[Link {i}]]" for i in range(20000))
+    text = "Before the table.\n{| class=\"wikitable\"\n" + rows + "\n|}\nAfter the table."
+    start = time.perf_counter()
+    doc = clean_wikitext(text)
+    assert time.perf_counter() - start < 30
+    assert [s.text for s in doc.sentences] == ["Before the table.", "After the table."]
+
+
+def test_oversized_section_is_refused():
+    from revmine.pipeline.clean import MAX_SECTION_CHARS, WikitextError
+
+    with pytest.raises(WikitextError) as exc:
+        clean_section("x" * (MAX_SECTION_CHARS + 1))
+    assert exc.value.reason == "section_too_large"
+
+
+def test_plain_text_sentences_have_offsets():
+    text = "First paragraph. It has two sentences.\n\nSecond paragraph here."
+    sents = text_sentences(text)
+    assert [s.text for s in sents] == ["First paragraph.", "It has two sentences.", "Second paragraph here."]
+    assert [s.para_idx for s in sents] == [0, 0, 1]
+    assert all(text[s.start:s.end] == s.text for s in sents)
