@@ -48,8 +48,25 @@ def test_readme_queries_on_every_shared_dump(shared_run, sql, check):
 
 @pytest.fixture(scope="module")
 def shared_run(shared_data, tmp_path_factory):
+    """Every shared Wikipedia dump plus the arXiv example, through the whole pipeline."""
     out = tmp_path_factory.mktemp("shared-wh")
-    result = run([str(shared_data / "wikipedia")], str(out))
-    assert result.accounting.balanced
-    assert result.accounting.files == 21 and result.accounting.revisions_read == 18881
+    result = run([str(shared_data / "wikipedia"), str(shared_data / "arxivedits" / "pipeline_example_input.json")],
+                 str(out))
+    acc = result.accounting
+    assert acc.balanced and acc.diff_balanced and acc.diffed == acc.pairs_written
+    assert acc.files == 22 and acc.revisions_read == 18881 + 4
     return out
+
+
+def test_every_table_is_filled(shared_run):
+    import duckdb
+
+    from revmine.schemas import TABLES
+
+    con = duckdb.connect(str(shared_run / "catalog.duckdb"), read_only=True)
+    empty = [t for t in TABLES if t != "quarantine" and con.execute(f"select count(*) from {t}").fetchone()[0] == 0]
+    assert not empty
+    assert con.execute("select count(distinct source) from edits").fetchone()[0] == 2
+    # the diff stage looked at a tiny fraction of all sentence pairs
+    frac = con.execute("select sum(aligner_pairs) / sum(all_pairs) from diffs where source = 'wikipedia'").fetchone()[0]
+    assert frac < 1 / 50
