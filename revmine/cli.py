@@ -104,7 +104,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
                   f"gold={row['n_gold']}")
         print(json.dumps(scores.summary()))
         return 0
+    if args.task == "align":
+        from revmine.config import Config
+        from revmine.eval.align import load_iterater_docs, score_alignment
+        from revmine.pipeline.beam import build_aligner
+
+        try:
+            docs = load_iterater_docs(args.data)
+        except (OSError, ValueError, KeyError) as exc:
+            console.print(f"[red]error:[/red] {exc} (expected IteraTeR doc-level JSON lines)")
+            return 2
+        overrides = {"diff.aligner": args.aligner}
+        if args.model:
+            overrides["diff.aligner_model"] = args.model
+        result = score_alignment(docs, build_aligner(Config.load(None, **overrides)))
+        print(f"all links:     P={result['precision']:.4f} R={result['recall']:.4f} F1={result['f1']:.4f} "
+              f"({result['n_gold_links']} gold)")
+        print(f"changed links: P={result['changed_precision']:.4f} R={result['changed_recall']:.4f} "
+              f"F1={result['changed_f1']:.4f} ({result['n_changed_gold_links']} gold)")
+        print(json.dumps(result))
+        return 0
     raise AssertionError(args.task)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from revmine.models.train_aligner import train_aligner
+
+    shared = os.environ.get("REVMINE_SHARED_DATA", os.path.join("..", "shared", "data"))
+    train = args.iterater_train or os.path.join(shared, "iterater", "doc_level", "train.json")
+    dev = args.iterater_dev or os.path.join(shared, "iterater", "doc_level", "dev.json")
+    arx = args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json")
+    for path in (train,):
+        if not os.path.exists(path):
+            console.print(f"[red]error:[/red] training data not found: {path} (set --iterater-train or REVMINE_SHARED_DATA)")
+            return 2
+    metrics = train_aligner(args.out, train, arx if os.path.exists(arx) else None, dev if os.path.exists(dev) else None,
+                            epochs=args.epochs)
+    console.print(f"aligner saved to {args.out}")
+    print(json.dumps(metrics))
+    return 0
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -137,8 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=None, help="fetch at most this many rows")
 
     e = sub.add_parser("eval", allow_abbrev=False, help="score a stage against gold data; last line is JSON")
-    e.add_argument("task", choices=("edits",), help="edits: span-edit extraction on arXivEdits JSON")
+    e.add_argument("task", choices=("edits", "align"),
+                   help="edits: span-edit extraction on arXivEdits JSON; align: sentence alignment on IteraTeR doc-level")
     e.add_argument("--data", required=True, help="gold file, e.g. ../shared/data/arxivedits/dev.json")
+    e.add_argument("--aligner", choices=("neural", "classical"), default="neural", help="align: which aligner")
+    e.add_argument("--model", help="align: neural model folder (default: the shipped weights)")
+
+    t = sub.add_parser("train", allow_abbrev=False, help="train a model")
+    t.add_argument("what", choices=("aligner",))
+    t.add_argument("--out", default=os.path.join("revmine", "models", "weights", "aligner-crf"),
+                   help="model folder to write (default: the shipped weights)")
+    t.add_argument("--iterater-train", help="IteraTeR doc-level train JSON lines")
+    t.add_argument("--iterater-dev", help="IteraTeR doc-level dev JSON lines (scores go into the model card)")
+    t.add_argument("--arxivedits-train", help="arXivEdits train JSON")
+    t.add_argument("--epochs", type=int, default=40)
 
     c = sub.add_parser("catalog", help="rebuild WAREHOUSE/catalog.duckdb (e.g. after moving the warehouse)")
     c.add_argument("warehouse")
@@ -157,6 +207,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return cmd_query(args)
     if args.command == "eval":
         return cmd_eval(args)
+    if args.command == "train":
+        return cmd_train(args)
     return cmd_catalog(args)
 
 

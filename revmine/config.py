@@ -48,7 +48,8 @@ class PairConfig:
 @dataclass
 class DiffConfig:
     enabled: bool = True  # false: stop after pairing (revisions, pairs, quarantine only)
-    aligner: str = "classical"
+    aligner: str = "neural"  # neural (trained CRF; falls back to classical without weights) | classical
+    aligner_model: Optional[str] = None  # model folder; default: the weights shipped in revmine/models/weights
     align_threshold: float = 0.5  # classical aligner: minimum similarity for a link
     section_cache: int = 4096  # cleaned sections kept per worker
 

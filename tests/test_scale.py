@@ -49,9 +49,13 @@ def test_readme_queries_on_every_shared_dump(shared_run, sql, check):
 @pytest.fixture(scope="module")
 def shared_run(shared_data, tmp_path_factory):
     """Every shared Wikipedia dump plus the arXiv example, through the whole pipeline."""
+    from revmine.config import Config
+
     out = tmp_path_factory.mktemp("shared-wh")
+    # The classical aligner keeps this whole-corpus run to a few minutes on CI's CPU; the neural aligner's
+    # end-to-end run is tests/test_neural_aligner.py.
     result = run([str(shared_data / "wikipedia"), str(shared_data / "arxivedits" / "pipeline_example_input.json")],
-                 str(out))
+                 str(out), Config.load(None, **{"diff.aligner": "classical"}))
     acc = result.accounting
     assert acc.balanced and acc.diff_balanced and acc.diffed == acc.pairs_written
     assert acc.files == 22 and acc.revisions_read == 18881 + 4

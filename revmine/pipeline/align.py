@@ -167,3 +167,11 @@ class ClassicalAligner:
             for al in self.align(old[a0:a1], new[b0:b1]):
                 out.append(Aligned(tuple(a0 + x for x in al.old), tuple(b0 + y for y in al.new), al.score, al.method))
         return out
+
+
+def align_blocks(aligner: Aligner, blocks: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[list[Aligned]]:
+    """Align several changed blocks: one batched call when the aligner supports it (neural), else one by one."""
+    many = getattr(aligner, "align_many", None)
+    if many is not None:
+        return many(blocks)
+    return [aligner.align(o, n) for o, n in blocks]

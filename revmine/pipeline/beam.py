@@ -24,11 +24,34 @@ from revmine.warehouse.layout import PartitionedWriter
 log = logging.getLogger(__name__)
 
 def build_engine(config: Config) -> DiffEngine:
+    return DiffEngine(build_aligner(config), section_cache=config.diff.section_cache)
+
+
+def build_aligner(config: Config):
+    """The configured aligner; without trained neural weights, say so once and use the classical one."""
     from revmine.pipeline.align import ClassicalAligner
 
-    if config.diff.aligner != "classical":
-        raise ValueError(f"unknown aligner {config.diff.aligner!r} (known: classical)")
-    return DiffEngine(ClassicalAligner(threshold=config.diff.align_threshold), section_cache=config.diff.section_cache)
+    classical = ClassicalAligner(threshold=config.diff.align_threshold)
+    if config.diff.aligner == "classical":
+        return classical
+    if config.diff.aligner != "neural":
+        raise ValueError(f"unknown aligner {config.diff.aligner!r} (known: neural, classical)")
+    model_dir = config.diff.aligner_model or default_aligner_dir()
+    if not os.path.exists(os.path.join(model_dir, "model.safetensors")):
+        log.warning("no trained aligner at %s: using the classical aligner. Train one with `revmine train aligner`.",
+                    model_dir)
+        return classical
+    try:
+        from revmine.models.aligner import NeuralAligner
+
+        return NeuralAligner(model_dir)
+    except (ImportError, OSError) as exc:
+        log.warning("neural aligner unavailable (%s): using the classical aligner", exc)
+        return classical
+
+
+def default_aligner_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "weights", "aligner-crf")
 
 
 def process_file(path: str, config: Config, engine: DiffEngine | None) -> Iterator:

