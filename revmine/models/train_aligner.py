@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -81,6 +82,45 @@ def featurize(blocks: list[Block], encoder: SentenceEncoder) -> list[torch.Tenso
     return [pair_features(b.old, b.new, emb[[index[s] for s in b.old]], emb[[index[s] for s in b.new]]) for b in blocks]
 
 
+def finetune_encoder(encoder: SentenceEncoder, blocks: list[Block], out_dir: str, rng: random.Random,
+                     epochs: int = 1, batch: int = 32, lr: float = 2e-4, rank: int = 8) -> int:
+    """LoRA-fine-tune MiniLM so that aligned (changed) sentences embed close, others apart.
+
+    In-batch contrastive loss (multiple-negatives ranking, both directions) over the aligned pairs whose
+    texts differ: the pairs the cosine feature must get right. Only the adapter (a few hundred KB) is
+    saved, into `out_dir`. Returns the number of training pairs.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    pairs = sorted({(b.old[i], b.new[j]) for b in blocks for i, j in b.links if b.old[i] != b.new[j]})
+    rng.shuffle(pairs)
+    model = get_peft_model(encoder.model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.1,
+                                                     target_modules=["query", "value"]))
+    model.train()
+    encoder.model = model
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    for epoch in range(epochs):
+        total = 0.0
+        for k in range(0, len(pairs) - 1, batch):
+            chunk = pairs[k:k + batch]
+            if len(chunk) < 2:
+                continue
+            a = encoder.encode([p[0] for p in chunk], batch_size=batch, grad=True)
+            b = encoder.encode([p[1] for p in chunk], batch_size=batch, grad=True)
+            logits = a @ b.T * 20.0
+            target = torch.arange(len(chunk), device=logits.device)
+            loss = (torch.nn.functional.cross_entropy(logits, target)
+                    + torch.nn.functional.cross_entropy(logits.T, target)) / 2
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(chunk)
+        log.info("encoder epoch %d: contrastive loss %.3f over %d pairs", epoch, total / max(len(pairs), 1), len(pairs))
+    model.eval()
+    model.save_pretrained(out_dir)
+    return len(pairs)
+
+
 def _batch_loss(model: NeuralCRFModel, feats, tags_f, tags_b, device) -> torch.Tensor:
     loss = 0.0
     for crf, fs, tags in ((model.crf_fwd, feats, tags_f), (model.crf_bwd, [f.transpose(0, 1) for f in feats], tags_b)):
@@ -93,7 +133,7 @@ def _batch_loss(model: NeuralCRFModel, feats, tags_f, tags_b, device) -> torch.T
 
 def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[str] = None,
                   iterater_dev: Optional[str] = None, epochs: int = 40, lr: float = 0.01, batch: int = 64,
-                  seed: int = 13, device: Optional[torch.device] = None) -> dict:
+                  seed: int = 13, device: Optional[torch.device] = None, finetune: bool = False) -> dict:
     """Train, evaluate on dev if given, save the model folder; returns the dev scores."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -104,6 +144,12 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
         blocks += blocks_from_arxivedits(arxivedits_train, rng)
     log.info("aligner: %d training blocks (%s)", len(blocks),
              {s: sum(b.source == s for b in blocks) for s in {b.source for b in blocks}})
+    adapter = None
+    encoder_note = "all-MiniLM-L6-v2, frozen (embeddings feed the emission head)"
+    if finetune:
+        adapter = "encoder-lora"
+        n_pairs = finetune_encoder(encoder, blocks, os.path.join(out_dir, adapter), rng)
+        encoder_note = f"all-MiniLM-L6-v2 + LoRA r=8 (query, value), contrastive on {n_pairs} aligned changed pairs"
     feats = featurize(blocks, encoder)
     tags = [tags_for(b) for b in blocks]
     model = NeuralCRFModel()
@@ -123,10 +169,10 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
             total += loss.item()
         if epoch % 10 == 0 or epoch == epochs - 1:
             log.info("aligner epoch %d: loss %.2f", epoch, total / len(blocks))
-    config = AlignerConfig(training={
+    config = AlignerConfig(adapter=adapter, training={
         "data": {"iterater_doc_train": _name(iterater_train), "arxivedits_train": _name(arxivedits_train)},
         "blocks": len(blocks), "epochs": epochs, "lr": lr, "seed": seed,
-        "encoder": "all-MiniLM-L6-v2, frozen (embeddings feed the emission head)",
+        "encoder": encoder_note,
         "seconds": round(time.time() - started, 1)})
     save_model(model, config, out_dir, "")
     from revmine.eval.align import score_alignment

@@ -16,7 +16,6 @@ import json
 import os
 import posixpath
 import shutil
-import uuid
 from typing import Iterable, NamedTuple, Optional, Sequence
 
 import pyarrow as pa
