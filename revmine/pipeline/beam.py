@@ -54,18 +54,32 @@ def default_aligner_dir() -> str:
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "weights", "aligner-crf")
 
 
+DIFF_BATCH = 32  # pairs whose changed blocks are aligned together (one encoder batch for the neural aligner)
+
+
 def process_file(path: str, config: Config, engine: DiffEngine | None) -> Iterator:
     """Every record one input file yields: the pure pipeline for one file, with no Beam in it."""
     records = read_arxiv(path) if is_arxiv_input(path) else pair_revisions(read_dump(path, config.read), config.pair)
+    pending: list[RevisionPair] = []
     for rec in records:
         yield rec
         if engine is not None and isinstance(rec, RevisionPair) and rec.skip_reason is None:
-            try:
-                yield from engine.diff(rec)
-            except WikitextError as exc:
-                yield Quarantine(wiki=rec.wiki, level="pair", reason=exc.reason, detail=f"{rec.pair_id}: {exc.detail}",
-                                 source_file=rec.source_file, byte_offset=None, line=None, column=None,
-                                 page_id=rec.page_id, rev_id=rec.new_rev_id, stage="clean", n_revisions=0)
+            pending.append(rec)
+            if len(pending) >= DIFF_BATCH:
+                yield from _diff_batch(engine, pending)
+                pending = []
+    if pending:
+        yield from _diff_batch(engine, pending)
+
+
+def _diff_batch(engine: DiffEngine, pairs: list[RevisionPair]) -> Iterator:
+    for pair, result in zip(pairs, engine.diff_many(pairs)):
+        if isinstance(result, WikitextError):
+            yield Quarantine(wiki=pair.wiki, level="pair", reason=result.reason, detail=f"{pair.pair_id}: {result.detail}",
+                             source_file=pair.source_file, byte_offset=None, line=None, column=None,
+                             page_id=pair.page_id, rev_id=pair.new_rev_id, stage="clean", n_revisions=0)
+        else:
+            yield from result
 
 
 class ProcessFileFn(beam.DoFn):

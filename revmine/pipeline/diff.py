@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter, OrderedDict, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner, align_blocks
@@ -35,26 +35,47 @@ class DiffEngine:
         self.docs: OrderedDict[tuple, CleanDoc] = OrderedDict()
         self.doc_cache = doc_cache
 
-    # ---- wikipedia ---------------------------------------------------------------------
-    def diff_pair(self, pair: RevisionPair) -> list:
-        """Records for a pair with texts. Raises WikitextError when a side can't be cleaned."""
+    # ---- one pair or many ------------------------------------------------------------------
+    def diff(self, pair: RevisionPair) -> list:
+        """Records for one pair. Raises WikitextError when a side can't be cleaned."""
+        (result,) = self.diff_many([pair])
+        if isinstance(result, WikitextError):
+            raise result
+        return result
+
+    def diff_many(self, pairs: Sequence[RevisionPair]) -> list:
+        """Records (or the WikitextError) for each pair; the changed blocks of all of them are aligned
+        in one call, so a neural aligner encodes one large batch instead of many small ones."""
+        plans: list = []
+        for pair in pairs:
+            try:
+                plans.append(self._plan(pair))
+            except WikitextError as exc:
+                plans.append(exc)
+        blocks = [(p.old.texts[i1:i2], p.new.texts[j1:j2]) for p in plans if isinstance(p, _Plan)
+                  for i1, i2, j1, j2 in p.spans]
+        aligned = iter(align_blocks(self.aligner, blocks))
+        return [p if isinstance(p, WikitextError) else self._finish(p, [next(aligned) for _ in p.spans]) for p in plans]
+
+    def diff_sentences(self, key: PairKey, old: SentenceList, new: SentenceList) -> list:
+        """Hash-match unchanged sentences, align changed blocks, extract edits (no wikitext involved)."""
+        plan = self._plan_sentences(key, old, new)
+        return self._finish(plan, align_blocks(self.aligner, [(old.texts[i1:i2], new.texts[j1:j2])
+                                                             for i1, i2, j1, j2 in plan.spans]))
+
+    # ---- phases ----------------------------------------------------------------------------
+    def _plan(self, pair: RevisionPair) -> "_Plan":
+        if pair.old_sentences is not None:  # plain-text sources arrive split into sentences
+            return self._plan_sentences(PairKey(pair.wiki, pair.year, pair.pair_id, "arxiv"),
+                                        SentenceList.of(pair.old_sentences), SentenceList.of(pair.new_sentences))
         key = PairKey(pair.wiki, pair.year, pair.pair_id, "wikipedia")
         parsed_before = self.sections.misses
         old = self._doc(pair.wiki, pair.old_rev_id, pair.old_text)
         new = self._doc(pair.wiki, pair.new_rev_id, pair.new_text)
-        records = self.diff_sentences(key, old, new)
-        stats = records[-1]  # diff_sentences ends with the DiffStats row
-        nodes = node_changes(key, old, new)
-        stats.node_changes = len(nodes)
-        stats.sections_parsed = self.sections.misses - parsed_before
-        return records + nodes
-
-    def diff(self, pair: RevisionPair) -> list:
-        """Records for any pair: pre-split sentences (arXiv) or wikitext (wikis)."""
-        if pair.old_sentences is not None:
-            return self.diff_sentences(PairKey(pair.wiki, pair.year, pair.pair_id, "arxiv"),
-                                       SentenceList.of(pair.old_sentences), SentenceList.of(pair.new_sentences))
-        return self.diff_pair(pair)
+        plan = self._plan_sentences(key, old, new)
+        plan.nodes = node_changes(key, old, new)
+        plan.sections_parsed = self.sections.misses - parsed_before
+        return plan
 
     def _doc(self, wiki: str, rev_id: Optional[int], text: str) -> CleanDoc:
         k = (wiki, rev_id)
@@ -68,32 +89,30 @@ class DiffEngine:
             self.docs.move_to_end(k)
         return doc
 
-    # ---- any source --------------------------------------------------------------------
-    def diff_sentences(self, key: PairKey, old: SentenceList, new: SentenceList) -> list:
-        """Hash-match unchanged sentences, align changed blocks, extract edits."""
-        common = dict(wiki=key.wiki, year=key.year, source=key.source, pair_id=key.pair_id)
-        out: list = []
-        ot, nt = old.texts, new.texts
-        unchanged = blocks = aligner_pairs = 0
-        alignments: list[Aligned] = []
-        changed_old: set[int] = set()
-        changed_new: set[int] = set()
-        spans = []
-        for tag, i1, i2, j1, j2 in sentence_opcodes(ot, nt):
+    @staticmethod
+    def _plan_sentences(key: PairKey, old: SentenceList, new: SentenceList) -> "_Plan":
+        plan = _Plan(key, old, new)
+        for tag, i1, i2, j1, j2 in sentence_opcodes(old.texts, new.texts):
             if tag == "equal":
-                unchanged += i2 - i1
+                plan.unchanged += i2 - i1
                 continue
-            blocks += 1
-            aligner_pairs += (i2 - i1) * (j2 - j1)
-            changed_old.update(range(i1, i2))
-            changed_new.update(range(j1, j2))
-            spans.append((i1, i2, j1, j2))
-        # all changed blocks of the pair in one call: the neural aligner batches them on its device
-        results = align_blocks(self.aligner, [(ot[i1:i2], nt[j1:j2]) for i1, i2, j1, j2 in spans])
-        for (i1, _, j1, _), aligned in zip(spans, results):
+            plan.aligner_pairs += (i2 - i1) * (j2 - j1)
+            plan.changed_old.update(range(i1, i2))
+            plan.changed_new.update(range(j1, j2))
+            plan.spans.append((i1, i2, j1, j2))
+        return plan
+
+    @staticmethod
+    def _finish(plan: "_Plan", results: Sequence[Sequence[Aligned]]) -> list:
+        key, old, new = plan.key, plan.old, plan.new
+        common = dict(wiki=key.wiki, year=key.year, source=key.source, pair_id=key.pair_id)
+        ot, nt = old.texts, new.texts
+        alignments: list[Aligned] = []
+        for (i1, _, j1, _), aligned in zip(plan.spans, results):
             for a in aligned:
                 alignments.append(Aligned(tuple(i1 + x for x in a.old), tuple(j1 + y for y in a.new), a.score, a.method))
-        for side, sents, idx in (("old", old, changed_old), ("new", new, changed_new)):
+        out: list = []
+        for side, sents, idx in (("old", old, plan.changed_old), ("new", new, plan.changed_new)):
             for i in sorted(idx):
                 s = sents.ref(i)
                 out.append(Sentence(**common, side=side, sent_idx=i, section_idx=s.section_idx, section=s.section,
@@ -107,10 +126,26 @@ class DiffEngine:
             for e_idx, edit in enumerate(edits_between(old_text, new_text)):
                 out.append(Edit(**common, align_idx=a_idx, edit_idx=e_idx, **edit))
                 n_edits += 1
-        out.append(DiffStats(**common, old_sentences=len(old), new_sentences=len(new), unchanged=unchanged,
-                             changed_blocks=blocks, aligner_pairs=aligner_pairs, all_pairs=len(old) * len(new),
-                             alignments=len(alignments), edits=n_edits, node_changes=0, sections_parsed=0))
-        return out
+        out.append(DiffStats(**common, old_sentences=len(old), new_sentences=len(new), unchanged=plan.unchanged,
+                             changed_blocks=len(plan.spans), aligner_pairs=plan.aligner_pairs,
+                             all_pairs=len(old) * len(new), alignments=len(alignments), edits=n_edits,
+                             node_changes=len(plan.nodes), sections_parsed=plan.sections_parsed))
+        return out + plan.nodes
+
+
+@dataclass
+class _Plan:
+    """A pair between cleaning and alignment: its sentences and the changed blocks to align."""
+    key: PairKey
+    old: SentenceList
+    new: SentenceList
+    spans: list = field(default_factory=list)
+    unchanged: int = 0
+    aligner_pairs: int = 0
+    changed_old: set = field(default_factory=set)
+    changed_new: set = field(default_factory=set)
+    nodes: list = field(default_factory=list)
+    sections_parsed: int = 0
 
 
 def sentence_opcodes(old: Sequence[str], new: Sequence[str]) -> list[tuple]:
