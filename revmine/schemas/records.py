@@ -82,7 +82,7 @@ class RevisionPair:
 class Quarantine:
     """Something that could not become a pair: a bad revision, page or file, with where and why."""
     wiki: str = doc("database name, or 'unknown' when the file never told us")
-    level: str = doc("'revision' (counts against revisions read), 'page' or 'file'")
+    level: str = doc("'revision' (counts against revisions read), 'page', 'file', or 'pair' (a written pair the diff stage could not clean)")
     reason: str = doc("machine-readable reason, e.g. duplicate_rev_id, truncated_input, dtd_forbidden")
     detail: str = doc("human-readable explanation")
     source_file: str = doc("file where it happened")
