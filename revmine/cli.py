@@ -139,7 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             console.print(f"[red]error:[/red] training data not found: {path} (set --iterater-train or REVMINE_SHARED_DATA)")
             return 2
     metrics = train_aligner(args.out, train, arx if os.path.exists(arx) else None, dev if os.path.exists(dev) else None,
-                            epochs=args.epochs, finetune=args.finetune_encoder)
+                            epochs=args.epochs, finetune=args.finetune_encoder, wiki_dumps=args.wiki_dump or ())
     console.print(f"aligner saved to {args.out}")
     print(json.dumps(metrics))
     return 0
@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--iterater-dev", help="IteraTeR doc-level dev JSON lines (scores go into the model card)")
     t.add_argument("--arxivedits-train", help="arXivEdits train JSON")
     t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--wiki-dump", action="append", metavar="DUMP",
+                   help="add silver blocks from a real revision dump (repeatable); measured in RESULTS")
     t.add_argument("--finetune-encoder", action="store_true",
                    help="LoRA-fine-tune MiniLM on aligned sentence pairs first (adapter saved in the model folder)")
 

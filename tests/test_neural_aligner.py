@@ -77,3 +77,14 @@ def test_eval_align_cli(shared_data, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["aligner"] == "neural-crf" and result["f1"] >= 0.95
     assert {"changed_precision", "changed_recall", "changed_f1"} <= set(result)
+
+
+def test_wikipedia_silver_blocks_are_unambiguous(sample_dump):
+    from revmine.models.train_aligner import blocks_from_wiki_dump
+
+    blocks = blocks_from_wiki_dump(str(sample_dump))
+    assert blocks and all(b.source == "wikipedia-silver" for b in blocks)
+    typo = next(b for b in blocks if any("navigatonal" in s for s in b.old))
+    assert typo.links == {(0, 0)}
+    # the vandal edit and its revert are never used for training
+    assert not any("really cool" in s for b in blocks for s in b.old + b.new)

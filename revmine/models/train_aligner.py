@@ -15,7 +15,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 
@@ -65,6 +65,44 @@ def blocks_from_arxivedits(path: str, rng: random.Random, size: int = 3) -> list
                 new.insert(at, rng.choice(pool))
                 links = {(i, j + (j >= at)) for i, j in links}
             out.append(Block(old, new, links, "arxivedits"))
+    return out
+
+
+def blocks_from_wiki_dump(path: str, max_blocks: int = 600, max_side: int = 6, sure: float = 0.85) -> list[Block]:
+    """Silver blocks from real revision pairs: only blocks the classical aligner decides unambiguously.
+
+    Reverts and reverted edits are left out (vandalism). A block is kept when every link the classical
+    DP makes has similarity >= `sure`, and no unlinked old x new pair is similar above 0.5; everything
+    else is too uncertain to teach from.
+    """
+    from rapidfuzz import fuzz
+
+    from revmine.pipeline.align import ClassicalAligner
+    from revmine.pipeline.clean import SectionCache, clean_wikitext
+    from revmine.pipeline.pair import pair_revisions
+    from revmine.pipeline.read import read_dump
+    from revmine.schemas import RevisionPair
+
+    classical, cache, out = ClassicalAligner(), SectionCache(), []
+    for pair in pair_revisions(read_dump(path)):
+        if not isinstance(pair, RevisionPair) or pair.skip_reason or pair.is_revert or pair.is_reverted:
+            continue
+        old = clean_wikitext(pair.old_text, cache).texts
+        new = clean_wikitext(pair.new_text, cache).texts
+        for tag, i1, i2, j1, j2 in sentence_opcodes(old, new):
+            if tag == "equal" or not (0 < i2 - i1 <= max_side and 0 < j2 - j1 <= max_side):
+                continue
+            bo, bn = old[i1:i2], new[j1:j2]
+            aligned = classical.align(bo, bn)
+            links = {(i, j) for a in aligned for i in a.old for j in a.new}
+            if any(a.old and a.new and a.score < sure for a in aligned):
+                continue
+            if any(fuzz.ratio(bo[i].lower(), bn[j].lower()) > 50 for i in range(len(bo)) for j in range(len(bn))
+                   if (i, j) not in links):
+                continue
+            out.append(Block(bo, bn, links, "wikipedia-silver"))
+            if len(out) >= max_blocks:
+                return out
     return out
 
 
@@ -133,7 +171,8 @@ def _batch_loss(model: NeuralCRFModel, feats, tags_f, tags_b, device) -> torch.T
 
 def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[str] = None,
                   iterater_dev: Optional[str] = None, epochs: int = 40, lr: float = 0.01, batch: int = 64,
-                  seed: int = 13, device: Optional[torch.device] = None, finetune: bool = False) -> dict:
+                  seed: int = 13, device: Optional[torch.device] = None, finetune: bool = False,
+                  wiki_dumps: Sequence[str] = ()) -> dict:
     """Train, evaluate on dev if given, save the model folder; returns the dev scores."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -142,6 +181,8 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
     blocks = blocks_from_docs(load_iterater_docs(iterater_train), "iterater")
     if arxivedits_train:
         blocks += blocks_from_arxivedits(arxivedits_train, rng)
+    for dump in wiki_dumps:
+        blocks += blocks_from_wiki_dump(dump)
     log.info("aligner: %d training blocks (%s)", len(blocks),
              {s: sum(b.source == s for b in blocks) for s in {b.source for b in blocks}})
     adapter = None
@@ -170,7 +211,8 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
         if epoch % 10 == 0 or epoch == epochs - 1:
             log.info("aligner epoch %d: loss %.2f", epoch, total / len(blocks))
     config = AlignerConfig(adapter=adapter, training={
-        "data": {"iterater_doc_train": _name(iterater_train), "arxivedits_train": _name(arxivedits_train)},
+        "data": {"iterater_doc_train": _name(iterater_train), "arxivedits_train": _name(arxivedits_train),
+                 "wikipedia_silver": [_name(d) for d in wiki_dumps]},
         "blocks": len(blocks), "epochs": epochs, "lr": lr, "seed": seed,
         "encoder": encoder_note,
         "seconds": round(time.time() - started, 1)})
