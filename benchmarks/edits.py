@@ -7,7 +7,7 @@ revmine:    read -> pair -> section-cached cleaning -> hash-matched sentence dif
 Both run on the same slices; the full 15,180-revision history is run through revmine alone
 (`--full`), because the naive loop would take about 20 minutes there.
 
-    python benchmarks/edits.py [--full]
+    python benchmarks/edits.py [--full] [--aligner classical|neural]
 """
 from __future__ import annotations
 
@@ -48,12 +48,12 @@ def naive(path: str) -> tuple[int, int]:
     return n, edits
 
 
-def revmine_stages(path: str) -> tuple[int, int, int, int]:
+def revmine_stages(path: str, aligner: str) -> tuple[int, int, int, int]:
     from revmine.config import Config
     from revmine.pipeline.beam import build_engine, process_file
     from revmine.schemas import DiffStats, Edit, RevisionPair
 
-    cfg = Config()
+    cfg = Config.load(None, **{"diff.aligner": aligner})
     engine = build_engine(cfg)
     n = edits = aligner_pairs = all_pairs = 0
     for r in process_file(path, cfg, engine):
@@ -70,6 +70,8 @@ def revmine_stages(path: str) -> tuple[int, int, int, int]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="also run revmine on the full history")
+    ap.add_argument("--aligner", choices=("classical", "neural"), default="classical",
+                    help="aligner for the revmine rows (RESULTS.md's issue-3 figures use classical)")
     args = ap.parse_args(argv)
     import logging
 
@@ -82,16 +84,17 @@ def main(argv=None) -> int:
         n_naive, e_naive = naive(path)
         t_naive = time.perf_counter() - t0
         t0 = time.perf_counter()
-        n, e, ap_, all_ = revmine_stages(path)
+        n, e, ap_, all_ = revmine_stages(path, args.aligner)
         t_rev = time.perf_counter() - t0
         print(f"| {name} | naive loop | {n_naive:,} | {t_naive:.1f} | {n_naive / t_naive:,.0f} | {e_naive:,} | 1 (every pair diffed) | 1.00 |")
         print(f"| {name} | revmine | {n:,} | {t_rev:.1f} | {n / t_rev:,.0f} | {e:,} | {ap_ / all_:.5f} | **{t_naive / t_rev:.2f}** |")
     if args.full:
+        from revmine.config import Config
         from revmine.pipeline.run import run
 
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            result = run([os.path.join(DATA, FULL)], tmp)
+            result = run([os.path.join(DATA, FULL)], tmp, Config.load(None, **{"diff.aligner": args.aligner}))
             dt = time.perf_counter() - t0
             import duckdb
 
