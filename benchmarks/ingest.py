@@ -78,15 +78,16 @@ def baseline_mwxml(path: str) -> int:
 
 
 def revmine_stages(path: str, out: str) -> int:
-    """read -> pair -> partitioned Parquet, without Beam: the per-file work a Beam worker does."""
-    from revmine.pipeline.pair import pair_revisions
-    from revmine.pipeline.read import read_dump, source_key
+    """read -> pair -> partitioned Parquet, without Beam: the per-file work a Beam worker does (diff off)."""
+    from revmine.config import Config
+    from revmine.pipeline.beam import process_file
+    from revmine.pipeline.read import source_key
     from revmine.schemas import RevisionPair
     from revmine.warehouse.layout import PartitionedWriter
 
     writer = PartitionedWriter(out, source_key(path))
     n = 0
-    for rec in pair_revisions(read_dump(path)):
+    for rec in process_file(path, Config.load(None, **{"diff.enabled": False}), None):
         writer.add(rec)
         n += isinstance(rec, RevisionPair)
     writer.close()

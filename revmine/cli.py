@@ -134,10 +134,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     train = args.iterater_train or os.path.join(shared, "iterater", "doc_level", "train.json")
     dev = args.iterater_dev or os.path.join(shared, "iterater", "doc_level", "dev.json")
     arx = args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json")
-    for path in (train,):
-        if not os.path.exists(path):
-            console.print(f"[red]error:[/red] training data not found: {path} (set --iterater-train or REVMINE_SHARED_DATA)")
-            return 2
+    if not os.path.exists(train):
+        console.print(f"[red]error:[/red] training data not found: {train} (set --iterater-train or REVMINE_SHARED_DATA)")
+        return 2
     metrics = train_aligner(args.out, train, arx if os.path.exists(arx) else None, dev if os.path.exists(dev) else None,
                             epochs=args.epochs, finetune=args.finetune_encoder, wiki_dumps=args.wiki_dump or ())
     console.print(f"aligner saved to {args.out}")

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from revmine.pipeline.align import Aligner
+from revmine.pipeline.align import Aligner, align_blocks
 from revmine.pipeline.clean import text_sentences
 from revmine.pipeline.diff import sentence_opcodes
 
@@ -92,11 +92,15 @@ def derive_alignment(doc: dict) -> AlignDoc:
 def predict_links(aligner: Aligner, old: list[str], new: list[str]) -> set[tuple[int, int]]:
     """Links as the pipeline makes them: identical sentences by hash, the aligner on changed blocks."""
     links = set()
+    spans = []
     for tag, i1, i2, j1, j2 in sentence_opcodes(old, new):
         if tag == "equal":
             links.update((i1 + k, j1 + k) for k in range(i2 - i1))
-            continue
-        for a in aligner.align(old[i1:i2], new[j1:j2]):
+        else:
+            spans.append((i1, i2, j1, j2))
+    blocks = [(old[i1:i2], new[j1:j2]) for i1, i2, j1, j2 in spans]
+    for (i1, _, j1, _), aligned in zip(spans, align_blocks(aligner, blocks)):
+        for a in aligned:
             links.update((i1 + x, j1 + y) for x in a.old for y in a.new)
     return links
 

@@ -124,6 +124,13 @@ def _classical():
     return _CLASSICAL
 
 
+def block_features(blocks: Sequence[tuple[Sequence[str], Sequence[str]]],
+                   embeddings: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """(n, m, F) features of each (old, new) block, from embeddings keyed by sentence text."""
+    return [pair_features(old, new, torch.stack([embeddings[s] for s in old]), torch.stack([embeddings[s] for s in new]))
+            for old, new in blocks]
+
+
 @dataclass
 class AlignerConfig:
     merge: str = "union"  # union | intersection
@@ -213,11 +220,7 @@ class NeuralAligner:
                 work.append(k)
         if not work:
             return out
-        emb = self._embed({s for k in work for side in blocks[k] for s in side})
-        feats = []
-        for k in work:
-            old, new = blocks[k]
-            feats.append(pair_features(old, new, torch.stack([emb[s] for s in old]), torch.stack([emb[s] for s in new])))
+        feats = block_features([blocks[k] for k in work], self._embed({s for k in work for side in blocks[k] for s in side}))
         fwd, em_f = decode_direction(self.model, self.model.crf_fwd, feats, self.device)
         bwd, em_b = decode_direction(self.model, self.model.crf_bwd, [f.transpose(0, 1) for f in feats], self.device)
         for b, (k, f, pf, pb) in enumerate(zip(work, feats, fwd, bwd)):

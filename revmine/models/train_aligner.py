@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import torch
 
 from revmine.eval.align import AlignDoc, load_iterater_docs
-from revmine.models.aligner import (AlignerConfig, NeuralCRFModel, SentenceEncoder, pad_blocks, pair_features,
+from revmine.models.aligner import (AlignerConfig, NeuralCRFModel, SentenceEncoder, block_features, pad_blocks,
                                     save_model)
 from revmine.pipeline.diff import sentence_opcodes
 
@@ -115,9 +115,8 @@ def tags_for(block: Block) -> tuple[list[int], list[int]]:
 
 def featurize(blocks: list[Block], encoder: SentenceEncoder) -> list[torch.Tensor]:
     texts = sorted({s for b in blocks for s in b.old + b.new})
-    index = {s: i for i, s in enumerate(texts)}
-    emb = encoder.encode(texts).cpu()
-    return [pair_features(b.old, b.new, emb[[index[s] for s in b.old]], emb[[index[s] for s in b.new]]) for b in blocks]
+    embeddings = dict(zip(texts, encoder.encode(texts).cpu()))
+    return block_features([(b.old, b.new) for b in blocks], embeddings)
 
 
 def finetune_encoder(encoder: SentenceEncoder, blocks: list[Block], out_dir: str, rng: random.Random,

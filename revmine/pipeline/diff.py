@@ -57,12 +57,6 @@ class DiffEngine:
         aligned = iter(align_blocks(self.aligner, blocks))
         return [p if isinstance(p, WikitextError) else self._finish(p, [next(aligned) for _ in p.spans]) for p in plans]
 
-    def diff_sentences(self, key: PairKey, old: SentenceList, new: SentenceList) -> list:
-        """Hash-match unchanged sentences, align changed blocks, extract edits (no wikitext involved)."""
-        plan = self._plan_sentences(key, old, new)
-        return self._finish(plan, align_blocks(self.aligner, [(old.texts[i1:i2], new.texts[j1:j2])
-                                                             for i1, i2, j1, j2 in plan.spans]))
-
     # ---- phases ----------------------------------------------------------------------------
     def _plan(self, pair: RevisionPair) -> "_Plan":
         if pair.old_sentences is not None:  # plain-text sources arrive split into sentences

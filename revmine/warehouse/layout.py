@@ -33,7 +33,7 @@ ROW_GROUP = 20_000  # rows buffered per partition before a row group is written
 
 
 class PartitionKey(NamedTuple):
-    """Group key for writing: a NamedTuple so Beam encodes it deterministically."""
+    """Where a record's rows go: table, hive partition (wiki, year) and the input it came from."""
     table: str
     wiki: str
     year: Optional[int]
