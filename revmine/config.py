@@ -52,6 +52,10 @@ class DiffConfig:
     aligner_model: Optional[str] = None  # model folder; default: the weights shipped in revmine/models/weights
     align_threshold: float = 0.5  # classical aligner: minimum similarity for a link
     section_cache: int = 4096  # cleaned sections kept per worker
+    # Beam's BatchElements sizes the batches of pairs between these, adapting to the measured time per
+    # batch; a batch's changed blocks go through the aligner (one encoder call) together.
+    min_batch: int = 8
+    max_batch: int = 64
 
 
 @dataclass

@@ -1,17 +1,25 @@
-"""The Beam graph: files -> read + pair + diff (per file, in the workers) -> partitioned Parquet per table.
+"""The Beam graph, thin by design (all logic lives in read.py / pair.py / diff.py / arxiv.py):
 
-Thin by design: all logic lives in read.py / pair.py / diff.py / arxiv.py; this module only routes
-records. Each worker builds its DiffEngine (and aligner model) once, in `setup`.
+    files -> Reshuffle -> ReadPairWrite ---------------------------------> (table, path, rows)
+                              `-> pairs -> BatchElements -> DiffWrite ---> (table, path, rows)
+
+Both writing steps write partitioned Parquet from the worker itself, and read -> batch -> diff fuse
+into one stage, so no record is shuffled. DiffWrite builds its DiffEngine (and aligner model) once
+per worker, in `setup`.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from revmine.config import Config
 from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
@@ -54,62 +62,115 @@ def default_aligner_dir() -> str:
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "weights", "aligner-crf")
 
 
-DIFF_BATCH = 32  # pairs whose changed blocks are aligned together (one encoder batch for the neural aligner)
+def read_file(path: str, config: Config) -> Iterator:
+    """Read (and, for dumps, pair) one input file: revisions, pairs, quarantine rows and its stats row."""
+    return read_arxiv(path) if is_arxiv_input(path) else pair_revisions(read_dump(path, config.read), config.pair)
+
+
+def to_diff(rec) -> bool:
+    return isinstance(rec, RevisionPair) and rec.skip_reason is None
 
 
 def process_file(path: str, config: Config, engine: DiffEngine | None) -> Iterator:
     """Every record one input file yields: the pure pipeline for one file, with no Beam in it."""
-    records = read_arxiv(path) if is_arxiv_input(path) else pair_revisions(read_dump(path, config.read), config.pair)
     pending: list[RevisionPair] = []
-    for rec in records:
+    for rec in read_file(path, config):
         yield rec
-        if engine is not None and isinstance(rec, RevisionPair) and rec.skip_reason is None:
+        if engine is not None and to_diff(rec):
             pending.append(rec)
-            if len(pending) >= DIFF_BATCH:
-                yield from _diff_batch(engine, pending)
+            if len(pending) >= config.diff.max_batch:
+                yield from diff_batch(engine, pending)
                 pending = []
     if pending:
-        yield from _diff_batch(engine, pending)
+        yield from diff_batch(engine, pending)
 
 
-def _diff_batch(engine: DiffEngine, pairs: list[RevisionPair]) -> Iterator:
+def diff_batch(engine: DiffEngine, pairs: Sequence[RevisionPair]) -> Iterator:
+    """Diff records for a batch of pairs (one aligner call)."""
+    for records in diff_per_pair(engine, pairs):
+        yield from records
+
+
+def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair]) -> list[list]:
+    """Each pair's diff records; a pair that can't be cleaned becomes one pair-level quarantine row."""
+    out = []
     for pair, result in zip(pairs, engine.diff_many(pairs)):
         if isinstance(result, WikitextError):
-            yield Quarantine(wiki=pair.wiki, level="pair", reason=result.reason, detail=f"{pair.pair_id}: {result.detail}",
-                             source_file=pair.source_file, byte_offset=None, line=None, column=None,
-                             page_id=pair.page_id, rev_id=pair.new_rev_id, stage="clean", n_revisions=0)
-        else:
-            yield from result
+            result = [Quarantine(wiki=pair.wiki, level="pair", reason=result.reason,
+                                 detail=f"{pair.pair_id}: {result.detail}", source_file=pair.source_file,
+                                 byte_offset=None, line=None, column=None, page_id=pair.page_id,
+                                 rev_id=pair.new_rev_id, stage="clean", n_revisions=0)]
+        out.append(result)
+    return out
 
 
-class ProcessFileFn(beam.DoFn):
-    """One input file in; its rows written as partitioned Parquet by this worker; (table, path, rows) out.
+class ReadPairFn(beam.DoFn):
+    """One input file in; its revisions, pairs and quarantine rows written as partitioned Parquet by this
+    worker; (table, path, rows) out, plus (source_key, pair) on the TO_DIFF output for the diff stage.
 
     Writing here, instead of shuffling rows to a writer stage, keeps them out of the runner's memory
     and off the network: a worker streams its file's records straight to Parquet. File names are
     deterministic per input (see PartitionedWriter), so a retried bundle overwrites, never duplicates.
+    """
+    TO_DIFF = "to_diff"
+
+    def __init__(self, config: Config, staging: str):
+        self.config = config
+        self.staging = staging
+
+    def process(self, path: str):
+        started = time.monotonic()
+        key = source_key(path)
+        writer = PartitionedWriter(self.staging, key)
+        n = 0
+        for rec in read_file(path, self.config):
+            writer.add(rec)
+            if isinstance(rec, SourceStats):
+                n = rec.revisions_read
+            elif self.config.diff.enabled and to_diff(rec):
+                yield beam.pvalue.TaggedOutput(self.TO_DIFF, (key, rec))
+        files = writer.close()
+        log.info("%s: %s revisions read in %.1fs", os.path.basename(path), f"{n:,}", time.monotonic() - started)
+        yield from files
+
+
+class DiffBatchFn(beam.DoFn):
+    """Batches of (source_key, pair) in (from BatchElements); diff rows written as Parquet per bundle.
+
+    The engine (and the aligner model) is built once per worker in `setup`. Batches arrive in file
+    order within a bundle, because read -> BatchElements -> diff fuse into one stage, so the engine's
+    per-page caches keep working. Files are named after the input and the bundle's first pair, both
+    deterministic: a retried bundle rewrites the same names.
     """
 
     def __init__(self, config: Config, staging: str):
         self.config = config
         self.staging = staging
         self.engine = None
+        self.writers: dict[str, PartitionedWriter] = {}
 
     def setup(self):
-        # Once per worker: caches (and, for a neural aligner, the model) are reused across files.
-        self.engine = build_engine(self.config) if self.config.diff.enabled else None
+        self.engine = build_engine(self.config)
 
-    def process(self, path: str):
-        started = time.monotonic()
-        writer = PartitionedWriter(self.staging, source_key(path))
-        n = 0
-        for rec in process_file(path, self.config, self.engine):
-            writer.add(rec)
-            if isinstance(rec, SourceStats):
-                n = rec.revisions_read
-        files = writer.close()
-        log.info("%s: %s revisions in %.1fs", os.path.basename(path), f"{n:,}", time.monotonic() - started)
-        yield from files
+    def start_bundle(self):
+        self.writers = {}
+
+    def process(self, batch: Sequence[tuple[str, RevisionPair]]):
+        pairs = [pair for _, pair in batch]
+        for (key, pair), records in zip(batch, diff_per_pair(self.engine, pairs)):
+            writer = self.writers.get(key)
+            if writer is None:
+                bundle = hashlib.sha1(pair.pair_id.encode()).hexdigest()[:8]
+                writer = self.writers[key] = PartitionedWriter(self.staging, f"{key}-d{bundle}")
+            for rec in records:
+                writer.add(rec)
+        return ()
+
+    def finish_bundle(self):
+        for writer in self.writers.values():
+            for written in writer.close():
+                yield WindowedValue(written, MIN_TIMESTAMP, [GlobalWindow()])
+        self.writers = {}
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
@@ -135,4 +196,12 @@ def build(pipeline: beam.Pipeline, inputs: Iterable[str], staging: str, config: 
              | "Match" >> fileio.MatchAll()
              | "Paths" >> beam.Map(lambda m: m.path)
              | "SpreadFiles" >> beam.Reshuffle())
-    return files | "ProcessAndWrite" >> beam.ParDo(ProcessFileFn(config, staging))
+    read = files | "ReadPairWrite" >> beam.ParDo(ReadPairFn(config, staging)).with_outputs(ReadPairFn.TO_DIFF,
+                                                                                        main="written")
+    if not config.diff.enabled:
+        return read.written
+    diffed = (read[ReadPairFn.TO_DIFF]
+              # Fuses with the read: batches stay in file order, inside the bundle that read the file.
+              | "BatchPairs" >> beam.BatchElements(min_batch_size=config.diff.min_batch, max_batch_size=config.diff.max_batch)
+              | "DiffWrite" >> beam.ParDo(DiffBatchFn(config, staging)))
+    return (read.written, diffed) | "Written" >> beam.Flatten()
