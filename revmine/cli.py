@@ -124,13 +124,152 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"F1={result['changed_f1']:.4f} ({result['n_changed_gold_links']} gold)")
         print(json.dumps(result))
         return 0
+    if args.task == "intent":
+        return _eval_intent(args)
+    if args.task == "summaries":
+        return _eval_summaries(args)
     raise AssertionError(args.task)
 
 
+def _summary_rows(path: str) -> list[dict]:
+    """A prepared split (JSON lines from `build summaries-dataset`) or a dump, turned into rows."""
+    from revmine.models.summarizer import load_rows
+    from revmine.pipeline.summarize import dedupe, rows_from_dump
+
+    if path.endswith((".jsonl", ".json")):
+        return load_rows(path)
+    return dedupe(rows_from_dump(path))
+
+
+def _eval_summaries(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from revmine.eval.summaries import evaluate, sample_markdown
+    from revmine.models.summarizer import Summarizer, load_rows
+    from revmine.pipeline.label import default_summarizer_dir
+
+    model_dir = args.model or default_summarizer_dir()
+    if not os.path.exists(os.path.join(model_dir, "summarizer.json")):
+        console.print(f"[red]error:[/red] no summarizer at {model_dir}; train one with `revmine train summarizer`")
+        return 2
+    try:
+        rows = _summary_rows(args.data)
+    except (OSError, ValueError, KeyError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    if args.limit:
+        rows = rows[: args.limit]
+    if not rows:
+        console.print(f"[red]error:[/red] {args.data} has no pairs with a usable human comment")
+        return 2
+    summarizer = Summarizer(model_dir)
+    most_frequent = summarizer.config.most_frequent_train_comment
+    if args.train:
+        most_frequent = Counter(r["summary"] for r in load_rows(args.train)).most_common(1)[0][0]
+    result = evaluate(summarizer, rows, most_frequent)
+    for name, s in result["systems"].items():
+        print(f"{name:<30} rouge1={s['rouge1']:.4f} rouge2={s['rouge2']:.4f} rougeL={s['rougeL']:.4f}")
+    print(f"ROUGE-L against the better baseline: {result['rougeL_vs_best_baseline']}x (n={result['n']})")
+    if args.sample_out:
+        with open(args.sample_out, "w", encoding="utf-8") as fh:
+            fh.write(sample_markdown(result["examples"], title=f"Edit summaries: 20 random examples from {os.path.basename(args.data)}"))
+        console.print(f"sample written to {args.sample_out}")
+    print(json.dumps({k: result[k] for k in ("rouge1", "rouge2", "rougeL", "n")}))
+    return 0
+
+
+def _eval_intent(args: argparse.Namespace) -> int:
+    from revmine.eval.intent import TAXONOMIES, classification_report, coarse, load_intents
+    from revmine.models.intent import IntentClassifier
+    from revmine.pipeline.label import default_intent_dir
+
+    if not args.taxonomy:
+        console.print("[red]error:[/red] eval intent needs --taxonomy arxivedits|iterater")
+        return 2
+    try:
+        examples = load_intents(args.data, args.taxonomy)
+    except (OSError, ValueError, KeyError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    model_dir = args.model or default_intent_dir()
+    if not os.path.exists(os.path.join(model_dir, "heads.safetensors")):
+        console.print(f"[red]error:[/red] no intent model at {model_dir}; train one with `revmine train intent`")
+        return 2
+    clf = IntentClassifier(model_dir)
+    if args.taxonomy not in clf.taxonomies:
+        console.print(f"[red]error:[/red] {model_dir} has no {args.taxonomy} head (it has {clf.taxonomies})")
+        return 2
+    gold = [e.label for e in examples]
+    pred = [lab for lab, _ in clf.predict(examples)[args.taxonomy]]
+    report = classification_report(gold, pred, TAXONOMIES[args.taxonomy])
+    print(f"{'class':<34} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>7}")
+    for lab, r in report["per_class"].items():
+        print(f"{lab:<34} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['f1']:>7.4f} {r['support']:>7}")
+    result = {k: round(report[k], 4) for k in ("accuracy", "macro_f1", "weighted_f1")}
+    if args.taxonomy == "arxivedits":
+        labels = sorted({coarse(lab) for lab in TAXONOMIES["arxivedits"]})
+        c = classification_report([coarse(g) for g in gold], [coarse(p) for p in pred], labels)
+        print(f"coarse 4-way ({', '.join(labels)}): accuracy={c['accuracy']:.4f} macro_f1={c['macro_f1']:.4f} "
+              f"weighted_f1={c['weighted_f1']:.4f}")
+        result.update(coarse_macro_f1=round(c["macro_f1"], 4), coarse_weighted_f1=round(c["weighted_f1"], 4))
+    result["n"] = report["n"]
+    print(json.dumps(result))
+    return 0
+
+
+def _shared() -> str:
+    return os.environ.get("REVMINE_SHARED_DATA", os.path.join("..", "shared", "data"))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """`build summaries-dataset`: Edisum-style {input, summary} rows from real dumps, split by time."""
+    from collections import Counter
+
+    from revmine.models.summarizer import write_rows
+    from revmine.pipeline.beam import expand_inputs
+    from revmine.pipeline.summarize import dedupe, rows_from_dump, time_split
+
+    inputs = args.input or [os.path.join(_shared(), "wikipedia", name) for name in DEFAULT_SUMMARY_DUMPS]
+    paths = expand_inputs(inputs)
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing or not paths:
+        console.print(f"[red]error:[/red] input not found: {missing[0] if missing else inputs}")
+        return 2
+    rows = []
+    for path in paths:
+        got = list(rows_from_dump(path))
+        console.print(f"{os.path.basename(path)}: {len(got):,} examples")
+        rows.extend(got)
+    rows = dedupe(rows)
+    train, dev = time_split(rows, args.dev_fraction)
+    os.makedirs(args.out, exist_ok=True)
+    write_rows(os.path.join(args.out, "train.jsonl"), train)
+    write_rows(os.path.join(args.out, "dev.jsonl"), dev)
+    stats = {"inputs": [os.path.basename(p) for p in paths], "examples": len(rows), "train": len(train), "dev": len(dev),
+             "dev_from": min((r["timestamp"] or 0 for r in dev), default=None),
+             "top_train_comments": Counter(r["summary"] for r in train).most_common(20)}
+    with open(os.path.join(args.out, "stats.json"), "w", encoding="utf-8") as fh:
+        json.dump(stats, fh, indent=2, default=str)
+    console.print(f"{len(rows):,} examples: {len(train):,} train, {len(dev):,} dev -> {args.out}")
+    print(json.dumps({k: stats[k] for k in ("examples", "train", "dev")}))
+    return 0
+
+
+# Real histories with editor comments. The Anarchism slices are left out: they repeat the full history.
+DEFAULT_SUMMARY_DUMPS = ["enwiki-Anarchism-history-2001-2010.xml.lzma", "enwiki-20140102.tiny.xml.gz",
+                         "enwiki-20211201-pages-meta-history-AccessibleComputing.xml", "simplewiki-sample-0.11.xml",
+                         "commonswiki-sample-0.11.xml", "aawiki-20260101-pages-meta-history.xml.7z"]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.what == "intent":
+        return _train_intent(args)
+    if args.what == "summarizer":
+        return _train_summarizer(args)
     from revmine.models.train_aligner import train_aligner
 
-    shared = os.environ.get("REVMINE_SHARED_DATA", os.path.join("..", "shared", "data"))
+    shared = _shared()
+    args.out = args.out or os.path.join("revmine", "models", "weights", "aligner-crf")
     train = args.iterater_train or os.path.join(shared, "iterater", "doc_level", "train.json")
     dev = args.iterater_dev or os.path.join(shared, "iterater", "doc_level", "dev.json")
     arx = args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json")
@@ -138,9 +277,55 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] training data not found: {train} (set --iterater-train or REVMINE_SHARED_DATA)")
         return 2
     metrics = train_aligner(args.out, train, arx if os.path.exists(arx) else None, dev if os.path.exists(dev) else None,
-                            epochs=args.epochs, finetune=args.finetune_encoder, wiki_dumps=args.wiki_dump or ())
+                            epochs=args.epochs or 40, finetune=args.finetune_encoder, wiki_dumps=args.wiki_dump or ())
     console.print(f"aligner saved to {args.out}")
     print(json.dumps(metrics))
+    return 0
+
+
+def _train_summarizer(args: argparse.Namespace) -> int:
+    from revmine.models.summarizer import load_rows, train_summarizer
+    from revmine.pipeline.label import default_summarizer_dir
+
+    data = args.data or os.path.join("data", "summaries")
+    train_path, dev_path = os.path.join(data, "train.jsonl"), os.path.join(data, "dev.jsonl")
+    if not os.path.exists(train_path):
+        console.print(f"[red]error:[/red] {train_path} not found; make it with `revmine build summaries-dataset --out {data}`")
+        return 2
+    out = args.out or default_summarizer_dir()
+    dev = load_rows(dev_path) if os.path.exists(dev_path) else []
+    metrics = train_summarizer(out, load_rows(train_path), dev[: args.limit] if args.limit else dev,
+                               epochs=args.epochs or 1, max_examples=args.limit or args.max_examples,
+                               eval_examples=args.eval_examples, sources={"data": data})
+    console.print(f"summarizer adapter saved to {out}")
+    print(json.dumps({k: metrics.get(k) for k in ("rouge1", "rouge2", "rougeL", "n", "rougeL_vs_best_baseline")}))
+    return 0
+
+
+def _train_intent(args: argparse.Namespace) -> int:
+    from revmine.eval.intent import load_intents
+    from revmine.models.intent import train_intent
+
+    shared = _shared()
+    paths = {"arxivedits": (args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json"),
+                            args.arxivedits_dev or os.path.join(shared, "arxivedits", "dev.json")),
+             "iterater": (args.iterater_train or os.path.join(shared, "iterater", "sent_level", "train.json"),
+                          args.iterater_dev or os.path.join(shared, "iterater", "sent_level", "dev.json"))}
+    taxonomies = ["arxivedits", "iterater"] if args.taxonomy in (None, "both") else [args.taxonomy]
+    train, dev, sources = {}, {}, {}
+    for tax in taxonomies:
+        tr, dv = paths[tax]
+        if not os.path.exists(tr):
+            console.print(f"[red]error:[/red] training data not found: {tr} (pass --{tax}-train or set REVMINE_SHARED_DATA)")
+            return 2
+        train[tax] = load_intents(tr, tax)[: args.limit]
+        sources[tax] = os.path.relpath(tr, shared) if tr.startswith(shared) else os.path.basename(tr)
+        if os.path.exists(dv):
+            dev[tax] = load_intents(dv, tax)[: args.limit]
+    out = args.out or os.path.join("revmine", "models", "weights", "intent")
+    metrics = train_intent(out, train, dev or None, epochs=args.epochs or 4, sources=sources)
+    console.print(f"intent model saved to {out}")
+    print(json.dumps({t: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1", "n")} for t, m in metrics.items()}))
     return 0
 
 
@@ -174,24 +359,44 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=None, help="fetch at most this many rows")
 
     e = sub.add_parser("eval", allow_abbrev=False, help="score a stage against gold data; last line is JSON")
-    e.add_argument("task", choices=("edits", "align"),
-                   help="edits: span-edit extraction on arXivEdits JSON; align: sentence alignment on IteraTeR doc-level")
+    e.add_argument("task", choices=("edits", "align", "intent", "summaries"),
+                   help="edits: span-edit extraction on arXivEdits JSON; align: sentence alignment on IteraTeR "
+                        "doc-level; intent: edit intents on arXivEdits JSON or IteraTeR sent/doc-level; "
+                        "summaries: ROUGE against editors' comments on a dump or a prepared .jsonl split")
     e.add_argument("--data", required=True, help="gold file, e.g. ../shared/data/arxivedits/dev.json")
     e.add_argument("--aligner", choices=("neural", "classical"), default="neural", help="align: which aligner")
-    e.add_argument("--model", help="align: neural model folder (default: the shipped weights)")
+    e.add_argument("--model", help="align / intent: model folder (default: the shipped weights)")
+    e.add_argument("--taxonomy", choices=("arxivedits", "iterater"), help="intent: which label set to score")
+    e.add_argument("--train", help="summaries: train split, for the most-frequent-comment baseline "
+                                   "(default: the one recorded with the model)")
+    e.add_argument("--sample-out", metavar="MD", help="summaries: write 20 random examples side by side here")
+    e.add_argument("--limit", type=int, help="summaries: score only the first N rows")
 
     t = sub.add_parser("train", allow_abbrev=False, help="train a model")
-    t.add_argument("what", choices=("aligner",))
-    t.add_argument("--out", default=os.path.join("revmine", "models", "weights", "aligner-crf"),
-                   help="model folder to write (default: the shipped weights)")
-    t.add_argument("--iterater-train", help="IteraTeR doc-level train JSON lines")
-    t.add_argument("--iterater-dev", help="IteraTeR doc-level dev JSON lines (scores go into the model card)")
+    t.add_argument("what", choices=("aligner", "intent", "summarizer"))
+    t.add_argument("--out", help="model folder to write (default: the shipped weights in revmine/models/weights)")
+    t.add_argument("--iterater-train", help="IteraTeR train JSON lines (aligner: doc-level; intent: sent-level)")
+    t.add_argument("--iterater-dev", help="IteraTeR dev JSON lines (scores go into the model card)")
     t.add_argument("--arxivedits-train", help="arXivEdits train JSON")
-    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--arxivedits-dev", help="intent: arXivEdits dev JSON (scores go into the model card)")
+    t.add_argument("--taxonomy", choices=("arxivedits", "iterater", "both"), default="both",
+                   help="intent: train one head, or both on a shared encoder (default)")
+    t.add_argument("--limit", type=int, help="intent / summarizer: use only the first N examples (smoke tests)")
+    t.add_argument("--data", help="summarizer: folder with train.jsonl and dev.jsonl (default: data/summaries)")
+    t.add_argument("--max-examples", type=int, default=6000,
+                   help="summarizer: cap on training rows, so one epoch fits in an hour on 2 CPU cores")
+    t.add_argument("--eval-examples", type=int, default=300, help="summarizer: dev rows scored after training")
+    t.add_argument("--epochs", type=int, help="passes over the data (aligner: 40, intent: 4)")
     t.add_argument("--wiki-dump", action="append", metavar="DUMP",
                    help="add silver blocks from a real revision dump (repeatable); measured in RESULTS")
     t.add_argument("--finetune-encoder", action="store_true",
                    help="LoRA-fine-tune MiniLM on aligned sentence pairs first (adapter saved in the model folder)")
+
+    b = sub.add_parser("build", allow_abbrev=False, help="build a training dataset from real dumps")
+    b.add_argument("what", choices=("summaries-dataset",))
+    b.add_argument("--input", nargs="+", metavar="DUMP", help="dumps (default: the histories in ../shared/data/wikipedia)")
+    b.add_argument("--out", default=os.path.join("data", "summaries"), help="folder for train.jsonl, dev.jsonl, stats.json")
+    b.add_argument("--dev-fraction", type=float, default=0.1, help="the latest edits, by time, that form dev")
 
     c = sub.add_parser("catalog", help="rebuild WAREHOUSE/catalog.duckdb (e.g. after moving the warehouse)")
     c.add_argument("warehouse")
@@ -212,6 +417,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return cmd_eval(args)
     if args.command == "train":
         return cmd_train(args)
+    if args.command == "build":
+        return cmd_build(args)
     return cmd_catalog(args)
 
 

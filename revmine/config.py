@@ -59,10 +59,25 @@ class DiffConfig:
 
 
 @dataclass
+class LabelConfig:
+    enabled: bool = True  # label every edit's intent (needs diff.enabled)
+    model: Optional[str] = None  # intent model folder; default: the adapter shipped in revmine/models/weights
+
+
+@dataclass
+class SummarizeConfig:
+    enabled: bool = True  # write an edit summary per diffed pair (needs diff.enabled and trained adapters)
+    model: Optional[str] = None  # adapter folder; default: the adapter shipped in revmine/models/weights
+    batch_size: int = 16  # pairs per generate() call
+
+
+@dataclass
 class Config:
     read: ReadConfig = field(default_factory=ReadConfig)
     pair: PairConfig = field(default_factory=PairConfig)
     diff: DiffConfig = field(default_factory=DiffConfig)
+    label: LabelConfig = field(default_factory=LabelConfig)
+    summarize: SummarizeConfig = field(default_factory=SummarizeConfig)
 
     @classmethod
     def load(cls, path: Optional[str] = None, **overrides: Any) -> "Config":
@@ -75,7 +90,7 @@ class Config:
             if section in ("source", "runner", "description"):
                 continue
             if not hasattr(cfg, section):
-                raise ValueError(f"{path}: unknown config section {section!r} (known: read, pair, diff)")
+                raise ValueError(f"{path}: unknown config section {section!r} (known: read, pair, diff, label, summarize)")
             target = getattr(cfg, section)
             for key, value in (values or {}).items():
                 if not hasattr(target, key):

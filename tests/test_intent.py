@@ -1,0 +1,125 @@
+"""Edit-intent classification: gold loaders, features, metrics, training on a tiny slice, pipeline labels."""
+import json
+
+import pytest
+
+from revmine.eval.intent import (ARXIVEDITS, ITERATER, EditInput, classification_report, coarse, diff_spans,
+                                 load_intents)
+from revmine.models.intent import FEATURES, features, marked
+
+
+def _edit(old, new):
+    o, n, typ = diff_spans(old, new)
+    return EditInput(old, new, o, n, typ)
+
+
+def feats(old, new):
+    return dict(zip(FEATURES, features(_edit(old, new))))
+
+
+def test_features_separate_typo_format_and_content():
+    typo = feats("The resutls are shown below .", "The results are shown below .")
+    assert typo["lev_1_2"] == 1 and typo["sub"] == 1 and typo["char_sim"] > 0.7
+    # revmine's own diff is case-folded (no edit here), but gold spans can be case-only changes
+    case = dict(zip(FEATURES, features(EditInput("Monte Carlo", "monte carlo", ((0, 11),), ((0, 11),), "Substitute"))))
+    assert case["case_only"] == 1
+    fmt = feats("where x is the mass .", "where $x$ is the mass .")
+    assert fmt["format_chars"] == 1
+    content = feats("We study the model .", "We study the model and prove that it converges in two dimensions .")
+    assert content["ins"] == 1 and content["new_len"] > content["old_len"] and content["lev_1_2"] == 0
+    hyphen = feats("an under performed baseline", "an under-performed baseline")
+    assert hyphen["space_hyphen_only"] == 1
+
+
+def test_marking_brackets_the_span_and_crops_context():
+    e = _edit("a b c d e f g h i j k l m n o p", "a b c d e f g X i j k l m n o p")
+    assert marked(e.new, e.new_spans, window=2) == "… f g [ X ] i j …"
+    assert marked(e.old, e.old_spans, window=20) == "a b c d e f g [ h ] i j k l m n o p"
+
+
+def test_coarse_view():
+    assert {coarse(x) for x in ARXIVEDITS} == {"Content", "Improve-grammar-Typo", "Format", "Language"}
+
+
+def test_report_matches_hand_computed_scores():
+    r = classification_report(["a", "a", "b", "c"], ["a", "b", "b", "c"], ["a", "b", "c"])
+    assert r["accuracy"] == 0.75 and r["n"] == 4
+    assert r["per_class"]["a"]["f1"] == pytest.approx(2 / 3) and r["per_class"]["b"]["precision"] == 0.5
+    assert r["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    assert r["weighted_f1"] == pytest.approx((2 / 3 * 2 + 2 / 3 + 1) / 4)
+
+
+def test_gold_loaders(shared_data):
+    arx = load_intents(str(shared_data / "arxivedits" / "train.json"), "arxivedits")
+    assert len(arx) == 1254 and {e.label for e in arx} == set(ARXIVEDITS)
+    e = next(x for x in arx if x.type == "Substitute")
+    assert e.old_text and e.new_text and e.old_text in e.old
+    sent = load_intents(str(shared_data / "iterater" / "sent_level" / "dev.json"), "iterater")
+    assert len(sent) == 385 and {x.label for x in sent} == set(ITERATER)  # 'others' (15) is skipped
+    doc = load_intents(str(shared_data / "iterater" / "doc_level" / "dev.json"), "iterater")
+    assert len(doc) == 385 and all(x.old_spans or x.new_spans for x in doc)
+    with pytest.raises(ValueError):
+        load_intents(str(shared_data / "arxivedits" / "dev.json"), "iterater")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, shared_data):
+    """Both heads trained on a tiny slice: proves the code path, not the quality."""
+    from revmine.cli import main
+
+    out = tmp_path_factory.mktemp("intent")
+    assert main(["train", "intent", "--out", str(out), "--limit", "24", "--epochs", "1"]) == 0
+    return out
+
+
+def test_train_writes_a_small_model_with_a_card(tiny_model):
+    cfg = json.loads((tiny_model / "config.json").read_text())
+    assert set(cfg["taxonomies"]) == {"arxivedits", "iterater"}
+    assert cfg["metrics"]["dev"]["iterater"]["n"] == 24
+    size = sum(p.stat().st_size for p in tiny_model.rglob("*") if p.is_file())
+    assert size < 8_000_000, size
+    assert "Training data" in (tiny_model / "README.md").read_text()
+
+
+def test_eval_intent_cli_ends_with_json(tiny_model, shared_data, capsys):
+    from revmine.cli import main
+
+    assert main(["eval", "intent", "--taxonomy", "arxivedits", "--model", str(tiny_model),
+                 "--data", str(shared_data / "arxivedits" / "dev.json")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    last = json.loads(out[-1])
+    assert set(last) >= {"accuracy", "macro_f1", "weighted_f1", "n"} and last["n"] == 449
+    assert any(line.startswith("Improve-grammar-Typo") for line in out)
+    assert main(["eval", "intent", "--taxonomy", "iterater", "--model", str(tiny_model),
+                 "--data", str(shared_data / "arxivedits" / "dev.json")]) == 2
+
+
+def test_pipeline_labels_every_edit(tmp_path, sample_dump, tiny_model):
+    import duckdb
+
+    from revmine.config import Config
+    from revmine.pipeline.run import run
+
+    config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tiny_model)})
+    assert run([str(sample_dump)], str(tmp_path), config).accounting.balanced
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
+    n, unlabelled, bad = con.execute(f"""
+        select count(*), count(*) filter (where intent is null or intent_iterater is null),
+               count(*) filter (where intent not in {tuple(ARXIVEDITS)} or intent_iterater not in {tuple(ITERATER)}
+                                or intent_coarse is null or intent_score not between 0 and 1)
+        from edits""").fetchone()
+    assert n > 10 and unlabelled == 0 and bad == 0
+
+
+def test_pipeline_without_intent_model_says_so_once(tmp_path, sample_dump, caplog):
+    import duckdb
+
+    from revmine.config import Config
+    from revmine.pipeline.run import run
+
+    config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tmp_path / "none")})
+    with caplog.at_level("WARNING"):
+        run([str(sample_dump)], str(tmp_path / "wh"), config)
+    assert sum("revmine train intent" in r.getMessage() for r in caplog.records) == 1
+    con = duckdb.connect(str(tmp_path / "wh" / "catalog.duckdb"), read_only=True)
+    assert con.execute("select count(*) filter (where intent is not null), count(*) from edits").fetchone()[0] == 0
