@@ -39,9 +39,11 @@ setup(
         # gguf to read it and accelerate to load it.
         "gguf>=0.10",
         "accelerate>=0.30",
+        "matplotlib>=3.7",  # revmine report
+        "huggingface_hub>=0.20",  # export hub --push
     ],
     extras_require={
-        "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3"],
+        "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3", "datasets>=2.14"],
     },
     entry_points={"console_scripts": ["revmine=revmine.cli:main"]},
 )

@@ -329,6 +329,50 @@ def _train_intent(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from revmine.warehouse import export
+
+    try:
+        if args.what == "hub":
+            counts = export.export_hub(args.warehouse, args.out, args.repo_id)
+            console.print(f"Hub dataset folder written to {args.out}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+            if args.push:
+                if not args.repo_id:
+                    console.print("[red]error:[/red] --push needs --repo-id")
+                    return 2
+                console.print(f"pushed: {export.push_hub(args.out, args.repo_id)}")
+            print(json.dumps(counts))
+            return 0
+        counts = export.export_training(args.warehouse, args.out, args.format)
+    except (FileNotFoundError, PermissionError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    console.print(f"{args.format} training set written to {args.out}")
+    print(json.dumps(counts))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from revmine.warehouse.report import build_report
+
+    try:
+        path = build_report(args.warehouse, args.out)
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    console.print(f"report: {path}")
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from revmine.jobs.tasks import run_jobs
+
+    ok = run_jobs(args.wiki, args.date, workers=args.workers, scheduler_host=args.scheduler_host,
+                  warehouse=args.warehouse, dumps_dir=args.dumps_dir, base_url=args.base_url, job=args.job,
+                  config=args.config, runner_args=args.runner_args, export_dir=args.export_dir)
+    return 0 if ok else 1
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     from revmine.warehouse.catalog import build_catalog
 
@@ -398,6 +442,32 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=os.path.join("data", "summaries"), help="folder for train.jsonl, dev.jsonl, stats.json")
     b.add_argument("--dev-fraction", type=float, default=0.1, help="the latest edits, by time, that form dev")
 
+    x = sub.add_parser("export", allow_abbrev=False, help="export a warehouse: Hub dataset folder or training sets")
+    x.add_argument("what", choices=("hub", "training"))
+    x.add_argument("warehouse")
+    x.add_argument("out")
+    x.add_argument("--repo-id", help="hub: dataset repo id for the card (and --push)")
+    x.add_argument("--push", action="store_true", help="hub: upload with huggingface_hub (token from $HF_TOKEN only)")
+    x.add_argument("--format", choices=("coedit", "edisum"), default="coedit", help="training: which format")
+
+    rp = sub.add_parser("report", allow_abbrev=False, help="HTML page with plots over a warehouse")
+    rp.add_argument("warehouse")
+    rp.add_argument("--out", required=True, help="folder for index.html and the PNGs")
+
+    j = sub.add_parser("jobs", allow_abbrev=False, help="scheduled, incremental runs per wiki and dump date (luigi)")
+    j.add_argument("action", choices=("run",))
+    j.add_argument("--wiki", required=True, help="e.g. simplewiki")
+    j.add_argument("--date", required=True, help="dump date, e.g. 20261101")
+    j.add_argument("--workers", type=int, default=1, help="luigi workers (files processed in parallel)")
+    j.add_argument("--scheduler-host", help="use the luigid at this host instead of the local scheduler")
+    j.add_argument("--warehouse", help="warehouse directory (default: luigi.cfg [DumpParams] or ./warehouse)")
+    j.add_argument("--dumps-dir", help="where fetched dumps are kept (default: ./dumps)")
+    j.add_argument("--base-url", help="dump server (default https://dumps.wikimedia.org; file:// works)")
+    j.add_argument("--job", help="dumpstatus job whose files to process (default metahistorybz2dump)")
+    j.add_argument("--config", help="revmine YAML config for the pipeline")
+    j.add_argument("--runner-args", help="Beam flags as one string, e.g. '--runner=DataflowRunner --project=p'")
+    j.add_argument("--export-dir", help="write a Hub dataset folder per date under this folder")
+
     c = sub.add_parser("catalog", help="rebuild WAREHOUSE/catalog.duckdb (e.g. after moving the warehouse)")
     c.add_argument("warehouse")
     return p
@@ -419,6 +489,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return cmd_train(args)
     if args.command == "build":
         return cmd_build(args)
+    if args.command == "export":
+        return cmd_export(args)
+    if args.command == "report":
+        return cmd_report(args)
+    if args.command == "jobs":
+        return cmd_jobs(args)
     return cmd_catalog(args)
 
 

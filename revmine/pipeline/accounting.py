@@ -62,7 +62,16 @@ class Accounting:
         return {"revisions_read": self.revisions_read, "pairs_written": self.pairs_written,
                 "skipped": dict(self.skipped), "quarantined": dict(self.quarantined), "events": dict(self.events),
                 "files": self.files, "incomplete_files": self.incomplete_files, "diffed": self.diffed,
-                "diff_quarantined": dict(self.diff_quarantined), "balanced": self.balanced}
+                "diff_quarantined": dict(self.diff_quarantined), "diff_enabled": self.diff_enabled,
+                "balanced": self.balanced}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Accounting":
+        """Inverse of as_dict (for books carried between job steps)."""
+        return cls(revisions_read=d["revisions_read"], pairs_written=d["pairs_written"], skipped=Counter(d["skipped"]),
+                   quarantined=Counter(d["quarantined"]), events=Counter(d["events"]), files=d["files"],
+                   incomplete_files=d["incomplete_files"], diffed=d["diffed"],
+                   diff_quarantined=Counter(d["diff_quarantined"]), diff_enabled=d.get("diff_enabled", True))
 
     def render(self):
         from rich.table import Table as RichTable

@@ -172,16 +172,30 @@ def read_table(root: str, table: str, source_keys: Optional[Sequence[str]] = Non
     return dataset.to_table()
 
 
-def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest: dict) -> list[str]:
-    """Move a run's staged files into the warehouse, replacing earlier files of the same inputs."""
+def staged_files(warehouse: str, run_id: str) -> list[str]:
+    """Paths of a staged run's Parquet files, relative to its staging folder."""
     stage = staging_dir(warehouse, run_id)
+    return sorted(p[len(stage):].lstrip("/") for t in TABLES for p in list_parquet(stage, t))
+
+
+def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest: dict,
+               expected: Optional[Sequence[str]] = None) -> list[str]:
+    """Move a run's staged files into the warehouse, replacing earlier files of the same inputs.
+
+    `expected` (paths relative to the staging folder, from `staged_files` taken before the commit) makes
+    a commit that was killed half-way safe to repeat: files it already moved are kept, not deleted as
+    "earlier files", and the rest are moved now.
+    """
+    stage = staging_dir(warehouse, run_id)
+    expected_targets = {_join(warehouse, rel) for rel in (expected or ())}
     moved: list[str] = []
     for table in TABLES:
-        old = list_parquet(warehouse, table, source_keys)
         staged = list_parquet(stage, table)
+        targets = [warehouse + p[len(stage):] for p in staged]
+        keep = expected_targets | set(targets)  # a rename replaces a same-named file anyway
+        old = [p for p in list_parquet(warehouse, table, source_keys) if p not in keep]
         if old:
             FileSystems.delete(old)
-        targets = [warehouse + p[len(stage):] for p in staged]
         for t in targets:
             d = posixpath.dirname(t) if "://" in t else os.path.dirname(t)
             if not FileSystems.exists(d):
@@ -189,6 +203,7 @@ def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest
         if staged:
             FileSystems.rename(staged, targets)
         moved.extend(targets)
+    moved = sorted(set(moved) | {t for t in expected_targets if FileSystems.exists(t)})
     runs = _join(warehouse, RUNS)
     if not FileSystems.exists(runs):
         FileSystems.mkdirs(runs)

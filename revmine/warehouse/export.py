@@ -1,0 +1,236 @@
+"""Exports of a warehouse: a Hugging Face Hub dataset folder, and training sets for editing models.
+
+Hub folder:
+    OUT/README.md                         dataset card: YAML `configs` (one per table), licence, sources, counts
+    OUT/<table>/part-00000.parquet ...    shards with every column (partition columns included)
+It loads offline with `datasets.load_dataset(OUT, "<table>")` or `load_dataset("parquet", data_dir=OUT/<table>)`.
+
+Training sets (JSON lines, train/dev/test split by page, so that no page is in two splits):
+- coedit: {instruction, source, target}: an aligned 1-1 sentence pair whose edits all carry the same
+  intent, with the instruction that intent stands for (CoEdIT's task phrasing).
+- edisum: {input, summary}: the Edisum-style diff input and the editor's cleaned comment.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import json
+import logging
+import os
+import shutil
+from typing import Optional
+
+import yaml
+
+from revmine.schemas import TABLES
+from revmine.warehouse.catalog import connect
+
+log = logging.getLogger(__name__)
+ROWS_PER_SHARD = 500_000
+
+# arXivEdits intent -> CoEdIT-style instruction. Content (new information) and Lang-other (no single
+# intent) are left out: a model cannot learn them as a rewrite of the source sentence alone.
+INSTRUCTIONS = {
+    "Improve-grammar-Typo": "Fix the grammar",
+    "Lang-improve-readability-Simplify": "Make this simpler",
+    "Lang-professional-Improve-style": "Make this more formal",
+    "Lang-accurate-spefific": "Make this more precise",
+    "Format": "Fix the formatting",
+}
+SPLITS = (("train", 0.9), ("dev", 0.05), ("test", 0.05))
+
+
+def split_of(wiki: str, page_id) -> str:
+    """Deterministic page -> split: a page's edits always land in the same split, run after run."""
+    h = int(hashlib.sha1(f"{wiki}:{page_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    acc = 0.0
+    for name, frac in SPLITS:
+        acc += frac
+        if h <= acc:
+            return name
+    return SPLITS[-1][0]
+
+
+# ---- Hub ------------------------------------------------------------------------------------------
+
+def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None) -> dict:
+    """Write the Hub-ready folder; returns {table: rows}."""
+    con = connect(warehouse)
+    tmp = out.rstrip("/") + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    counts: dict[str, int] = {}
+    try:
+        for name in TABLES:
+            n = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            if not n:
+                continue
+            counts[name] = n
+            os.makedirs(os.path.join(tmp, name))
+            order = "wiki, year" if "year" in TABLES[name].partition_by else "wiki"
+            for k in range(0, n, ROWS_PER_SHARD):
+                path = os.path.join(tmp, name, f"part-{k // ROWS_PER_SHARD:05d}.parquet").replace("'", "''")
+                con.execute(f"COPY (SELECT * FROM {name} ORDER BY {order} LIMIT {ROWS_PER_SHARD} OFFSET {k}) "
+                            f"TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+        sources = _sources(warehouse)
+    finally:
+        con.close()
+    with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as fh:
+        fh.write(dataset_card(counts, sources, repo_id))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return counts
+
+
+def _sources(warehouse: str) -> list[dict]:
+    out = []
+    for path in sorted(glob.glob(os.path.join(warehouse, "_runs", "*.json"))):
+        with open(path, encoding="utf-8") as fh:
+            m = json.load(fh)
+        out.append({"run_id": m.get("run_id"), "inputs": [os.path.basename(p) for p in m.get("inputs", [])],
+                    "finished": m.get("finished"), "revisions_read": m.get("accounting", {}).get("revisions_read")})
+    return out
+
+
+def dataset_card(counts: dict[str, int], sources: list[dict], repo_id: Optional[str]) -> str:
+    header = {
+        "license": "cc-by-sa-4.0",
+        "language": ["en"],
+        "pretty_name": "revmine edit dataset",
+        "tags": ["wikipedia", "revision-history", "text-editing", "edit-intent"],
+        "configs": [{"config_name": t, "data_files": [{"split": "train", "path": f"{t}/*.parquet"}]}
+                    for t in counts],
+    }
+    rows = "\n".join(f"| `{t}` | {n:,} | {(TABLES[t].cls.__doc__ or '').strip().splitlines()[0]} |" for t, n in counts.items())
+    dumps = sorted({i for s in sources for i in s["inputs"]})
+    return f"""---
+{yaml.safe_dump(header, sort_keys=False).strip()}
+---
+
+# {repo_id or 'revmine edit dataset'}
+
+Revision pairs, aligned sentences, span-level edits with intent labels, structural (markup) changes and
+edit summaries mined from MediaWiki revision dumps by [revmine](https://github.com/) on
+{dt.date.today().isoformat()}.
+
+## Tables (one config each)
+
+| config | rows | what |
+|---|---:|---|
+{rows}
+
+Load one offline: `datasets.load_dataset("<this folder>", "edits")`, or query the Parquet with DuckDB.
+Every table joins on `(wiki, pair_id)`; column documentation is in each Parquet file's schema metadata.
+
+## Source dumps
+
+{chr(10).join(f'- `{d}`' for d in dumps) or '- (none recorded)'}
+
+Runs: {len(sources)}; revisions read: {sum(s['revisions_read'] or 0 for s in sources):,}.
+
+## Licence
+
+Wikipedia text is licensed under [CC BY-SA 4.0](https://creativecommons.org/licenses/by-sa/4.0/) (older
+revisions CC BY-SA 3.0) and the GFDL; this derived dataset is shared under CC BY-SA 4.0. Attribution:
+the contributors of each revision, listed in the `user` column of `revision_pairs` and in the page
+histories. arXiv-derived rows follow the licence of each paper.
+"""
+
+
+def push_hub(folder: str, repo_id: str) -> str:
+    """Upload the folder as a dataset repo. The token comes only from the environment (HF_TOKEN or
+    HUGGING_FACE_HUB_TOKEN) and is never printed or logged."""
+    from huggingface_hub import HfApi
+
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if not token:
+        raise PermissionError("set HF_TOKEN in the environment to push (it is read from there only)")
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
+    info = api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="dataset",
+                             commit_message="revmine export")
+    return str(getattr(info, "commit_url", info))
+
+
+# ---- training sets --------------------------------------------------------------------------------
+
+def coedit_rows(warehouse: str) -> list[dict]:
+    con = connect(warehouse)
+    try:
+        rows = con.execute("""
+            SELECT a.wiki, p.page_id, p.title, a.pair_id, a.old_text, a.new_text,
+                   list_distinct(list(e.intent)) AS intents, count(*) FILTER (WHERE e.intent IS NULL) AS unlabelled
+            FROM alignments a
+            JOIN edits e USING (wiki, pair_id, align_idx)
+            JOIN revision_pairs p USING (wiki, pair_id)
+            WHERE a.kind = '1-1' AND a.old_text <> a.new_text AND e.granularity = 'span'
+            GROUP BY ALL
+            ORDER BY a.wiki, a.pair_id, a.old_text""").fetchall()
+    finally:
+        con.close()
+    out = []
+    for wiki, page_id, title, pair_id, old, new, intents, unlabelled in rows:
+        if unlabelled or len(intents) != 1 or intents[0] not in INSTRUCTIONS:
+            continue
+        out.append({"instruction": INSTRUCTIONS[intents[0]], "source": old, "target": new, "intent": intents[0],
+                    "wiki": wiki, "page_id": page_id, "title": title, "pair_id": pair_id})
+    return out
+
+
+def edisum_rows(warehouse: str) -> list[dict]:
+    from revmine.pipeline.summarize import clean_comment, summary_input
+
+    con = connect(warehouse)
+    try:
+        pairs = con.execute("""
+            SELECT p.wiki, p.page_id, p.title, p.pair_id, p.comment,
+                   list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'old') AS old,
+                   list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'new') AS new
+            FROM revision_pairs p JOIN sentences s USING (wiki, pair_id)
+            WHERE p.skip_reason IS NULL AND NOT p.is_revert AND NOT p.is_reverted AND NOT p.is_bot
+            GROUP BY ALL ORDER BY p.wiki, p.pair_id""").fetchall()
+        nodes: dict = {}
+        for wiki, pid, ntype, action, key in con.execute(
+                "SELECT wiki, pair_id, node_type, action, key FROM node_changes").fetchall():
+            nodes.setdefault((wiki, pid), []).append(_Node(ntype, action, key))
+    finally:
+        con.close()
+    out = []
+    for wiki, page_id, title, pair_id, comment, old, new in pairs:
+        summary = clean_comment(comment)
+        if summary is None:
+            continue
+        out.append({"input": summary_input(old or [], new or [], nodes.get((wiki, pair_id), [])), "summary": summary,
+                    "wiki": wiki, "page_id": page_id, "title": title, "pair_id": pair_id})
+    return out
+
+
+class _Node:
+    __slots__ = ("node_type", "action", "key")
+
+    def __init__(self, node_type, action, key):
+        self.node_type, self.action, self.key = node_type, action, key
+
+
+def export_training(warehouse: str, out: str, fmt: str) -> dict:
+    """Write OUT/{train,dev,test}.jsonl for `fmt` (coedit | edisum); returns rows per split."""
+    if fmt == "coedit":
+        rows, key = coedit_rows(warehouse), ("instruction", "source", "target")
+    elif fmt == "edisum":
+        rows, key = edisum_rows(warehouse), ("input", "summary")
+    else:
+        raise ValueError(f"unknown format {fmt!r} (known: coedit, edisum)")
+    seen, splits = set(), {name: [] for name, _ in SPLITS}
+    for r in rows:
+        k = tuple(r[f] for f in key)
+        if k in seen:  # the same rewrite seen twice (e.g. re-done after a revert) is one example
+            continue
+        seen.add(k)
+        splits[split_of(r["wiki"], r["page_id"])].append(r)
+    os.makedirs(out, exist_ok=True)
+    for name, items in splits.items():
+        with open(os.path.join(out, f"{name}.jsonl"), "w", encoding="utf-8") as fh:
+            for r in items:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return {name: len(items) for name, items in splits.items()}
