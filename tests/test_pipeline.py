@@ -184,3 +184,14 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     got = sorted(zip(*(read_table(str(tmp_path / "stage"), "edits").select(["pair_id", "old_text", "new_text"])
                        .to_pydict().values())))
     assert got == expected and len(got) > 10
+
+
+def test_direct_runner_multi_processing_two_workers(tmp_path, sample_dump, shared_data):
+    """Workers in separate processes: pickling of DoFns, configs and records, and per-worker setup."""
+    inputs = [str(sample_dump), str(shared_data / "wikipedia" / "enwiki-20140102.tiny.xml.gz")]
+    result = run(inputs, str(tmp_path / "wh"),
+                 beam_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    reference = run(inputs, str(tmp_path / "ref"))
+    assert result.accounting.balanced and result.accounting.as_dict() == reference.accounting.as_dict()
+    got = read_table(str(tmp_path / "wh"), "edits").num_rows
+    assert got == read_table(str(tmp_path / "ref"), "edits").num_rows > 0

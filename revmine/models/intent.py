@@ -179,13 +179,13 @@ class IntentClassifier:
 
 def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
                  epochs: int = 6, batch: int = 16, lr: float = 5e-4, head_lr: float = 2e-3, seed: int = 13,
-                 class_weight_power: float = 0.5, device: Optional[torch.device] = None,
+                 class_weight_power: float | dict = 0.5, device: Optional[torch.device] = None,
                  config: Optional[IntentConfig] = None, sources: Optional[dict] = None) -> dict:
     """Train the shared encoder (LoRA) and one head per taxonomy in `train`; save the model folder.
 
     Batches are single-taxonomy and interleaved at random. The loss is class-weighted by
-    (n_max / n_class) ** class_weight_power, which lifts rare classes (IteraTeR style, arXivEdits
-    Lang-other) without drowning the common ones. Returns the dev scores per taxonomy.
+    (n_max / n_class) ** class_weight_power (a number, or one per taxonomy), which lifts rare classes
+    (IteraTeR style, arXivEdits Lang-other) without drowning the common ones. Returns dev scores per taxonomy.
     """
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
@@ -209,7 +209,8 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
     for tax, examples in train.items():
         labels = config.taxonomies[tax]
         counts = [max(sum(e.label == lab for e in examples), 1) for lab in labels]
-        weights[tax] = torch.tensor([(max(counts) / c) ** class_weight_power for c in counts], device=device)
+        power = class_weight_power.get(tax, 0.5) if isinstance(class_weight_power, dict) else class_weight_power
+        weights[tax] = torch.tensor([(max(counts) / c) ** power for c in counts], device=device)
     lora = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
     heads = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
     opt = torch.optim.AdamW([{"params": lora, "lr": lr}, {"params": heads, "lr": head_lr}], weight_decay=0.01)

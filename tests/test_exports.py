@@ -1,0 +1,108 @@
+"""Exports of a real run: Hub dataset folder (loads offline with `datasets`), training sets, HTML report."""
+import json
+
+import pytest
+
+from revmine.warehouse.export import INSTRUCTIONS, split_of
+
+
+@pytest.fixture(scope="module")
+def real_warehouse(tmp_path_factory, shared_data, sample_dump):
+    """A real run: a small enwiki history plus our sample, with the shipped intent model and summarizer."""
+    from revmine.config import Config
+    from revmine.pipeline.run import run
+
+    out = tmp_path_factory.mktemp("real")
+    config = Config.load(None, **{"diff.aligner": "classical"})
+    result = run([str(shared_data / "wikipedia" / "enwiki-20140102.tiny.xml.gz"), str(sample_dump)], str(out), config)
+    assert result.accounting.balanced
+    return out
+
+
+def test_hub_folder_loads_offline_with_datasets(real_warehouse, tmp_path, monkeypatch):
+    import datasets
+    import yaml
+
+    from revmine.cli import main
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    out = tmp_path / "hub"
+    assert main(["export", "hub", str(real_warehouse), str(out), "--repo-id", "someone/revmine-test"]) == 0
+    card = (out / "README.md").read_text()
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["license"] == "cc-by-sa-4.0"
+    configs = {c["config_name"] for c in header["configs"]}
+    assert {"revision_pairs", "edits", "sentences", "alignments"} <= configs
+    assert "enwiki-20140102.tiny.xml.gz" in card
+    edits = datasets.load_dataset(str(out), "edits", split="train")
+    pairs = datasets.load_dataset("parquet", data_dir=str(out / "revision_pairs"), split="train")
+    import duckdb
+
+    con = duckdb.connect(str(real_warehouse / "catalog.duckdb"), read_only=True)
+    assert len(edits) == con.execute("select count(*) from edits").fetchone()[0] > 0
+    assert len(pairs) == con.execute("select count(*) from revision_pairs").fetchone()[0]
+    assert {"wiki", "year", "pair_id", "intent"} <= set(edits.column_names)
+
+
+def test_push_takes_the_token_from_the_environment_only(real_warehouse, tmp_path, monkeypatch, capsys, caplog):
+    import huggingface_hub
+
+    from revmine.cli import main
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    out = tmp_path / "hub"
+    assert main(["export", "hub", str(real_warehouse), str(out), "--repo-id", "me/x", "--push"]) == 2
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls.append(("token", token))
+
+        def create_repo(self, repo_id, **kw):
+            calls.append(("create", repo_id, kw.get("repo_type")))
+
+        def upload_folder(self, **kw):
+            calls.append(("upload", kw["repo_id"], kw["folder_path"]))
+            return "https://huggingface.co/datasets/me/x/commit/abc"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    secret = "hf_secret_value_123"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    assert main(["export", "hub", str(real_warehouse), str(out), "--repo-id", "me/x", "--push"]) == 0
+    assert ("token", secret) in calls and ("create", "me/x", "dataset") in calls
+    captured = capsys.readouterr()
+    assert secret not in captured.out + captured.err + caplog.text
+
+
+@pytest.mark.parametrize("fmt, fields", [("coedit", {"instruction", "source", "target"}), ("edisum", {"input", "summary"})])
+def test_training_sets_split_by_page_and_deduplicated(real_warehouse, tmp_path, fmt, fields):
+    from revmine.cli import main
+
+    out = tmp_path / fmt
+    assert main(["export", "training", str(real_warehouse), str(out), "--format", fmt]) == 0
+    splits = {s: [json.loads(line) for line in (out / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "dev", "test")}
+    rows = [r for rs in splits.values() for r in rs]
+    assert rows, f"no {fmt} rows from a real run"
+    assert all(fields <= set(r) for r in rows)
+    keys = [tuple(r[f] for f in sorted(fields)) for r in rows]
+    assert len(keys) == len(set(keys))
+    pages = {s: {(r["wiki"], r["page_id"]) for r in rs} for s, rs in splits.items()}
+    assert not (pages["train"] & pages["dev"]) and not (pages["train"] & pages["test"]) and not (pages["dev"] & pages["test"])
+    for s, rs in splits.items():
+        assert all(split_of(r["wiki"], r["page_id"]) == s for r in rs)
+    if fmt == "coedit":
+        assert {r["instruction"] for r in rows} <= set(INSTRUCTIONS.values())
+        assert all(r["source"] != r["target"] for r in rows)
+
+
+def test_report_renders(real_warehouse, tmp_path):
+    from revmine.cli import main
+
+    out = tmp_path / "report"
+    assert main(["report", str(real_warehouse), "--out", str(out)]) == 0
+    html = (out / "index.html").read_text()
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 6 and all(p.stat().st_size > 5000 for p in pngs)
+    assert all(p.name in html for p in pngs) and "revision pairs" in html
