@@ -100,7 +100,8 @@ def test_pipeline_labels_every_edit(tmp_path, sample_dump, tiny_model):
     from revmine.config import Config
     from revmine.pipeline.run import run
 
-    config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tiny_model)})
+    config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tiny_model),
+                                  "summarize.enabled": False})
     assert run([str(sample_dump)], str(tmp_path), config).accounting.balanced
     con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
     n, unlabelled, bad = con.execute(f"""
@@ -117,7 +118,8 @@ def test_pipeline_without_intent_model_says_so_once(tmp_path, sample_dump, caplo
     from revmine.config import Config
     from revmine.pipeline.run import run
 
-    config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tmp_path / "none")})
+    config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tmp_path / "none"),
+                                  "summarize.enabled": False})
     with caplog.at_level("WARNING"):
         run([str(sample_dump)], str(tmp_path / "wh"), config)
     assert sum("revmine train intent" in r.getMessage() for r in caplog.records) == 1

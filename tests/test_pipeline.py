@@ -172,7 +172,8 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     from revmine.pipeline import beam as graph
     from revmine.schemas import Edit
 
-    config = Config.load(None, **{"diff.aligner": "classical", "diff.min_batch": 2, "diff.max_batch": 3})
+    config = Config.load(None, **{"diff.aligner": "classical", "diff.min_batch": 2, "diff.max_batch": 3,
+                                  "label.enabled": False, "summarize.enabled": False})
     p = beam.Pipeline()
     graph.build(p, [str(sample_dump)], str(tmp_path / "stage"), config)
     labels = [t.full_label for t in p._current_transform().parts]
@@ -188,7 +189,7 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
 
 def test_direct_runner_multi_processing_two_workers(tmp_path, sample_dump, shared_data):
     """Workers in separate processes: pickling of DoFns, configs and records, and per-worker setup."""
-    inputs = [str(sample_dump), str(shared_data / "wikipedia" / "enwiki-20140102.tiny.xml.gz")]
+    inputs = [str(sample_dump), str(shared_data / "wikipedia" / "enwiki-20211201-pages-meta-history-AccessibleComputing.xml")]
     result = run(inputs, str(tmp_path / "wh"),
                  beam_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
     reference = run(inputs, str(tmp_path / "ref"))

@@ -55,7 +55,8 @@ def shared_run(shared_data, tmp_path_factory):
     # The classical aligner keeps this whole-corpus run to a few minutes on CI's CPU; the neural aligner's
     # end-to-end run is tests/test_neural_aligner.py.
     result = run([str(shared_data / "wikipedia"), str(shared_data / "arxivedits" / "pipeline_example_input.json")],
-                 str(out), Config.load(None, **{"diff.aligner": "classical"}))
+                 str(out), Config.load(None, **{"diff.aligner": "classical", "label.enabled": False,
+                                                   "summarize.enabled": False}))
     acc = result.accounting
     assert acc.balanced and acc.diff_balanced and acc.diffed == acc.pairs_written
     assert acc.files == 22 and acc.revisions_read == 18881 + 4
