@@ -69,7 +69,9 @@ def test_every_table_is_filled(shared_run):
     from revmine.schemas import TABLES
 
     con = duckdb.connect(str(shared_run / "catalog.duckdb"), read_only=True)
-    empty = [t for t in TABLES if t != "quarantine" and con.execute(f"select count(*) from {t}").fetchone()[0] == 0]
+    # summaries are off in this run (model inference over 35k pairs); test_summaries/test_exports fill them
+    empty = [t for t in TABLES if t not in ("quarantine", "summaries")
+             and con.execute(f"select count(*) from {t}").fetchone()[0] == 0]
     assert not empty
     assert con.execute("select count(distinct source) from edits").fetchone()[0] == 2
     # the diff stage looked at a tiny fraction of all sentence pairs
