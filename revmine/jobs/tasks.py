@@ -87,12 +87,16 @@ class DumpParams(luigi.Config):
     export_dir = luigi.OptionalParameter(default=None, description="write a Hub dataset folder per date here")
 
 
-class FetchDump(luigi.Task):
+class DumpFileTask(luigi.Task):
+    """One dump file of one wiki and date: the parameters Fetch, Stage and Load share."""
     wiki = luigi.Parameter()
     date = luigi.Parameter()
     filename = luigi.Parameter()
     url = luigi.Parameter()
     sha1 = luigi.OptionalParameter(default=None)
+
+
+class FetchDump(DumpFileTask):
 
     def output(self):
         return luigi.LocalTarget(os.path.join(DumpParams().dumps_dir, self.wiki, self.date, self.filename))
@@ -116,15 +120,10 @@ def run_id_for(wiki: str, filename: str, sha1: Optional[str]) -> str:
     return f"job-{wiki}-{hashlib.sha1(f'{filename}:{sha1}'.encode()).hexdigest()[:12]}"
 
 
-class StageDump(luigi.Task):
-    wiki = luigi.Parameter()
-    date = luigi.Parameter()
-    filename = luigi.Parameter()
-    url = luigi.Parameter()
-    sha1 = luigi.OptionalParameter(default=None)
+class StageDump(DumpFileTask):
 
     def requires(self):
-        return FetchDump(self.wiki, self.date, self.filename, self.url, self.sha1)
+        return self.clone(FetchDump)
 
     @property
     def run_id(self) -> str:
@@ -151,15 +150,10 @@ class StageDump(luigi.Task):
                                                 "files": staged.files, "accounting": staged.accounting.as_dict()})
 
 
-class LoadDump(luigi.Task):
-    wiki = luigi.Parameter()
-    date = luigi.Parameter()
-    filename = luigi.Parameter()
-    url = luigi.Parameter()
-    sha1 = luigi.OptionalParameter(default=None)
+class LoadDump(DumpFileTask):
 
     def requires(self):
-        return StageDump(self.wiki, self.date, self.filename, self.url, self.sha1)
+        return self.clone(StageDump)
 
     def output(self):
         return luigi.LocalTarget(os.path.join(os.path.abspath(DumpParams().warehouse), "_jobs", self.wiki, "loaded",
