@@ -24,7 +24,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from revmine.config import Config
 from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
 from revmine.pipeline.diff import DiffEngine, WikitextError
-from revmine.pipeline.label import build_labeler, build_summarizer, label_edits, summarize_pairs
+from revmine.pipeline.label import build_labeler, build_summarizer, label_edits, shipped_weights, summarize_pairs
 from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump, source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
@@ -60,7 +60,7 @@ def build_aligner(config: Config):
 
 
 def default_aligner_dir() -> str:
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "weights", "aligner-crf")
+    return shipped_weights("aligner-crf")
 
 
 def read_file(path: str, config: Config) -> Iterator:

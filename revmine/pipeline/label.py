@@ -22,8 +22,13 @@ from revmine.schemas import Alignment, Edit
 log = logging.getLogger(__name__)
 
 
+def shipped_weights(name: str) -> str:
+    """Folder of a model shipped with the package, revmine/models/weights/<name>."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "weights", name)
+
+
 def default_intent_dir() -> str:
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "weights", "intent")
+    return shipped_weights("intent")
 
 
 def build_labeler(config: Config):
@@ -68,7 +73,7 @@ def label_edits(labeler, records: Sequence) -> int:
 
 
 def default_summarizer_dir() -> str:
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "weights", "summarizer")
+    return shipped_weights("summarizer")
 
 
 def build_summarizer(config: Config):
