@@ -304,7 +304,7 @@ def _train_summarizer(args: argparse.Namespace) -> int:
 
 def _train_intent(args: argparse.Namespace) -> int:
     from revmine.eval.intent import load_intents
-    from revmine.models.intent import train_intent
+    from revmine.models.intent import fit_lexical, train_intent
 
     shared = _shared()
     paths = {"arxivedits": (args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json"),
@@ -323,7 +323,13 @@ def _train_intent(args: argparse.Namespace) -> int:
         if os.path.exists(dv):
             dev[tax] = load_intents(dv, tax)[: args.limit]
     out = args.out or os.path.join("revmine", "models", "weights", "intent")
-    metrics = train_intent(out, train, dev or None, epochs=args.epochs or 4, sources=sources)
+    if args.keep_encoder:
+        if not os.path.exists(os.path.join(out, "config.json")):
+            console.print(f"[red]error:[/red] --keep-encoder needs a trained model folder at {out}")
+            return 2
+        metrics = fit_lexical(out, train, dev or None)
+    else:
+        metrics = train_intent(out, train, dev or None, epochs=args.epochs or 4, sources=sources)
     console.print(f"intent model saved to {out}")
     print(json.dumps({t: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1", "n")} for t, m in metrics.items()}))
     return 0
@@ -433,6 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="passes over the data (aligner: 40, intent: 4)")
     t.add_argument("--wiki-dump", action="append", metavar="DUMP",
                    help="add silver blocks from a real revision dump (repeatable); measured in RESULTS")
+    t.add_argument("--keep-encoder", action="store_true",
+                   help="intent: keep the encoder in --out and refit only the lexical models and mixing weights")
     t.add_argument("--finetune-encoder", action="store_true",
                    help="LoRA-fine-tune MiniLM on aligned sentence pairs first (adapter saved in the model folder)")
 

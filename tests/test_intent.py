@@ -81,6 +81,32 @@ def test_train_writes_a_small_model_with_a_card(tiny_model):
     assert "Training data" in (tiny_model / "README.md").read_text()
 
 
+def test_tiny_model_mixes_in_a_lexical_model(tiny_model):
+    cfg = json.loads((tiny_model / "config.json").read_text())
+    assert set(cfg["mix"]) == {"arxivedits", "iterater"} and all(0 <= w <= 1 for w in cfg["mix"].values())
+    assert (tiny_model / "lexical-iterater.safetensors").exists() and (tiny_model / "lexical-arxivedits.json").exists()
+    assert "encoder_only" in cfg["metrics"]["dev"]["arxivedits"]
+
+
+def test_lexical_model_learns_and_round_trips(tmp_path, shared_data):
+    """Fitted on the full arXivEdits train split (seconds): it must clear a real bar on dev, and a
+    save/load round trip must give the same probabilities. Classes missing from training get ~0."""
+    from revmine.models.lexical import LexicalIntent
+
+    train = load_intents(str(shared_data / "arxivedits" / "train.json"), "arxivedits")
+    dev = load_intents(str(shared_data / "arxivedits" / "dev.json"), "arxivedits")
+    model = LexicalIntent(ARXIVEDITS).fit(train)
+    probs = model.predict_proba(dev)
+    pred = [ARXIVEDITS[j] for j in probs.argmax(-1).tolist()]
+    assert classification_report([e.label for e in dev], pred, ARXIVEDITS)["weighted_f1"] > 0.72
+    model.save(str(tmp_path), "arxivedits")
+    again = LexicalIntent.load(str(tmp_path), "arxivedits").predict_proba(dev)
+    assert (again - probs).abs().max() < 1e-5
+    partial = LexicalIntent(ARXIVEDITS).fit([e for e in train if e.label in ("Content", "Format")][:40])
+    p = partial.predict_proba(dev[:5])
+    assert p[:, [0, 2]].sum(-1).min() > 0.999
+
+
 def test_eval_intent_cli_ends_with_json(tiny_model, shared_data, capsys):
     from revmine.cli import main
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from revmine.pipeline.summarize import clean_comment, summary_input, template_summary, time_split
+from revmine.pipeline.summarize import PROMPT_VERSION, clean_comment, summary_input, template_summary, time_split
 
 
 @pytest.mark.parametrize("raw, clean", [
@@ -24,6 +24,24 @@ def test_summary_input_format_and_caps():
     assert text == "<old_text> Old one. <sep> Old two. <new_text> New one."
     long = summary_input(["x " * 1000], [])
     assert len(long) < 700 and long.endswith("<new_text> ")
+
+
+def test_node_line_names_nodes_as_readers_do():
+    from revmine.schemas import NodeChange
+
+    def node(t, a, k):
+        return NodeChange(wiki="enwiki", year=2020, pair_id="p", node_type=t, action=a, key=k,
+                          old_value=None, new_value=None)
+
+    text = summary_input([], ["New."], [node("reference", "added", "b240f02228f6"),
+                                        node("reference", "added", "d3b68a5bb79e"),
+                                        node("reference", "changed", "faq-social"),
+                                        node("external_link", "added", "http://www.example.org/a/b.html"),
+                                        node("wikilink", "removed", "Kevin Carson")])
+    # Hash keys of unnamed refs are dropped (counted instead); named refs and link hosts stay.
+    assert text.endswith("<nodes> added reference x2; changed reference faq-social; "
+                         "added external_link www.example.org; removed wikilink Kevin Carson")
+    assert "b240f" not in text
 
 
 def test_template_baseline():
@@ -97,8 +115,8 @@ def test_pipeline_fills_summaries(tmp_path, sample_dump, tiny_summarizer):
     con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
     n, made, diffed, bad = con.execute("""
         select count(*), count(summary), (select count(*) from diffs),
-               count(*) filter (where (summary is null) = (skip_reason is null) or prompt_version <> 'edisum-v1')
-        from summaries""").fetchone()
+               count(*) filter (where (summary is null) = (skip_reason is null) or prompt_version <> ?)
+        from summaries""", [PROMPT_VERSION]).fetchone()
     assert n == diffed and made > 0 and bad == 0
 
 

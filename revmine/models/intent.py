@@ -31,6 +31,7 @@ from torch import nn
 
 from revmine.eval.intent import TAXONOMIES, EditInput
 from revmine.models.aligner import base_encoder_path, default_device
+from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class IntentConfig:
     lora_rank: int = 16
     lora_targets: list = field(default_factory=lambda: ["query", "key", "value", "dense"])
     hidden: int = 256
+    # Weight of the encoder's probabilities against the lexical model's, per taxonomy (chosen on dev by
+    # train_intent); a taxonomy missing here uses the encoder alone.
+    mix: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -149,17 +153,33 @@ class IntentClassifier:
         self.model = IntentModel(self.config, encoder.merge_and_unload())
         self.model.load_state_dict(load_file(os.path.join(model_dir, "heads.safetensors")), strict=False)
         self.model.to(self.device).eval()
+        self.lexical = {t: LexicalIntent.load(model_dir, t) for t in self.config.mix if LexicalIntent.exists(model_dir, t)}
         self.name = f"intent-minilm-lora@{os.path.basename(os.path.normpath(model_dir))}"
+
+    @classmethod
+    def in_training(cls, model: "IntentModel", tokenizer, device) -> "IntentClassifier":
+        """Wrap a model that is still training (adapter unmerged), to score dev between epochs."""
+        self = cls.__new__(cls)
+        self.config, self.model, self.tokenizer, self.device = model.config, model, tokenizer, device
+        self.lexical = {}
+        self.name = "intent-minilm-lora@training"
+        return self
 
     @property
     def taxonomies(self) -> list[str]:
         return list(self.config.taxonomies)
 
+    def predict_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
+        """Class probabilities [n, classes] per taxonomy, in the order of `config.taxonomies[tax]`:
+        the encoder's, mixed with the lexical model's where the folder has one."""
+        neural = self.encoder_proba(examples, batch_size)
+        return {t: _mix(p, self.lexical[t].predict_proba(examples), self.config.mix[t]) if t in self.lexical else p
+                for t, p in neural.items()}
+
     @torch.no_grad()
-    def predict(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, list[tuple[str, float]]]:
-        """(label, probability) per example, for every taxonomy the model has a head for."""
-        out: dict[str, list] = {t: [] for t in self.taxonomies}
-        # Sorting by length keeps padding low inside a batch; results go back in input order.
+    def encoder_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
+        out = {t: torch.zeros(len(examples), len(self.config.taxonomies[t])) for t in self.taxonomies}
+        # Sorting by length keeps padding low inside a batch; rows go back in input order.
         order = sorted(range(len(examples)), key=lambda i: len(examples[i].old) + len(examples[i].new))
         for k in range(0, len(order), batch_size):
             idx = order[k:k + batch_size]
@@ -170,17 +190,32 @@ class IntentClassifier:
             pooled = ((hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)).float()
             x = torch.cat([pooled, self.model.norm(feats)], dim=-1)
             for tax in self.taxonomies:
-                probs = self.model.heads[tax](x).softmax(-1)
-                p, j = probs.max(-1)
-                labels = self.config.taxonomies[tax]
-                out[tax].extend(zip(idx, ((labels[a], float(b)) for a, b in zip(j.tolist(), p.tolist()))))
-        return {t: [lp for _, lp in sorted(v, key=lambda x: x[0])] for t, v in out.items()}
+                out[tax][idx] = self.model.heads[tax](x).softmax(-1).cpu()
+        return out
+
+    def predict(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, list[tuple[str, float]]]:
+        """(label, probability) per example, for every taxonomy the model has a head for."""
+        return {tax: _argmax(probs, self.config.taxonomies[tax])
+                for tax, probs in self.predict_proba(examples, batch_size).items()}
+
+
+def _mix(neural: torch.Tensor, lexical: torch.Tensor, weight: float) -> torch.Tensor:
+    """Product of experts, p ∝ neural^w · lexical^(1-w): unlike an average, a confident but wrong
+    encoder cannot outvote a lexical model that is sure of a typo or a format change."""
+    logp = weight * neural.clamp_min(1e-9).log() + (1.0 - weight) * lexical.clamp_min(1e-9).log()
+    return logp.softmax(-1)
+
+
+def _argmax(probs: torch.Tensor, labels: Sequence[str]) -> list[tuple[str, float]]:
+    p, j = probs.max(-1)
+    return [(labels[a], float(b)) for a, b in zip(j.tolist(), p.tolist())]
 
 
 def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
                  epochs: int = 6, batch: int = 16, lr: float = 5e-4, head_lr: float = 2e-3, seed: int = 13,
                  class_weight_power: float | dict = 0.5, device: Optional[torch.device] = None,
-                 config: Optional[IntentConfig] = None, sources: Optional[dict] = None) -> dict:
+                 config: Optional[IntentConfig] = None, sources: Optional[dict] = None,
+                 log_dev_every_epoch: bool = False) -> dict:
     """Train the shared encoder (LoRA) and one head per taxonomy in `train`; save the model folder.
 
     Batches are single-taxonomy and interleaved at random. The loss is class-weighted by
@@ -190,8 +225,6 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
     from transformers import AutoModel, AutoTokenizer
-
-    from revmine.eval.intent import classification_report
 
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -238,6 +271,13 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
             loss_sum += loss.item() * len(chunk)
             seen += len(chunk)
         log.info("intent epoch %d: loss %.3f (%.0fs)", epoch, loss_sum / max(seen, 1), time.time() - started)
+        if dev and log_dev_every_epoch:
+            # The learning-rate schedule is fixed by `epochs`, so these are progress readings, not the
+            # scores a shorter run would get.
+            model.eval()
+            scores = _dev_scores(IntentClassifier.in_training(model, tokenizer, device), dev, config)
+            log.info("intent epoch %d dev: %s", epoch, {t: (m["macro_f1"], m["weighted_f1"]) for t, m in scores.items()})
+            model.train()
     model.eval()
     os.makedirs(out_dir, exist_ok=True)
     encoder.save_pretrained(os.path.join(out_dir, "adapter"))
@@ -249,18 +289,67 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
     if os.path.exists(os.path.join(out_dir, "adapter", "README.md")):  # peft's empty template card
         os.remove(os.path.join(out_dir, "adapter", "README.md"))
     _write_config(out_dir, config)
-    metrics = {}
-    if dev:
-        clf = IntentClassifier(out_dir, device=device)
-        for tax, examples in dev.items():
-            if tax not in clf.taxonomies:
-                continue
-            pred = [lab for lab, _ in clf.predict(examples)[tax]]
-            rep = classification_report([e.label for e in examples], pred, config.taxonomies[tax])
-            metrics[tax] = {k: round(v, 4) if isinstance(v, float) else v for k, v in rep.items() if k != "per_class"}
-            metrics[tax]["per_class_f1"] = {lab: round(r["f1"], 3) for lab, r in rep["per_class"].items()}
+    return fit_lexical(out_dir, train, dev, device, started)
+
+
+def fit_lexical(model_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
+                device: Optional[torch.device] = None, started: Optional[float] = None) -> dict:
+    """Fit the lexical models beside a trained encoder, choose the mixing weights, score dev, write the
+    card. The last step of `train_intent`; also callable on its own to refit them over a kept encoder."""
+    started = started or time.time()
+    clf = IntentClassifier(model_dir, device=device)
+    config = clf.config
+    config.mix = {}
+    clf.lexical = {}
+    encoder_dev = _dev_scores(clf, dev, config) if dev else {}
+    _fit_lexical(model_dir, train, dev, config, clf)
+    _write_config(model_dir, config)
+    metrics = _dev_scores(IntentClassifier(model_dir, device=device), dev, config) if dev else {}
+    for tax, m in metrics.items():
+        m["encoder_only"] = {k: encoder_dev[tax][k] for k in ("accuracy", "macro_f1", "weighted_f1")}
+    config.training["seconds"] = config.training.get("seconds", 0) + round(time.time() - started)
     config.metrics = {"dev": metrics} if metrics else {}
-    _write_config(out_dir, config)
+    _write_config(model_dir, config)
+    return metrics
+
+
+# The figure each taxonomy is judged by (issue 5): the mixing weight is chosen to maximise it on dev.
+SELECT_BY = {"arxivedits": "weighted_f1", "iterater": "macro_f1"}
+
+
+def _fit_lexical(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]],
+                 config: IntentConfig, clf: IntentClassifier) -> None:
+    """Fit and save one lexical model per taxonomy, then pick the mixing weight on dev (0.5 without dev)."""
+    from revmine.eval.intent import classification_report
+
+    grid = [round(0.1 * k, 1) for k in range(11)]
+    config.mix, config.training["mix_dev"] = {}, {}
+    for tax, examples in train.items():
+        labels = config.taxonomies[tax]
+        lexical = LexicalIntent(labels).fit(examples)
+        lexical.save(out_dir, tax)
+        if not (dev and dev.get(tax)):
+            config.mix[tax] = 0.5
+            continue
+        gold = [e.label for e in dev[tax]]
+        neural, lex = clf.encoder_proba(dev[tax])[tax], lexical.predict_proba(dev[tax])
+        score = {w: classification_report(gold, [lab for lab, _ in _argmax(_mix(neural, lex, w), labels)], labels)
+                 [SELECT_BY.get(tax, "macro_f1")] for w in grid}
+        config.mix[tax] = max(grid, key=lambda w: (round(score[w], 4), -abs(w - 0.5)))
+        config.training["mix_dev"][tax] = {str(w): round(v, 4) for w, v in score.items()}
+
+
+def _dev_scores(clf: IntentClassifier, dev: dict[str, list[EditInput]], config: IntentConfig) -> dict:
+    from revmine.eval.intent import classification_report
+
+    metrics = {}
+    for tax, examples in dev.items():
+        if tax not in clf.taxonomies:
+            continue
+        pred = [lab for lab, _ in clf.predict(examples)[tax]]
+        rep = classification_report([e.label for e in examples], pred, config.taxonomies[tax])
+        metrics[tax] = {k: round(v, 4) if isinstance(v, float) else v for k, v in rep.items() if k != "per_class"}
+        metrics[tax]["per_class_f1"] = {lab: round(r["f1"], 3) for lab, r in rep["per_class"].items()}
     return metrics
 
 
@@ -272,8 +361,12 @@ def _write_config(out_dir: str, config: IntentConfig) -> None:
 
 
 def model_card(config: IntentConfig) -> str:
-    rows = "\n".join(f"| {tax} | {m['accuracy']} | {m['macro_f1']} | {m['weighted_f1']} | {m['n']} |"
-                     for tax, m in config.metrics.get("dev", {}).items())
+    def row(name: str, m: dict, n="") -> str:
+        return f"| {name} | {m['accuracy']} | {m['macro_f1']} | {m['weighted_f1']} | {n} |"
+
+    rows = "\n".join(row(f"{tax} (mix {config.mix.get(tax, 1.0)})", m, m["n"]) + (
+        "\n" + row(f"{tax}, encoder alone", m["encoder_only"], m["n"]) if "encoder_only" in m else "")
+        for tax, m in config.metrics.get("dev", {}).items())
     per = "\n".join(f"- {tax}: " + ", ".join(f"{k} {v}" for k, v in m["per_class_f1"].items())
                     for tax, m in config.metrics.get("dev", {}).items())
     return f"""# revmine edit-intent classifier
@@ -282,6 +375,10 @@ A LoRA adapter (rank {config.lora_rank} on {', '.join(config.lora_targets)}) for
 22.7M parameters), with one MLP head per taxonomy over [mean-pooled encoder output; {len(config.features)} edit
 features]. The input is the old and the new sentence as a pair, with the edited spans marked `[ … ]`,
 cropped to {config.window} words around the edit.
+
+Beside it, per taxonomy, a lexical model (`lexical-<taxonomy>.*`): a logistic regression over char 1–4-grams
+and word 1–2-grams of the edited spans plus the same features. The label is the argmax of
+`encoder^mix × lexical^(1 − mix)` (renormalised); `mix` is chosen on dev (grid in the training record).
 
 Taxonomies: {', '.join(f'**{t}** ({len(v)} classes)' for t, v in config.taxonomies.items())}.
 

@@ -109,6 +109,10 @@ class Summarizer:
             self.model.half()
         self.name = f"smollm2-135m-lora@{os.path.basename(os.path.normpath(adapter_dir))}"
         self.prompt_version = self.config.prompt_version
+        if self.prompt_version != PROMPT_VERSION:
+            log.warning("summarizer %s was trained on input format %s, the pipeline now writes %s; "
+                        "retrain it with `revmine build summaries-dataset` and `revmine train summarizer`",
+                        adapter_dir, self.prompt_version, PROMPT_VERSION)
 
     @torch.no_grad()
     def generate(self, inputs: Sequence[str], batch_size: int = 16) -> list[str]:

@@ -20,11 +20,12 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
+from urllib.parse import urlsplit
 
 from revmine.pipeline.extract import extract_edits, tokenize
 from revmine.schemas import NodeChange, RevisionPair, Sentence
 
-PROMPT_VERSION = "edisum-v1"
+PROMPT_VERSION = "edisum-v2"  # v2: no hash keys for unnamed refs, links by host
 SEP = " <sep> "
 MAX_SIDE_CHARS = 600
 MAX_NODES = 6
@@ -60,8 +61,22 @@ def _cap(parts: Sequence[str], limit: int) -> str:
     return SEP.join(out)
 
 
+_HASH_KEY = re.compile(r"[0-9a-f]{12}")
+
+
+def _node_key(n: NodeChange) -> str:
+    """What a reader would call the node. Unnamed references are keyed by a content hash that means
+    nothing to a reader (a model trained on it learns to copy hex strings), so they keep no key; a link
+    is named by its host, as editors write "add www.example.org"."""
+    if n.node_type == "reference" and _HASH_KEY.fullmatch(n.key or ""):
+        return ""
+    if n.node_type == "external_link":
+        return urlsplit(n.key).netloc or n.key
+    return n.key or ""
+
+
 def node_summary(nodes: Iterable[NodeChange]) -> str:
-    counts = Counter((n.action, n.node_type, n.key) for n in nodes)
+    counts = Counter((n.action, n.node_type, _node_key(n)) for n in nodes)
     items = [f"{a} {t} {k}".strip() + (f" x{c}" if c > 1 else "") for (a, t, k), c in counts.most_common(MAX_NODES)]
     return "; ".join(items)
 

@@ -1,0 +1,106 @@
+"""Lexical intent model: a logistic regression over character and word n-grams of the edited spans.
+
+Why it sits beside the MiniLM cross-encoder: with ~1.3k (arXivEdits) and ~3.2k (IteraTeR) training
+edits, most of the intent is in the surface form of the span itself ("teh"→"the" is a typo, "[MATH]" or
+"\\cite" is format, "in order to"→"to" is simplification). Char 1–4-grams see spelling and markup, word
+1–2-grams see which words moved, and the 16 hand features (edit type, lengths, similarity) come along.
+On dev it beats the fine-tuned encoder alone; mixing the two beats both (benchmarks/RESULTS.md).
+
+Stored without pickle: vocabularies and settings in `lexical-<taxonomy>.json`, idf weights and the
+classifier in `lexical-<taxonomy>.safetensors`; sklearn rebuilds the vectorizers from them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from revmine.eval.intent import EditInput
+
+CHAR = {"analyzer": "char_wb", "ngram_range": (1, 4), "min_df": 2, "sublinear_tf": True}
+WORD = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True}
+
+
+def span_text(e: EditInput) -> str:
+    return f"O: {e.old_text} N: {e.new_text}"
+
+
+class LexicalIntent:
+    def __init__(self, labels: Sequence[str], C: float = 1.0):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.labels, self.C = list(labels), C
+        self.char, self.word = TfidfVectorizer(**CHAR), TfidfVectorizer(**WORD)
+        self.coef = np.zeros((len(self.labels), 0), dtype=np.float32)
+        self.intercept = np.zeros(len(self.labels), dtype=np.float32)
+
+    def _matrix(self, examples: Sequence[EditInput], fit: bool = False):
+        import scipy.sparse as sp
+
+        from revmine.models.intent import features
+
+        texts = [span_text(e) for e in examples]
+        parts = [(v.fit_transform if fit else v.transform)(texts) for v in (self.char, self.word)]
+        parts.append(sp.csr_matrix(np.array([features(e) for e in examples], dtype=np.float64).reshape(len(texts), -1)))
+        return sp.hstack(parts).tocsr()
+
+    def fit(self, examples: Sequence[EditInput]) -> "LexicalIntent":
+        """Balanced class weights: rare classes (IteraTeR style, arXivEdits Lang-other) still get a say."""
+        from sklearn.linear_model import LogisticRegression
+
+        x = self._matrix(examples, fit=True)
+        y = [self.labels.index(e.label) for e in examples]
+        lr = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced").fit(x, y)
+        # Classes absent from `examples` (tiny slices) keep zero weight and a very low bias.
+        self.coef = np.zeros((len(self.labels), x.shape[1]), dtype=np.float32)
+        self.intercept = np.full(len(self.labels), -30.0, dtype=np.float32)
+        if len(lr.classes_) == 1:  # sklearn refuses one class; nothing to learn but the prior
+            self.intercept[lr.classes_[0]] = 0.0
+            return self
+        coef, bias = (lr.coef_, lr.intercept_) if len(lr.classes_) > 2 else (
+            np.vstack([-lr.coef_, lr.coef_]) / 2, np.concatenate([-lr.intercept_, lr.intercept_]) / 2)
+        self.coef[lr.classes_] = coef
+        self.intercept[lr.classes_] = bias
+        return self
+
+    def predict_proba(self, examples: Sequence[EditInput]) -> torch.Tensor:
+        if not examples:
+            return torch.zeros(0, len(self.labels))
+        logits = self._matrix(examples) @ self.coef.T + self.intercept
+        return torch.from_numpy(np.asarray(logits, dtype=np.float32)).softmax(-1)
+
+    def save(self, model_dir: str, taxonomy: str) -> None:
+        from safetensors.torch import save_file
+
+        meta = {"labels": self.labels, "C": self.C,
+                "char_vocabulary": {k: int(v) for k, v in self.char.vocabulary_.items()},
+                "word_vocabulary": {k: int(v) for k, v in self.word.vocabulary_.items()}}
+        with open(os.path.join(model_dir, f"lexical-{taxonomy}.json"), "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, ensure_ascii=False)
+        save_file({"char_idf": torch.from_numpy(self.char.idf_.astype(np.float32)),
+                   "word_idf": torch.from_numpy(self.word.idf_.astype(np.float32)),
+                   "coef": torch.from_numpy(self.coef), "intercept": torch.from_numpy(self.intercept)},
+                  os.path.join(model_dir, f"lexical-{taxonomy}.safetensors"))
+
+    @classmethod
+    def load(cls, model_dir: str, taxonomy: str) -> "LexicalIntent":
+        from safetensors.torch import load_file
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        with open(os.path.join(model_dir, f"lexical-{taxonomy}.json"), encoding="utf-8") as fh:
+            meta = json.load(fh)
+        tensors = load_file(os.path.join(model_dir, f"lexical-{taxonomy}.safetensors"))
+        self = cls(meta["labels"], meta["C"])
+        for name, settings in (("char", CHAR), ("word", WORD)):
+            vec = TfidfVectorizer(**{**settings, "min_df": 1}, vocabulary=meta[f"{name}_vocabulary"])
+            vec.idf_ = tensors[f"{name}_idf"].double().numpy()
+            setattr(self, name, vec)
+        self.coef, self.intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
+        return self
+
+    @staticmethod
+    def exists(model_dir: str, taxonomy: str) -> bool:
+        return os.path.exists(os.path.join(model_dir, f"lexical-{taxonomy}.safetensors"))
