@@ -16,13 +16,14 @@ import json
 import logging
 import os
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import torch
 from rapidfuzz import fuzz, process
 from torch import nn
 
+from revmine.models import write_card
 from revmine.models.crf import AlignmentCRF
 from revmine.pipeline.align import Aligned
 
@@ -274,7 +275,4 @@ def save_model(model: NeuralCRFModel, config: AlignerConfig, model_dir: str, car
     os.makedirs(model_dir, exist_ok=True)
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
               os.path.join(model_dir, "model.safetensors"))
-    with open(os.path.join(model_dir, "config.json"), "w", encoding="utf-8") as fh:
-        json.dump(asdict(config), fh, indent=2)
-    with open(os.path.join(model_dir, "README.md"), "w", encoding="utf-8") as fh:
-        fh.write(card)
+    write_card(model_dir, config, card)

@@ -22,7 +22,7 @@ import os
 import random
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import torch
@@ -30,6 +30,7 @@ from rapidfuzz.distance import Levenshtein
 from torch import nn
 
 from revmine.eval.intent import TAXONOMIES, EditInput
+from revmine.models import write_card
 from revmine.models.aligner import base_encoder_path, default_device
 from revmine.models.lexical import LexicalIntent
 
@@ -354,10 +355,7 @@ def _dev_scores(clf: IntentClassifier, dev: dict[str, list[EditInput]], config: 
 
 
 def _write_config(out_dir: str, config: IntentConfig) -> None:
-    with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as fh:
-        json.dump(asdict(config), fh, indent=2)
-    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as fh:
-        fh.write(model_card(config))
+    write_card(out_dir, config, model_card(config))
 
 
 def model_card(config: IntentConfig) -> str:

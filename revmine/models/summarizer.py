@@ -17,11 +17,12 @@ import logging
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
 import torch
 
+from revmine.models import write_card
 from revmine.models.aligner import default_device
 from revmine.pipeline.summarize import PROMPT_VERSION
 
@@ -211,10 +212,7 @@ def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequenc
 
 
 def _write(out_dir: str, config: SummarizerConfig) -> None:
-    with open(os.path.join(out_dir, "summarizer.json"), "w", encoding="utf-8") as fh:
-        json.dump(asdict(config), fh, indent=2)
-    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as fh:
-        fh.write(model_card(config))
+    write_card(out_dir, config, model_card(config), "summarizer.json")
 
 
 def model_card(config: SummarizerConfig) -> str:

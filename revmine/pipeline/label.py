@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Optional, Sequence
+from typing import Sequence
 
 from revmine.config import Config
 from revmine.eval.intent import EditInput, coarse
@@ -31,18 +31,31 @@ def default_intent_dir() -> str:
     return shipped_weights("intent")
 
 
+def _load_or_warn(enabled: bool, folder: str, marker: str, missing: str, load):
+    """`load(folder)` when the stage is on and `folder/marker` exists; otherwise None, with `missing`
+    logged (once per worker: stages are built once, in setup)."""
+    if not enabled:
+        return None
+    if not os.path.exists(os.path.join(folder, marker)):
+        log.warning(missing, folder)
+        return None
+    try:
+        return load(folder)
+    except (ImportError, FileNotFoundError) as exc:
+        log.warning("model at %s unavailable (%s): its stage is skipped", folder, exc)
+        return None
+
+
 def build_labeler(config: Config):
     """The intent classifier, or None (said once, with how to train one)."""
-    if not (config.label.enabled and config.diff.enabled):
-        return None
-    model_dir = config.label.model or default_intent_dir()
-    if not os.path.exists(os.path.join(model_dir, "heads.safetensors")):
-        log.warning("no trained intent model at %s: edits are written without intent labels. "
-                    "Train one with `revmine train intent`.", model_dir)
-        return None
-    from revmine.models.intent import IntentClassifier
+    def load(folder):
+        from revmine.models.intent import IntentClassifier
 
-    return IntentClassifier(model_dir)
+        return IntentClassifier(folder)
+
+    return _load_or_warn(config.label.enabled and config.diff.enabled, config.label.model or default_intent_dir(),
+                         "heads.safetensors", "no trained intent model at %s: edits are written without intent "
+                         "labels. Train one with `revmine train intent`.", load)
 
 
 def edit_input(edit: Edit, alignment: Alignment) -> EditInput:
@@ -78,20 +91,15 @@ def default_summarizer_dir() -> str:
 
 def build_summarizer(config: Config):
     """The edit summarizer, or None (said once, with how to train one)."""
-    if not (config.summarize.enabled and config.diff.enabled):
-        return None
-    adapter = config.summarize.model or default_summarizer_dir()
-    if not os.path.exists(os.path.join(adapter, "summarizer.json")):
-        log.warning("no trained summarizer adapter at %s: no edit summaries are written. Train one with "
-                    "`revmine build summaries-dataset` and `revmine train summarizer`.", adapter)
-        return None
-    try:
+    def load(folder):
         from revmine.models.summarizer import Summarizer
 
-        return Summarizer(adapter)
-    except (ImportError, FileNotFoundError) as exc:
-        log.warning("summarizer unavailable (%s): no edit summaries are written", exc)
-        return None
+        return Summarizer(folder)
+
+    return _load_or_warn(config.summarize.enabled and config.diff.enabled,
+                         config.summarize.model or default_summarizer_dir(), "summarizer.json",
+                         "no trained summarizer adapter at %s: no edit summaries are written. Train one with "
+                         "`revmine build summaries-dataset` and `revmine train summarizer`.", load)
 
 
 def summarize_pairs(summarizer, pairs: Sequence, records: Sequence, batch_size: int = 16) -> list:
