@@ -163,6 +163,8 @@ def _eval_summaries(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {args.data} has no pairs with a usable human comment")
         return 2
     summarizer = Summarizer(model_dir)
+    if args.num_beams:  # decoding is the adapter's setting; this measures another without retraining
+        summarizer.config.num_beams = args.num_beams
     most_frequent = summarizer.config.most_frequent_train_comment
     if args.train:
         most_frequent = Counter(r["summary"] for r in load_rows(args.train)).most_common(1)[0][0]
@@ -421,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(default: the one recorded with the model)")
     e.add_argument("--sample-out", metavar="MD", help="summaries: write 20 random examples side by side here")
     e.add_argument("--limit", type=int, help="summaries: score only the first N rows")
+    e.add_argument("--num-beams", type=int, help="summaries: beam width for this run (default: the adapter's)")
 
     t = sub.add_parser("train", allow_abbrev=False, help="train a model")
     t.add_argument("what", choices=("aligner", "intent", "summarizer"))

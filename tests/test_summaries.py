@@ -44,6 +44,16 @@ def test_node_line_names_nodes_as_readers_do():
     assert "b240f" not in text
 
 
+def test_long_inputs_keep_the_summary_cue():
+    from transformers import AutoTokenizer
+
+    from revmine.models.summarizer import CUE, base_model_dir, prompt_ids
+
+    tok = AutoTokenizer.from_pretrained(base_model_dir())
+    ids = prompt_ids(tok, "<old_text> " + "word " * 2000, 64)
+    assert len(ids) == 64 and tok.decode(ids).endswith(CUE)
+
+
 def test_template_baseline():
     assert template_summary("<old_text> The cat sat. <new_text> The dog sat.") == "changed cat to dog"
     assert template_summary("<old_text>  <new_text> Proudhon was the first to call himself an anarchist.") == \

@@ -75,14 +75,23 @@ class SummarizerConfig:
     max_new_tokens: int = 24
     num_beams: int = 1
     lora_rank: int = 8
-    lora_targets: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    # Attention and MLP: adapting the MLPs too is the usual advice for LoRA (QLoRA, Dettmers et al. 2023),
+    # and it costs little here, since backprop runs through every layer anyway.
+    lora_targets: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                        "gate_proj", "up_proj", "down_proj"])
     most_frequent_train_comment: str = ""
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
 
-def prompt(input_text: str) -> str:
-    return f"{input_text}\nSummary:"
+CUE = "\nSummary:"
+
+
+def prompt_ids(tok, input_text: str, max_input: int) -> list[int]:
+    """Token ids of the prompt, the input cut to fit `max_input` with the cue kept at the end (a plain
+    truncation would cut the cue off long inputs, and the model would go on writing diff text)."""
+    cue = tok(CUE, add_special_tokens=False)["input_ids"]
+    return tok(input_text, truncation=True, max_length=max_input - len(cue))["input_ids"] + cue
 
 
 def _load_base(device):
@@ -122,8 +131,8 @@ class Summarizer:
         eos = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
         for k in range(0, len(order), batch_size):
             idx = order[k:k + batch_size]
-            enc = self.tokenizer([prompt(inputs[i]) for i in idx], return_tensors="pt", padding=True, truncation=True,
-                                 max_length=self.config.max_input_tokens).to(self.device)
+            enc = self.tokenizer.pad({"input_ids": [prompt_ids(self.tokenizer, inputs[i], self.config.max_input_tokens)
+                                                    for i in idx]}, return_tensors="pt").to(self.device)
             gen = self.model.generate(**enc, max_new_tokens=self.config.max_new_tokens, num_beams=self.config.num_beams,
                                       do_sample=False, eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id)
             texts = self.tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -133,7 +142,7 @@ class Summarizer:
 
 
 def _encode_example(tok, input_text: str, summary: str, max_input: int, max_target: int = 40):
-    src = tok(prompt(input_text), truncation=True, max_length=max_input)["input_ids"]
+    src = prompt_ids(tok, input_text, max_input)
     tgt = tok(" " + summary, add_special_tokens=False)["input_ids"][:max_target] + [tok.convert_tokens_to_ids("<|im_end|>")]
     return src + tgt, [-100] * len(src) + tgt
 
