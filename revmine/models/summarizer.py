@@ -75,10 +75,9 @@ class SummarizerConfig:
     max_new_tokens: int = 24
     num_beams: int = 1
     lora_rank: int = 8
-    # Attention and MLP: adapting the MLPs too is the usual advice for LoRA (QLoRA, Dettmers et al. 2023),
-    # and it costs little here, since backprop runs through every layer anyway.
-    lora_targets: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
-                                                        "gate_proj", "up_proj", "down_proj"])
+    # Attention only: adding the MLP projections made a training step 1.4x slower on the 2-core CPU
+    # (7.3 s against 5.3 s), which would push one epoch past the 1-hour budget.
+    lora_targets: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     most_frequent_train_comment: str = ""
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
