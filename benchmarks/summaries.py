@@ -4,7 +4,7 @@ Generates summaries for N dev rows of the summaries dataset with the shipped ada
 SmolLM2), batched and length-sorted, then for a sample one row per call, in the same process.
 Prints summaries/s for both and the ratio; --threads 1 gives the one-core figure the issue asks for.
 
-    python benchmarks/summaries.py [--data data/summaries/dev.jsonl] [--rows 64] [--threads 1] [--batch 16]
+    python benchmarks/summaries.py [--data data/summaries/dev.jsonl] [--rows 64] [--threads 1] [--batch 16] [--num-beams K]
 """
 from __future__ import annotations
 
@@ -29,12 +29,15 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-rows", type=int, default=8)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--num-beams", type=int, default=None, help="beam width (default: the adapter's)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = load_rows(args.data)[: args.rows]
     s = Summarizer(args.model)
+    if args.num_beams:
+        s.config.num_beams = args.num_beams
     s.generate([rows[0]["input"]])  # warm-up
     t0 = time.perf_counter()
     s.generate([r["input"] for r in rows], batch_size=args.batch)
@@ -45,7 +48,7 @@ def main(argv=None) -> int:
         s.generate([r["input"]], batch_size=1)
     t_one = (time.perf_counter() - t0) * len(rows) / len(sample)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"{len(rows)} dev rows, device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}")
+    print(f"{len(rows)} dev rows, device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}, beams {s.config.num_beams}")
     print(f"batched (revmine): {len(rows) / t_batch:.2f} summaries/s")
     print(f"one per call:      {len(rows) / t_one:.2f} summaries/s  -> batched is {t_one / t_batch:.1f}x faster")
     return 0
