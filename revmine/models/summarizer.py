@@ -75,8 +75,8 @@ class SummarizerConfig:
     max_new_tokens: int = 24
     num_beams: int = 1
     lora_rank: int = 8
-    # Attention only: adding the MLP projections made a training step 1.4x slower on the 2-core CPU
-    # (7.3 s against 5.3 s), which would push one epoch past the 1-hour budget.
+    # Attention only: one epoch of 4,173 rows takes 55 minutes on 2 CPU cores with these, close to the
+    # 1-hour budget; the MLP projections are untested (benchmarks/RESULTS.md).
     lora_targets: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     most_frequent_train_comment: str = ""
     training: dict = field(default_factory=dict)
