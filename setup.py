@@ -11,8 +11,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["revmine", "revmine.*"]),
     include_package_data=True,
-    # trained heads, CRFs and LoRA adapters (KB to a few MB, safetensors + model card) ship with the package
-    package_data={"revmine.models": ["weights/*/*"]},
+    # Trained heads, CRFs and LoRA adapters (KB to a few MB, safetensors + model card) ship with the
+    # package, adapters in subfolders too: Beam workers install from the built package, not the checkout.
+    package_data={"revmine.models": ["weights/*/*", "weights/*/*/*"]},
     install_requires=[
         # Beam 2.77 pins the Arrow/numpy/protobuf window; its [torch]/[transformers] extras downgrade it.
         "apache-beam==2.77.0",
