@@ -157,15 +157,6 @@ class IntentClassifier:
         self.lexical = {t: LexicalIntent.load(model_dir, t) for t in self.config.mix if LexicalIntent.exists(model_dir, t)}
         self.name = f"intent-minilm-lora@{os.path.basename(os.path.normpath(model_dir))}"
 
-    @classmethod
-    def in_training(cls, model: "IntentModel", tokenizer, device) -> "IntentClassifier":
-        """Wrap a model that is still training (adapter unmerged), to score dev between epochs."""
-        self = cls.__new__(cls)
-        self.config, self.model, self.tokenizer, self.device = model.config, model, tokenizer, device
-        self.lexical = {}
-        self.name = "intent-minilm-lora@training"
-        return self
-
     @property
     def taxonomies(self) -> list[str]:
         return list(self.config.taxonomies)
@@ -215,8 +206,7 @@ def _argmax(probs: torch.Tensor, labels: Sequence[str]) -> list[tuple[str, float
 def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
                  epochs: int = 6, batch: int = 16, lr: float = 5e-4, head_lr: float = 2e-3, seed: int = 13,
                  class_weight_power: float | dict = 0.5, device: Optional[torch.device] = None,
-                 config: Optional[IntentConfig] = None, sources: Optional[dict] = None,
-                 log_dev_every_epoch: bool = False) -> dict:
+                 config: Optional[IntentConfig] = None, sources: Optional[dict] = None) -> dict:
     """Train the shared encoder (LoRA) and one head per taxonomy in `train`; save the model folder.
 
     Batches are single-taxonomy and interleaved at random. The loss is class-weighted by
@@ -272,13 +262,6 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
             loss_sum += loss.item() * len(chunk)
             seen += len(chunk)
         log.info("intent epoch %d: loss %.3f (%.0fs)", epoch, loss_sum / max(seen, 1), time.time() - started)
-        if dev and log_dev_every_epoch:
-            # The learning-rate schedule is fixed by `epochs`, so these are progress readings, not the
-            # scores a shorter run would get.
-            model.eval()
-            scores = _dev_scores(IntentClassifier.in_training(model, tokenizer, device), dev, config)
-            log.info("intent epoch %d dev: %s", epoch, {t: (m["macro_f1"], m["weighted_f1"]) for t, m in scores.items()})
-            model.train()
     model.eval()
     os.makedirs(out_dir, exist_ok=True)
     encoder.save_pretrained(os.path.join(out_dir, "adapter"))
@@ -290,24 +273,39 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
     if os.path.exists(os.path.join(out_dir, "adapter", "README.md")):  # peft's empty template card
         os.remove(os.path.join(out_dir, "adapter", "README.md"))
     _write_config(out_dir, config)
-    return fit_lexical(out_dir, train, dev, device, started)
+    return fit_lexical(out_dir, train, dev, device)
 
 
 def fit_lexical(model_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
-                device: Optional[torch.device] = None, started: Optional[float] = None) -> dict:
-    """Fit the lexical models beside a trained encoder, choose the mixing weights, score dev, write the
-    card. The last step of `train_intent`; also callable on its own to refit them over a kept encoder."""
-    started = started or time.time()
+                device: Optional[torch.device] = None) -> dict:
+    """Fit and save one lexical model per taxonomy beside a trained encoder, choose the mixing weight on
+    dev (0.5 without dev), score dev, write the card. The last step of `train_intent`; also callable on
+    its own to refit them over a kept encoder. Returns dev scores per taxonomy."""
+    from revmine.eval.intent import classification_report
+
+    started = time.time()
     clf = IntentClassifier(model_dir, device=device)
     config = clf.config
-    config.mix = {}
-    clf.lexical = {}
-    encoder_dev = _dev_scores(clf, dev, config) if dev else {}
-    _fit_lexical(model_dir, train, dev, config, clf)
-    _write_config(model_dir, config)
-    metrics = _dev_scores(IntentClassifier(model_dir, device=device), dev, config) if dev else {}
-    for tax, m in metrics.items():
-        m["encoder_only"] = {k: encoder_dev[tax][k] for k in ("accuracy", "macro_f1", "weighted_f1")}
+    config.mix, config.training["mix_dev"], metrics = {}, {}, {}
+    grid = [round(0.1 * k, 1) for k in range(11)]
+    for tax, examples in train.items():
+        labels = config.taxonomies[tax]
+        lexical = LexicalIntent(labels).fit(examples)
+        lexical.save(model_dir, tax)
+        if not (dev and dev.get(tax)):
+            config.mix[tax] = 0.5
+            continue
+        # One encoder pass over dev serves every weight; weight 1.0 is the encoder alone.
+        gold = [e.label for e in dev[tax]]
+        neural, lex = clf.encoder_proba(dev[tax])[tax], lexical.predict_proba(dev[tax])
+        reports = {w: classification_report(gold, [lab for lab, _ in _argmax(_mix(neural, lex, w), labels)], labels)
+                   for w in grid}
+        score = {w: r[SELECT_BY.get(tax, "macro_f1")] for w, r in reports.items()}
+        config.mix[tax] = max(grid, key=lambda w: (round(score[w], 4), -abs(w - 0.5)))
+        config.training["mix_dev"][tax] = {str(w): round(v, 4) for w, v in score.items()}
+        metrics[tax] = _rounded(reports[config.mix[tax]])
+        alone = _rounded(reports[1.0])
+        metrics[tax]["encoder_only"] = {k: alone[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
     config.training["seconds"] = config.training.get("seconds", 0) + round(time.time() - started)
     config.metrics = {"dev": metrics} if metrics else {}
     _write_config(model_dir, config)
@@ -318,40 +316,11 @@ def fit_lexical(model_dir: str, train: dict[str, list[EditInput]], dev: Optional
 SELECT_BY = {"arxivedits": "weighted_f1", "iterater": "macro_f1"}
 
 
-def _fit_lexical(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]],
-                 config: IntentConfig, clf: IntentClassifier) -> None:
-    """Fit and save one lexical model per taxonomy, then pick the mixing weight on dev (0.5 without dev)."""
-    from revmine.eval.intent import classification_report
-
-    grid = [round(0.1 * k, 1) for k in range(11)]
-    config.mix, config.training["mix_dev"] = {}, {}
-    for tax, examples in train.items():
-        labels = config.taxonomies[tax]
-        lexical = LexicalIntent(labels).fit(examples)
-        lexical.save(out_dir, tax)
-        if not (dev and dev.get(tax)):
-            config.mix[tax] = 0.5
-            continue
-        gold = [e.label for e in dev[tax]]
-        neural, lex = clf.encoder_proba(dev[tax])[tax], lexical.predict_proba(dev[tax])
-        score = {w: classification_report(gold, [lab for lab, _ in _argmax(_mix(neural, lex, w), labels)], labels)
-                 [SELECT_BY.get(tax, "macro_f1")] for w in grid}
-        config.mix[tax] = max(grid, key=lambda w: (round(score[w], 4), -abs(w - 0.5)))
-        config.training["mix_dev"][tax] = {str(w): round(v, 4) for w, v in score.items()}
-
-
-def _dev_scores(clf: IntentClassifier, dev: dict[str, list[EditInput]], config: IntentConfig) -> dict:
-    from revmine.eval.intent import classification_report
-
-    metrics = {}
-    for tax, examples in dev.items():
-        if tax not in clf.taxonomies:
-            continue
-        pred = [lab for lab, _ in clf.predict(examples)[tax]]
-        rep = classification_report([e.label for e in examples], pred, config.taxonomies[tax])
-        metrics[tax] = {k: round(v, 4) if isinstance(v, float) else v for k, v in rep.items() if k != "per_class"}
-        metrics[tax]["per_class_f1"] = {lab: round(r["f1"], 3) for lab, r in rep["per_class"].items()}
-    return metrics
+def _rounded(report: dict) -> dict:
+    """A classification report as the model card records it: scores to 4 places, F1 per class to 3."""
+    out = {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items() if k != "per_class"}
+    out["per_class_f1"] = {lab: round(r["f1"], 3) for lab, r in report["per_class"].items()}
+    return out
 
 
 def _write_config(out_dir: str, config: IntentConfig) -> None:

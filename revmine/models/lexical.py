@@ -95,7 +95,7 @@ class LexicalIntent:
         tensors = load_file(os.path.join(model_dir, f"lexical-{taxonomy}.safetensors"))
         self = cls(meta["labels"], meta["C"])
         for name, settings in (("char", CHAR), ("word", WORD)):
-            vec = TfidfVectorizer(**{**settings, "min_df": 1}, vocabulary=meta[f"{name}_vocabulary"])
+            vec = TfidfVectorizer(**settings, vocabulary=meta[f"{name}_vocabulary"])  # min_df: fit only
             vec.idf_ = tensors[f"{name}_idf"].double().numpy()
             setattr(self, name, vec)
         self.coef, self.intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
