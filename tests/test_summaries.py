@@ -21,9 +21,21 @@ def test_clean_comment(raw, clean):
 
 def test_summary_input_format_and_caps():
     text = summary_input(["Old one.", "Old two."], ["New one."])
-    assert text == "<old_text> Old one. <sep> Old two. <new_text> New one."
+    assert text == '<edits> "Old" → "New" | -"Old two." <old_text> Old one. <sep> Old two. <new_text> New one.'
     long = summary_input(["x " * 1000], [])
-    assert len(long) < 700 and long.endswith("<new_text> ")
+    assert len(long) < 600 and long.endswith("<new_text> ") and '<edits> -"x x x x x x x x …"' in long
+
+
+def test_edit_line_spells_out_word_changes_and_caps_them():
+    from revmine.pipeline.summarize import edit_summary, input_sections
+
+    assert edit_summary(["Anarchists were specially active, and famous."],
+                        ["Anarchists were especially active and famous in 1921."]) == \
+        '"specially" → "especially" | -"," | +"in 1921"'
+    many = edit_summary(["a b c d e f g h i j k"], ["a X c Y e Z g W i V k"])
+    assert many == '"b" → "X" | "d" → "Y" | "f" → "Z" | "h" → "W" | 1 more'
+    sec = input_sections(summary_input(["The cat sat."], ["The dog sat."]))
+    assert sec == {"edits": '"cat" → "dog"', "old_text": "The cat sat.", "new_text": "The dog sat."}
 
 
 def test_node_line_names_nodes_as_readers_do():
@@ -39,8 +51,8 @@ def test_node_line_names_nodes_as_readers_do():
                                         node("external_link", "added", "http://www.example.org/a/b.html"),
                                         node("wikilink", "removed", "Kevin Carson")])
     # Hash keys of unnamed refs are dropped (counted instead); named refs and link hosts stay.
-    assert text.endswith("<nodes> added reference x2; changed reference faq-social; "
-                         "added external_link www.example.org; removed wikilink Kevin Carson")
+    assert ("<nodes> added reference x2; changed reference faq-social; "
+            "added external_link www.example.org; removed wikilink Kevin Carson <old_text>") in text
     assert "b240f" not in text
 
 
@@ -56,9 +68,26 @@ def test_long_inputs_keep_the_summary_cue():
 
 def test_template_baseline():
     assert template_summary("<old_text> The cat sat. <new_text> The dog sat.") == "changed cat to dog"
+    # the same rule on the edisum-v3 layout (edits and nodes lines first)
+    assert template_summary(summary_input(["The cat sat."], ["The dog sat."])) == "changed cat to dog"
     assert template_summary("<old_text>  <new_text> Proudhon was the first to call himself an anarchist.") == \
         "added: Proudhon was the first to call"
     assert template_summary("<old_text> Gone now. <new_text> ").startswith("removed: Gone")
+
+
+def test_only_article_edits_are_summarised():
+    from revmine.pipeline.summarize import PairDiff, dataset_row, skip_reason
+    from revmine.schemas import RevisionPair
+
+    def pair(ns):
+        return RevisionPair(wiki="w", year=2008, pair_id=f"w:{ns}", page_id=1, ns=ns, title="T", old_rev_id=1,
+                            new_rev_id=2, old_timestamp=0, new_timestamp=1, comment="expanded the history section",
+                            user="u", user_id=1, is_anon=False, minor=False, is_bot=False, is_revert=False,
+                            reverted_to_rev_id=None, is_reverted=False, reverted_by_rev_id=None, old_bytes=1,
+                            new_bytes=1, size_delta=0, skip_reason=None, source_file="f")
+    assert dataset_row(PairDiff(pair(0), ["Old."], ["New."], [])) is not None
+    talk = PairDiff(pair(1), ["Old."], ["New."], [])
+    assert skip_reason(talk) == "not_article" and dataset_row(talk) is None
 
 
 def test_time_split_keeps_bursts_on_one_side():
@@ -75,7 +104,7 @@ def test_rows_from_a_real_dump(shared_data):
     rows = list(rows_from_dump(str(shared_data / "wikipedia" / "enwiki-20140102.tiny.xml.gz")))
     assert 20 <= len(rows) <= 59  # 59 revisions have a comment; filters drop reverts, bots, trivia
     for r in rows:
-        assert r["input"].startswith("<old_text>") and "<new_text>" in r["input"]
+        assert r["input"].startswith("<edits>") and "<old_text>" in r["input"] and "<new_text>" in r["input"]
         assert r["summary"] and "/*" not in r["summary"]
 
 
@@ -102,13 +131,17 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
     cfg = json.loads((tiny_summarizer / "adapter" / "summarizer.json").read_text())
     assert cfg["training"]["examples"] == 16 and cfg["most_frequent_train_comment"]
     size = sum(p.stat().st_size for p in (tiny_summarizer / "adapter").rglob("*") if p.is_file())
-    assert size < 8_000_000, size
+    assert size < 6_000_000, size  # rank 8 on all seven projections, stored in fp16
+    from safetensors.torch import load_file
+
+    weights = load_file(str(tiny_summarizer / "adapter" / "adapter_model.safetensors"))
+    assert {str(t.dtype) for t in weights.values()} == {"torch.float16"}
     sample = tmp_path / "sample.md"
     assert main(["eval", "summaries", "--data", str(tiny_summarizer / "data" / "dev.jsonl"), "--model",
-                 str(tiny_summarizer / "adapter"), "--limit", "8", "--sample-out", str(sample)]) == 0
+                 str(tiny_summarizer / "adapter"), "--limit", "4", "--sample-out", str(sample)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     last = json.loads(out[-1])
-    assert set(last) == {"rouge1", "rouge2", "rougeL", "n"} and last["n"] == 8
+    assert set(last) == {"rouge1", "rouge2", "rougeL", "n"} and last["n"] == 4
     assert any(line.startswith("extractive template") for line in out)
     assert "**human:**" in sample.read_text()
 

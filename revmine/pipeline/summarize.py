@@ -1,13 +1,17 @@
 """Edisum-style edit summaries: model inputs from a pair's diff, comment cleaning, and the dataset builder.
 
 Input format (Edisum, Šakota et al. 2024): the changed old sentences after an `<old_text>` marker and the
-changed new sentences after `<new_text>`, joined by `<sep>`; we add a compact `<nodes>` line with the
-structural changes (templates, links, references, categories), because many real summaries name them
-("added citation", "fixed link"). Sides are capped in characters, so the prompt stays short on CPU.
+changed new sentences after `<new_text>`, joined by `<sep>`. Two compact lines go first, so truncation
+never cuts them: `<edits>`, the word-level changes (`"specially" → "especially" | +"in 1921"`), because a
+135M model reads the change far better spelled out than by comparing two long sentences, and editors
+name the changed words ("changed specially to especially"); and `<nodes>`, the structural changes
+(templates, links, references, categories), because many summaries name them ("added citation").
+Sides are capped in characters, so the prompt stays short on CPU.
 
 Which pairs make training data (Edisum's filters, stated as code in `dataset_row`):
-- real text edits only: not a page creation or identical text, not an identity revert, not later
-  reverted, not by a bot;
+- real text edits of articles (namespace 0; talk and user pages hold conversations, not edit
+  descriptions): not a page creation or identical text, not an identity revert, not later reverted,
+  not by a bot;
 - a human comment that says something once `/* section */` autocomments and link markup are stripped:
   not empty, not a revert/undo message, not a bare "typo"/"rv"/"ce"-style token, at most 30 words;
 - a diff with at least one changed sentence: edits that only touch markup (templates, links,
@@ -25,10 +29,13 @@ from urllib.parse import urlsplit
 from revmine.pipeline.extract import extract_edits, tokenize
 from revmine.schemas import NodeChange, RevisionPair, Sentence
 
-PROMPT_VERSION = "edisum-v2"  # v2: no hash keys for unnamed refs, links by host
+PROMPT_VERSION = "edisum-v3"  # v2: no hash keys for unnamed refs, links by host; v3: <edits> line first
 SEP = " <sep> "
-MAX_SIDE_CHARS = 600
+MAX_SIDE_CHARS = 500
 MAX_NODES = 6
+MAX_EDITS = 4
+EDIT_WORDS = 8
+_MARKER = re.compile(r"<(edits|nodes|old_text|new_text)>")
 
 _AUTOCOMMENT = re.compile(r"/\*.*?\*/")
 _LINK = re.compile(r"\[\[(?:[^\[\]|]*\|)?([^\[\]]*)\]\]")
@@ -81,11 +88,43 @@ def node_summary(nodes: Iterable[NodeChange]) -> str:
     return "; ".join(items)
 
 
+def _clip(text: str, n: int = EDIT_WORDS) -> str:
+    words = text.split()
+    return " ".join(words[:n]) + (" …" if len(words) > n else "")
+
+
+def word_edits(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, str]]:
+    """(removed text, inserted text) for each word-level change between the changed sentences."""
+    o, n = " ".join(old), " ".join(new)
+    ot, nt = tokenize(o), tokenize(n)
+    out = []
+    for e in extract_edits([t[0] for t in ot], [t[0] for t in nt]):
+        out.append((o[ot[e.old[0]][1]:ot[e.old[1] - 1][2]] if e.old else "",
+                    n[nt[e.new[0]][1]:nt[e.new[1] - 1][2]] if e.new else ""))
+    return out
+
+
+def edit_summary(old: Sequence[str], new: Sequence[str]) -> str:
+    """The `<edits>` line: `"a" → "b"` for a substitution, `+"b"` for an insertion, `-"a"` for a deletion."""
+    items = [f'"{_clip(a)}" → "{_clip(b)}"' if a and b else (f'+"{_clip(b)}"' if b else f'-"{_clip(a)}"')
+             for a, b in word_edits(old, new)]
+    more = len(items) - MAX_EDITS
+    return " | ".join(items[:MAX_EDITS]) + (f" | {more} more" if more > 0 else "")
+
+
 def summary_input(old: Sequence[str], new: Sequence[str], nodes: Iterable[NodeChange] = ()) -> str:
-    """The model input for one pair: changed old sentences, changed new sentences, node changes."""
-    text = f"<old_text> {_cap(old, MAX_SIDE_CHARS)} <new_text> {_cap(new, MAX_SIDE_CHARS)}"
+    """The model input for one pair: word edits, node changes, changed old and new sentences."""
+    head = f"<edits> {edit_summary(old, new)}"
     ns = node_summary(nodes)
-    return text + (f" <nodes> {ns}" if ns else "")
+    if ns:
+        head += f" <nodes> {ns}"
+    return f"{head} <old_text> {_cap(old, MAX_SIDE_CHARS)} <new_text> {_cap(new, MAX_SIDE_CHARS)}"
+
+
+def input_sections(text: str) -> dict[str, str]:
+    """The marked sections of a model input, by marker name (any order; inputs of every prompt version)."""
+    parts = _MARKER.split(text)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
 
 
 @dataclass
@@ -121,6 +160,8 @@ def skip_reason(d: PairDiff) -> Optional[str]:
     """Why a pair gets no summary (None: summarise it)."""
     if d.pair is not None and d.pair.skip_reason:
         return d.pair.skip_reason
+    if d.pair is not None and d.pair.ns != 0:
+        return "not_article"  # talk and user pages hold conversations; the model learnt article edits
     if not d.old and not d.new:
         return "only_node_changes" if d.nodes else "no_text_change"
     return None
@@ -160,11 +201,11 @@ def _first_words(text: str, n: int = 6) -> str:
 
 def template_summary(input_text: str) -> str:
     """Extractive baseline: "changed X to Y", "added: <first words>", "removed: <first words>"."""
-    m = re.match(r"<old_text>(.*?)<new_text>(.*?)(?:<nodes>(.*))?$", input_text, re.S)
-    if not m:
+    sec = input_sections(input_text)
+    if "old_text" not in sec or "new_text" not in sec:
         return "edited"
-    old = [s.strip() for s in m.group(1).split("<sep>") if s.strip()]
-    new = [s.strip() for s in m.group(2).split("<sep>") if s.strip()]
+    old = [s.strip() for s in sec["old_text"].split("<sep>") if s.strip()]
+    new = [s.strip() for s in sec["new_text"].split("<sep>") if s.strip()]
     if old and new:
         ot, nt = tokenize(old[0]), tokenize(new[0])
         edits = extract_edits([t[0] for t in ot], [t[0] for t in nt])
@@ -204,7 +245,7 @@ def rows_from_dump(path: str, config=None, engine=None, batch: int = 32) -> Iter
         pending.clear()
 
     for rec in read_file(path, config):
-        if to_diff(rec) and not (rec.is_bot or rec.is_revert or rec.is_reverted) and clean_comment(rec.comment):
+        if to_diff(rec) and rec.ns == 0 and not (rec.is_bot or rec.is_revert or rec.is_reverted) and clean_comment(rec.comment):
             pending.append(rec)  # filter before diffing: no point cleaning edits that can't be examples
             if len(pending) >= batch:
                 yield from flush()

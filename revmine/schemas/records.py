@@ -218,7 +218,7 @@ class Summary:
     year: Int16 = doc("partition year of the pair")
     pair_id: str = doc("revision pair")
     summary: Optional[str] = doc("generated edit summary; NULL when skipped")
-    skip_reason: Optional[str] = doc("why no summary: 'only_node_changes' (markup only), 'no_text_change'")
+    skip_reason: Optional[str] = doc("why no summary: 'only_node_changes' (markup only), 'no_text_change', 'not_article' (namespace other than 0), or the pair's own skip reason")
     model: str = doc("summarizer that wrote it (base model + adapter)")
     prompt_version: str = doc("input format version (pipeline/summarize.PROMPT_VERSION)")
 

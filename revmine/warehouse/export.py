@@ -188,7 +188,7 @@ def edisum_rows(warehouse: str) -> list[dict]:
                    list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'old') AS old,
                    list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'new') AS new
             FROM revision_pairs p JOIN sentences s USING (wiki, pair_id)
-            WHERE p.skip_reason IS NULL AND NOT p.is_revert AND NOT p.is_reverted AND NOT p.is_bot
+            WHERE p.skip_reason IS NULL AND p.ns = 0 AND NOT p.is_revert AND NOT p.is_reverted AND NOT p.is_bot
             GROUP BY ALL ORDER BY p.wiki, p.pair_id""").fetchall()
         nodes: dict = {}
         for wiki, pid, ntype, action, key in con.execute(
