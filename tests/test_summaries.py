@@ -121,7 +121,7 @@ def tiny_summarizer(tmp_path_factory, shared_data):
     stats = json.loads((base / "data" / "stats.json").read_text())
     assert stats["train"] > 0 and stats["dev"] > 0 and stats["top_train_comments"]
     assert main(["train", "summarizer", "--data", str(base / "data"), "--out", str(base / "adapter"),
-                 "--limit", "16"]) == 0
+                 "--limit", "16", "--epochs", "2"]) == 0
     return base
 
 
@@ -130,12 +130,14 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
 
     cfg = json.loads((tiny_summarizer / "adapter" / "summarizer.json").read_text())
     assert cfg["training"]["examples"] == 16 and cfg["most_frequent_train_comment"]
-    size = sum(p.stat().st_size for p in (tiny_summarizer / "adapter").rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in (tiny_summarizer / "adapter").glob("*") if p.is_file())
     assert size < 6_000_000, size  # rank 8 on all seven projections, stored in fp16
     from safetensors.torch import load_file
 
-    weights = load_file(str(tiny_summarizer / "adapter" / "adapter_model.safetensors"))
-    assert {str(t.dtype) for t in weights.values()} == {"torch.float16"}
+    for folder in ("adapter", "adapter/epoch1"):  # the final adapter and the first epoch's snapshot
+        weights = load_file(str(tiny_summarizer / folder / "adapter_model.safetensors"))
+        assert {str(t.dtype) for t in weights.values()} == {"torch.float16"}
+    assert json.loads((tiny_summarizer / "adapter" / "epoch1" / "summarizer.json").read_text())["training"]["epoch"] == 1
     sample = tmp_path / "sample.md"
     assert main(["eval", "summaries", "--data", str(tiny_summarizer / "data" / "dev.jsonl"), "--model",
                  str(tiny_summarizer / "adapter"), "--limit", "4", "--sample-out", str(sample)]) == 0

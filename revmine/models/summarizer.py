@@ -218,7 +218,10 @@ def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequenc
                 log.info("summarizer step %d/%d: loss %.3f (%.0fs)", step, total, loss_sum / 50, time.time() - started)
                 loss_sum = 0.0
         if epoch + 1 < epochs:  # a snapshot per epoch, so one run tells whether the last epoch helped
-            model.save_pretrained(os.path.join(out_dir, f"epoch{epoch + 1}"))
+            snapshot = os.path.join(out_dir, f"epoch{epoch + 1}")
+            model.save_pretrained(snapshot)
+            _store_half(os.path.join(snapshot, "adapter_model.safetensors"))
+            _write(snapshot, SummarizerConfig(**{**config.__dict__, "training": {"epoch": epoch + 1, "of": epochs}}))
             log.info("summarizer epoch %d done (%.0fs)", epoch + 1, time.time() - started)
     model.eval()
     os.makedirs(out_dir, exist_ok=True)
