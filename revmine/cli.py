@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-examples", type=int, default=6000,
                    help="summarizer: cap on training rows, so one epoch fits in an hour on 2 CPU cores")
     t.add_argument("--eval-examples", type=int, default=300, help="summarizer: dev rows scored after training")
-    t.add_argument("--epochs", type=int, help="passes over the data (aligner: 40, intent: 4)")
+    t.add_argument("--epochs", type=int, help="passes over the data (aligner: 40, intent: 4, summarizer: 1; summarizer runs of N > 1 also save epochK/ snapshots)")
     t.add_argument("--wiki-dump", action="append", metavar="DUMP",
                    help="add silver blocks from a real revision dump (repeatable); measured in RESULTS")
     t.add_argument("--keep-encoder", action="store_true",
