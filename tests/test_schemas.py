@@ -69,4 +69,3 @@ def test_writer_rotates_files_and_names_them_deterministically(tmp_path, sample_
         retry.add(r)
     assert sorted(p for _, p, _ in retry.close()) == sorted(p for _, p, _ in files)
     assert read_table(str(tmp_path), "revisions").num_rows == len(revs)  # overwritten, not duplicated
-

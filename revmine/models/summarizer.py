@@ -11,6 +11,7 @@ human comment and the end-of-turn token. Loss is on the target tokens only.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -102,7 +103,7 @@ def native_bf16(device: torch.device) -> bool:
 
     Training runs under bf16 autocast there (the LoRA weights stay fp32): about 1.4x faster per step on
     the 2-core AVX512-BF16 CPU, the same loss to three decimals. A CPU summarizer casts the merged model
-    to bf16: 1.6x the summaries/s on one core (benchmarks/RESULTS.md)."""
+    to bf16: 1.4-1.6x the summaries/s on one core (benchmarks/RESULTS.md)."""
     if device.type == "cuda":
         return True
     return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -221,7 +222,7 @@ def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequenc
             snapshot = os.path.join(out_dir, f"epoch{epoch + 1}")
             model.save_pretrained(snapshot)
             _store_half(os.path.join(snapshot, "adapter_model.safetensors"))
-            _write(snapshot, SummarizerConfig(**{**config.__dict__, "training": {"epoch": epoch + 1, "of": epochs}}))
+            _write(snapshot, dataclasses.replace(config, training={"epoch": epoch + 1, "of": epochs}))
             log.info("summarizer epoch %d done (%.0fs)", epoch + 1, time.time() - started)
     model.eval()
     os.makedirs(out_dir, exist_ok=True)

@@ -89,8 +89,7 @@ def node_summary(nodes: Iterable[NodeChange]) -> str:
 
 
 def _clip(text: str, n: int = EDIT_WORDS) -> str:
-    words = text.split()
-    return " ".join(words[:n]) + (" …" if len(words) > n else "")
+    return _first_words(text, n) + (" …" if len(text.split()) > n else "")
 
 
 def word_edits(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, str]]:
@@ -207,15 +206,12 @@ def template_summary(input_text: str) -> str:
     old = [s.strip() for s in sec["old_text"].split("<sep>") if s.strip()]
     new = [s.strip() for s in sec["new_text"].split("<sep>") if s.strip()]
     if old and new:
-        ot, nt = tokenize(old[0]), tokenize(new[0])
-        edits = extract_edits([t[0] for t in ot], [t[0] for t in nt])
+        edits = word_edits(old[:1], new[:1])
         if edits:
-            e = edits[0]
-            if e.type == "Substitute":
-                return f"changed {old[0][ot[e.old[0]][1]:ot[e.old[1] - 1][2]]} to {new[0][nt[e.new[0]][1]:nt[e.new[1] - 1][2]]}"
-            if e.type == "Insertion":
-                return f"added: {_first_words(new[0][nt[e.new[0]][1]:nt[e.new[1] - 1][2]])}"
-            return f"removed: {_first_words(old[0][ot[e.old[0]][1]:ot[e.old[1] - 1][2]])}"
+            a, b = edits[0]
+            if a and b:
+                return f"changed {a} to {b}"
+            return f"added: {_first_words(b)}" if b else f"removed: {_first_words(a)}"
         return "edited"
     if new:
         return f"added: {_first_words(new[0])}"
