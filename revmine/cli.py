@@ -298,7 +298,8 @@ def _train_summarizer(args: argparse.Namespace) -> int:
     dev = load_rows(dev_path) if os.path.exists(dev_path) else []
     metrics = train_summarizer(out, load_rows(train_path), dev[: args.limit] if args.limit else dev,
                                epochs=args.epochs or 1, max_examples=args.limit or args.max_examples,
-                               eval_examples=args.eval_examples, sources={"data": data})
+                               eval_examples=args.eval_examples, sources={"data": data}, lr=args.lr or 1e-3,
+                               init_adapter=args.init_adapter)
     console.print(f"summarizer adapter saved to {out}")
     print(json.dumps({k: metrics.get(k) for k in ("rouge1", "rouge2", "rougeL", "n", "rougeL_vs_best_baseline")}))
     return 0
@@ -440,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="summarizer: cap on training rows, so one epoch fits in an hour on 2 CPU cores")
     t.add_argument("--eval-examples", type=int, default=300, help="summarizer: dev rows scored after training")
     t.add_argument("--epochs", type=int, help="passes over the data (aligner: 40, intent: 4, summarizer: 1; summarizer runs of N > 1 also save epochK/ snapshots)")
+    t.add_argument("--lr", type=float, help="summarizer: peak learning rate (default 1e-3; warm-up then linear decay)")
+    t.add_argument("--init-adapter", metavar="DIR",
+                   help="summarizer: continue training this adapter folder (another epoch, new data) instead of a fresh one")
     t.add_argument("--wiki-dump", action="append", metavar="DUMP",
                    help="add silver blocks from a real revision dump (repeatable); measured in RESULTS")
     t.add_argument("--keep-encoder", action="store_true",

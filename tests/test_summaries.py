@@ -148,6 +148,50 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
     assert "**human:**" in sample.read_text()
 
 
+def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer):
+    """Beams decode from one prefill's copied cache: in fp32 the tokens equal generate()'s own beam search,
+    on a left-padded batch of prompts of different lengths."""
+    import torch
+
+    from revmine.models.summarizer import Summarizer, load_rows, prompt_ids
+
+    s = Summarizer(str(tiny_summarizer / "adapter"), device=torch.device("cpu"))
+    s.model.float()
+    s.config.num_beams, s.config.max_new_tokens = 2, 8
+    rows = load_rows(str(tiny_summarizer / "data" / "dev.jsonl"))[:4]
+    enc = s.tokenizer.pad({"input_ids": [prompt_ids(s.tokenizer, r["input"][: 60 * (i + 1)], 320) for i, r in enumerate(rows)]},
+                          return_tensors="pt")
+    assert (enc["attention_mask"] == 0).any()  # the batch really is padded
+    eos = s.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), s._generate_ids(enc, eos, share_prefill=False))
+
+
+def test_continue_training_an_adapter(tiny_summarizer, tmp_path):
+    """--init-adapter starts from the saved LoRA weights, moves them, and records where it came from."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from revmine.cli import main
+    from revmine.models.summarizer import load_rows, train_summarizer
+
+    start = tiny_summarizer / "adapter"
+    assert main(["train", "summarizer", "--data", str(tiny_summarizer / "data"), "--out", str(tmp_path / "more"),
+                 "--limit", "8", "--init-adapter", str(start), "--lr", "5e-4"]) == 0
+    cfg = json.loads((tmp_path / "more" / "summarizer.json").read_text())
+    assert cfg["training"]["lr"] == 5e-4 and cfg["training"]["continued_from"]["training"]["epochs"] == 2
+    before, after = (load_file(str(d / "adapter_model.safetensors")) for d in (start, tmp_path / "more"))
+    assert before.keys() == after.keys()
+    assert any(not (before[k] == after[k]).all() for k in before)  # trained on, not just copied
+    stale = tmp_path / "stale"
+    shutil.copytree(start, stale)
+    cfg = json.loads((stale / "summarizer.json").read_text())
+    (stale / "summarizer.json").write_text(json.dumps({**cfg, "prompt_version": "edisum-v0"}))
+    with pytest.raises(ValueError, match="edisum-v0"):
+        train_summarizer(str(tmp_path / "never"), load_rows(str(tiny_summarizer / "data" / "train.jsonl"))[:2],
+                         init_adapter=str(stale))
+
+
 def test_pipeline_fills_summaries(tmp_path, sample_dump, tiny_summarizer):
     import duckdb
 
