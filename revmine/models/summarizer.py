@@ -74,7 +74,9 @@ class SummarizerConfig:
     prompt_version: str = PROMPT_VERSION
     max_input_tokens: int = 320
     max_new_tokens: int = 24
-    num_beams: int = 1
+    # 2 beams: dev ROUGE-L 0.094 against greedy's 0.084, and with the prefill shared across beams
+    # (Summarizer._generate_ids) 1.39 summaries/s on one core, still over the 1.2 goal.
+    num_beams: int = 2
     lora_rank: int = 8
     # No LoRA dropout: peft then runs each adapter on a dropped copy of its input, which cost 40% of a
     # bf16 CPU training step (6.5 s against 4.6 s for 8 x 150 tokens) for one epoch on 4k rows.
@@ -295,6 +297,10 @@ def _write(out_dir: str, config: SummarizerConfig) -> None:
     write_card(out_dir, config, model_card(config), "summarizer.json")
 
 
+def _decoding(config: SummarizerConfig) -> str:
+    return "Greedy decoding" if config.num_beams <= 1 else f"Beam search with {config.num_beams} beams"
+
+
 def model_card(config: SummarizerConfig) -> str:
     dev = config.metrics.get("dev", {})
     rows = "\n".join(f"| {name} | {s['rouge1']} | {s['rouge2']} | {s['rougeL']} |" for name, s in dev.get("systems", {}).items())
@@ -302,7 +308,7 @@ def model_card(config: SummarizerConfig) -> str:
 
 A LoRA adapter (rank {config.lora_rank} on {', '.join(config.lora_targets)}) for {config.base_model}.
 It writes a one-line edit summary from the changed sentences of a revision pair, in the prompt format
-`{config.prompt_version}` (revmine/pipeline/summarize.py). Greedy decoding, at most {config.max_new_tokens} new tokens.
+`{config.prompt_version}` (revmine/pipeline/summarize.py). {_decoding(config)}, at most {config.max_new_tokens} new tokens.
 
 ## Training data
 Real Wikipedia revision pairs with human edit comments, filtered as Edisum does (article edits only;
