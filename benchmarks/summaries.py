@@ -5,7 +5,8 @@ SmolLM2), batched and length-sorted, then for a sample one row per call, in the 
 Prints summaries/s for both and the ratio; --threads 1 gives the one-core figure the issue asks for.
 Where the summarizer runs in bf16 (a CPU with native bf16), it also reruns the batched generation with
 the model cast back to fp32, the previous setting, and prints that ratio. With beams, it also reruns the
-batched generation with transformers' own beam search (a prefill per beam, not one shared) for that ratio.
+batched generation with transformers' own beam search (a prefill per beam, not one shared) and greedily,
+for those ratios.
 
     python benchmarks/summaries.py [--data data/summaries/dev.jsonl] [--rows 64] [--threads 1] [--batch 16] [--num-beams K]
 """
@@ -60,6 +61,12 @@ def main(argv=None) -> int:
         s.generate([r["input"] for r in rows], batch_size=args.batch, share_prefill=False)
         t_stock = time.perf_counter() - t0
         print(f"stock beam search: {len(rows) / t_stock:.2f} summaries/s  -> one shared prefill is {t_stock / t_batch:.2f}x faster")
+        beams, s.config.num_beams = s.config.num_beams, 1
+        t0 = time.perf_counter()
+        s.generate([r["input"] for r in rows], batch_size=args.batch)
+        t_greedy = time.perf_counter() - t0
+        s.config.num_beams = beams
+        print(f"greedy:            {len(rows) / t_greedy:.2f} summaries/s  -> {beams} beams take {t_batch / t_greedy:.2f}x its time")
     if dtype == torch.bfloat16:
         s.model.float()
         s.generate([rows[0]["input"]])
