@@ -94,6 +94,12 @@ class SummarizerConfig:
 CUE = "\nSummary:"
 
 
+def read_config(folder: str) -> SummarizerConfig:
+    """The summarizer.json of an adapter folder."""
+    with open(os.path.join(folder, "summarizer.json"), encoding="utf-8") as fh:
+        return SummarizerConfig(**json.load(fh))
+
+
 def prompt_ids(tok, input_text: str, max_input: int) -> list[int]:
     """Token ids of the prompt, the input cut to fit `max_input` with the cue kept at the end (a plain
     truncation would cut the cue off long inputs, and the model would go on writing diff text)."""
@@ -128,8 +134,7 @@ class Summarizer:
     def __init__(self, adapter_dir: str, device: Optional[torch.device] = None):
         from peft import PeftModel
 
-        with open(os.path.join(adapter_dir, "summarizer.json"), encoding="utf-8") as fh:
-            self.config = SummarizerConfig(**json.load(fh))
+        self.config = read_config(adapter_dir)
         self.device = device or default_device()
         self.tokenizer, base = _load_base(self.device)
         self.tokenizer.padding_side = "left"  # decoder-only batching: pad on the left
@@ -159,7 +164,6 @@ class Summarizer:
             for i, t in zip(idx, texts):
                 out[i] = " ".join(t.split()).strip()
         return out  # type: ignore[return-value]
-
 
     def _generate_ids(self, enc, eos: int, share_prefill: bool = True):
         kw = dict(max_new_tokens=self.config.max_new_tokens, num_beams=self.config.num_beams, do_sample=False,
@@ -213,16 +217,12 @@ def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequenc
     tok, base = _load_base(device)
     prior = None
     if init_adapter:
-        with open(os.path.join(init_adapter, "summarizer.json"), encoding="utf-8") as fh:
-            prior = SummarizerConfig(**json.load(fh))
+        prior = read_config(init_adapter)
         if prior.prompt_version != config.prompt_version:
             raise ValueError(f"{init_adapter} was trained on input format {prior.prompt_version}, the data is {config.prompt_version}")
         config = dataclasses.replace(config, lora_rank=prior.lora_rank, lora_dropout=prior.lora_dropout,
                                      lora_targets=prior.lora_targets)
-        model = PeftModel.from_pretrained(base, init_adapter, is_trainable=True)
-        for p in model.parameters():  # the fp16 file loads into fp32 LoRA layers; keep the optimiser in fp32
-            if p.requires_grad:
-                p.data = p.data.float()
+        model = PeftModel.from_pretrained(base, init_adapter, is_trainable=True)  # fp16 file, fp32 LoRA layers
     else:
         model = get_peft_model(base, LoraConfig(r=config.lora_rank, lora_alpha=2 * config.lora_rank, lora_dropout=config.lora_dropout,
                                                 target_modules=config.lora_targets, task_type="CAUSAL_LM"))
