@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -31,9 +32,17 @@ def _setup_logging(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from revmine.config import Config
     from revmine.pipeline.run import UnbalancedBooks, run
+    from revmine.schemas.names import check_wiki_name
+    from revmine.warehouse.lock import WarehouseBusy
 
     overrides = {"read.wiki": args.wiki} if args.wiki else {}
-    config = Config.load(args.config, **overrides)
+    try:
+        if args.wiki:
+            check_wiki_name(args.wiki, "--wiki")
+        config = Config.load(args.config, **overrides)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
     if args.runner_preset:
         import yaml
 
@@ -41,13 +50,15 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
             preset = yaml.safe_load(fh) or {}
         beam_args = list(preset.get("runner_args", [])) + beam_args  # flags on the command line win
     try:
-        result = run(args.input, args.out, config, beam_args)
+        result = run(args.input, args.out, config, beam_args, wait=args.wait)
     except UnbalancedBooks as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]")
         return 3
-    except FileNotFoundError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (FileNotFoundError, WarehouseBusy) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
+    for skipped, first in result.duplicates.items():
+        console.print(f"[yellow]{escape(skipped)}[/yellow] has the same bytes as {escape(first)}: read once")
     Console().print(result.accounting.render())
     console.print(f"warehouse: {result.warehouse}  (run {result.run_id}; query with "
                   f"`revmine query {result.warehouse} \"SELECT ...\"`)")
@@ -55,15 +66,15 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from revmine.warehouse.catalog import query
+    from revmine.warehouse.catalog import QueryRefused, query
 
     try:
         cols, rows = query(args.warehouse, args.sql, args.limit)
-    except FileNotFoundError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (FileNotFoundError, QueryRefused) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     except Exception as exc:  # duckdb errors carry the useful message
-        console.print(f"[red]query failed:[/red] {exc}")
+        console.print(f"[red]query failed:[/red] {escape(str(exc))}")
         return 1
     out = Console(width=max(Console().width, 160))
     if args.format == "json":
@@ -77,12 +88,14 @@ def cmd_query(args: argparse.Namespace) -> int:
         w.writerows(rows)
     else:
         from rich.table import Table
+        from rich.text import Text
 
         t = Table(show_edge=True, header_style="bold")
         for c in cols:
-            t.add_column(c, overflow="fold")
+            t.add_column(Text(c), overflow="fold")
         for row in rows:
-            t.add_row(*("NULL" if v is None else str(v) for v in row))
+            # Text, not str: stored values are shown as stored, never read as rich markup or :emoji: codes.
+            t.add_row(*(Text("NULL" if v is None else str(v)) for v in row))
         out.print(t)
         out.print(f"{len(rows)} row(s)")
     return 0
@@ -343,7 +356,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         if args.what == "hub":
-            counts = export.export_hub(args.warehouse, args.out, args.repo_id)
+            counts = export.export_hub(args.warehouse, args.out, args.repo_id, force=args.force)
             console.print(f"Hub dataset folder written to {args.out}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
             if args.push:
                 if not args.repo_id:
@@ -352,9 +365,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 console.print(f"pushed: {export.push_hub(args.out, args.repo_id)}")
             print(json.dumps(counts))
             return 0
-        counts = export.export_training(args.warehouse, args.out, args.format)
+        counts = export.export_training(args.warehouse, args.out, args.format, force=args.force)
     except (FileNotFoundError, PermissionError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     console.print(f"{args.format} training set written to {args.out}")
     print(json.dumps(counts))
@@ -374,8 +387,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from revmine.jobs.tasks import run_jobs
+    from revmine.jobs.tasks import check_job_params, run_jobs
 
+    try:
+        check_job_params(args.wiki, args.date)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
     ok = run_jobs(args.wiki, args.date, workers=args.workers, scheduler_host=args.scheduler_host,
                   warehouse=args.warehouse, dumps_dir=args.dumps_dir, base_url=args.base_url, job=args.job,
                   config=args.config, runner_args=args.runner_args, export_dir=args.export_dir)
@@ -404,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="YAML config (see configs/)")
     r.add_argument("--wiki", help="override the wiki name found in the dump")
     r.add_argument("--runner-preset", metavar="YAML", help="Beam flags from a preset (configs/runners/*.yaml)")
+    r.add_argument("--wait", action="store_true",
+                   help="if another run is writing to the warehouse, wait for it instead of failing at once")
 
     q = sub.add_parser("query", allow_abbrev=False, help="run SQL against a warehouse and print a table")
     q.add_argument("warehouse")
@@ -464,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--repo-id", help="hub: dataset repo id for the card (and --push)")
     x.add_argument("--push", action="store_true", help="hub: upload with huggingface_hub (token from $HF_TOKEN only)")
     x.add_argument("--format", choices=("coedit", "edisum"), default="coedit", help="training: which format")
+    x.add_argument("--force", action="store_true",
+                   help="replace OUT even if it holds files that are not an earlier revmine export "
+                        "(never the warehouse itself)")
 
     rp = sub.add_parser("report", allow_abbrev=False, help="HTML page with plots over a warehouse")
     rp.add_argument("warehouse")

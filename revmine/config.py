@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import yaml
 
+from revmine.schemas.names import check_wiki_name
+
 # Wikipedia's bot policy requires "bot" in a bot account's name; this matches it as a word or suffix
 # (ClueBot NG, SmackBot, Cydebot, AnomieBOT, Bot1058) without matching "Abbott", "Robotics" or "Botticelli".
 DEFAULT_BOT_PATTERN = r"(?i)bot(?:\b|_|\d|$)"
@@ -18,6 +20,12 @@ class ReadConfig:
     wiki: Optional[str] = None  # override the wiki name found in the dump
     max_text_bytes: int = 4 * 1024 * 1024  # 2x MediaWiki's $wgMaxArticleSize; bigger texts are quarantined
     progress_seconds: float = 5.0
+    # MediaWiki's own maxima: page_title and actor_name are 255-byte columns; CommentStore keeps
+    # 500 characters. Longer values can only come from a damaged or hostile file.
+    max_title_bytes: int = 255
+    max_user_bytes: int = 255
+    max_comment_chars: int = 500
+    over_limit: str = "truncate"  # truncate (and flag with a field_truncated row) | quarantine the revision
 
 
 @dataclass
@@ -100,4 +108,8 @@ class Config:
         for dotted, value in overrides.items():
             section, key = dotted.split(".", 1)
             setattr(getattr(cfg, section), key, value)
+        if cfg.read.wiki is not None:
+            check_wiki_name(cfg.read.wiki, f"{path or 'config'}: read.wiki")
+        if cfg.read.over_limit not in ("truncate", "quarantine"):
+            raise ValueError(f"{path or 'config'}: read.over_limit {cfg.read.over_limit!r} (allowed: truncate, quarantine)")
         return cfg

@@ -175,7 +175,7 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     config = Config.load(None, **{"diff.aligner": "classical", "diff.min_batch": 2, "diff.max_batch": 3,
                                   "label.enabled": False, "summarize.enabled": False})
     p = beam.Pipeline()
-    graph.build(p, [str(sample_dump)], str(tmp_path / "stage"), config)
+    graph.build(p, [(str(sample_dump), "samplekey")], str(tmp_path / "stage"), config)
     labels = [t.full_label for t in p._current_transform().parts]
     assert "BatchPairs" in labels and "DiffWrite" in labels
     p.run().wait_until_finish()

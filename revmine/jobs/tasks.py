@@ -23,11 +23,16 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
+import re
 import urllib.parse
 import urllib.request
 from typing import Optional
 
 import luigi
+
+from revmine.schemas.names import check_wiki_name, is_plain_file_name
+from revmine.warehouse.lock import warehouse_lock
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +63,33 @@ def _open_url(url: str, timeout: float = 60):
     return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (the scheme is ours or the user's)
 
 
+class UnsafeDumpStatus(ValueError):
+    """dumpstatus.json names a file or URL that could lead outside the dumps folder or the dump server."""
+
+
+def check_job_params(wiki: str, date: str) -> None:
+    """wiki and date become path components: only a database name and an 8-digit date may."""
+    check_wiki_name(wiki, "--wiki")
+    if not re.fullmatch(r"\d{8}", date or ""):
+        raise ValueError(f"--date {date!r} is not a dump date (YYYYMMDD)")
+
+
+def url_under(base_url: str, url: str) -> bool:
+    """True when `url` is on the same scheme and host as `base_url` and its path lies under the base path."""
+    base, u = urllib.parse.urlsplit(base_url.rstrip("/") + "/"), urllib.parse.urlsplit(url)
+    if (u.scheme, u.netloc) != (base.scheme, base.netloc) or u.query or u.fragment:
+        return False
+    path = posixpath.normpath(urllib.parse.unquote(u.path))
+    root = posixpath.normpath(urllib.parse.unquote(base.path))
+    return path.startswith(root.rstrip("/") + "/") and ".." not in urllib.parse.unquote(u.path).split("/")
+
+
 def list_dump_files(base_url: str, wiki: str, date: str, job: str = DEFAULT_JOB) -> list[dict]:
-    """Files of one dump job, from the date's dumpstatus.json: [{name, url, sha1, size}]."""
+    """Files of one dump job, from the date's dumpstatus.json: [{name, url, sha1, size}].
+
+    Its names and URLs are data from the server: a name must be a plain file name and a URL must lie
+    under `base_url`, or the whole listing is refused (UnsafeDumpStatus)."""
+    check_job_params(wiki, date)
     status_url = f"{base_url.rstrip('/')}/{wiki}/{date}/dumpstatus.json"
     with _open_url(status_url) as fh:
         status = json.load(fh)
@@ -70,9 +100,13 @@ def list_dump_files(base_url: str, wiki: str, date: str, job: str = DEFAULT_JOB)
         raise ValueError(f"{status_url}: job {job} is {entry.get('status')!r}, not done yet")
     out = []
     for name, f in sorted(entry.get("files", {}).items()):
-        url = f.get("url") or f"/{wiki}/{date}/{name}"
-        out.append({"name": name, "url": urllib.parse.urljoin(base_url.rstrip("/") + "/", url.lstrip("/")),
-                    "sha1": f.get("sha1"), "size": f.get("size")})
+        if not is_plain_file_name(name):
+            raise UnsafeDumpStatus(f"{status_url}: file name {name[:200]!r} is not a plain file name; refused")
+        rel = f.get("url") or f"/{wiki}/{date}/{name}"
+        url = urllib.parse.urljoin(base_url.rstrip("/") + "/", str(rel).lstrip("/"))
+        if not url_under(base_url, url):
+            raise UnsafeDumpStatus(f"{status_url}: URL {str(rel)[:200]!r} of {name} is not under {base_url}; refused")
+        out.append({"name": name, "url": url, "sha1": f.get("sha1"), "size": f.get("size")})
     return out
 
 
@@ -99,9 +133,14 @@ class DumpFileTask(luigi.Task):
 class FetchDump(DumpFileTask):
 
     def output(self):
+        check_job_params(self.wiki, self.date)
+        if not is_plain_file_name(self.filename):
+            raise UnsafeDumpStatus(f"dump file name {self.filename!r} is not a plain file name")
         return luigi.LocalTarget(os.path.join(DumpParams().dumps_dir, self.wiki, self.date, self.filename))
 
     def run(self):
+        if not url_under(DumpParams().base_url, self.url):
+            raise UnsafeDumpStatus(f"{self.url} is not under the configured base URL {DumpParams().base_url}")
         final = self.output().path
         os.makedirs(os.path.dirname(final), exist_ok=True)
         part = final + ".part"
@@ -147,7 +186,8 @@ class StageDump(DumpFileTask):
         if not staged.accounting.balanced:  # fail the task: nothing reaches the warehouse
             raise UnbalancedBooks(unbalanced_message(staged))
         _write_json_atomic(self.output().path, {"run_id": staged.run_id, "paths": staged.paths, "keys": staged.keys,
-                                                "files": staged.files, "accounting": staged.accounting.as_dict()})
+                                                "files": staged.files, "accounting": staged.accounting.as_dict(),
+                                                "input_keys": staged.input_keys, "duplicates": staged.duplicates})
 
 
 class LoadDump(DumpFileTask):
@@ -167,8 +207,9 @@ class LoadDump(DumpFileTask):
             info = json.load(fh)
         warehouse = os.path.abspath(DumpParams().warehouse)
         staged = Staged(info["run_id"], warehouse, info["paths"], info["keys"], Accounting.from_dict(info["accounting"]),
-                        info["files"])
-        files = commit(staged)
+                        info["files"], info.get("input_keys", {}), info.get("duplicates", {}))
+        with warehouse_lock(warehouse, wait=True, job=f"LoadDump {self.filename}"):  # commits one at a time
+            files = commit(staged)
         manifest = {"wiki": self.wiki, "date": self.date, "file": self.filename, "sha1": self.sha1,
                     "run_id": staged.run_id, "loaded": dt.datetime.now(dt.timezone.utc).isoformat(),
                     "accounting": info["accounting"], "files": _file_manifest(warehouse, files)}
@@ -212,7 +253,8 @@ class ExportDate(luigi.Task):
         from revmine.warehouse.catalog import build_catalog
 
         params = DumpParams()
-        build_catalog(os.path.abspath(params.warehouse))
+        with warehouse_lock(os.path.abspath(params.warehouse), wait=True, job=f"ExportDate {self.date}"):
+            build_catalog(os.path.abspath(params.warehouse))
         exported = None
         if params.export_dir:
             from revmine.warehouse.export import export_hub

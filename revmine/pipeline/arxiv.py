@@ -19,6 +19,7 @@ from typing import Iterator, Optional
 from revmine.pipeline.clean import given_sentences, text_sentences
 from revmine.pipeline.read import source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
+from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range
 
 WIKI = "arxiv"
 
@@ -40,7 +41,7 @@ def _epoch(ts) -> Optional[int]:
     if ts is None:
         return None
     if isinstance(ts, (int, float)):
-        return int(ts)
+        return int(ts)  # OverflowError / ValueError for inf and nan: the line is quarantined
     return int(datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone(timezone.utc).timestamp())
 
 
@@ -64,13 +65,15 @@ def _pair(paper: str, old: Optional[dict], new: dict, path: str) -> RevisionPair
         new_sentences=new["sentences"] if reason is None else None)
 
 
-def _quarantine(path: str, line: Optional[int], reason: str, detail: str) -> Quarantine:
+def _quarantine(path: str, line: Optional[int], reason: str, detail: str, n_revisions: int = 1) -> Quarantine:
     return Quarantine(wiki=WIKI, level="revision", reason=reason, detail=f"{path}: {detail}", source_file=path,
-                      byte_offset=None, line=line, column=None, page_id=None, rev_id=None, stage="read", n_revisions=1)
+                      byte_offset=None, line=line, column=None, page_id=None, rev_id=None, stage="read",
+                      n_revisions=n_revisions)
 
 
-def read_arxiv(path: str) -> Iterator:
-    """Yield RevisionPair (with sentences in flight), Quarantine and one SourceStats."""
+def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
+    """Yield RevisionPair (with sentences in flight), Quarantine and one SourceStats.
+    `key`: the input's content key, when the caller computed it already."""
     with open(path, "rb") as fh:
         raw = fh.read()
     read = 0
@@ -93,6 +96,10 @@ def read_arxiv(path: str) -> Iterator:
             read += 2
             paper = f"{stem}-{key}"
             old_s, new_s = item.get("simple") or [], item.get("complex") or []
+            if not all(isinstance(x, list) and all(isinstance(t, str) for t in x) for x in (old_s, new_s)):
+                yield _quarantine(path, None, "malformed_record", f"{key!r:.80}: sentences are not lists of strings",
+                                  n_revisions=2)
+                continue
             versions = []
             for v, sents in ((1, old_s), (2, new_s)):
                 versions.append({"version": v, "ts": None, "sentences": given_sentences(sents),
@@ -109,8 +116,12 @@ def read_arxiv(path: str) -> Iterator:
                 if not isinstance(body, str):
                     raise TypeError("text is not a string")
                 ts = _epoch(rec.get("timestamp"))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                yield _quarantine(path, lineno, "malformed_record", f"line {lineno}: {type(exc).__name__}: {exc}")
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+                yield _quarantine(path, lineno, "malformed_record", f"line {lineno}: {type(exc).__name__}: {exc}"[:500])
+                continue
+            if not in_range(version, ID_RANGE) or (ts is not None and not in_range(ts, EPOCH_RANGE)):
+                what = f"version {version}" if not in_range(version, ID_RANGE) else f"timestamp {ts}"
+                yield _quarantine(path, lineno, "value_out_of_range", f"line {lineno}: {what} is out of range")
                 continue
             sents = text_sentences(body)
             papers.setdefault(paper, []).append({"version": version, "ts": ts, "sentences": sents,
@@ -127,5 +138,5 @@ def read_arxiv(path: str) -> Iterator:
             seen.add(v["version"])
             yield _pair(paper, prev, v, path)
             prev = v
-    yield SourceStats(wiki=WIKI, source_file=path, source_key=source_key(path), compression=fmt, schema_version=None,
+    yield SourceStats(wiki=WIKI, source_file=path, source_key=key or source_key(path), compression=fmt, schema_version=None,
                       is_stub=False, pages=len(papers), revisions_read=read, bytes_decompressed=len(raw), complete=True)

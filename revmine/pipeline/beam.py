@@ -16,7 +16,6 @@ import time
 from typing import Iterable, Iterator, Sequence
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
@@ -26,7 +25,7 @@ from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
 from revmine.pipeline.diff import DiffEngine, WikitextError
 from revmine.pipeline.label import build_labeler, build_summarizer, label_edits, shipped_weights, summarize_pairs
 from revmine.pipeline.pair import pair_revisions
-from revmine.pipeline.read import read_dump, source_key
+from revmine.pipeline.read import read_dump
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionedWriter
 
@@ -63,19 +62,23 @@ def default_aligner_dir() -> str:
     return shipped_weights("aligner-crf")
 
 
-def read_file(path: str, config: Config) -> Iterator:
-    """Read (and, for dumps, pair) one input file: revisions, pairs, quarantine rows and its stats row."""
-    return read_arxiv(path) if is_arxiv_input(path) else pair_revisions(read_dump(path, config.read), config.pair)
+def read_file(path: str, config: Config, key: str | None = None) -> Iterator:
+    """Read (and, for dumps, pair) one input file: revisions, pairs, quarantine rows and its stats row.
+    `key`: the input's content key, when the caller computed it already."""
+    if is_arxiv_input(path):
+        return read_arxiv(path, key)
+    return pair_revisions(read_dump(path, config.read, source_key=key), config.pair)
 
 
 def to_diff(rec) -> bool:
     return isinstance(rec, RevisionPair) and rec.skip_reason is None
 
 
-def process_file(path: str, config: Config, engine: DiffEngine | None, labeler=None, summarizer=None) -> Iterator:
+def process_file(path: str, config: Config, engine: DiffEngine | None, labeler=None, summarizer=None,
+                 key: str | None = None) -> Iterator:
     """Every record one input file yields: the pure pipeline for one file, with no Beam in it."""
     pending: list[RevisionPair] = []
-    for rec in read_file(path, config):
+    for rec in read_file(path, config, key):
         yield rec
         if engine is not None and to_diff(rec):
             pending.append(rec)
@@ -128,12 +131,12 @@ class ReadPairFn(beam.DoFn):
         self.config = config
         self.staging = staging
 
-    def process(self, path: str):
+    def process(self, element: tuple[str, str]):
+        path, key = element
         started = time.monotonic()
-        key = source_key(path)
         writer = PartitionedWriter(self.staging, key)
         n = 0
-        for rec in read_file(path, self.config):
+        for rec in read_file(path, self.config, key):
             writer.add(rec)
             if isinstance(rec, SourceStats):
                 n = rec.revisions_read
@@ -187,12 +190,17 @@ class DiffBatchFn(beam.DoFn):
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """Directories become the input files inside them; globs and remote paths pass through to MatchAll."""
+    """Directories become the input files inside them, globs (local or remote) the files they match."""
+    from apache_beam.io.filesystems import FileSystems
+
     out: list[str] = []
     for item in inputs:
         if os.path.isdir(item):
             for dirpath, _, files in sorted(os.walk(item)):
                 out.extend(os.path.join(dirpath, f) for f in sorted(files) if _looks_like_input(f))
+        elif any(c in item for c in "*?["):
+            (result,) = FileSystems.match([item])
+            out.extend(sorted(m.path for m in result.metadata_list))
         else:
             out.append(item)
     return out
@@ -202,12 +210,11 @@ def _looks_like_input(name: str) -> bool:
     return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma", ".json", ".jsonl")) and not name.startswith(".")
 
 
-def build(pipeline: beam.Pipeline, inputs: Iterable[str], staging: str, config: Config):
-    """Compose the graph; returns the PCollection of (table, path, rows) for written files."""
+def build(pipeline: beam.Pipeline, inputs: Iterable[tuple[str, str]], staging: str, config: Config):
+    """Compose the graph over (path, content key) inputs; returns the PCollection of (table, path, rows)
+    for written files."""
     files = (pipeline
              | "Inputs" >> beam.Create(list(inputs))
-             | "Match" >> fileio.MatchAll()
-             | "Paths" >> beam.Map(lambda m: m.path)
              | "SpreadFiles" >> beam.Reshuffle())
     read = files | "ReadPairWrite" >> beam.ParDo(ReadPairFn(config, staging)).with_outputs(ReadPairFn.TO_DIFF,
                                                                                         main="written")

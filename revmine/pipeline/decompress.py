@@ -33,7 +33,8 @@ class DecompressError(Exception):
         self.path, self.message, self.offset = path, message, offset
 
 
-def _open_raw(path: str) -> BinaryIO:
+def open_raw(path: str) -> BinaryIO:
+    """The file's bytes as stored: local paths directly, remote ones (gs://, s3://) through Beam."""
     if os.path.exists(path):
         return open(path, "rb")
     # Remote paths (gs://, s3://, hdfs://) go through Beam's filesystem layer on workers.
@@ -44,7 +45,7 @@ def _open_raw(path: str) -> BinaryIO:
 
 
 def sniff_compression(path: str) -> str:
-    with _open_raw(path) as fh:
+    with open_raw(path) as fh:
         head = fh.read(8)
     for magic, name in _MAGIC:
         if head.startswith(magic):
@@ -94,7 +95,7 @@ def _stream_7z(path: str, put) -> None:
         def create(self, filename):
             return _QueueWriter()
 
-    with _open_raw(path) as raw, py7zr.SevenZipFile(raw, mode="r") as archive:
+    with open_raw(path) as raw, py7zr.SevenZipFile(raw, mode="r") as archive:
         names = [n for n in archive.getnames() if not n.endswith("/")]
         if len(names) != 1:
             raise ValueError(f"expected one member in the 7z archive, found {len(names)}: {names[:5]}")
@@ -102,7 +103,7 @@ def _stream_7z(path: str, put) -> None:
 
 
 def _open_decompressed(path: str, compression: str) -> BinaryIO:
-    raw = _open_raw(path)
+    raw = open_raw(path)
     if compression == "bz2":
         return bz2.BZ2File(raw)  # handles multistream files
     if compression == "gz":

@@ -72,7 +72,9 @@ class DiffEngine:
         return plan
 
     def _doc(self, wiki: str, rev_id: Optional[int], text: str) -> CleanDoc:
-        k = (wiki, rev_id)
+        # The text is part of the key: a revision id that two pages or files share can never pick up the
+        # other's cleaned text. (Hashing a str is cached, and a hit compares the same object.)
+        k = (wiki, rev_id, text)
         doc = self.docs.get(k)
         if doc is None:
             doc = clean_wikitext(text, self.sections)

@@ -16,13 +16,14 @@ import logging
 import os
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterator, Optional
 from xml.parsers import expat
 
 from revmine.config import ReadConfig
 from revmine.pipeline.decompress import DecompressError, iter_chunks, sniff_compression
 from revmine.schemas import Quarantine, Revision, SourceStats
+from revmine.schemas.names import ID_RANGE, NS_RANGE, in_range, is_wiki_name
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +36,30 @@ _STAGE = "read"
 # Capture text of these elements; everything else is structure we don't need.
 _CAPTURE = frozenset({"title", "ns", "id", "parentid", "timestamp", "username", "ip", "comment", "text",
                       "sha1", "model", "format", "dbname", "base", "namespace"})
+# Characters kept of a field with no MediaWiki limit of its own (ids, timestamps, sha1, model names):
+# far above any legal value, and low enough that a hostile input can't grow one field without bound.
+_OTHER_FIELD_CHARS = 1024
+_REVISION_START = re.compile(rb"<revision[\s/>]")
 
 
 class DumpSecurityError(Exception):
     """The document declares a DTD: entity bombs and external entities are refused outright."""
 
 
+KEY_HEX = 16  # 64 bits of SHA-256: no collision among the inputs of any warehouse in practice
+
+
 def source_key(path: str) -> str:
-    """Stable short key for an input: its base name and size (same file => same key)."""
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        size = -1
-    digest = hashlib.sha1(f"{os.path.basename(path)}:{size}".encode()).hexdigest()[:10]
-    return digest
+    """An input's identity: SHA-256 of its bytes as stored (compressed), streamed, first 16 hex digits.
+
+    The same bytes under any name give the same key; different bytes never share one."""
+    from revmine.pipeline.decompress import open_raw
+
+    h = hashlib.sha256()
+    with open_raw(path) as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:KEY_HEX]
 
 
 def sha1_base36(data: bytes) -> str:
@@ -120,36 +131,62 @@ class _UTF16Transcoder:
     """UTF-16 dumps (XML 1.0 appendix F) are transcoded to UTF-8 for expat; offsets are in the UTF-8 stream."""
 
     def __init__(self, first: bytes):
-        if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            enc = "utf-16"
-        else:
-            enc = "utf-16-le" if first.startswith(b"<\x00?\x00") else "utf-16-be"
+        self.big_endian = first.startswith((codecs.BOM_UTF16_BE, b"\x00<"))
+        enc = "utf-16" if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else \
+            ("utf-16-be" if self.big_endian else "utf-16-le")
         self.decoder = codecs.getincrementaldecoder(enc)("replace")
 
     @staticmethod
     def detect(first: bytes) -> bool:
-        return first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"<\x00?\x00", b"\x00<\x00?"))
+        # A BOM, or (without one) the first markup character as a 2-byte unit: "<" then NUL, or NUL then "<".
+        return first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"<\x00", b"\x00<"))
+
+    def revision_pattern(self) -> re.Pattern:
+        enc = "utf-16-be" if self.big_endian else "utf-16-le"
+        alternatives = b"|".join(re.escape(f"<revision{c}".encode(enc)) for c in (">", "/", " ", "\t", "\n", "\r"))
+        return re.compile(alternatives)
 
     def feed(self, chunk: bytes, final: bool = False) -> bytes:
         return self.decoder.decode(chunk, final).encode("utf-8")
 
 
+class _TagCount:
+    """Counts <revision> start tags in the raw decompressed bytes, independently of the XML parser.
+
+    The parser counts what it reaches; this count is what the input holds. Revisions the parser never
+    reached (inside bytes it could not decode, say) are the difference, and are quarantined as such."""
+
+    def __init__(self, pattern: re.Pattern = _REVISION_START, tag_bytes: int = 10):
+        self.pattern, self.overlap = pattern, tag_bytes - 1
+        self.n = 0
+        self.tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        """Count the tags in `chunk`; b"" ends the stream."""
+        data = self.tail + chunk
+        # A tag starting in the last overlap bytes may be cut off: it is counted with the next chunk.
+        keep = max(len(data) - self.overlap, 0) if chunk else len(data)
+        self.n += sum(1 for m in self.pattern.finditer(data) if m.start() < keep)
+        self.tail = data[keep:]
+
+
 class _Page:
-    __slots__ = ("title", "ns", "page_id", "n_revisions", "seen", "prev_rev_id", "offset")
+    __slots__ = ("title", "ns", "ns_raw", "page_id", "page_id_raw", "n_revisions", "prev_rev_id", "offset")
 
     def __init__(self, offset: int):
         self.title: Optional[str] = None
         self.ns: Optional[int] = None
+        self.ns_raw: Optional[str] = None
         self.page_id: Optional[int] = None
+        self.page_id_raw: Optional[str] = None
         self.n_revisions = 0
-        self.seen: set[int] = set()  # duplicate detection is per page: bounded by the page, not the dump
         self.prev_rev_id: Optional[int] = None
         self.offset = offset
 
 
 class _Rev:
     __slots__ = ("fields", "offset", "user_deleted", "comment_deleted", "text_deleted", "minor", "text_bytes_attr",
-                 "text_sha1_attr", "stub_text", "text_chars", "has_text_elem")
+                 "text_sha1_attr", "stub_text", "text_chars", "has_text_elem", "overflow", "has_slots", "orphan")
 
     def __init__(self, offset: int):
         self.fields: dict[str, str] = {}
@@ -160,17 +197,23 @@ class _Rev:
         self.stub_text = False
         self.text_chars = 0
         self.has_text_elem = False
+        self.overflow: dict[str, int] = {}  # field -> characters seen, for fields cut at their cap
+        self.has_slots = False  # schema 0.11 <content> slots beside the main text
+        self.orphan = False  # outside any <page>
 
 
 class DumpReader:
     """One pass over one dump file. Iterate it to get records; see module docstring."""
 
-    def __init__(self, path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None):
+    def __init__(self, path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None,
+                 source_key: Optional[str] = None):
         self.path = path
         self.name = display_name or path
         self.cfg = config or ReadConfig()
         self.out: list = []
         self.wiki: Optional[str] = self.cfg.wiki
+        self.bad_wiki: Optional[str] = None  # a <dbname> that is not a database name: every revision is quarantined
+        self.key = source_key
         self.base: Optional[str] = None
         self.schema_version: Optional[str] = None
         self.namespaces: dict[str, int] = {}
@@ -182,6 +225,11 @@ class DumpReader:
         self.buf: list[str] = []
         self.pages = 0
         self.revisions_read = 0
+        # Revision ids seen in this file (about 60 bytes each): a duplicate on any page is quarantined.
+        self.seen_rev_ids: set[int] = set()
+        self.tags = _TagCount()
+        self.field_cap = _OTHER_FIELD_CHARS
+        self.field_chars = 0
         self.ordinal = 0
         self.parser_base = 0  # absolute stream offset of the current parser's byte 0
         self.transcoder: Optional[_UTF16Transcoder] = None
@@ -210,7 +258,9 @@ class DumpReader:
             for chunk in iter_chunks(self.path, compression):
                 if first and _UTF16Transcoder.detect(chunk):
                     self.transcoder = _UTF16Transcoder(chunk)
+                    self.tags = _TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
                 first = False
+                self.tags.feed(chunk)
                 if self.transcoder is not None:
                     chunk = self.transcoder.feed(chunk)
                 self._feed(chunk, fed)
@@ -235,10 +285,17 @@ class DumpReader:
             self._fail_file("dtd_forbidden", str(exc))
         except OSError as exc:
             self._fail_file("unreadable_file", f"{type(exc).__name__}: {exc}")
+        self.tags.feed(b"")
         self._report_stray_bad_bytes(None)
+        self._reconcile_with_input()
         yield from self._drain()
+        if self.key is None:
+            try:
+                self.key = source_key(self.path)
+            except OSError:  # unreadable: already quarantined; the name still keys its rows
+                self.key = hashlib.sha256(self.name.encode()).hexdigest()[:KEY_HEX]
         yield SourceStats(
-            wiki=self.wiki or "unknown", source_file=self.name, source_key=source_key(self.path),
+            wiki=self.wiki or "unknown", source_file=self.name, source_key=self.key,
             compression=compression, schema_version=self.schema_version, is_stub=bool(self.is_stub),
             pages=self.pages, revisions_read=self.revisions_read, bytes_decompressed=fed, complete=self.complete)
 
@@ -312,7 +369,8 @@ class DumpReader:
         self.bad_bytes.extend((restart + i, kind) for i, kind in bad)
         if self.rev is not None:  # the open revision is parsed again from its start
             self.revisions_read -= 1
-            self.page.n_revisions -= 1
+            if self.page is not None:
+                self.page.n_revisions -= 1
             self.rev = None
         prefix = _SYNTHETIC_ROOT
         if self.page is not None and restart != self.page.offset:
@@ -361,20 +419,29 @@ class DumpReader:
         self.stack.append(name)
         if name in _CAPTURE:
             if name == "text":
-                self._start_text(attrs)
-                return
+                if len(self.stack) > 1 and self.stack[-2] == "revision":
+                    self._start_text(attrs)
+                return  # a <text> inside a <content> slot: not the main text
             if name == "comment" and attrs.get("deleted") == "deleted" and self.rev is not None:
                 self.rev.comment_deleted = True
             if name == "namespace":
-                self.ns_key = int(attrs.get("key", "0"))
+                self.ns_key = _to_int(attrs.get("key", "0"), NS_RANGE)
             self.buf = []
-            self.parser.CharacterDataHandler = self.buf.append
+            self.field_cap = self._field_cap(name)
+            self.field_chars = 0
+            self.parser.CharacterDataHandler = self._field_chars
         elif name == "revision":
-            if self.page is None:
-                return
             self.revisions_read += 1
-            self.page.n_revisions += 1
-            self.rev = _Rev(self.parser_base + self.parser.CurrentByteIndex)
+            offset = self.parser_base + self.parser.CurrentByteIndex
+            if self.rev is not None:  # the previous <revision> was never closed
+                self._quarantine("revision", "unclosed_revision",
+                                 f"<revision> at byte {self.rev.offset:,} is not closed before the next one",
+                                 self.rev.offset, page_id=self.page.page_id if self.page else None,
+                                 rev_id=_to_int(self.rev.fields.get("id")))
+            if self.page is not None:
+                self.page.n_revisions += 1
+            self.rev = _Rev(offset)
+            self.rev.orphan = self.page is None  # counted, and quarantined when it ends
             self.safe_point = self.rev.offset
         elif name == "contributor":
             if self.rev is not None and attrs.get("deleted") == "deleted":
@@ -382,6 +449,9 @@ class DumpReader:
         elif name == "minor":
             if self.rev is not None:
                 self.rev.minor = True
+        elif name == "content":
+            if self.rev is not None:
+                self.rev.has_slots = True
         elif name == "page":
             if self.resume_page:  # synthetic <page> after a repair: the page state carries on
                 self.resume_page = False
@@ -391,6 +461,21 @@ class DumpReader:
             self.safe_point = self.page.offset
         elif name == "mediawiki":
             self.schema_version = attrs.get("version", self.schema_version)
+
+    def _field_cap(self, name: str) -> int:
+        """Characters kept of a field: MediaWiki's own limit plus one (to see that it was passed)."""
+        cfg = self.cfg
+        if name == "comment":
+            return cfg.max_comment_chars + 1
+        if name in ("title", "username"):
+            return max(cfg.max_title_bytes, cfg.max_user_bytes) + 1  # chars <= bytes
+        return _OTHER_FIELD_CHARS
+
+    def _field_chars(self, data: str) -> None:
+        room = self.field_cap - self.field_chars
+        if room > 0:
+            self.buf.append(data if len(data) <= room else data[:room])
+        self.field_chars += len(data)
 
     def _start_text(self, attrs: dict) -> None:
         rev = self.rev
@@ -424,22 +509,26 @@ class DumpReader:
             if rev is not None and parent in ("revision", "contributor"):
                 key = "user_id" if (parent == "contributor" and name == "id") else name
                 rev.fields[key] = value
+                if name != "text" and self.field_chars >= self.field_cap:
+                    rev.overflow[key] = self.field_chars
             elif parent == "page" and self.page is not None:
                 if name == "title":
-                    self.page.title = value
+                    self.page.title = value.replace("_", " ")  # MediaWiki's canonical form: "_" is a space
                 elif name == "ns":
-                    self.page.ns = _to_int(value)
+                    self.page.ns_raw = value
+                    self.page.ns = _to_int(value, NS_RANGE)
                 elif name == "id":
-                    self.page.page_id = _to_int(value)
+                    self.page.page_id_raw = value
+                    self.page.page_id = _to_int(value, ID_RANGE)
             elif name == "namespace":
                 self.namespaces[value.strip().lower()] = self.ns_key or 0
             elif name == "dbname":
-                self.wiki = self.wiki or value.strip() or None
+                self._set_wiki(value.strip())
             elif name == "base":
                 self.base = value.strip()
         elif name == "revision":
             if self.rev is not None:
-                self._finish_revision(self.rev)
+                self._finish_revision_safely(self.rev)
             self.rev = None
             self.safe_point = self.parser_base + self.parser.CurrentByteIndex + len("</revision>")
         elif name == "page":
@@ -454,37 +543,76 @@ class DumpReader:
             self._resolve_wiki()
 
     # ---- revision assembly --------------------------------------------------------------
+    def _set_wiki(self, name: str) -> None:
+        """A wiki name from the dump is data: it names a partition only if it is a database name."""
+        if self.wiki or not name:
+            return
+        if is_wiki_name(name):
+            self.wiki = name
+        else:
+            self.bad_wiki = name
+            self.wiki = "unknown"
+            self._quarantine("file", "invalid_wiki_name", f"<dbname> {name[:80]!r} is not a MediaWiki database name; "
+                             "its revisions are quarantined (pass --wiki to name the wiki)", None)
+
     def _resolve_wiki(self) -> None:
         if self.wiki:
             return
         m = _WIKI_FROM_FILENAME.match(os.path.basename(self.name))
         self.wiki = (m.group(1) if m else None) or wiki_from_base_url(self.base or "") or "unknown"
 
+    def _finish_revision_safely(self, rev: _Rev) -> None:
+        """One record that trips an unforeseen case is quarantined; it never ends the file or the run."""
+        out = len(self.out)
+        try:
+            self._finish_revision(rev)
+        except Exception as exc:  # noqa: BLE001 (any failure of one record must stay with that record)
+            del self.out[out:]
+            log.exception("%s: revision at byte %s could not be read", self.name, rev.offset)
+            self._quarantine("revision", "internal_error", f"{type(exc).__name__}: {exc}", rev.offset,
+                             page_id=self.page.page_id if self.page else None, rev_id=_to_int(rev.fields.get("id")))
+
     def _finish_revision(self, rev: _Rev) -> None:
+        if rev.orphan or self.page is None:
+            self._quarantine("revision", "revision_outside_page", "<revision> outside any <page>", rev.offset,
+                             rev_id=_to_int(rev.fields.get("id")))
+            return
         page = self.page
         if self.wiki is None:
             self._resolve_wiki()
         f = rev.fields
-        rev_id = _to_int(f.get("id"))
+        where = dict(page_id=page.page_id, rev_id=_to_int(f.get("id"), ID_RANGE))
+        if self.bad_wiki is not None:
+            self._quarantine("revision", "invalid_wiki_name",
+                             f"<dbname> {self.bad_wiki[:80]!r} is not a MediaWiki database name "
+                             "(lowercase letters, digits, '_'); pass --wiki to name it", rev.offset, **where)
+            return
+        out_of_range = _out_of_range(f, page)
+        if out_of_range:
+            self._quarantine("revision", "value_out_of_range", out_of_range, rev.offset, **where)
+            return
+        rev_id = where["rev_id"]
         if rev_id is None or page.page_id is None or page.title is None:
             what = "revision <id>" if rev_id is None else "page <id>/<title>"
-            self._quarantine("revision", "malformed_revision", f"missing or non-numeric {what}", rev.offset,
-                             page_id=page.page_id, rev_id=rev_id)
+            self._quarantine("revision", "malformed_revision", f"missing or non-numeric {what}", rev.offset, **where)
             return
-        if rev_id in page.seen:
-            self._quarantine("revision", "duplicate_rev_id", f"revision {rev_id} appears twice in page {page.page_id}",
-                             rev.offset, page_id=page.page_id, rev_id=rev_id)
+        if rev_id in self.seen_rev_ids:
+            self._quarantine("revision", "duplicate_rev_id", f"revision {rev_id} appears twice in this file "
+                             f"(again in page {page.page_id})", rev.offset, **where)
             return
-        page.seen.add(rev_id)
-        try:
-            ts = datetime.fromisoformat(f["timestamp"].strip())
-        except (KeyError, ValueError):
-            self._quarantine("revision", "malformed_revision", f"bad <timestamp> {f.get('timestamp')!r}", rev.offset,
-                             page_id=page.page_id, rev_id=rev_id)
+        self.seen_rev_ids.add(rev_id)
+        ts = _timestamp(f.get("timestamp"))
+        if ts is None:
+            self._quarantine("revision", "malformed_revision", f"bad <timestamp> {f.get('timestamp')!r:.80}",
+                             rev.offset, **where)
+            return
+        over = self._over_limit(rev, page)
+        if over and self.cfg.over_limit == "quarantine":
+            self._quarantine("revision", "field_too_long", "; ".join(over), rev.offset, **where)
             return
 
         ns = page.ns if page.ns is not None else self._ns_from_title(page.title)
-        parent_raw = _to_int(f.get("parentid"))
+        parent_raw = _to_int(f.get("parentid"), ID_RANGE)
         parent_from_dump = bool(parent_raw)
         parent_id = parent_raw if parent_raw else page.prev_rev_id
         page.prev_rev_id = rev_id
@@ -494,21 +622,22 @@ class DumpReader:
         has_text = rev.has_text_elem and not rev.text_deleted and not rev.stub_text
         if self.is_stub is None and rev.has_text_elem:
             self.is_stub = rev.stub_text
-        sha1 = (f.get("sha1") or rev.text_sha1_attr or "").strip() or None
+        # The main text's own sha1: with several slots, the revision's <sha1> hashes all of them together.
+        sha1 = (rev.text_sha1_attr or (None if rev.has_slots else f.get("sha1")) or "").strip() or None
         sha1_from_dump = sha1 is not None
-        text_bytes = _to_int(rev.text_bytes_attr) if rev.text_bytes_attr not in (None, "-1") else None
+        text_bytes = _to_int(rev.text_bytes_attr, ID_RANGE) if rev.text_bytes_attr not in (None, "-1") else None
         if has_text:
             if rev.text_chars > self.cfg.max_text_bytes:
                 problem = ("oversized_text", f"text has {rev.text_chars:,}+ characters, over max_text_bytes="
                                              f"{self.cfg.max_text_bytes:,}")
-                has_text = False
+                has_text, text_bytes = False, None
             else:
                 text = f.get("text", "")
                 data = text.encode("utf-8")
-                text_bytes = len(data)
+                text_bytes = len(data)  # what is stored, whatever the bytes= attribute claims
                 if text_bytes > self.cfg.max_text_bytes:
                     problem = ("oversized_text", f"text is {text_bytes:,} bytes, over max_text_bytes={self.cfg.max_text_bytes:,}")
-                    text, has_text = None, False
+                    text, has_text, text_bytes = None, False, None
                 elif sha1 is None:
                     # Inline on purpose: a hashing thread measured slower (GIL hand-offs cost more than it saved).
                     sha1 = sha1_base36(data)
@@ -522,12 +651,20 @@ class DumpReader:
                 problem = (kind, f"{len(bad)} {what} byte(s), first at byte {bad[0][0]:,} (replaced by '?')")
         user = f.get("username", f.get("ip"))
         is_anon = "ip" in f and "username" not in f
+        title = page.title
+        if over:  # truncated to MediaWiki's limits, and flagged by an event row below
+            title = _clip_bytes(title, self.cfg.max_title_bytes)
+            user = _clip_bytes(user, self.cfg.max_user_bytes) if user is not None else None
+        comment = f.get("comment")
+        if comment is not None and len(comment) > self.cfg.max_comment_chars:
+            comment = comment[: self.cfg.max_comment_chars]
         revision = Revision(
-            wiki=self.wiki, year=ts.year, page_id=page.page_id, ns=ns if ns is not None else 0, title=page.title,
+            wiki=self.wiki, year=ts.year, page_id=page.page_id, ns=ns if ns is not None else 0, title=title,
             rev_id=rev_id, parent_id=parent_id, parent_from_dump=parent_from_dump, timestamp=int(ts.timestamp()),
-            user=None if rev.user_deleted else user, user_id=None if (rev.user_deleted or is_anon) else _to_int(f.get("user_id")),
+            user=None if rev.user_deleted else user,
+            user_id=None if (rev.user_deleted or is_anon) else _to_int(f.get("user_id"), ID_RANGE),
             is_anon=is_anon, user_deleted=rev.user_deleted,
-            comment=None if rev.comment_deleted else f.get("comment"), comment_deleted=rev.comment_deleted,
+            comment=None if rev.comment_deleted else comment, comment_deleted=rev.comment_deleted,
             minor=rev.minor, sha1=sha1, sha1_from_dump=sha1_from_dump,
             text_bytes=None if rev.text_deleted else text_bytes, text_deleted=rev.text_deleted,
             has_text=has_text and problem is None, model=f.get("model"), format=f.get("format"),
@@ -536,7 +673,23 @@ class DumpReader:
         self.ordinal += 1
         self.out.append(revision)
         if problem:
-            self._quarantine("revision", problem[0], problem[1], rev.offset, page_id=page.page_id, rev_id=rev_id)
+            self._quarantine("revision", problem[0], problem[1], rev.offset, **where)
+        if over:
+            self._quarantine("revision", "field_truncated", "; ".join(over) + " (truncated)", rev.offset,
+                             n_revisions=0, **where)
+
+    def _over_limit(self, rev: _Rev, page: _Page) -> list[str]:
+        """Fields past MediaWiki's own maxima (title and user name 255 bytes, comment 500 characters)."""
+        cfg, f, over = self.cfg, rev.fields, []
+        if len(page.title.encode("utf-8")) > cfg.max_title_bytes:
+            over.append(f"title over {cfg.max_title_bytes} bytes")
+        user = f.get("username", f.get("ip"))
+        if user is not None and len(user.encode("utf-8")) > cfg.max_user_bytes:
+            over.append(f"user name over {cfg.max_user_bytes} bytes")
+        if "comment" in rev.overflow or len(f.get("comment") or "") > cfg.max_comment_chars:
+            n = rev.overflow.get("comment", len(f.get("comment") or ""))
+            over.append(f"comment of {n:,} characters, over {cfg.max_comment_chars}")
+        return over
 
     def _report_stray_bad_bytes(self, page: Optional[_Page]) -> None:
         """Bad bytes outside any revision (page header, whitespace) were repaired: say so, don't hide it."""
@@ -567,8 +720,8 @@ class DumpReader:
 
     def _abandon_open_revision(self, reason: str, detail: str, line=None, column=None) -> None:
         """The revision being parsed can't be finished: account for it instead of dropping it."""
-        if self.rev is not None and self.page is not None:
-            self._quarantine("revision", reason, detail, self.rev.offset, page_id=self.page.page_id,
+        if self.rev is not None:
+            self._quarantine("revision", reason, detail, self.rev.offset, page_id=self.page.page_id if self.page else None,
                              rev_id=_to_int(self.rev.fields.get("id")), line=line, column=column)
         self.rev = None
         self.page = None
@@ -578,6 +731,16 @@ class DumpReader:
         self._abandon_open_revision("malformed_xml", msg, exc.lineno, exc.offset)
         self._quarantine("file", "malformed_xml", msg + "; skipping to the next <page>", err_abs, line=exc.lineno,
                          column=exc.offset)
+
+    def _reconcile_with_input(self) -> None:
+        """Revisions in the input that the parser never reached are quarantined, so the books balance
+        against the input itself, not only against what the parser saw."""
+        missing = self.tags.n - self.revisions_read
+        if missing > 0:
+            self.complete = False
+            self.revisions_read += missing
+            self._quarantine("file", "unparsed_revision", f"{missing} <revision> start tag(s) in the input were never "
+                             "reached by the XML parser (undecodable or misaligned bytes)", None, n_revisions=missing)
 
     def _count_skipped(self, skipped: bytes) -> None:
         # Revisions inside the skipped bytes were never parsed; count them so the books still balance.
@@ -616,15 +779,47 @@ class DumpReader:
                      f"{self.revisions_read:,}", f"{self.pages:,}", fed / 1e6)
 
 
-def _to_int(value: Optional[str]) -> Optional[int]:
+def _to_int(value: Optional[str], bounds: Optional[tuple[int, int]] = ID_RANGE) -> Optional[int]:
+    """The integer in `value`, or None when it is absent, not a number, or outside `bounds`."""
     if value is None:
         return None
     try:
-        return int(value.strip())
+        n = int(value.strip())
     except ValueError:
+        return None
+    return n if bounds is None or in_range(n, bounds) else None
+
+
+def _out_of_range(fields: dict, page: _Page) -> Optional[str]:
+    """Say which number of a revision is a number but outside what the warehouse stores, if any."""
+    for what, raw, bounds in (("revision <id>", fields.get("id"), ID_RANGE), ("page <id>", page.page_id_raw, ID_RANGE),
+                              ("<ns>", page.ns_raw, NS_RANGE), ("<parentid>", fields.get("parentid"), ID_RANGE),
+                              ("contributor <id>", fields.get("user_id"), ID_RANGE)):
+        n = _to_int(raw, None)
+        if n is not None and not in_range(n, bounds):
+            return f"{what} {raw.strip()[:40]} is outside [{bounds[0]}, {bounds[1]}]"
+    return None
+
+
+def _timestamp(raw: Optional[str]) -> Optional[datetime]:
+    """An ISO 8601 timestamp as an aware UTC datetime (dumps write UTC with or without the Z)."""
+    if raw is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(raw.strip())
+        return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
         return None
 
 
-def read_dump(path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None) -> Iterator:
-    """Yield Revision / Quarantine records for one dump file, then its SourceStats."""
-    return iter(DumpReader(path, config, display_name))
+def _clip_bytes(value: str, limit: int) -> str:
+    data = value.encode("utf-8")
+    return value if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
+
+
+def read_dump(path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None,
+              source_key: Optional[str] = None) -> Iterator:
+    """Yield Revision / Quarantine records for one dump file, then its SourceStats.
+
+    `source_key`: the input's content key when the caller has it already; else it is computed."""
+    return iter(DumpReader(path, config, display_name, source_key))

@@ -1,13 +1,19 @@
-"""Run the Beam pipeline end to end: stage, check the books, commit, catalog."""
+"""Run the Beam pipeline end to end: identify the inputs, stage, check the books, commit, catalog.
+
+Inputs are identified by their content (see `read.source_key`): the same bytes listed twice are read
+once, and a file whose bytes changed at the same path replaces the rows its earlier bytes left.
+"""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import shutil
+import tempfile
 import uuid
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Iterator, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -16,9 +22,11 @@ from revmine import __version__
 from revmine.config import Config
 from revmine.pipeline import beam as graph
 from revmine.pipeline.accounting import Accounting
-from revmine.pipeline.read import source_key
+from revmine.pipeline.read import KEY_HEX, source_key
 from revmine.warehouse.catalog import build_catalog
-from revmine.warehouse.layout import commit_run, read_table, staged_files, staging_dir
+from revmine.warehouse.layout import (STAGING, commit_run, input_index, read_table, staged_files, staging_dir,
+                                      write_input_index)
+from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,7 @@ class RunResult:
     warehouse: str
     accounting: Accounting
     files: list[str]
+    duplicates: dict[str, str] = field(default_factory=dict)
 
 
 def new_run_id() -> str:
@@ -48,6 +57,45 @@ class Staged:
     keys: list[str]
     accounting: Accounting
     files: Optional[list[str]] = None  # staged Parquet files, relative to the staging folder
+    input_keys: dict[str, str] = field(default_factory=dict)  # input path -> content key
+    duplicates: dict[str, str] = field(default_factory=dict)  # path skipped -> the path with the same bytes
+
+
+def identify_inputs(paths: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Content keys of the inputs: ({path: key} for the paths to read, {skipped path: first path with its bytes})."""
+    keys: dict[str, str] = {}
+    first_with: dict[str, str] = {}
+    duplicates: dict[str, str] = {}
+    for path in paths:
+        try:
+            key = source_key(path)
+        except OSError:  # unreadable: the reader quarantines it; its name keys its (quarantine) rows
+            key = "x" + uuid.uuid5(uuid.NAMESPACE_URL, os.path.abspath(path)).hex[: KEY_HEX - 1]
+        if key in first_with:
+            duplicates[path] = first_with[key]
+            log.warning("%s has the same bytes as %s: read once", path, first_with[key])
+            continue
+        first_with[key] = path
+        keys[path] = key
+    return keys, duplicates
+
+
+@contextlib.contextmanager
+def private_tempdir(parent: str) -> Iterator[str]:
+    """Point temporary files (Beam's beam-temp-* folders, worker scratch) at a folder removed afterwards."""
+    os.makedirs(parent, exist_ok=True)
+    path = tempfile.mkdtemp(prefix="tmp-", dir=parent)
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = path, path
+    try:
+        yield path
+    finally:
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
@@ -60,30 +108,50 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     paths = graph.expand_inputs(inputs)
     if not paths:
         raise FileNotFoundError(f"no dump files found in {list(inputs)}")
-    missing = [p for p in paths if "://" not in p and not any(c in p for c in "*?[") and not os.path.exists(p)]
+    missing = [p for p in paths if "://" not in p and not os.path.exists(p)]
     if missing:
         raise FileNotFoundError(f"input not found: {missing[0]}")
     warehouse = os.path.abspath(warehouse) if "://" not in warehouse else warehouse
+    keys, duplicates = identify_inputs(paths)
     stage_dir = staging_dir(warehouse, run_id)
-    if "://" not in stage_dir and os.path.exists(stage_dir):
-        shutil.rmtree(stage_dir)
-    options = PipelineOptions(list(beam_args))
-    log.info("run %s: %d input(s) -> %s", run_id, len(paths), warehouse)
-    with beam.Pipeline(options=options) as p:
-        graph.build(p, paths, stage_dir, config)
-    acc = Accounting.from_tables(read_table(stage_dir, "sources"), read_table(stage_dir, "revision_pairs"),
-                                 read_table(stage_dir, "quarantine"),
-                                 read_table(stage_dir, "diffs") if config.diff.enabled else None)
-    return Staged(run_id, warehouse, paths, sorted({source_key(p) for p in paths}), acc,
-                  staged_files(warehouse, run_id))
+    with staging_lock(stage_dir, run_id):
+        if "://" not in stage_dir and os.path.exists(stage_dir):
+            shutil.rmtree(stage_dir)
+        options = PipelineOptions(list(beam_args))
+        log.info("run %s: %d input(s) -> %s", run_id, len(keys), warehouse)
+        scratch = os.path.join(stage_dir, "_tmp") if "://" not in stage_dir else tempfile.gettempdir()
+        with private_tempdir(scratch):
+            with beam.Pipeline(options=options) as p:
+                graph.build(p, list(keys.items()), stage_dir, config)
+        if "://" not in stage_dir:
+            shutil.rmtree(scratch, ignore_errors=True)
+        acc = Accounting.from_tables(read_table(stage_dir, "sources"), read_table(stage_dir, "revision_pairs"),
+                                     read_table(stage_dir, "quarantine"),
+                                     read_table(stage_dir, "diffs") if config.diff.enabled else None)
+        files = staged_files(warehouse, run_id)
+    return Staged(run_id, warehouse, list(keys), sorted(set(keys.values())), acc, files,
+                  {_identity(p): k for p, k in keys.items()}, duplicates)
+
+
+def _identity(path: str) -> str:
+    return path if "://" in path else os.path.abspath(path)
 
 
 def commit(staged: Staged) -> list[str]:
-    """Move a staged run into the warehouse (replacing earlier rows of the same inputs) and refresh the catalog."""
+    """Move a staged run into the warehouse and refresh the catalog. The caller holds the warehouse lock.
+
+    Rows of the same content are replaced; so are the rows an input path's earlier bytes left, unless
+    another input path still has those bytes."""
+    index = input_index(staged.warehouse)
+    ours = staged.input_keys
+    still_used = {k for p, k in index.items() if p not in ours} | set(ours.values())
+    replaced = sorted({index[p] for p in ours if p in index and index[p] not in still_used})
     manifest = {"run_id": staged.run_id, "revmine_version": __version__, "inputs": staged.paths,
-                "source_keys": staged.keys, "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "source_keys": staged.keys, "input_keys": ours, "replaced_keys": replaced,
+                "duplicates": staged.duplicates, "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
                 "accounting": staged.accounting.as_dict()}
-    files = commit_run(staged.warehouse, staged.run_id, staged.keys, manifest, staged.files)
+    files = commit_run(staged.warehouse, staged.run_id, staged.keys + replaced, manifest, staged.files)
+    write_input_index(staged.warehouse, {**index, **ours})
     if "://" not in staged.warehouse:
         build_catalog(staged.warehouse)
     return files
@@ -96,11 +164,17 @@ def unbalanced_message(staged: Staged) -> str:
 
 
 def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
-        beam_args: Sequence[str] = (), run_id: Optional[str] = None) -> RunResult:
-    """Process `inputs` into `warehouse`. Raises UnbalancedBooks (after committing) if the books don't balance."""
-    staged = stage(inputs, warehouse, config, beam_args, run_id)
-    files = commit(staged)
-    result = RunResult(staged.run_id, staged.warehouse, staged.accounting, files)
-    if not staged.accounting.balanced:
-        raise UnbalancedBooks(f"{unbalanced_message(staged)}; see {staged.warehouse}/_runs/{staged.run_id}.json")
-    return result
+        beam_args: Sequence[str] = (), run_id: Optional[str] = None, wait: bool = False) -> RunResult:
+    """Process `inputs` into `warehouse`, holding its lock throughout (WarehouseBusy if another run has it,
+    unless `wait`). A run whose books don't balance is not committed: UnbalancedBooks."""
+    if "://" not in warehouse:
+        os.makedirs(warehouse, exist_ok=True)
+    with warehouse_lock(warehouse, wait=wait, run=run_id or "revmine run"):
+        for path in clean_dead_staging(os.path.join(os.path.abspath(warehouse), STAGING)):
+            log.info("removed %s, left by a run that was killed", path)
+        staged = stage(inputs, warehouse, config, beam_args, run_id)
+        if not staged.accounting.balanced:
+            raise UnbalancedBooks(f"{unbalanced_message(staged)}; nothing was committed (staged files are in "
+                                  f"{staging_dir(staged.warehouse, staged.run_id)} until the next run)")
+        files = commit(staged)
+    return RunResult(staged.run_id, staged.warehouse, staged.accounting, files, staged.duplicates)

@@ -7,6 +7,7 @@ Views use absolute paths; after moving a warehouse, run `revmine catalog WAREHOU
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Optional
 
 import duckdb
@@ -17,7 +18,13 @@ CATALOG = "catalog.duckdb"
 
 _DUCK_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.int16(): "SMALLINT",
                pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE", pa.float32(): "FLOAT",
-               pa.timestamp("s", tz="UTC"): "TIMESTAMPTZ"}
+               pa.timestamp("s", tz="UTC"): "TIMESTAMPTZ", pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ"}
+# `revmine query` runs only statements that read: COPY, EXPORT, ATTACH, INSTALL, SET ... are refused.
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+class QueryRefused(ValueError):
+    """A statement that could write, attach or reconfigure: `revmine query` only reads."""
 
 
 def _duck_type(t: pa.DataType) -> str:
@@ -45,11 +52,12 @@ def _view_sql(warehouse: str, table: Table) -> str:
 
 
 def build_catalog(warehouse: str) -> str:
-    """(Re)create WAREHOUSE/catalog.duckdb with a view per table; returns its path."""
+    """(Re)create WAREHOUSE/catalog.duckdb with a view per table; returns its path.
+
+    Built under a name private to this process, then renamed over the old one: readers and a
+    concurrent builder never see a catalog without its views."""
     path = os.path.join(warehouse, CATALOG)
-    tmp = path + ".tmp"
-    if os.path.exists(tmp):
-        os.remove(tmp)
+    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     con = duckdb.connect(tmp)
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -58,23 +66,45 @@ def build_catalog(warehouse: str) -> str:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(tmp, path)  # readers never see a half-built catalog
+    os.replace(tmp, path)
+    for leftover in (tmp + ".wal",):
+        if os.path.exists(leftover):
+            os.remove(leftover)
     return path
 
 
-def connect(warehouse: str, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+def connect(warehouse: str, read_only: bool = True, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the catalog. `sandbox`: the file system is closed except for reading the warehouse itself,
+    and the setting is locked, so the SQL run on this connection cannot change it back."""
     path = os.path.join(warehouse, CATALOG)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {warehouse!r} a revmine warehouse? "
                                 f"(run `revmine run ... --out {warehouse}` or `revmine catalog {warehouse}`)")
     con = duckdb.connect(path, read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
+    if sandbox:
+        root = os.path.join(os.path.realpath(warehouse), "")
+        con.execute("SET allowed_directories = [?]", [root])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     return con
 
 
+def check_read_only(sql: str, con: duckdb.DuckDBPyConnection) -> None:
+    """Raise QueryRefused unless every statement in `sql` only reads."""
+    for stmt in con.extract_statements(sql):
+        kind = stmt.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            raise QueryRefused(f"{kind} statements are refused: `revmine query` only reads the warehouse "
+                               f"(allowed: {', '.join(sorted(READ_ONLY_STATEMENTS))}). To export, use "
+                               "`revmine export`, or open the catalog with duckdb yourself.")
+
+
 def query(warehouse: str, sql: str, limit: Optional[int] = None) -> tuple[list[str], list[tuple]]:
-    con = connect(warehouse)
+    """Run read-only SQL over the catalog, with no file access outside the warehouse."""
+    con = connect(warehouse, sandbox=True)
     try:
+        check_read_only(sql, con)
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
         rows = cur.fetchmany(limit) if limit else cur.fetchall()

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from typing import Optional
 
 import yaml
@@ -54,12 +55,44 @@ def split_of(wiki: str, page_id) -> str:
 
 # ---- Hub ------------------------------------------------------------------------------------------
 
-def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None) -> dict:
-    """Write the Hub-ready folder; returns {table: rows}."""
+MARKER = ".revmine-export"  # written into every export folder: only such a folder is replaced without --force
+
+
+class UnsafeExportTarget(ValueError):
+    """The export folder is the warehouse, lies inside or around it, or holds files revmine did not write."""
+
+
+def check_export_target(warehouse: str, out: str, force: bool = False) -> None:
+    """Refuse to write OUT unless it is missing, empty, or an earlier export (its marker file), or `force`.
+    The warehouse itself is never written into or over, whatever `force` says."""
+    wh, target = os.path.realpath(warehouse), os.path.realpath(out)
+    if target == wh or target.startswith(wh + os.sep) or wh.startswith(target + os.sep):
+        raise UnsafeExportTarget(f"{out} is the warehouse {warehouse}, or inside or around it: exports never write "
+                                 "there; choose another folder")
+    if not os.path.lexists(target):
+        return
+    if os.path.isdir(target) and not os.path.islink(target):
+        entries = os.listdir(target)
+        if not entries or MARKER in entries or force:
+            return
+        raise UnsafeExportTarget(f"{out} exists and holds files that are not a revmine export ({len(entries)} entries,"
+                                 f" e.g. {sorted(entries)[0]!r}); pass --force to replace them, or choose an empty folder")
+    if not force:
+        raise UnsafeExportTarget(f"{out} exists and is not a folder; pass --force to replace it")
+
+
+def _mark(folder: str, kind: str) -> None:
+    with open(os.path.join(folder, MARKER), "w", encoding="utf-8") as fh:
+        json.dump({"export": kind, "written": dt.datetime.now(dt.timezone.utc).isoformat()}, fh)
+
+
+def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None, force: bool = False) -> dict:
+    """Write the Hub-ready folder; returns {table: rows}. See `check_export_target` for where it may write."""
+    check_export_target(warehouse, out, force)
     con = connect(warehouse)
-    tmp = out.rstrip("/") + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".revmine-export-", dir=parent)
     counts: dict[str, int] = {}
     try:
         for name in TABLES:
@@ -78,7 +111,11 @@ def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None) -> dict:
         con.close()
     with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as fh:
         fh.write(dataset_card(counts, sources, repo_id))
-    shutil.rmtree(out, ignore_errors=True)
+    _mark(tmp, "hub")
+    if os.path.isdir(out) and not os.path.islink(out):
+        shutil.rmtree(out)
+    elif os.path.lexists(out):
+        os.remove(out)
     os.replace(tmp, out)
     return counts
 
@@ -213,8 +250,10 @@ class _Node:
         self.node_type, self.action, self.key = node_type, action, key
 
 
-def export_training(warehouse: str, out: str, fmt: str) -> dict:
-    """Write OUT/{train,dev,test}.jsonl for `fmt` (coedit | edisum); returns rows per split."""
+def export_training(warehouse: str, out: str, fmt: str, force: bool = False) -> dict:
+    """Write OUT/{train,dev,test}.jsonl for `fmt` (coedit | edisum); returns rows per split.
+    See `check_export_target` for where it may write."""
+    check_export_target(warehouse, out, force)
     if fmt == "coedit":
         rows, key = coedit_rows(warehouse), ("instruction", "source", "target")
     elif fmt == "edisum":
@@ -228,7 +267,10 @@ def export_training(warehouse: str, out: str, fmt: str) -> dict:
             continue
         seen.add(k)
         splits[split_of(r["wiki"], r["page_id"])].append(r)
+    if os.path.lexists(out) and not os.path.isdir(out):
+        os.remove(out)  # a file in the way, replaced with --force (checked above)
     os.makedirs(out, exist_ok=True)
+    _mark(out, "training")
     for name, items in splits.items():
         with open(os.path.join(out, f"{name}.jsonl"), "w", encoding="utf-8") as fh:
             for r in items:

@@ -24,10 +24,12 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from revmine.schemas import TABLES, Table
+from revmine.schemas.names import is_wiki_name
 from revmine.warehouse.catalog import CATALOG  # noqa: F401  (part of the layout)
 
 STAGING = "_staging"
 RUNS = "_runs"
+INPUTS = "_inputs.json"  # input path -> content key of the bytes last committed from it
 ROWS_PER_FILE = 1_000_000
 ROW_GROUP = 20_000  # rows buffered per partition before a row group is written
 
@@ -40,6 +42,11 @@ class PartitionKey(NamedTuple):
     source_key: str
 
     def relpath(self) -> str:
+        # Partition values become directory names: only validated names and integers may.
+        if not is_wiki_name(self.wiki):
+            raise ValueError(f"refusing to write {self.table} rows for wiki {self.wiki!r}: not a database name")
+        if self.year is not None and not isinstance(self.year, int):
+            raise ValueError(f"refusing to write {self.table} rows for year {self.year!r}")
         parts = [self.table, f"wiki={self.wiki}"]
         if self.year is not None:
             parts.append(f"year={self.year}")
@@ -215,7 +222,26 @@ def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest
             FileSystems.delete([stage])
         else:
             shutil.rmtree(stage)
+            if os.path.exists(stage + ".lock"):
+                os.remove(stage + ".lock")
             os.rmdir(os.path.dirname(stage)) if not os.listdir(os.path.dirname(stage)) else None
     except OSError:  # an empty staging dir left behind is harmless
         pass
     return moved
+
+
+def input_index(warehouse: str) -> dict[str, str]:
+    """{input path: content key} of every input committed so far."""
+    path = _join(warehouse, INPUTS)
+    if not FileSystems.exists(path):
+        return {}
+    with FileSystems.open(path) as fh:
+        return json.loads(fh.read().decode("utf-8"))
+
+
+def write_input_index(warehouse: str, index: dict[str, str]) -> None:
+    path = _join(warehouse, INPUTS)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with FileSystems.create(tmp) as fh:
+        fh.write(json.dumps(index, indent=1, sort_keys=True).encode())
+    FileSystems.rename([tmp], [path]) if "://" in path else os.replace(tmp, path)

@@ -1,0 +1,40 @@
+"""What an input may put into a path or a column: wiki names, plain file names, value ranges.
+
+Names that come from inputs (a dump's <dbname>, a file name in dumpstatus.json) are data. They reach
+the file system only after one of these checks, so no input can name a path outside the warehouse.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+# MediaWiki database names: lowercase ASCII letters, digits and underscores (enwiki, zh_min_nanwiki).
+_WIKI_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# A file name with no directory part: what a dump server publishes (enwiki-20261101-pages-...xml.bz2).
+_PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}")
+
+INT64_MAX = (1 << 63) - 1
+ID_RANGE = (0, INT64_MAX)  # page, revision and user ids: unsigned in MediaWiki, int64 in Parquet
+NS_RANGE = (-(1 << 31), (1 << 31) - 1)  # namespace numbers: int32
+# Seconds since the epoch for years 1..9999, what Parquet's timestamp[ms] and Python's datetime both hold.
+EPOCH_RANGE = (-62135596800, 253402300799)
+
+
+def is_wiki_name(name: Optional[str]) -> bool:
+    return isinstance(name, str) and _WIKI_NAME.fullmatch(name) is not None
+
+
+def check_wiki_name(name: str, where: str = "wiki name") -> str:
+    """Return `name` if it has the form of a MediaWiki database name, else raise ValueError."""
+    if not is_wiki_name(name):
+        raise ValueError(f"{where} {name!r} is not a MediaWiki database name "
+                         "(lowercase ASCII letters, digits and '_', starting with a letter, at most 64)")
+    return name
+
+
+def is_plain_file_name(name: Optional[str]) -> bool:
+    return isinstance(name, str) and _PLAIN_FILE_NAME.fullmatch(name) is not None and ".." not in name
+
+
+def in_range(value: Optional[int], bounds: tuple[int, int]) -> bool:
+    return value is not None and bounds[0] <= value <= bounds[1]

@@ -1,0 +1,410 @@
+"""Every input lands exactly once or is quarantined with its reason, and nothing outside the warehouse
+is touched: content identity, names as data, empty tables, one writer, a read-only query, safe exports."""
+import bz2
+import json
+import os
+import shutil
+import tempfile
+import threading
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from helpers import assert_books_balance, read_all, reasons
+from revmine.cli import main
+from revmine.config import Config, ReadConfig
+from revmine.pipeline.run import run
+from revmine.schemas import TABLES
+from trust_helpers import FAST_CONFIG, count_revision_tags, snapshot
+
+HEAD = '<mediawiki version="0.11"><siteinfo><dbname>{db}</dbname></siteinfo>\n'
+
+
+def page(page_id, rev_ids, title=None, ns="0", text="Some text here. Another sentence.", comment="c"):
+    revs = "".join(f"<revision><id>{r}</id><timestamp>2020-01-0{1 + i % 9}T00:00:00Z</timestamp>"
+                   f"<contributor><username>U</username><id>1</id></contributor><comment>{comment}</comment>"
+                   f"<text bytes=\"1\">{text} {r}</text></revision>\n" for i, r in enumerate(rev_ids))
+    return f"<page><title>{title or f'P{page_id}'}</title><ns>{ns}</ns><id>{page_id}</id>\n{revs}</page>\n"
+
+
+def dump(*pages, db="testwiki") -> str:
+    return HEAD.format(db=db) + "".join(pages) + "</mediawiki>\n"
+
+
+@pytest.fixture
+def fast(tmp_path):
+    path = tmp_path / "fast.yaml"
+    path.write_text(FAST_CONFIG)
+    return Config.load(str(path))
+
+
+def _count(wh, sql):
+    con = duckdb.connect(str(wh / "catalog.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+# ---- any table may be empty ------------------------------------------------------------------------
+
+_DUCK = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.int16(): "SMALLINT",
+         pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE", pa.timestamp("ms", tz="UTC"): "TIMESTAMP WITH TIME ZONE"}
+
+
+def _declared(t):
+    return _DUCK[t.value_type] + "[]" if pa.types.is_list(t) else _DUCK[t]
+
+
+def test_every_table_empty_gives_views_with_the_declared_types(tmp_path):
+    from revmine.warehouse.catalog import build_catalog
+
+    build_catalog(str(tmp_path))
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
+    for name, table in TABLES.items():
+        got = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {name}").fetchall()]
+        assert got == [(f.name, _declared(f.type)) for f in table.schema], name
+        assert con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == 0
+
+
+def test_arxiv_only_run_into_a_fresh_warehouse_builds_the_catalog(tmp_path, fast):
+    data = tmp_path / "example.json"
+    data.write_text(json.dumps({"p1": {"simple": ["A first sentence.", "Kept."], "complex": ["A 1st sentence.", "Kept."]}}))
+    wh = tmp_path / "wh"
+    run([str(data)], str(wh), fast)
+    assert _count(wh, "select count(*) from revision_pairs where wiki = 'arxiv' and skip_reason is null") == 1
+    assert _count(wh, "select count(*) from revisions") == 0  # empty, yet a typed view
+
+
+def test_quarantine_only_warehouse_builds_the_catalog(tmp_path, fast):
+    bad = tmp_path / "bad.xml"
+    bad.write_text(dump(page(1, ["x"])))  # a non-numeric revision id: quarantined, nothing else
+    wh = tmp_path / "wh"
+    run([str(bad)], str(wh), fast)
+    assert _count(wh, "select count(*) from quarantine") == 1
+    assert _count(wh, "select count(*) from revision_pairs") == 0
+
+
+# ---- names from inputs are data, never paths --------------------------------------------------------
+
+def test_dbname_cannot_write_outside_the_warehouse(tmp_path, fast):
+    area = tmp_path / "area"
+    area.mkdir()
+    evil = area / "evil.xml"
+    evil.write_text(dump(page(1, [10, 11]), db="x/../../../../elsewhere"))
+    wh = area / "wh"
+    before = snapshot(tmp_path)
+    result = run([str(evil)], str(wh), fast)
+    appeared = {p for p in snapshot(tmp_path) - before if not p.startswith("area/wh")}
+    assert not appeared
+    assert result.accounting.balanced and result.accounting.quarantined["invalid_wiki_name"] == 2
+    assert _count(wh, "select count(*) from quarantine where reason = 'invalid_wiki_name' and level = 'file'") == 1
+    assert not any("elsewhere" in p for p in snapshot(wh))
+
+
+@pytest.mark.parametrize("db", ["EnWiki", "en-wiki", "../x", "a b", "wiki\u00e9", "x" * 65, "1wiki"])
+def test_a_wiki_name_must_be_a_database_name(tmp_path, db):
+    path = tmp_path / "d.xml"
+    path.write_text(dump(page(1, [5]), db=db.replace("&", "&amp;")))
+    out = read_all(path)
+    assert not out["revisions"] and reasons(out)["invalid_wiki_name"] == 2  # the file event and its revision
+    assert_books_balance(out)
+
+
+def test_wiki_override_is_checked_too(tmp_path, sample_dump, capsys):
+    assert main(["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh"), "--wiki", "../up"]) == 2
+    assert "not a MediaWiki database name" in capsys.readouterr().err
+    assert not (tmp_path / "wh").exists()
+
+
+# ---- content identity -------------------------------------------------------------------------------
+
+def test_redownloaded_complete_file_replaces_the_truncated_one(tmp_path, fast):
+    xml = dump(*(page(p, range(p * 100, p * 100 + 30), text="Words " * 300) for p in range(1, 40)))
+    blob = bz2.compress(xml.encode(), compresslevel=1)
+    path = tmp_path / "testwiki-history.xml.bz2"
+    path.write_bytes(blob[: len(blob) // 2])
+    wh = tmp_path / "wh"
+    first = run([str(path)], str(wh), fast)
+    assert 0 < first.accounting.pairs_written + sum(first.accounting.skipped.values()) < 39 * 30
+    path.write_bytes(blob)  # downloaded again, complete, to the same path
+    run([str(path)], str(wh), fast)
+    assert _count(wh, "select count(*) from revision_pairs") == 39 * 30
+    assert _count(wh, "select count(distinct new_rev_id) from revision_pairs") == 39 * 30
+    assert _count(wh, "select count(*) from sources") == 1
+
+
+def test_same_name_and_size_with_different_bytes_never_collide(tmp_path, fast):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = tmp_path / "a" / "x.xml", tmp_path / "b" / "x.xml"
+    a.write_text(dump(page(1, [11, 12])))
+    b.write_text(dump(page(2, [21, 22])))
+    assert a.stat().st_size == b.stat().st_size
+    wh = tmp_path / "wh"
+    run([str(a), str(b)], str(wh), fast)  # within one run
+    assert _count(wh, "select count(*) from revision_pairs") == 4
+    wh2 = tmp_path / "wh2"
+    run([str(a)], str(wh2), fast)  # across runs
+    run([str(b)], str(wh2), fast)
+    assert _count(wh2, "select count(*) from revision_pairs") == 4
+
+
+def test_the_same_bytes_listed_twice_are_read_once(tmp_path, fast, sample_dump, capsys):
+    copy = tmp_path / "copy.xml"
+    shutil.copy(sample_dump, copy)
+    wh = tmp_path / "wh"
+    result = run([str(sample_dump), str(sample_dump), str(copy)], str(wh), fast)
+    assert result.accounting.files == 1 and result.accounting.revisions_read == 25
+    assert set(result.duplicates) == {str(sample_dump), str(copy)}
+    assert _count(wh, "select count(*) from revision_pairs") == 25
+    assert main(["run", "--input", str(sample_dump), str(sample_dump), "--out", str(wh), "--config",
+                 str(tmp_path / "fast.yaml")]) == 0
+    assert "read once" in capsys.readouterr().err
+
+
+def test_the_same_bytes_twice_with_two_worker_processes(tmp_path, fast, sample_dump):
+    result = run([str(sample_dump), str(sample_dump)], str(tmp_path / "wh"), fast,
+                 ["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    assert result.accounting.balanced and result.accounting.revisions_read == 25
+
+
+# ---- duplicate revision ids ---------------------------------------------------------------------------
+
+def test_a_revision_id_on_two_pages_is_quarantined(tmp_path):
+    path = tmp_path / "d.xml"
+    path.write_text(dump(page(1, [5, 6]), page(2, [7, 5])))
+    out = read_all(path)
+    assert reasons(out) == {"duplicate_rev_id": 1}
+    assert [r.rev_id for r in out["revisions"]] == [5, 6, 7]
+    assert_books_balance(out)
+
+
+def test_cleaned_texts_of_different_pages_never_mix():
+    from revmine.pipeline.diff import DiffEngine
+
+    engine = DiffEngine()
+    one = engine._doc("testwiki", 5, "The first page says this.")
+    other = engine._doc("testwiki", 5, "A second page says something else.")
+    assert one is not other and one.texts != other.texts
+
+
+# ---- the books are checked against the input ------------------------------------------------------------
+
+def test_unclosed_revision_followed_by_another_is_quarantined(tmp_path):
+    xml = dump(page(1, [5, 6])).replace("</revision>", "", 1)
+    path = tmp_path / "d.xml"
+    path.write_text(xml)
+    out = read_all(path)
+    assert reasons(out)["unclosed_revision"] == 1
+    assert out["sources"][0].revisions_read == count_revision_tags(path) == 2
+    assert_books_balance(out)
+
+
+def test_revision_outside_any_page_is_counted_and_quarantined(tmp_path):
+    orphan = "<revision><id>99</id><timestamp>2020-01-01T00:00:00Z</timestamp><text>x</text></revision>\n"
+    path = tmp_path / "d.xml"
+    path.write_text(dump(page(1, [5]), orphan, page(2, [6])))
+    out = read_all(path)
+    assert reasons(out) == {"revision_outside_page": 1}
+    assert out["sources"][0].revisions_read == count_revision_tags(path) == 3
+    assert_books_balance(out)
+
+
+def _without_declaration(path) -> str:
+    text = path.read_text(encoding="utf-8")
+    return text.split("?>", 1)[1].lstrip() if text.startswith("<?xml") else text
+
+
+def test_utf16le_without_bom_and_one_bad_code_unit_loses_nothing_silently(tmp_path, sample_dump):
+    data = _without_declaration(sample_dump).encode("utf-16-le")
+    cut = len(data) // 3 | 1  # drop one byte at an odd offset: every later code unit is misaligned
+    path = tmp_path / "d16.xml"
+    path.write_bytes(data[:cut] + data[cut + 1:])
+    out = read_all(path)
+    assert out["sources"][0].revisions_read == count_revision_tags(path) == 25
+    assert not out["sources"][0].complete
+    assert 0 < len(out["revisions"]) < 25
+    assert_books_balance(out)
+
+
+def test_utf16le_without_bom_or_declaration_is_read(tmp_path, sample_dump):
+    data = _without_declaration(sample_dump).encode("utf-16-le")
+    path = tmp_path / "d16.xml"
+    path.write_bytes(data)
+    out = read_all(path)
+    assert len(out["revisions"]) == 25 and not out["quarantine"]
+
+
+def test_text_bytes_is_the_length_of_the_stored_text(tmp_path):
+    path = tmp_path / "d.xml"
+    path.write_text(dump(page(1, [5], text="h\u00e9")))  # bytes="1" in the file; the text is 5 bytes
+    (rev,) = read_all(path)["revisions"]
+    assert rev.text_bytes == len(rev.text.encode("utf-8")) == 5
+    (dropped,) = read_all(path, ReadConfig(max_text_bytes=4))["revisions"]  # text quarantined as oversized
+    assert dropped.text is None and dropped.text_bytes is None  # not the bytes="1" the file claims
+
+
+# ---- one bad record never stops a run ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("field,value", [("rev", str(2 ** 63)), ("page", str(2 ** 64)), ("ns", str(2 ** 31)),
+                                         ("parent", str(2 ** 63))])
+def test_out_of_range_numbers_quarantine_the_record(tmp_path, field, value):
+    xml = dump(page(1, [5, 6]))
+    if field == "rev":
+        xml = xml.replace("<id>6</id>", f"<id>{value}</id>")
+    elif field == "page":
+        xml = xml.replace("<id>1</id>\n", f"<id>{value}</id>\n")
+    elif field == "ns":
+        xml = xml.replace("<ns>0</ns>", f"<ns>{value}</ns>")
+    else:
+        xml = xml.replace("<id>6</id>", f"<id>6</id><parentid>{value}</parentid>")
+    path = tmp_path / "big.xml"
+    path.write_text(xml)
+    out = read_all(path)
+    bad = [q for q in out["quarantine"] if q.reason == "value_out_of_range"]
+    assert bad and all("big.xml" in q.detail and q.byte_offset is not None for q in bad)
+    assert_books_balance(out)
+
+
+def test_out_of_range_values_do_not_stop_the_other_files(tmp_path, fast, sample_dump):
+    big = tmp_path / "big.xml"
+    big.write_text(dump(page(1, [5, 2 ** 63])).replace("<ns>0</ns>", f"<ns>{2 ** 31}</ns>"))
+    arxiv = tmp_path / "papers.jsonl"
+    arxiv.write_text(json.dumps({"paper_id": "p", "version": 1, "text": "One.", "timestamp": 1e18}) + "\n" +
+                     json.dumps({"paper_id": "p", "version": 2 ** 70, "text": "Two."}) + "\n")
+    result = run([str(big), str(arxiv), str(sample_dump)], str(tmp_path / "wh"), fast)
+    assert result.accounting.balanced and result.accounting.quarantined["value_out_of_range"] == 4
+    assert result.accounting.pairs_written == 21  # the sample's pairs, as on their own
+
+
+def test_over_limit_fields_are_truncated_and_flagged_in_bounded_memory(tmp_path):
+    import psutil
+
+    comment = "a" * (64 << 20)  # 64 MB, from a few kB of bz2
+    xml = dump(page(1, [5], comment=comment, title="T" * 300))
+    path = tmp_path / "huge.xml.bz2"
+    path.write_bytes(bz2.compress(xml.encode()))
+    del xml, comment
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    out = read_all(path)
+    assert proc.memory_info().rss - before < 48 << 20  # the comment is never held whole
+    (rev,) = out["revisions"]
+    assert len(rev.comment) == 500 and len(rev.title.encode()) == 255
+    (flag,) = out["quarantine"]
+    assert flag.reason == "field_truncated" and flag.n_revisions == 0 and "67,108,864" in flag.detail
+    assert_books_balance(out)
+    quarantined = read_all(path, ReadConfig(over_limit="quarantine"))
+    assert not quarantined["revisions"] and reasons(quarantined) == {"field_too_long": 1}
+
+
+# ---- one writer per warehouse ---------------------------------------------------------------------------------
+
+def test_a_second_run_fails_at_once_with_the_reason(tmp_path, sample_dump, capsys):
+    from revmine.warehouse.lock import warehouse_lock
+
+    wh = tmp_path / "wh"
+    with warehouse_lock(str(wh), run="the first run"):
+        assert main(["run", "--input", str(sample_dump), "--out", str(wh)]) == 2
+    err = capsys.readouterr().err
+    assert "in use" in err and "the first run" in err
+    assert not (wh / "_runs").exists()
+
+
+def test_concurrent_catalog_builds_never_leave_a_catalog_without_views(tmp_path, sample_dump, fast):
+    from revmine.warehouse.catalog import build_catalog
+
+    wh = tmp_path / "wh"
+    run([str(sample_dump)], str(wh), fast)
+    errors = []
+
+    def build():
+        try:
+            for _ in range(5):
+                build_catalog(str(wh))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _count(wh, "select count(*) from revision_pairs") == 25
+    assert not [f for f in os.listdir(wh) if ".tmp" in f]
+
+
+def test_a_killed_runs_staging_is_cleaned_and_no_temp_folder_is_left(tmp_path, sample_dump, fast):
+    wh = tmp_path / "wh"
+    dead = wh / "_staging" / "20260101T000000Z-dead00" / "revisions"
+    dead.mkdir(parents=True)
+    (dead / "part-x-00000.parquet.tmp").write_bytes(b"half")
+    temp_before = set(os.listdir(tempfile.gettempdir()))
+    run([str(sample_dump)], str(wh), fast)
+    assert not (wh / "_staging").exists()
+    assert not {n for n in set(os.listdir(tempfile.gettempdir())) - temp_before if n.startswith(("beam", "tmp"))}
+
+
+# ---- revmine query cannot touch the file system ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def query_wh(tmp_path_factory, sample_dump):
+    wh = tmp_path_factory.mktemp("q") / "wh"
+    cfg = wh.parent / "fast.yaml"
+    cfg.write_text(FAST_CONFIG)
+    run([str(sample_dump)], str(wh), Config.load(str(cfg)))
+    return wh
+
+
+@pytest.mark.parametrize("sql", ["COPY (SELECT 1) TO '{out}'", "COPY revisions TO '{part}'", "EXPORT DATABASE '{dir}'",
+                                 "ATTACH '{dir}/x.duckdb' AS x", "INSTALL httpfs",
+                                 "SET enable_external_access = true", "SELECT 1; COPY (SELECT 1) TO '{out}'"])
+def test_query_refuses_statements_that_write(query_wh, tmp_path, sql, capsys):
+    part = next((query_wh / "revisions").rglob("*.parquet"))
+    size = part.stat().st_size
+    text = sql.format(out=tmp_path / "o.csv", part=part, dir=tmp_path / "exp")
+    assert main(["query", str(query_wh), text]) == 2
+    assert "only reads" in capsys.readouterr().err
+    assert part.stat().st_size == size and not (tmp_path / "o.csv").exists() and not (tmp_path / "exp").exists()
+
+
+@pytest.mark.parametrize("fn", ["read_csv('/etc/passwd')", "read_text('/etc/hostname')", "glob('/etc/*')"])
+def test_query_cannot_read_outside_the_warehouse(query_wh, fn, capsys):
+    assert main(["query", str(query_wh), f"SELECT * FROM {fn}"]) == 1
+    assert "root:" not in capsys.readouterr().out
+
+
+def test_query_prints_values_exactly_as_stored(query_wh, capsys):
+    value = "[[a]] [b] [/ref] :x: [bold]b[/bold]"
+    assert main(["query", str(query_wh), f"SELECT '{value}' AS v"]) == 0
+    assert value in capsys.readouterr().out
+
+
+# ---- exports never destroy data ------------------------------------------------------------------------------
+
+def test_export_into_the_warehouse_is_refused(query_wh, capsys):
+    before = snapshot(query_wh)
+    for target in (query_wh, query_wh / "sub", query_wh.parent):
+        assert main(["export", "hub", str(query_wh), str(target), "--force"]) == 2
+        assert main(["export", "training", str(query_wh), str(target), "--force"]) == 2
+    assert snapshot(query_wh) == before
+
+
+def test_export_replaces_only_its_own_folders(query_wh, tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    for what in ("hub", "training"):
+        assert main(["export", what, str(query_wh), str(foreign)]) == 2
+        assert (foreign / "thesis.tex").read_text() == "precious"
+    out = tmp_path / "out"
+    assert main(["export", "hub", str(query_wh), str(out)]) == 0
+    assert main(["export", "hub", str(query_wh), str(out)]) == 0  # an earlier export of its own
+    assert (out / ".revmine-export").exists()
+    assert main(["export", "training", str(query_wh), str(tmp_path / "train")]) == 0
+    assert main(["export", "training", str(query_wh), str(tmp_path / "train")]) == 0
+    assert main(["export", "hub", str(query_wh), str(foreign), "--force"]) == 0
+    assert not (foreign / "thesis.tex").exists()
