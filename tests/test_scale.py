@@ -59,7 +59,7 @@ def shared_run(shared_data, tmp_path_factory):
                                                    "summarize.enabled": False}))
     acc = result.accounting
     assert acc.balanced and acc.diff_balanced and acc.diffed == acc.pairs_written
-    assert acc.files == 22 and acc.revisions_read == 18881 + 4
+    assert acc.files == 23 and acc.revisions_read == 18881 + 6 + 4  # article-pyrus .gz and .xz: 1,104 bytes each
     return out
 
 

@@ -408,3 +408,21 @@ def test_export_replaces_only_its_own_folders(query_wh, tmp_path):
     assert main(["export", "training", str(query_wh), str(tmp_path / "train")]) == 0
     assert main(["export", "hub", str(query_wh), str(foreign), "--force"]) == 0
     assert not (foreign / "thesis.tex").exists()
+
+
+def test_a_revision_id_in_two_files_of_one_wiki_lands_once(tmp_path, fast):
+    a, b, c = tmp_path / "a.xml", tmp_path / "b.xml", tmp_path / "c.xml"
+    a.write_text(dump(page(1, [5, 6], text="Alpha page words.")))
+    b.write_text(dump(page(2, [7, 6, 8], text="Beta page words.")))  # revision 6 again, on another page
+    c.write_text(dump(page(3, [9, 5])))  # committed in a later run: 5 is in the warehouse already
+    wh = tmp_path / "wh"
+    result = run([str(a), str(b)], str(wh), fast)
+    assert result.accounting.balanced and result.accounting.quarantined["duplicate_rev_id"] == 1
+    later = run([str(c)], str(wh), fast)
+    assert later.accounting.balanced and later.accounting.quarantined["duplicate_rev_id"] == 1
+    assert _count(wh, "select count(*) from revision_pairs") == _count(wh, "select count(distinct new_rev_id) from revision_pairs") == 5
+    assert _count(wh, "select count(*) from revisions") == 5
+    assert _count(wh, "select count(*) from sentences where pair_id = 'testwiki:6' and text like '%Alpha%'") > 0
+    assert _count(wh, "select count(*) from sentences where pair_id = 'testwiki:6' and text like '%Beta%'") == 0
+    assert _count(wh, "select count(*) from revision_pairs where new_rev_id = 6 and page_id = 1") == 1
+    assert _count(wh, "select count(*) from quarantine where reason = 'duplicate_rev_id'") == 2

@@ -24,6 +24,7 @@ from revmine.pipeline import beam as graph
 from revmine.pipeline.accounting import Accounting
 from revmine.pipeline.read import KEY_HEX, source_key
 from revmine.warehouse.catalog import build_catalog
+from revmine.warehouse.duplicates import find_duplicates, remove_duplicates
 from revmine.warehouse.layout import (STAGING, commit_run, input_index, read_table, staged_files, staging_dir,
                                       write_input_index)
 from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
@@ -125,12 +126,24 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                 graph.build(p, list(keys.items()), stage_dir, config)
         if "://" not in stage_dir:
             shutil.rmtree(scratch, ignore_errors=True)
+            replaced = _replaced_keys(warehouse, {_identity(p): k for p, k in keys.items()})
+            dups = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced)
+            if dups:
+                log.warning("%d revision id(s) already stored from another input: quarantined as duplicate_rev_id",
+                            remove_duplicates(stage_dir, dups))
         acc = Accounting.from_tables(read_table(stage_dir, "sources"), read_table(stage_dir, "revision_pairs"),
                                      read_table(stage_dir, "quarantine"),
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
         files = staged_files(warehouse, run_id)
     return Staged(run_id, warehouse, list(keys), sorted(set(keys.values())), acc, files,
                   {_identity(p): k for p, k in keys.items()}, duplicates)
+
+
+def _replaced_keys(warehouse: str, ours: dict[str, str], index: Optional[dict[str, str]] = None) -> list[str]:
+    """Keys of the bytes these input paths held before, that no other committed input path still holds."""
+    index = input_index(warehouse) if index is None else index
+    still_used = {k for p, k in index.items() if p not in ours} | set(ours.values())
+    return sorted({index[p] for p in ours if p in index and index[p] not in still_used})
 
 
 def _identity(path: str) -> str:
@@ -144,8 +157,7 @@ def commit(staged: Staged) -> list[str]:
     another input path still has those bytes."""
     index = input_index(staged.warehouse)
     ours = staged.input_keys
-    still_used = {k for p, k in index.items() if p not in ours} | set(ours.values())
-    replaced = sorted({index[p] for p in ours if p in index and index[p] not in still_used})
+    replaced = _replaced_keys(staged.warehouse, ours, index)
     manifest = {"run_id": staged.run_id, "revmine_version": __version__, "inputs": staged.paths,
                 "source_keys": staged.keys, "input_keys": ours, "replaced_keys": replaced,
                 "duplicates": staged.duplicates, "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
