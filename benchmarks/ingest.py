@@ -85,9 +85,10 @@ def revmine_stages(path: str, out: str) -> int:
     from revmine.schemas import RevisionPair
     from revmine.warehouse.layout import PartitionedWriter
 
-    writer = PartitionedWriter(out, source_key(path))
+    key = source_key(path)  # the content key (SHA-256 of the file's bytes) is part of the measured work
+    writer = PartitionedWriter(out, key)
     n = 0
-    for rec in process_file(path, Config.load(None, **{"diff.enabled": False}), None):
+    for rec in process_file(path, Config.load(None, **{"diff.enabled": False}), None, key=key):
         writer.add(rec)
         n += isinstance(rec, RevisionPair)
     writer.close()

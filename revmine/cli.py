@@ -402,8 +402,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from revmine.warehouse.catalog import build_catalog
+    from revmine.warehouse.lock import warehouse_lock
 
-    console.print(f"catalog: {build_catalog(args.warehouse)}")
+    if not os.path.isdir(args.warehouse):
+        console.print(f"[red]error:[/red] {escape(args.warehouse)} is not a folder")
+        return 2
+    with warehouse_lock(args.warehouse, wait=True, command="revmine catalog"):
+        console.print(f"catalog: {build_catalog(args.warehouse)}")
     return 0
 
 

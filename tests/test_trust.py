@@ -426,3 +426,36 @@ def test_a_revision_id_in_two_files_of_one_wiki_lands_once(tmp_path, fast):
     assert _count(wh, "select count(*) from sentences where pair_id = 'testwiki:6' and text like '%Beta%'") == 0
     assert _count(wh, "select count(*) from revision_pairs where new_rev_id = 6 and page_id = 1") == 1
     assert _count(wh, "select count(*) from quarantine where reason = 'duplicate_rev_id'") == 2
+
+
+# ---- jobs: names and URLs from dumpstatus.json are data ----------------------------------------------------
+
+def _mirror(root, files):
+    d = root / "mirror" / "testwiki" / "20261101"
+    d.mkdir(parents=True)
+    (d / "real.xml.bz2").write_bytes(bz2.compress(dump(page(1, [5, 6])).encode()))
+    (d / "dumpstatus.json").write_text(json.dumps({"jobs": {"metahistorybz2dump": {"status": "done", "files": files}}}))
+    return f"file://{root / 'mirror'}"
+
+
+@pytest.mark.parametrize("name,url", [("../../../escaped.xml.bz2", "/testwiki/20261101/real.xml.bz2"),
+                                      ("ok.xml.bz2", "file:///etc/passwd"),
+                                      ("ok.xml.bz2", "/testwiki/20261101/../../../../etc/passwd"),
+                                      ("ok.xml.bz2", "https://elsewhere.example/x.bz2"), ("sub/dir.bz2", None)])
+def test_jobs_refuse_names_and_urls_that_leave_their_folders(tmp_path, name, url):
+    files = {name: {"size": 1, "sha1": None, **({"url": url} if url else {})}}
+    base = _mirror(tmp_path, files)
+    before = snapshot(tmp_path)
+    args = ["jobs", "run", "--wiki", "testwiki", "--date", "20261101", "--warehouse", str(tmp_path / "wh"),
+            "--dumps-dir", str(tmp_path / "dumps"), "--base-url", base]
+    assert main(args) == 1
+    assert {p for p in snapshot(tmp_path) - before if not p.startswith(("dumps", "wh"))} == set()
+    assert not [p for p in snapshot(tmp_path / "dumps") if os.path.isfile(tmp_path / "dumps" / p)] \
+        if (tmp_path / "dumps").exists() else True
+
+
+def test_jobs_check_wiki_and_date(tmp_path, capsys):
+    assert main(["jobs", "run", "--wiki", "../x", "--date", "20261101", "--warehouse", str(tmp_path / "wh")]) == 2
+    assert main(["jobs", "run", "--wiki", "testwiki", "--date", "../../1", "--warehouse", str(tmp_path / "wh")]) == 2
+    assert "not a MediaWiki database name" in capsys.readouterr().err
+    assert not (tmp_path / "wh").exists()

@@ -101,7 +101,7 @@ class SourceStats:
     """One row per input file per run: what the reader saw (the left side of the accounting)."""
     wiki: str = doc("database name")
     source_file: str = doc("input path")
-    source_key: str = doc("stable key of the input (name + size), used in warehouse file names")
+    source_key: str = doc("key of the input: the first 16 hex digits of the SHA-256 of its bytes, used in warehouse file names")
     compression: str = doc("detected container: xml, bz2, gz, xz, lzma, 7z")
     schema_version: Optional[str] = doc("export schema version, e.g. 0.10")
     is_stub: bool = doc("stub dump: metadata only, no text")
