@@ -44,7 +44,8 @@ setup(
         "huggingface_hub>=0.20",  # export hub --push
     ],
     extras_require={
-        "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3", "datasets>=2.14"],
+        # mwxml is the differential oracle for the reader; hypothesis fuzzes what no fixture covers.
+        "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3", "datasets>=2.14", "hypothesis>=6.100"],
     },
     entry_points={"console_scripts": ["revmine=revmine.cli:main"]},
 )

@@ -41,7 +41,7 @@ class FileLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            held_by = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+            held_by = _describe(os.read(fd, 4096))
             os.close(fd)
             raise WarehouseBusy(f"{os.path.dirname(self.path)} is in use ({held_by}); wait for that run to finish, "
                                 "or write to another --out") from None
@@ -63,6 +63,14 @@ class FileLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _describe(raw: bytes) -> str:
+    try:
+        info = json.loads(raw.decode("utf-8"))
+        return ", ".join(f"{k} {v}" for k, v in info.items())
+    except (ValueError, AttributeError):
+        return "held by another process"
 
 
 class _NoLock:
