@@ -312,7 +312,7 @@ def fit_lexical(model_dir: str, train: dict[str, list[EditInput]], dev: Optional
     return metrics
 
 
-# The figure each taxonomy is judged by (issue 5): the mixing weight is chosen to maximise it on dev.
+# The figure each taxonomy is judged by: the mixing weight is chosen to maximise it on dev.
 SELECT_BY = {"arxivedits": "weighted_f1", "iterater": "macro_f1"}
 
 
