@@ -27,6 +27,7 @@ setup(
         "luigi>=3.5",
         "rich>=13",
         "pyyaml>=6",
+        "pydantic>=2.6",  # configuration files are validated at load (revmine/config.py)
         "blingfire>=0.1.8",  # sentence splitting (chosen on speed and accuracy, see clean.py)
         "rapidfuzz>=3",  # string similarity for the classical aligner
         "torch==2.13.0",  # CPU wheel here; see DEVELOPERS.md (an unpinned torch pulls CUDA packages)

@@ -389,8 +389,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from revmine.jobs.tasks import check_job_params, run_jobs
 
+    from revmine.config import Config
+
     try:
         check_job_params(args.wiki, args.date)
+        Config.load(args.config)  # a bad config fails here, in one line, not inside a luigi task
     except ValueError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2

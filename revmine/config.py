@@ -1,41 +1,52 @@
-"""Run configuration: dataclasses with defaults, overridable from YAML (configs/*.yaml)."""
+"""Run configuration: typed dataclasses whose defaults are the library's, validated when loaded from YAML.
+
+`Config.load` checks every key, type and allowed value of a YAML file (configs/*.yaml) with pydantic, and
+refuses a bad one with one line per problem naming the file, the key, the value and what is allowed.
+"""
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import yaml
+from pydantic import ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError
 
 from revmine.schemas.names import check_wiki_name
 
 # Wikipedia's bot policy requires "bot" in a bot account's name; this matches it as a word or suffix
 # (ClueBot NG, SmackBot, Cydebot, AnomieBOT, Bot1058) without matching "Abbott", "Robotics" or "Botticelli".
 DEFAULT_BOT_PATTERN = r"(?i)bot(?:\b|_|\d|$)"
+_STRICT = ConfigDict(extra="forbid")  # unknown keys are errors; scalar types are Strict* below
+
+
+class ConfigError(ValueError):
+    """A configuration file (or override) that does not validate; the message is one line per problem."""
 
 
 @dataclass
 class ReadConfig:
-    wiki: Optional[str] = None  # override the wiki name found in the dump
-    max_text_bytes: int = 4 * 1024 * 1024  # 2x MediaWiki's $wgMaxArticleSize; bigger texts are quarantined
-    progress_seconds: float = 5.0
+    __pydantic_config__ = _STRICT
+    wiki: Optional[StrictStr] = None  # override the wiki name found in the dump
+    max_text_bytes: StrictInt = 4 * 1024 * 1024  # 2x MediaWiki's $wgMaxArticleSize; bigger texts are quarantined
+    progress_seconds: StrictFloat = 5.0
     # MediaWiki's own maxima: page_title and actor_name are 255-byte columns; CommentStore keeps
     # 500 characters. Longer values can only come from a damaged or hostile file.
-    max_title_bytes: int = 255
-    max_user_bytes: int = 255
-    max_comment_chars: int = 500
-    over_limit: str = "truncate"  # truncate (and flag with a field_truncated row) | quarantine the revision
+    max_title_bytes: StrictInt = 255
+    max_user_bytes: StrictInt = 255
+    max_comment_chars: StrictInt = 500
+    over_limit: Literal["truncate", "quarantine"] = "truncate"  # truncate (and flag with a field_truncated row) | quarantine the revision
 
 
 @dataclass
 class PairConfig:
-    revert_radius: int = 15  # mwreverts' default: a revert may span at most this many revisions
-    revert_max_seconds: Optional[int] = None  # optional time limit for a revert (e.g. 48h = 172800)
-    parent_window: int = 100  # how many earlier revisions of a page are kept to find a <parentid>
-    bot_pattern: str = DEFAULT_BOT_PATTERN
-    bot_users: list[str] = field(default_factory=list)  # extra accounts to flag (flagged bots without "bot")
-    not_bot_users: list[str] = field(default_factory=list)  # humans the pattern would wrongly flag
+    __pydantic_config__ = _STRICT
+    revert_radius: StrictInt = 15  # mwreverts' default: a revert may span at most this many revisions
+    revert_max_seconds: Optional[StrictInt] = None  # optional time limit for a revert (e.g. 48h = 172800)
+    parent_window: StrictInt = 100  # how many earlier revisions of a page are kept to find a <parentid>
+    bot_pattern: StrictStr = DEFAULT_BOT_PATTERN
+    bot_users: list[StrictStr] = field(default_factory=list)  # extra accounts to flag (flagged bots without "bot")
+    not_bot_users: list[StrictStr] = field(default_factory=list)  # humans the pattern would wrongly flag
 
     def bot_matcher(self):
         pattern = re.compile(self.bot_pattern)
@@ -55,32 +66,36 @@ class PairConfig:
 
 @dataclass
 class DiffConfig:
-    enabled: bool = True  # false: stop after pairing (revisions, pairs, quarantine only)
-    aligner: str = "neural"  # neural (trained CRF; falls back to classical without weights) | classical
-    aligner_model: Optional[str] = None  # model folder; default: the weights shipped in revmine/models/weights
-    align_threshold: float = 0.5  # classical aligner: minimum similarity for a link
-    section_cache: int = 4096  # cleaned sections kept per worker
+    __pydantic_config__ = _STRICT
+    enabled: StrictBool = True  # false: stop after pairing (revisions, pairs, quarantine only)
+    aligner: Literal["neural", "classical"] = "neural"  # neural (trained CRF; falls back to classical without weights) | classical
+    aligner_model: Optional[StrictStr] = None  # model folder; default: the weights shipped in revmine/models/weights
+    align_threshold: StrictFloat = 0.5  # classical aligner: minimum similarity for a link
+    section_cache: StrictInt = 4096  # cleaned sections kept per worker
     # Beam's BatchElements sizes the batches of pairs between these, adapting to the measured time per
     # batch; a batch's changed blocks go through the aligner (one encoder call) together.
-    min_batch: int = 8
-    max_batch: int = 64
+    min_batch: StrictInt = 8
+    max_batch: StrictInt = 64
 
 
 @dataclass
 class LabelConfig:
-    enabled: bool = True  # label every edit's intent (needs diff.enabled)
-    model: Optional[str] = None  # intent model folder; default: the adapter shipped in revmine/models/weights
+    __pydantic_config__ = _STRICT
+    enabled: StrictBool = True  # label every edit's intent (needs diff.enabled)
+    model: Optional[StrictStr] = None  # intent model folder; default: the adapter shipped in revmine/models/weights
 
 
 @dataclass
 class SummarizeConfig:
-    enabled: bool = True  # write an edit summary per diffed pair (needs diff.enabled and trained adapters)
-    model: Optional[str] = None  # adapter folder; default: the adapter shipped in revmine/models/weights
-    batch_size: int = 16  # pairs per generate() call
+    __pydantic_config__ = _STRICT
+    enabled: StrictBool = True  # write an edit summary per diffed pair (needs diff.enabled and trained adapters)
+    model: Optional[StrictStr] = None  # adapter folder; default: the adapter shipped in revmine/models/weights
+    batch_size: StrictInt = 16  # pairs per generate() call
 
 
 @dataclass
 class Config:
+    __pydantic_config__ = _STRICT
     read: ReadConfig = field(default_factory=ReadConfig)
     pair: PairConfig = field(default_factory=PairConfig)
     diff: DiffConfig = field(default_factory=DiffConfig)
@@ -89,27 +104,52 @@ class Config:
 
     @classmethod
     def load(cls, path: Optional[str] = None, **overrides: Any) -> "Config":
-        data: dict = {}
+        """The defaults, updated from the YAML file at `path` and from `overrides` ({"section.key": value}).
+
+        Raises ConfigError (one line per problem) for unknown sections or keys, wrong types and values
+        outside the allowed ones; OSError when the file can't be read."""
+        where = path or "config"
+        data: Any = {}
         if path:
             with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh) or {}
-        cfg = cls()
-        for section, values in data.items():
-            if section in ("source", "runner", "description"):
-                continue
-            if not hasattr(cfg, section):
-                raise ValueError(f"{path}: unknown config section {section!r} (known: read, pair, diff, label, summarize)")
-            target = getattr(cfg, section)
-            for key, value in (values or {}).items():
-                if not hasattr(target, key):
-                    known = ", ".join(f.name for f in dataclasses.fields(target))
-                    raise ValueError(f"{path}: unknown key {section}.{key} (known: {known})")
-                setattr(target, key, value)
+                try:
+                    data = yaml.safe_load(fh) or {}
+                except yaml.YAMLError as exc:
+                    raise ConfigError(f"{where}: not valid YAML: {' '.join(str(exc).split())}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a mapping of sections ({', '.join(_SECTIONS)}), got {type(data).__name__}")
+        description = data.pop("description", None)
+        if description is not None and not isinstance(description, str):
+            raise ConfigError(f"{where}: description: expected text, got {description!r:.60}")
+        data = {k: ({} if v is None else v) for k, v in data.items()}
         for dotted, value in overrides.items():
             section, key = dotted.split(".", 1)
-            setattr(getattr(cfg, section), key, value)
-        if cfg.read.wiki is not None:
-            check_wiki_name(cfg.read.wiki, f"{path or 'config'}: read.wiki")
-        if cfg.read.over_limit not in ("truncate", "quarantine"):
-            raise ValueError(f"{path or 'config'}: read.over_limit {cfg.read.over_limit!r} (allowed: truncate, quarantine)")
+            if not isinstance(data.get(section, {}), dict):
+                break  # reported by the validation below
+            data.setdefault(section, {})[key] = value
+        try:
+            cfg = _ADAPTER.validate_python(data)
+        except ValidationError as exc:
+            raise ConfigError("\n".join(_describe(where, err) for err in exc.errors())) from None
+        try:
+            if cfg.read.wiki is not None:
+                check_wiki_name(cfg.read.wiki, f"{where}: read.wiki")
+            re.compile(cfg.pair.bot_pattern)
+        except (ValueError, re.error) as exc:
+            raise ConfigError(f"{where}: pair.bot_pattern: {exc}" if isinstance(exc, re.error) else str(exc)) from None
         return cfg
+
+
+_SECTIONS = ("read", "pair", "diff", "label", "summarize")
+_ADAPTER = TypeAdapter(Config)
+
+
+def _describe(where: str, err: dict) -> str:
+    """One line for one validation problem: file, key, value, and what is allowed."""
+    loc = ".".join(str(p) for p in err["loc"])
+    value = err.get("input")
+    if err["type"] == "unexpected_keyword_argument":
+        section = err["loc"][0] if len(err["loc"]) > 1 else None
+        known = _SECTIONS if section is None else tuple(TypeAdapter(type(getattr(Config(), section))).json_schema()["properties"])
+        return f"{where}: unknown key {loc!r} (allowed: {', '.join(known)})"
+    return f"{where}: {loc}: {err['msg']} (got {value!r:.80})"

@@ -1,0 +1,53 @@
+"""A configuration validates itself when loaded: wrong types, unknown keys and unknown values fail at once,
+in one line that names the file, the key, the value and what is allowed; the CLI exits 2, no traceback."""
+import pathlib
+
+import pytest
+
+from revmine.cli import main
+from revmine.config import Config, ConfigError
+
+CONFIGS = sorted(str(p) for p in (pathlib.Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS)
+def test_shipped_configs_validate(path):
+    Config.load(path)
+
+
+@pytest.mark.parametrize("yaml_text,expected", [
+    ("diff:\n  max_batch: \"64\"\n", "diff.max_batch: Input should be a valid integer (got '64')"),
+    ("pair:\n  revert_radius: fifteen\n", "pair.revert_radius: Input should be a valid integer (got 'fifteen')"),
+    ("diff:\n  aligner: nueral\n", "diff.aligner: Input should be 'neural' or 'classical' (got 'nueral')"),
+    ("read:\n  over_limit: drop\n", "read.over_limit: Input should be 'truncate' or 'quarantine' (got 'drop')"),
+    ("label:\n  enabled: sometimes\n", "label.enabled: Input should be a valid boolean (got 'sometimes')"),
+    ("diff:\n  align_threshold: \"0.5\"\n", "diff.align_threshold: Input should be a valid number (got '0.5')"),
+    ("bogus:\n  x: 1\n", "unknown key 'bogus' (allowed: read, pair, diff, label, summarize)"),
+    ("diff:\n  nope: 1\n", "unknown key 'diff.nope' (allowed: enabled, aligner, aligner_model,"),
+    ("source:\n  wiki: enwiki\n", "unknown key 'source'"),
+    ("pair:\n  bot_pattern: \"(\"\n", "pair.bot_pattern: missing ), unterminated subpattern"),
+    ("- 1\n", "expected a mapping of sections"),
+    ("read: [\n", "not valid YAML"),
+])
+def test_bad_config_fails_at_load_in_one_line(tmp_path, capsys, sample_dump, yaml_text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as err:
+        Config.load(str(path))
+    message = str(err.value)
+    assert message.startswith(str(path)) and expected in message and "\n" not in message
+    assert main(["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh"), "--config", str(path)]) == 2
+    out = " ".join(capsys.readouterr().err.split())
+    assert "Traceback" not in out and " ".join(expected.split()) in out
+    assert not (tmp_path / "wh").exists()
+
+
+def test_overrides_are_validated_too():
+    with pytest.raises(ConfigError, match="diff.min_batch"):
+        Config.load(None, **{"diff.min_batch": "two"})
+
+
+def test_defaults_live_in_the_library():
+    from revmine.config import DiffConfig
+
+    assert Config.load(None) == Config() and Config().diff == DiffConfig()
