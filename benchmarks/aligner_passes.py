@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     import torch
 
     from revmine.config import Config
-    from revmine.pipeline.beam import build_engine, process_file
+    from revmine.runner.compose import build_engine, process_file
     from revmine.schemas import DiffStats, RevisionPair
 
     logging.basicConfig(level=logging.WARNING)

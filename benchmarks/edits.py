@@ -50,7 +50,7 @@ def naive(path: str) -> tuple[int, int]:
 
 def revmine_stages(path: str, aligner: str) -> tuple[int, int, int, int]:
     from revmine.config import Config
-    from revmine.pipeline.beam import build_engine, process_file
+    from revmine.runner.compose import build_engine, process_file
     from revmine.schemas import DiffStats, Edit, RevisionPair
 
     cfg = Config.load(None, **{"diff.aligner": aligner})
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         print(f"| {name} | revmine | {n:,} | {t_rev:.1f} | {n / t_rev:,.0f} | {e:,} | {ap_ / all_:.5f} | **{t_naive / t_rev:.2f}** |")
     if args.full:
         from revmine.config import Config
-        from revmine.pipeline.run import run
+        from revmine.runner.run import run
 
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()

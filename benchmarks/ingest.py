@@ -80,7 +80,7 @@ def baseline_mwxml(path: str) -> int:
 def revmine_stages(path: str, out: str) -> int:
     """read -> pair -> partitioned Parquet, without Beam: the per-file work a Beam worker does (diff off)."""
     from revmine.config import Config
-    from revmine.pipeline.beam import process_file
+    from revmine.runner.compose import process_file
     from revmine.pipeline.read import source_key
     from revmine.schemas import RevisionPair
     from revmine.warehouse.layout import PartitionedWriter
@@ -98,7 +98,7 @@ def revmine_stages(path: str, out: str) -> int:
 def revmine_beam(path: str, out: str) -> int:
     """`revmine run` with the diff stage off: ingest and pair only, like the baselines."""
     from revmine.config import Config
-    from revmine.pipeline.run import run
+    from revmine.runner.run import run
 
     return run([path], out, Config.load(None, **{"diff.enabled": False})).accounting.revisions_read
 
@@ -106,7 +106,7 @@ def revmine_beam(path: str, out: str) -> int:
 _FRESH = """
 import logging, sys
 logging.basicConfig(level=logging.WARNING)
-from revmine.pipeline.run import run
+from revmine.runner.run import run
 from revmine.config import Config
 run([sys.argv[1]], sys.argv[2], Config.load(None, **{"diff.enabled": False}))
 print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])

@@ -24,8 +24,8 @@ def main(argv=None) -> int:
 
     from revmine.config import Config
     from revmine.models.intent import IntentClassifier
-    from revmine.pipeline.beam import build_engine, process_file
-    from revmine.pipeline.label import default_intent_dir, edit_input
+    from revmine.runner.compose import build_engine, process_file
+    from revmine.runner.label import default_intent_dir, edit_input
     from revmine.schemas import Alignment, Edit
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     import torch
 
     from revmine.models.summarizer import Summarizer, load_rows
-    from revmine.pipeline.label import default_summarizer_dir
+    from revmine.runner.label import default_summarizer_dir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.path.join("data", "summaries", "dev.jsonl"))

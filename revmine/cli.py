@@ -31,7 +31,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from revmine.config import Config
-    from revmine.pipeline.run import UnbalancedBooks, run
+    from revmine.runner.run import UnbalancedBooks, run
     from revmine.schemas.names import check_wiki_name
     from revmine.warehouse.lock import WarehouseBusy
 
@@ -120,7 +120,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.task == "align":
         from revmine.config import Config
         from revmine.eval.align import load_iterater_docs, score_alignment
-        from revmine.pipeline.beam import build_aligner
+        from revmine.runner.compose import build_aligner
 
         try:
             docs = load_iterater_docs(args.data)
@@ -147,7 +147,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _summary_rows(path: str) -> list[dict]:
     """A prepared split (JSON lines from `build summaries-dataset`) or a dump, turned into rows."""
     from revmine.models.summarizer import load_rows
-    from revmine.pipeline.summarize import dedupe, rows_from_dump
+    from revmine.pipeline.summarize import dedupe
+    from revmine.runner.compose import rows_from_dump
 
     if path.endswith((".jsonl", ".json")):
         return load_rows(path)
@@ -159,7 +160,7 @@ def _eval_summaries(args: argparse.Namespace) -> int:
 
     from revmine.eval.summaries import evaluate, sample_markdown
     from revmine.models.summarizer import Summarizer, load_rows
-    from revmine.pipeline.label import default_summarizer_dir
+    from revmine.runner.label import default_summarizer_dir
 
     model_dir = args.model or default_summarizer_dir()
     if not os.path.exists(os.path.join(model_dir, "summarizer.json")):
@@ -196,7 +197,7 @@ def _eval_summaries(args: argparse.Namespace) -> int:
 def _eval_intent(args: argparse.Namespace) -> int:
     from revmine.eval.intent import TAXONOMIES, classification_report, coarse, load_intents
     from revmine.models.intent import IntentClassifier
-    from revmine.pipeline.label import default_intent_dir
+    from revmine.runner.label import default_intent_dir
 
     if not args.taxonomy:
         console.print("[red]error:[/red] eval intent needs --taxonomy arxivedits|iterater")
@@ -241,8 +242,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from revmine.models.summarizer import write_rows
-    from revmine.pipeline.beam import expand_inputs
-    from revmine.pipeline.summarize import dedupe, rows_from_dump, time_split
+    from revmine.runner.compose import expand_inputs
+    from revmine.pipeline.summarize import dedupe, time_split
+    from revmine.runner.compose import rows_from_dump
 
     inputs = args.input or [os.path.join(_shared(), "wikipedia", name) for name in DEFAULT_SUMMARY_DUMPS]
     paths = expand_inputs(inputs)
@@ -281,7 +283,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_intent(args)
     if args.what == "summarizer":
         return _train_summarizer(args)
-    from revmine.models.train_aligner import train_aligner
+    from revmine.training.aligner import train_aligner
 
     shared = _shared()
     args.out = args.out or os.path.join("revmine", "models", "weights", "aligner-crf")
@@ -300,7 +302,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_summarizer(args: argparse.Namespace) -> int:
     from revmine.models.summarizer import load_rows, train_summarizer
-    from revmine.pipeline.label import default_summarizer_dir
+    from revmine.runner.label import default_summarizer_dir
 
     data = args.data or os.path.join("data", "summaries")
     train_path, dev_path = os.path.join(data, "train.jsonl"), os.path.join(data, "dev.jsonl")

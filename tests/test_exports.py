@@ -10,7 +10,7 @@ from revmine.warehouse.export import INSTRUCTIONS, split_of
 def real_warehouse(tmp_path_factory, shared_data, sample_dump):
     """A real run: a small enwiki history plus our sample, with the shipped intent model and summarizer."""
     from revmine.config import Config
-    from revmine.pipeline.run import run
+    from revmine.runner.run import run
 
     out = tmp_path_factory.mktemp("real")
     config = Config.load(None, **{"diff.aligner": "classical"})

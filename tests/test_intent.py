@@ -124,7 +124,7 @@ def test_pipeline_labels_every_edit(tmp_path, sample_dump, tiny_model):
     import duckdb
 
     from revmine.config import Config
-    from revmine.pipeline.run import run
+    from revmine.runner.run import run
 
     config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tiny_model),
                                   "summarize.enabled": False})
@@ -142,7 +142,7 @@ def test_pipeline_without_intent_model_says_so_once(tmp_path, sample_dump, caplo
     import duckdb
 
     from revmine.config import Config
-    from revmine.pipeline.run import run
+    from revmine.runner.run import run
 
     config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tmp_path / "none"),
                                   "summarize.enabled": False})

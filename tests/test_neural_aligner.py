@@ -6,7 +6,7 @@ import os
 import pytest
 
 from revmine.config import Config
-from revmine.pipeline.beam import build_aligner, default_aligner_dir
+from revmine.runner.compose import build_aligner, default_aligner_dir
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_missing_weights_fall_back_once(tmp_path, caplog):
 def test_pipeline_runs_with_the_neural_aligner(tmp_path, sample_dump):
     import duckdb
 
-    from revmine.pipeline.run import run
+    from revmine.runner.run import run
 
     result = run([str(sample_dump)], str(tmp_path))
     assert result.accounting.balanced
@@ -60,7 +60,7 @@ def test_pipeline_runs_with_the_neural_aligner(tmp_path, sample_dump):
 
 
 def test_train_on_a_tiny_slice(tmp_path, shared_data):
-    from revmine.models.train_aligner import train_aligner
+    from revmine.training.aligner import train_aligner
 
     src = shared_data / "iterater" / "doc_level" / "train.json"
     tiny = tmp_path / "tiny.json"
@@ -80,7 +80,7 @@ def test_eval_align_cli(shared_data, capsys):
 
 
 def test_wikipedia_silver_blocks_are_unambiguous(sample_dump):
-    from revmine.models.train_aligner import blocks_from_wiki_dump
+    from revmine.training.aligner import blocks_from_wiki_dump
 
     blocks = blocks_from_wiki_dump(str(sample_dump))
     assert blocks and all(b.source == "wikipedia-silver" for b in blocks)

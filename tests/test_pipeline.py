@@ -9,7 +9,7 @@ import pytest
 
 from revmine.cli import main
 from revmine.pipeline.accounting import Accounting
-from revmine.pipeline.run import run
+from revmine.runner.run import run
 from revmine.warehouse.layout import read_table
 
 
@@ -169,7 +169,7 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     import apache_beam as beam
 
     from revmine.config import Config
-    from revmine.pipeline import beam as graph
+    from revmine.runner import beam as graph
     from revmine.schemas import Edit
 
     config = Config.load(None, **{"diff.aligner": "classical", "diff.min_batch": 2, "diff.max_batch": 3,

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from revmine.pipeline.run import run
+from revmine.runner.run import run
 
 ANARCHISM = "enwiki-Anarchism-history-2001-2010.xml.lzma"
 

@@ -99,7 +99,7 @@ def test_time_split_keeps_bursts_on_one_side():
 
 
 def test_rows_from_a_real_dump(shared_data):
-    from revmine.pipeline.summarize import rows_from_dump
+    from revmine.runner.compose import rows_from_dump
 
     rows = list(rows_from_dump(str(shared_data / "wikipedia" / "enwiki-20140102.tiny.xml.gz")))
     assert 20 <= len(rows) <= 59  # 59 revisions have a comment; filters drop reverts, bots, trivia
@@ -196,7 +196,7 @@ def test_pipeline_fills_summaries(tmp_path, sample_dump, tiny_summarizer):
     import duckdb
 
     from revmine.config import Config
-    from revmine.pipeline.run import run
+    from revmine.runner.run import run
 
     config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": False,
                                   "summarize.model": str(tiny_summarizer / "adapter")})
@@ -213,7 +213,7 @@ def test_pipeline_without_summarizer_says_so_once(tmp_path, sample_dump, caplog)
     import duckdb
 
     from revmine.config import Config
-    from revmine.pipeline.run import run
+    from revmine.runner.run import run
 
     config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": False,
                                   "summarize.model": str(tmp_path / "none")})

@@ -14,7 +14,7 @@ import pytest
 from helpers import assert_books_balance, read_all, reasons
 from revmine.cli import main
 from revmine.config import Config, ReadConfig
-from revmine.pipeline.run import run
+from revmine.runner.run import run
 from revmine.schemas import TABLES
 from trust_helpers import FAST_CONFIG, count_revision_tags, snapshot
 

@@ -14,43 +14,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
+from revmine.models.intent_types import ARXIVEDITS, ITERATER, TAXONOMIES, EditInput, Span, coarse  # noqa: F401
+from revmine.models.metrics import classification_report  # noqa: F401
 from revmine.pipeline.extract import extract_edits, tokenize
-
-ARXIVEDITS = ["Content", "Improve-grammar-Typo", "Format", "Lang-accurate-spefific",  # (sic), as in the data
-              "Lang-professional-Improve-style", "Lang-improve-readability-Simplify", "Lang-other"]
-ITERATER = ["clarity", "fluency", "coherence", "style", "meaning-changed"]
-TAXONOMIES = {"arxivedits": ARXIVEDITS, "iterater": ITERATER}
-
-
-def coarse(label: Optional[str]) -> Optional[str]:
-    """arXivEdits' 4-way view: every Lang-* label becomes Language."""
-    return "Language" if label and label.startswith("Lang-") else label
-
-
-Span = tuple[int, int]
-
-
-@dataclass
-class EditInput:
-    old: str  # old sentence (context)
-    new: str  # new sentence
-    old_spans: tuple[Span, ...]  # character spans of the edited text in `old` (none for an insertion)
-    new_spans: tuple[Span, ...]
-    type: str  # Insertion | Deletion | Substitute (or "Mixed" for several spans)
-    label: Optional[str] = None
-    group: str = ""  # document/paper id: keeps related examples together when splitting
-
-    @property
-    def old_text(self) -> str:
-        return " ".join(self.old[s:e] for s, e in self.old_spans)
-
-    @property
-    def new_text(self) -> str:
-        return " ".join(self.new[s:e] for s, e in self.new_spans)
-
 
 def _token_char_spans(tokens: Sequence[str]) -> list[Span]:
     spans, pos = [], 0
@@ -145,20 +113,6 @@ def load_intents(path: str, taxonomy: str) -> list[EditInput]:
     if taxonomy == "iterater":
         return load_iterater_intents(path)
     raise ValueError(f"unknown taxonomy {taxonomy!r} (known: {', '.join(TAXONOMIES)})")
-
-
-def classification_report(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict:
-    """Per-class P/R/F1, accuracy, and macro / support-weighted F1 over `labels` (scikit-learn's definitions)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
-    labels = list(labels)
-    p, r, f, support = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
-    per = {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(support[i])}
-           for i, lab in enumerate(labels)}
-    _, _, macro, _ = precision_recall_fscore_support(gold, pred, labels=labels, average="macro", zero_division=0)
-    _, _, weighted, _ = precision_recall_fscore_support(gold, pred, labels=labels, average="weighted", zero_division=0)
-    return {"per_class": per, "accuracy": float(accuracy_score(gold, pred)) if gold else 0.0,
-            "macro_f1": float(macro), "weighted_f1": float(weighted), "n": len(gold)}
 
 
 def label_counts(examples: Sequence[EditInput]) -> Counter:

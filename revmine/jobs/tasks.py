@@ -178,7 +178,7 @@ class StageDump(DumpFileTask):
         import shlex
 
         from revmine.config import Config
-        from revmine.pipeline.run import UnbalancedBooks, stage, unbalanced_message
+        from revmine.runner.run import UnbalancedBooks, stage, unbalanced_message
 
         params = DumpParams()
         config = Config.load(params.config, **{"read.wiki": self.wiki})
@@ -201,7 +201,7 @@ class LoadDump(DumpFileTask):
 
     def run(self):
         from revmine.pipeline.accounting import Accounting
-        from revmine.pipeline.run import Staged, commit
+        from revmine.runner.run import Staged, commit
 
         with open(self.input().path, encoding="utf-8") as fh:
             info = json.load(fh)

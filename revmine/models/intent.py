@@ -17,55 +17,21 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import torch
-from rapidfuzz.distance import Levenshtein
 from torch import nn
 
-from revmine.eval.intent import TAXONOMIES, EditInput
+from revmine.models.intent_types import FEATURES, TAXONOMIES, EditInput, features  # noqa: F401
 from revmine.models import write_card
 from revmine.models.aligner import base_encoder_path, default_device
 from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
-
-_FORMAT = re.compile(r"[\\$^_{}~]|\[MATH\]|\[CITATION\]|\[REF\]|\[URL\]|\(\s*\)|<[^>]+>")
-_WORD = re.compile(r"\w+", re.UNICODE)
-FEATURES = ["ins", "del", "sub", "mixed", "old_len", "new_len", "char_sim", "lev_1_2", "case_only", "punct_only",
-            "space_hyphen_only", "stem_shared", "digits", "format_chars", "span_share", "whole_sentence"]
-
-
-def features(e: EditInput) -> list[float]:
-    o, n = e.old_text, e.new_text
-    on, nn_ = len(_WORD.findall(o)), len(_WORD.findall(n))
-    dist = Levenshtein.distance(o, n)
-    ow, nw = _WORD.findall(o.lower()), _WORD.findall(n.lower())
-    stem = bool(ow and nw and len(ow) == len(nw) == 1 and len(ow[0]) > 3 and ow[0][:4] == nw[0][:4] and ow[0] != nw[0])
-    squash = lambda s: re.sub(r"[\s\-–]", "", s)  # noqa: E731
-    total = max(len(e.old) + len(e.new), 1)
-    return [
-        float(e.type == "Insertion"), float(e.type == "Deletion"), float(e.type == "Substitute"),
-        float(e.type not in ("Insertion", "Deletion", "Substitute")),
-        math.log1p(on), math.log1p(nn_),
-        Levenshtein.normalized_similarity(o, n) if o and n else 0.0,
-        float(bool(o and n) and 0 < dist <= 2),
-        float(o != n and o.lower() == n.lower()),
-        float(bool(o or n) and not _WORD.search(o + n)),
-        float(o != n and squash(o) == squash(n)),
-        float(stem),
-        float(any(c.isdigit() for c in o + n)),
-        float(bool(_FORMAT.search(o + " " + n))),
-        (len(o) + len(n)) / total,
-        float((not e.old_spans or e.old_spans == ((0, len(e.old)),)) and (not e.new_spans or e.new_spans == ((0, len(e.new)),))),
-    ]
-
 
 def marked(text: str, spans: Sequence[tuple[int, int]], window: int) -> str:
     """`text` with each span wrapped in [ ], cropped to `window` words either side of the spans."""
@@ -281,7 +247,7 @@ def fit_lexical(model_dir: str, train: dict[str, list[EditInput]], dev: Optional
     """Fit and save one lexical model per taxonomy beside a trained encoder, choose the mixing weight on
     dev (0.5 without dev), score dev, write the card. The last step of `train_intent`; also callable on
     its own to refit them over a kept encoder. Returns dev scores per taxonomy."""
-    from revmine.eval.intent import classification_report
+    from revmine.models.metrics import classification_report
 
     started = time.time()
     clf = IntentClassifier(model_dir, device=device)

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from revmine.eval.intent import EditInput
+from revmine.models.intent_types import EditInput, features
 
 CHAR = {"analyzer": "char_wb", "ngram_range": (1, 4), "min_df": 2, "sublinear_tf": True}
 WORD = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True}
@@ -39,8 +39,6 @@ class LexicalIntent:
 
     def _matrix(self, examples: Sequence[EditInput], fit: bool = False):
         import scipy.sparse as sp
-
-        from revmine.models.intent import features
 
         texts = [span_text(e) for e in examples]
         parts = [(v.fit_transform if fit else v.transform)(texts) for v in (self.char, self.word)]

@@ -276,7 +276,7 @@ def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequenc
     _write(out_dir, config)
     metrics = {}
     if dev_rows:
-        from revmine.eval.summaries import evaluate
+        from revmine.models.metrics import evaluate
 
         metrics = evaluate(Summarizer(out_dir, device=device), list(dev_rows)[:eval_examples] if eval_examples else dev_rows,
                            config.most_frequent_train_comment)

@@ -222,33 +222,6 @@ def template_summary(input_text: str) -> str:
 
 # ---- dataset from dumps -------------------------------------------------------------------------
 
-def rows_from_dump(path: str, config=None, engine=None, batch: int = 32) -> Iterable[dict]:
-    """Training rows from one dump: read, pair, diff in batches, filter. Texts are dropped as soon as a
-    batch is diffed, so memory stays flat on long histories."""
-    from revmine.config import Config
-    from revmine.pipeline.beam import build_engine, diff_per_pair, read_file, to_diff
-
-    config = config or Config.load(None, **{"diff.aligner": "classical", "label.enabled": False})
-    engine = engine or build_engine(config)
-    pending: list[RevisionPair] = []
-
-    def flush():
-        for pair, records in zip(pending, diff_per_pair(engine, pending)):
-            pair.old_text = pair.new_text = None
-            row = dataset_row(group_diffs(records, [pair])[pair.pair_id])
-            if row is not None:
-                yield row
-        pending.clear()
-
-    for rec in read_file(path, config):
-        if to_diff(rec) and rec.ns == 0 and not (rec.is_bot or rec.is_revert or rec.is_reverted) and clean_comment(rec.comment):
-            pending.append(rec)  # filter before diffing: no point cleaning edits that can't be examples
-            if len(pending) >= batch:
-                yield from flush()
-    if pending:
-        yield from flush()
-
-
 def dedupe(rows: Iterable[dict]) -> list[dict]:
     seen, out = set(), []
     for r in rows:

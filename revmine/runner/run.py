@@ -20,9 +20,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from revmine import __version__
 from revmine.config import Config
-from revmine.pipeline import beam as graph
 from revmine.pipeline.accounting import Accounting
 from revmine.pipeline.read import KEY_HEX, source_key
+from revmine.runner import beam as graph
+from revmine.runner.compose import expand_inputs
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import find_duplicates, remove_duplicates
 from revmine.warehouse.layout import (STAGING, commit_run, input_index, read_table, staged_files, staging_dir,
@@ -106,7 +107,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     A staging folder left behind by a killed run with the same id is cleared first, so a rerun starts clean."""
     config = config or Config()
     run_id = run_id or new_run_id()
-    paths = graph.expand_inputs(inputs)
+    paths = expand_inputs(inputs)
     if not paths:
         raise FileNotFoundError(f"no dump files found in {list(inputs)}")
     missing = [p for p in paths if "://" not in p and not os.path.exists(p)]

@@ -16,7 +16,7 @@ import os
 from typing import Sequence
 
 from revmine.config import Config
-from revmine.eval.intent import EditInput, coarse
+from revmine.models.intent_types import EditInput, coarse
 from revmine.schemas import Alignment, Edit
 
 log = logging.getLogger(__name__)

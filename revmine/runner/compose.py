@@ -1,35 +1,26 @@
-"""The Beam graph, thin by design (all logic lives in read.py / pair.py / diff.py / arxiv.py):
+"""The pure pipeline for one input file, with its models loaded, and no Beam in it.
 
-    files -> Reshuffle -> ReadPairWrite ---------------------------------> (table, path, rows)
-                              `-> pairs -> BatchElements -> DiffWrite ---> (table, path, rows)
-
-Both writing steps write partitioned Parquet from the worker itself, and read -> batch -> diff fuse
-into one stage, so no record is shuffled. DiffWrite diffs a batch of pairs and labels its edits'
-intents; it builds its DiffEngine (aligner model) and intent classifier once per worker, in `setup`.
+read -> pair -> diff (clean, align, extract) -> intent labels -> summaries: `process_file` yields every
+record one file gives. The Beam graph (runner/beam.py) runs the same functions on workers; tests,
+benchmarks and dataset builders call them directly.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import time
 from typing import Iterable, Iterator, Sequence
-
-import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 
 from revmine.config import Config
 from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
 from revmine.pipeline.diff import DiffEngine, WikitextError
-from revmine.pipeline.label import build_labeler, build_summarizer, label_edits, shipped_weights, summarize_pairs
 from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump
-from revmine.schemas import Quarantine, RevisionPair, SourceStats
-from revmine.warehouse.layout import PartitionedWriter
+from revmine.pipeline.summarize import clean_comment, dataset_row, group_diffs
+from revmine.runner.label import label_edits, shipped_weights, summarize_pairs
+from revmine.schemas import Quarantine, RevisionPair
 
 log = logging.getLogger(__name__)
+
 
 def build_engine(config: Config) -> DiffEngine:
     return DiffEngine(build_aligner(config), section_cache=config.diff.section_cache)
@@ -117,78 +108,6 @@ def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=Non
     return out
 
 
-class ReadPairFn(beam.DoFn):
-    """One input file in; its revisions, pairs and quarantine rows written as partitioned Parquet by this
-    worker; (table, path, rows) out, plus (source_key, pair) on the TO_DIFF output for the diff stage.
-
-    Writing here, instead of shuffling rows to a writer stage, keeps them out of the runner's memory
-    and off the network: a worker streams its file's records straight to Parquet. File names are
-    deterministic per input (see PartitionedWriter), so a retried bundle overwrites, never duplicates.
-    """
-    TO_DIFF = "to_diff"
-
-    def __init__(self, config: Config, staging: str):
-        self.config = config
-        self.staging = staging
-
-    def process(self, element: tuple[str, str]):
-        path, key = element
-        started = time.monotonic()
-        writer = PartitionedWriter(self.staging, key)
-        n = 0
-        for rec in read_file(path, self.config, key):
-            writer.add(rec)
-            if isinstance(rec, SourceStats):
-                n = rec.revisions_read
-            elif self.config.diff.enabled and to_diff(rec):
-                yield beam.pvalue.TaggedOutput(self.TO_DIFF, (key, rec))
-        files = writer.close()
-        log.info("%s: %s revisions read in %.1fs", os.path.basename(path), f"{n:,}", time.monotonic() - started)
-        yield from files
-
-
-class DiffBatchFn(beam.DoFn):
-    """Batches of (source_key, pair) in (from BatchElements); diff rows written as Parquet per bundle.
-
-    The engine (and the aligner model) is built once per worker in `setup`. Batches arrive in file
-    order within a bundle, because read -> BatchElements -> diff fuse into one stage, so the engine's
-    per-page caches keep working. Files are named after the input and the bundle's first pair, both
-    deterministic: a retried bundle rewrites the same names.
-    """
-
-    def __init__(self, config: Config, staging: str):
-        self.config = config
-        self.staging = staging
-        self.engine = self.labeler = self.summarizer = None
-        self.writers: dict[str, PartitionedWriter] = {}
-
-    def setup(self):
-        self.engine = build_engine(self.config)
-        self.labeler = build_labeler(self.config)
-        self.summarizer = build_summarizer(self.config)
-
-    def start_bundle(self):
-        self.writers = {}
-
-    def process(self, batch: Sequence[tuple[str, RevisionPair]]):
-        pairs = [pair for _, pair in batch]
-        for (key, pair), records in zip(batch, diff_per_pair(self.engine, pairs, self.labeler, self.summarizer,
-                                                                  self.config.summarize.batch_size)):
-            writer = self.writers.get(key)
-            if writer is None:
-                bundle = hashlib.sha1(pair.pair_id.encode()).hexdigest()[:8]
-                writer = self.writers[key] = PartitionedWriter(self.staging, f"{key}-d{bundle}")
-            for rec in records:
-                writer.add(rec)
-        return ()
-
-    def finish_bundle(self):
-        for writer in self.writers.values():
-            for written in writer.close():
-                yield WindowedValue(written, MIN_TIMESTAMP, [GlobalWindow()])
-        self.writers = {}
-
-
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
     """Directories become the input files inside them, globs (local or remote) the files they match."""
     from apache_beam.io.filesystems import FileSystems
@@ -210,18 +129,25 @@ def _looks_like_input(name: str) -> bool:
     return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma", ".json", ".jsonl")) and not name.startswith(".")
 
 
-def build(pipeline: beam.Pipeline, inputs: Iterable[tuple[str, str]], staging: str, config: Config):
-    """Compose the graph over (path, content key) inputs; returns the PCollection of (table, path, rows)
-    for written files."""
-    files = (pipeline
-             | "Inputs" >> beam.Create(list(inputs))
-             | "SpreadFiles" >> beam.Reshuffle())
-    read = files | "ReadPairWrite" >> beam.ParDo(ReadPairFn(config, staging)).with_outputs(ReadPairFn.TO_DIFF,
-                                                                                        main="written")
-    if not config.diff.enabled:
-        return read.written
-    diffed = (read[ReadPairFn.TO_DIFF]
-              # Fuses with the read: batches stay in file order, inside the bundle that read the file.
-              | "BatchPairs" >> beam.BatchElements(min_batch_size=config.diff.min_batch, max_batch_size=config.diff.max_batch)
-              | "DiffWrite" >> beam.ParDo(DiffBatchFn(config, staging)))
-    return (read.written, diffed) | "Written" >> beam.Flatten()
+def rows_from_dump(path: str, config=None, engine=None, batch: int = 32) -> Iterable[dict]:
+    """Training rows from one dump: read, pair, diff in batches, filter. Texts are dropped as soon as a
+    batch is diffed, so memory stays flat on long histories."""
+    config = config or Config.load(None, **{"diff.aligner": "classical", "label.enabled": False})
+    engine = engine or build_engine(config)
+    pending: list[RevisionPair] = []
+
+    def flush():
+        for pair, records in zip(pending, diff_per_pair(engine, pending)):
+            pair.old_text = pair.new_text = None
+            row = dataset_row(group_diffs(records, [pair])[pair.pair_id])
+            if row is not None:
+                yield row
+        pending.clear()
+
+    for rec in read_file(path, config):
+        if to_diff(rec) and rec.ns == 0 and not (rec.is_bot or rec.is_revert or rec.is_reverted) and clean_comment(rec.comment):
+            pending.append(rec)  # filter before diffing: no point cleaning edits that can't be examples
+            if len(pending) >= batch:
+                yield from flush()
+    if pending:
+        yield from flush()

@@ -1,0 +1,22 @@
+"""The package's imports run one way (.importlinter): shells > runs > training > evaluation > warehouse >
+models > stage functions > config > records, and stage functions never import Beam, luigi or torch."""
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_import_contracts_hold():
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(ROOT / ".importlinter")) == 0
+
+
+def test_no_module_imports_evaluation_but_the_cli_and_training():
+    import grimp
+
+    graph = grimp.build_graph("revmine")
+    importers = {m for m in graph.find_modules_that_directly_import("revmine.eval")}
+    for module in graph.find_children("revmine.eval"):
+        importers |= graph.find_modules_that_directly_import(module)
+    outside = {m for m in importers if not m.startswith(("revmine.eval", "revmine.cli", "revmine.training"))}
+    assert not outside
