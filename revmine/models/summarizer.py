@@ -190,7 +190,7 @@ def _encode_example(tok, input_text: str, summary: str, max_input: int, max_targ
 
 
 def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequence[dict] = (), epochs: int = 1,
-                     batch: int = 8, lr: float = 1e-3, seed: int = 13, max_examples: Optional[int] = None,
+                     batch: int = 8, lr: float = 1e-3, seed: int = 13, max_examples: Optional[int] = 6000,
                      eval_examples: int = 300, device: Optional[torch.device] = None,
                      sources: Optional[dict] = None, threads: Optional[int] = None,
                      init_adapter: Optional[str] = None) -> dict:

@@ -21,6 +21,11 @@ class Aligned:
     score: float
     method: str
 
+    def shifted(self, old_offset: int, new_offset: int) -> "Aligned":
+        """The same alignment with sentence indices moved by the offsets (block-local -> document)."""
+        return Aligned(tuple(old_offset + x for x in self.old), tuple(new_offset + y for y in self.new), self.score,
+                       self.method)
+
     @property
     def kind(self) -> str:
         if not self.old:
@@ -102,7 +107,7 @@ class ClassicalAligner:
         pi = pj = 0
         for ai, aj in anchors + [(len(old), len(new))]:
             for al in self.align(old[pi:ai], new[pj:aj]):
-                out.append(Aligned(tuple(pi + x for x in al.old), tuple(pj + y for y in al.new), al.score, al.method))
+                out.append(al.shifted(pi, pj))
             if ai < len(old):
                 out.append(Aligned((ai,), (aj,), round(float(sim[ai, aj]), 4), self.name))
             pi, pj = ai + 1, aj + 1
@@ -165,7 +170,7 @@ class ClassicalAligner:
             a0, a1 = n * c // k, n * (c + 1) // k
             b0, b1 = m * c // k, m * (c + 1) // k
             for al in self.align(old[a0:a1], new[b0:b1]):
-                out.append(Aligned(tuple(a0 + x for x in al.old), tuple(b0 + y for y in al.new), al.score, al.method))
+                out.append(al.shifted(a0, b0))
         return out
 
 

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner, align_blocks
 from revmine.pipeline.clean import CleanDoc, Node, SectionCache, SentenceList, WikitextError, clean_wikitext
-from revmine.pipeline.extract import count_tokens, extract_edits, tokenize
+from revmine.pipeline.extract import char_span, count_tokens, extract_edits, tokenize
 from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, RevisionPair, Sentence
 
 __all__ = ["DiffEngine", "PairKey", "WikitextError", "node_changes"]
@@ -106,7 +106,7 @@ class DiffEngine:
         alignments: list[Aligned] = []
         for (i1, _, j1, _), aligned in zip(plan.spans, results):
             for a in aligned:
-                alignments.append(Aligned(tuple(i1 + x for x in a.old), tuple(j1 + y for y in a.new), a.score, a.method))
+                alignments.append(a.shifted(i1, j1))
         out: list = []
         for side, sents, idx in (("old", old, plan.changed_old), ("new", new, plan.changed_new)):
             for i in sorted(idx):
@@ -188,8 +188,7 @@ def edits_between(old_text: str, new_text: str) -> list[dict]:
     ot, nt = tokenize(old_text), tokenize(new_text)
     out = []
     for e in extract_edits([t[0] for t in ot], [t[0] for t in nt]):
-        oc = (ot[e.old[0]][1], ot[e.old[1] - 1][2]) if e.old else (None, None)
-        nc = (nt[e.new[0]][1], nt[e.new[1] - 1][2]) if e.new else (None, None)
+        oc, nc = char_span(ot, e.old), char_span(nt, e.new)
         out.append(dict(type=e.type, granularity="span",
                         old_token_start=e.old[0] if e.old else None, old_token_end=e.old[1] if e.old else None,
                         new_token_start=e.new[0] if e.new else None, new_token_end=e.new[1] if e.new else None,

@@ -32,6 +32,14 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
+def char_span(tokens: Sequence[tuple[str, int, int]],
+              span: Optional[tuple[int, int]]) -> tuple[Optional[int], Optional[int]]:
+    """Character [start, end) of the token span [i, j) over `tokenize` output; (None, None) for no span."""
+    if not span:
+        return None, None
+    return tokens[span[0]][1], tokens[span[1] - 1][2]
+
+
 def _fold(tokens: Sequence[str]) -> list[str]:
     folded = " ".join(tokens).casefold().split(" ")
     return folded if len(folded) == len(tokens) else [t.casefold() for t in tokens]

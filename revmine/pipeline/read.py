@@ -10,20 +10,20 @@ that at C speed with a handful of Python callbacks per revision.
 """
 from __future__ import annotations
 
-import codecs
 import hashlib
 import logging
 import os
-import re
 import time
-from datetime import datetime, timezone
 from typing import Iterator, Optional
 from xml.parsers import expat
 
 from revmine.config import ReadConfig
 from revmine.pipeline.decompress import DecompressError, iter_chunks, sniff_compression
+from revmine.pipeline.encoding import TagCount, UTF16Transcoder, repair_utf8
+from revmine.pipeline.fields import (KEY_HEX, clip_bytes, out_of_range, parse_timestamp, sha1_base36,  # noqa: F401
+                                     source_key, to_int, wiki_from_base_url, wiki_from_file_name)
 from revmine.schemas import Quarantine, Revision, SourceStats
-from revmine.schemas.names import ID_RANGE, NS_RANGE, in_range, is_wiki_name
+from revmine.schemas.names import ID_RANGE, NS_RANGE, is_wiki_name
 
 log = logging.getLogger(__name__)
 
@@ -39,135 +39,10 @@ _CAPTURE = frozenset({"title", "ns", "id", "parentid", "timestamp", "username", 
 # Characters kept of a field with no MediaWiki limit of its own (ids, timestamps, sha1, model names):
 # far above any legal value, and low enough that a hostile input can't grow one field without bound.
 _OTHER_FIELD_CHARS = 1024
-_REVISION_START = re.compile(rb"<revision[\s/>]")
 
 
 class DumpSecurityError(Exception):
     """The document declares a DTD: entity bombs and external entities are refused outright."""
-
-
-KEY_HEX = 16  # 64 bits of SHA-256: no collision among the inputs of any warehouse in practice
-
-
-def source_key(path: str) -> str:
-    """An input's identity: SHA-256 of its bytes as stored (compressed), streamed, first 16 hex digits.
-
-    The same bytes under any name give the same key; different bytes never share one."""
-    from revmine.pipeline.decompress import open_raw
-
-    h = hashlib.sha256()
-    with open_raw(path) as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:KEY_HEX]
-
-
-def sha1_base36(data: bytes) -> str:
-    """MediaWiki's revision sha1: SHA-1 as a base-36 number, zero-padded to 31 digits."""
-    return _base36(hashlib.sha1(data).digest())
-
-
-def _base36(digest: bytes) -> str:
-    n = int.from_bytes(digest, "big")
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = []
-    while n:
-        n, r = divmod(n, 36)
-        out.append(digits[r])
-    return "".join(reversed(out)).rjust(31, "0")
-
-
-_WIKI_FROM_FILENAME = re.compile(r"^([a-z][a-z0-9_]*?(?:wiki|wiktionary|wikibooks|wikinews|wikiquote|wikisource|wikiversity|wikivoyage))[-_.]")
-_PROJECT_SUFFIX = {"wikipedia": "wiki", "wiktionary": "wiktionary", "wikibooks": "wikibooks", "wikinews": "wikinews",
-                   "wikiquote": "wikiquote", "wikisource": "wikisource", "wikiversity": "wikiversity",
-                   "wikivoyage": "wikivoyage"}
-
-
-def wiki_from_base_url(base: str) -> Optional[str]:
-    m = re.match(r"https?://([a-z0-9-]+)\.([a-z]+)\.org/", base or "")
-    if not m:
-        return None
-    lang, project = m.groups()
-    if project == "wikimedia":
-        return f"{lang}wiki"  # commons.wikimedia.org -> commonswiki, meta -> metawiki
-    suffix = _PROJECT_SUFFIX.get(project)
-    return f"{lang.replace('-', '_')}{suffix}" if suffix else None
-
-
-def _qmark(err: UnicodeDecodeError):
-    # One "?" per bad byte: the repaired stream keeps exactly the original byte offsets.
-    return "?" * (err.end - err.start), err.end
-
-
-codecs.register_error("revmine-qmark", _qmark)
-_XML_ILLEGAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control bytes XML 1.0 forbids
-
-
-def repair_utf8(data: bytes, final: bool) -> tuple[bytes, bytes, list[tuple[int, str]]]:
-    """Replace invalid UTF-8 and XML-illegal control bytes by b"?" (same length).
-
-    Returns (repaired bytes, incomplete trailing sequence held back, [(offset, kind)]).
-    """
-    bad: list[tuple[int, str]] = []
-    dec = codecs.getincrementaldecoder("utf-8")("strict")
-    try:
-        dec.decode(data, final)
-        out, carry = data, dec.getstate()[0]
-    except UnicodeDecodeError:
-        dec = codecs.getincrementaldecoder("utf-8")("revmine-qmark")
-        text = dec.decode(data, final)
-        carry = dec.getstate()[0]
-        out = text.encode("utf-8")
-        bad.extend((i, "invalid_utf8") for i in range(len(out)) if out[i] == 0x3F and data[i] != 0x3F)
-    if carry:
-        out = out[: len(out) - len(carry)]
-    if _XML_ILLEGAL.search(out):
-        bad.extend((m.start(), "invalid_xml_char") for m in _XML_ILLEGAL.finditer(out))
-        out = _XML_ILLEGAL.sub(b"?", out)
-    return out, carry, sorted(bad)
-
-
-class _UTF16Transcoder:
-    """UTF-16 dumps (XML 1.0 appendix F) are transcoded to UTF-8 for expat; offsets are in the UTF-8 stream."""
-
-    def __init__(self, first: bytes):
-        self.big_endian = first.startswith((codecs.BOM_UTF16_BE, b"\x00<"))
-        enc = "utf-16" if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else \
-            ("utf-16-be" if self.big_endian else "utf-16-le")
-        self.decoder = codecs.getincrementaldecoder(enc)("replace")
-
-    @staticmethod
-    def detect(first: bytes) -> bool:
-        # A BOM, or (without one) the first markup character as a 2-byte unit: "<" then NUL, or NUL then "<".
-        return first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"<\x00", b"\x00<"))
-
-    def revision_pattern(self) -> re.Pattern:
-        enc = "utf-16-be" if self.big_endian else "utf-16-le"
-        alternatives = b"|".join(re.escape(f"<revision{c}".encode(enc)) for c in (">", "/", " ", "\t", "\n", "\r"))
-        return re.compile(alternatives)
-
-    def feed(self, chunk: bytes, final: bool = False) -> bytes:
-        return self.decoder.decode(chunk, final).encode("utf-8")
-
-
-class _TagCount:
-    """Counts <revision> start tags in the raw decompressed bytes, independently of the XML parser.
-
-    The parser counts what it reaches; this count is what the input holds. Revisions the parser never
-    reached (inside bytes it could not decode, say) are the difference, and are quarantined as such."""
-
-    def __init__(self, pattern: re.Pattern = _REVISION_START, tag_bytes: int = 10):
-        self.pattern, self.overlap = pattern, tag_bytes - 1
-        self.n = 0
-        self.tail = b""
-
-    def feed(self, chunk: bytes) -> None:
-        """Count the tags in `chunk`; b"" ends the stream."""
-        data = self.tail + chunk
-        # A tag starting in the last overlap bytes may be cut off: it is counted with the next chunk.
-        keep = max(len(data) - self.overlap, 0) if chunk else len(data)
-        self.n += sum(1 for m in self.pattern.finditer(data) if m.start() < keep)
-        self.tail = data[keep:]
 
 
 class _Page:
@@ -227,12 +102,12 @@ class DumpReader:
         self.revisions_read = 0
         # Revision ids seen in this file (about 60 bytes each): a duplicate on any page is quarantined.
         self.seen_rev_ids: set[int] = set()
-        self.tags = _TagCount()
+        self.tags = TagCount()
         self.field_cap = _OTHER_FIELD_CHARS
         self.field_chars = 0
         self.ordinal = 0
         self.parser_base = 0  # absolute stream offset of the current parser's byte 0
-        self.transcoder: Optional[_UTF16Transcoder] = None
+        self.transcoder: Optional[UTF16Transcoder] = None
         self.complete = True
         self.resyncing = False
         self.resync_tail = b""
@@ -256,9 +131,9 @@ class DumpReader:
             self._new_parser()
             first = True
             for chunk in iter_chunks(self.path, compression):
-                if first and _UTF16Transcoder.detect(chunk):
-                    self.transcoder = _UTF16Transcoder(chunk)
-                    self.tags = _TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
+                if first and UTF16Transcoder.detect(chunk):
+                    self.transcoder = UTF16Transcoder(chunk)
+                    self.tags = TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
                 first = False
                 self.tags.feed(chunk)
                 if self.transcoder is not None:
@@ -425,7 +300,7 @@ class DumpReader:
             if name == "comment" and attrs.get("deleted") == "deleted" and self.rev is not None:
                 self.rev.comment_deleted = True
             if name == "namespace":
-                self.ns_key = _to_int(attrs.get("key", "0"), NS_RANGE)
+                self.ns_key = to_int(attrs.get("key", "0"), NS_RANGE)
             self.buf = []
             self.field_cap = self._field_cap(name)
             self.field_chars = 0
@@ -437,7 +312,7 @@ class DumpReader:
                 self._quarantine("revision", "unclosed_revision",
                                  f"<revision> at byte {self.rev.offset:,} is not closed before the next one",
                                  self.rev.offset, page_id=self.page.page_id if self.page else None,
-                                 rev_id=_to_int(self.rev.fields.get("id")))
+                                 rev_id=to_int(self.rev.fields.get("id")))
             if self.page is not None:
                 self.page.n_revisions += 1
             self.rev = _Rev(offset)
@@ -516,10 +391,10 @@ class DumpReader:
                     self.page.title = value.replace("_", " ")  # MediaWiki's canonical form: "_" is a space
                 elif name == "ns":
                     self.page.ns_raw = value
-                    self.page.ns = _to_int(value, NS_RANGE)
+                    self.page.ns = to_int(value, NS_RANGE)
                 elif name == "id":
                     self.page.page_id_raw = value
-                    self.page.page_id = _to_int(value, ID_RANGE)
+                    self.page.page_id = to_int(value, ID_RANGE)
             elif name == "namespace":
                 self.namespaces[value.strip().lower()] = self.ns_key or 0
             elif name == "dbname":
@@ -558,8 +433,7 @@ class DumpReader:
     def _resolve_wiki(self) -> None:
         if self.wiki:
             return
-        m = _WIKI_FROM_FILENAME.match(os.path.basename(self.name))
-        self.wiki = (m.group(1) if m else None) or wiki_from_base_url(self.base or "") or "unknown"
+        self.wiki = wiki_from_file_name(self.name) or wiki_from_base_url(self.base or "") or "unknown"
 
     def _finish_revision_safely(self, rev: _Rev) -> None:
         """One record that trips an unforeseen case is quarantined; it never ends the file or the run."""
@@ -570,26 +444,26 @@ class DumpReader:
             del self.out[out:]
             log.exception("%s: revision at byte %s could not be read", self.name, rev.offset)
             self._quarantine("revision", "internal_error", f"{type(exc).__name__}: {exc}", rev.offset,
-                             page_id=self.page.page_id if self.page else None, rev_id=_to_int(rev.fields.get("id")))
+                             page_id=self.page.page_id if self.page else None, rev_id=to_int(rev.fields.get("id")))
 
     def _finish_revision(self, rev: _Rev) -> None:
         if rev.orphan or self.page is None:
             self._quarantine("revision", "revision_outside_page", "<revision> outside any <page>", rev.offset,
-                             rev_id=_to_int(rev.fields.get("id")))
+                             rev_id=to_int(rev.fields.get("id")))
             return
         page = self.page
         if self.wiki is None:
             self._resolve_wiki()
         f = rev.fields
-        where = dict(page_id=page.page_id, rev_id=_to_int(f.get("id"), ID_RANGE))
+        where = dict(page_id=page.page_id, rev_id=to_int(f.get("id"), ID_RANGE))
         if self.bad_wiki is not None:
             self._quarantine("revision", "invalid_wiki_name",
                              f"<dbname> {self.bad_wiki[:80]!r} is not a MediaWiki database name "
                              "(lowercase letters, digits, '_'); pass --wiki to name it", rev.offset, **where)
             return
-        out_of_range = _out_of_range(f, page)
-        if out_of_range:
-            self._quarantine("revision", "value_out_of_range", out_of_range, rev.offset, **where)
+        too_big = out_of_range(f, page.page_id_raw, page.ns_raw)
+        if too_big:
+            self._quarantine("revision", "value_out_of_range", too_big, rev.offset, **where)
             return
         rev_id = where["rev_id"]
         if rev_id is None or page.page_id is None or page.title is None:
@@ -601,7 +475,7 @@ class DumpReader:
                              f"(again in page {page.page_id})", rev.offset, **where)
             return
         self.seen_rev_ids.add(rev_id)
-        ts = _timestamp(f.get("timestamp"))
+        ts = parse_timestamp(f.get("timestamp"))
         if ts is None:
             self._quarantine("revision", "malformed_revision", f"bad <timestamp> {f.get('timestamp')!r:.80}",
                              rev.offset, **where)
@@ -612,7 +486,7 @@ class DumpReader:
             return
 
         ns = page.ns if page.ns is not None else self._ns_from_title(page.title)
-        parent_raw = _to_int(f.get("parentid"), ID_RANGE)
+        parent_raw = to_int(f.get("parentid"), ID_RANGE)
         parent_from_dump = bool(parent_raw)
         parent_id = parent_raw if parent_raw else page.prev_rev_id
         page.prev_rev_id = rev_id
@@ -625,7 +499,7 @@ class DumpReader:
         # The main text's own sha1: with several slots, the revision's <sha1> hashes all of them together.
         sha1 = (rev.text_sha1_attr or (None if rev.has_slots else f.get("sha1")) or "").strip() or None
         sha1_from_dump = sha1 is not None
-        text_bytes = _to_int(rev.text_bytes_attr, ID_RANGE) if rev.text_bytes_attr not in (None, "-1") else None
+        text_bytes = to_int(rev.text_bytes_attr, ID_RANGE) if rev.text_bytes_attr not in (None, "-1") else None
         if has_text:
             if rev.text_chars > self.cfg.max_text_bytes:
                 problem = ("oversized_text", f"text has {rev.text_chars:,}+ characters, over max_text_bytes="
@@ -653,8 +527,8 @@ class DumpReader:
         is_anon = "ip" in f and "username" not in f
         title = page.title
         if over:  # truncated to MediaWiki's limits, and flagged by an event row below
-            title = _clip_bytes(title, self.cfg.max_title_bytes)
-            user = _clip_bytes(user, self.cfg.max_user_bytes) if user is not None else None
+            title = clip_bytes(title, self.cfg.max_title_bytes)
+            user = clip_bytes(user, self.cfg.max_user_bytes) if user is not None else None
         comment = f.get("comment")
         if comment is not None and len(comment) > self.cfg.max_comment_chars:
             comment = comment[: self.cfg.max_comment_chars]
@@ -662,7 +536,7 @@ class DumpReader:
             wiki=self.wiki, year=ts.year, page_id=page.page_id, ns=ns if ns is not None else 0, title=title,
             rev_id=rev_id, parent_id=parent_id, parent_from_dump=parent_from_dump, timestamp=int(ts.timestamp()),
             user=None if rev.user_deleted else user,
-            user_id=None if (rev.user_deleted or is_anon) else _to_int(f.get("user_id"), ID_RANGE),
+            user_id=None if (rev.user_deleted or is_anon) else to_int(f.get("user_id"), ID_RANGE),
             is_anon=is_anon, user_deleted=rev.user_deleted,
             comment=None if rev.comment_deleted else comment, comment_deleted=rev.comment_deleted,
             minor=rev.minor, sha1=sha1, sha1_from_dump=sha1_from_dump,
@@ -722,7 +596,7 @@ class DumpReader:
         """The revision being parsed can't be finished: account for it instead of dropping it."""
         if self.rev is not None:
             self._quarantine("revision", reason, detail, self.rev.offset, page_id=self.page.page_id if self.page else None,
-                             rev_id=_to_int(self.rev.fields.get("id")), line=line, column=column)
+                             rev_id=to_int(self.rev.fields.get("id")), line=line, column=column)
         self.rev = None
         self.page = None
 
@@ -777,44 +651,6 @@ class DumpReader:
             self._last_progress = now
             log.info("%s: %s revisions, %s pages, %.0f MB parsed", os.path.basename(self.name),
                      f"{self.revisions_read:,}", f"{self.pages:,}", fed / 1e6)
-
-
-def _to_int(value: Optional[str], bounds: Optional[tuple[int, int]] = ID_RANGE) -> Optional[int]:
-    """The integer in `value`, or None when it is absent, not a number, or outside `bounds`."""
-    if value is None:
-        return None
-    try:
-        n = int(value.strip())
-    except ValueError:
-        return None
-    return n if bounds is None or in_range(n, bounds) else None
-
-
-def _out_of_range(fields: dict, page: _Page) -> Optional[str]:
-    """Say which number of a revision is a number but outside what the warehouse stores, if any."""
-    for what, raw, bounds in (("revision <id>", fields.get("id"), ID_RANGE), ("page <id>", page.page_id_raw, ID_RANGE),
-                              ("<ns>", page.ns_raw, NS_RANGE), ("<parentid>", fields.get("parentid"), ID_RANGE),
-                              ("contributor <id>", fields.get("user_id"), ID_RANGE)):
-        n = _to_int(raw, None)
-        if n is not None and not in_range(n, bounds):
-            return f"{what} {raw.strip()[:40]} is outside [{bounds[0]}, {bounds[1]}]"
-    return None
-
-
-def _timestamp(raw: Optional[str]) -> Optional[datetime]:
-    """An ISO 8601 timestamp as an aware UTC datetime (dumps write UTC with or without the Z)."""
-    if raw is None:
-        return None
-    try:
-        ts = datetime.fromisoformat(raw.strip())
-        return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _clip_bytes(value: str, limit: int) -> str:
-    data = value.encode("utf-8")
-    return value if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
 
 
 def read_dump(path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 from urllib.parse import urlsplit
 
-from revmine.pipeline.extract import extract_edits, tokenize
+from revmine.pipeline.extract import char_span, extract_edits, tokenize
 from revmine.schemas import NodeChange, RevisionPair, Sentence
 
 PROMPT_VERSION = "edisum-v3"  # v2: no hash keys for unnamed refs, links by host; v3: <edits> line first
@@ -98,8 +98,8 @@ def word_edits(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, str]]:
     ot, nt = tokenize(o), tokenize(n)
     out = []
     for e in extract_edits([t[0] for t in ot], [t[0] for t in nt]):
-        out.append((o[ot[e.old[0]][1]:ot[e.old[1] - 1][2]] if e.old else "",
-                    n[nt[e.new[0]][1]:nt[e.new[1] - 1][2]] if e.new else ""))
+        (os_, oe), (ns_, ne) = char_span(ot, e.old), char_span(nt, e.new)
+        out.append((o[os_:oe] if e.old else "", n[ns_:ne] if e.new else ""))
     return out
 
 
@@ -166,10 +166,19 @@ def skip_reason(d: PairDiff) -> Optional[str]:
     return None
 
 
+def edisum_candidate(pair: RevisionPair) -> bool:
+    """Edisum's filter on a pair: an article edit (namespace 0), not a revert, not reverted, not by a bot."""
+    return pair.ns == 0 and not (pair.is_revert or pair.is_reverted or pair.is_bot)
+
+
+# `edisum_candidate` as SQL over revision_pairs (aliased p), for exports from the warehouse.
+EDISUM_CANDIDATE_SQL = "p.ns = 0 AND NOT p.is_revert AND NOT p.is_reverted AND NOT p.is_bot"
+
+
 def dataset_row(d: PairDiff) -> Optional[dict]:
     """A training example, or None when the pair fails Edisum's filters (see the module docstring)."""
     p = d.pair
-    if p is None or skip_reason(d) or p.is_revert or p.is_reverted or p.is_bot:
+    if p is None or skip_reason(d) or not edisum_candidate(p):
         return None
     summary = clean_comment(p.comment)
     if summary is None:

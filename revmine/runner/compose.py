@@ -15,7 +15,7 @@ from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
 from revmine.pipeline.diff import DiffEngine, WikitextError
 from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump
-from revmine.pipeline.summarize import clean_comment, dataset_row, group_diffs
+from revmine.pipeline.summarize import clean_comment, dataset_row, edisum_candidate, group_diffs
 from revmine.runner.label import label_edits, shipped_weights, summarize_pairs
 from revmine.schemas import Quarantine, RevisionPair
 
@@ -145,7 +145,7 @@ def rows_from_dump(path: str, config=None, engine=None, batch: int = 32) -> Iter
         pending.clear()
 
     for rec in read_file(path, config):
-        if to_diff(rec) and rec.ns == 0 and not (rec.is_bot or rec.is_revert or rec.is_reverted) and clean_comment(rec.comment):
+        if to_diff(rec) and edisum_candidate(rec) and clean_comment(rec.comment):
             pending.append(rec)  # filter before diffing: no point cleaning edits that can't be examples
             if len(pending) >= batch:
                 yield from flush()

@@ -216,16 +216,16 @@ def coedit_rows(warehouse: str) -> list[dict]:
 
 
 def edisum_rows(warehouse: str) -> list[dict]:
-    from revmine.pipeline.summarize import clean_comment, summary_input
+    from revmine.pipeline.summarize import EDISUM_CANDIDATE_SQL, clean_comment, summary_input
 
     con = connect(warehouse)
     try:
-        pairs = con.execute("""
+        pairs = con.execute(f"""
             SELECT p.wiki, p.page_id, p.title, p.pair_id, p.comment,
                    list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'old') AS old,
                    list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'new') AS new
             FROM revision_pairs p JOIN sentences s USING (wiki, pair_id)
-            WHERE p.skip_reason IS NULL AND p.ns = 0 AND NOT p.is_revert AND NOT p.is_reverted AND NOT p.is_bot
+            WHERE p.skip_reason IS NULL AND {EDISUM_CANDIDATE_SQL}
             GROUP BY ALL ORDER BY p.wiki, p.pair_id""").fetchall()
         nodes: dict = {}
         for wiki, pid, ntype, action, key in con.execute(

@@ -1,0 +1,26 @@
+"""What every command shares: the stderr console, logging, and where the shared data lives."""
+from __future__ import annotations
+
+import logging
+import os
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+console = Console(stderr=True)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", datefmt="%H:%M:%S",
+                        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)], force=True)
+    # Beam is chatty at INFO (runner choice, staging); keep its warnings and our progress lines.
+    for name in ("apache_beam", "root"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("revmine").setLevel(logging.INFO)
+    # Beam warns at import that optional GCP clients are missing; irrelevant unless you use GCP.
+    logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
+
+
+def shared_data() -> str:
+    """The real dumps and gold data beside the checkout (../shared/data), or $REVMINE_SHARED_DATA."""
+    return os.environ.get("REVMINE_SHARED_DATA", os.path.join("..", "shared", "data"))

@@ -1,0 +1,27 @@
+"""`revmine catalog`: rebuild WAREHOUSE/catalog.duckdb, e.g. after moving the warehouse."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from rich.markup import escape
+
+from revmine.cli._common import console
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from revmine.warehouse.catalog import build_catalog
+    from revmine.warehouse.lock import warehouse_lock
+
+    if not os.path.isdir(args.warehouse):
+        console.print(f"[red]error:[/red] {escape(args.warehouse)} is not a folder")
+        return 2
+    with warehouse_lock(args.warehouse, wait=True, command="revmine catalog"):
+        console.print(f"catalog: {build_catalog(args.warehouse)}")
+    return 0
+
+
+def register(sub) -> None:
+    c = sub.add_parser("catalog", help="rebuild WAREHOUSE/catalog.duckdb (e.g. after moving the warehouse)")
+    c.add_argument("warehouse")
+    c.set_defaults(func=cmd_catalog)

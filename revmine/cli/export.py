@@ -1,0 +1,46 @@
+"""`revmine export hub|training`: a Hugging Face dataset folder, or CoEdIT / Edisum training sets."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.markup import escape
+
+from revmine.cli._common import console
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from revmine.warehouse import export
+
+    try:
+        if args.what == "hub":
+            counts = export.export_hub(args.warehouse, args.out, args.repo_id, force=args.force)
+            console.print(f"Hub dataset folder written to {args.out}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+            if args.push:
+                if not args.repo_id:
+                    console.print("[red]error:[/red] --push needs --repo-id")
+                    return 2
+                console.print(f"pushed: {export.push_hub(args.out, args.repo_id)}")
+            print(json.dumps(counts))
+            return 0
+        counts = export.export_training(args.warehouse, args.out, args.format, force=args.force)
+    except (FileNotFoundError, PermissionError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    console.print(f"{args.format} training set written to {args.out}")
+    print(json.dumps(counts))
+    return 0
+
+
+def register(sub) -> None:
+    x = sub.add_parser("export", allow_abbrev=False, help="export a warehouse: Hub dataset folder or training sets")
+    x.add_argument("what", choices=("hub", "training"))
+    x.add_argument("warehouse")
+    x.add_argument("out")
+    x.add_argument("--repo-id", help="hub: dataset repo id for the card (and --push)")
+    x.add_argument("--push", action="store_true", help="hub: upload with huggingface_hub (token from $HF_TOKEN only)")
+    x.add_argument("--format", choices=("coedit", "edisum"), default="coedit", help="training: which format")
+    x.add_argument("--force", action="store_true",
+                   help="replace OUT even if it holds files that are not an earlier revmine export "
+                        "(never the warehouse itself)")
+    x.set_defaults(func=cmd_export)

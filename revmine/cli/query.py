@@ -1,0 +1,56 @@
+"""`revmine query`: read-only SQL over a warehouse, printed as a table, CSV or JSON lines."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+
+from revmine.cli._common import console
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from revmine.warehouse.catalog import QueryRefused, query
+
+    try:
+        cols, rows = query(args.warehouse, args.sql, args.limit)
+    except (FileNotFoundError, QueryRefused) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    except Exception as exc:  # duckdb errors carry the useful message
+        console.print(f"[red]query failed:[/red] {escape(str(exc))}")
+        return 1
+    out = Console(width=max(Console().width, 160))
+    if args.format == "json":
+        for row in rows:
+            print(json.dumps(dict(zip(cols, row)), default=str, ensure_ascii=False))
+    elif args.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        w.writerows(rows)
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        t = Table(show_edge=True, header_style="bold")
+        for c in cols:
+            t.add_column(Text(c), overflow="fold")
+        for row in rows:
+            # Text, not str: stored values are shown as stored, never read as rich markup or :emoji: codes.
+            t.add_row(*(Text("NULL" if v is None else str(v)) for v in row))
+        out.print(t)
+        out.print(f"{len(rows)} row(s)")
+    return 0
+
+
+def register(sub) -> None:
+    q = sub.add_parser("query", allow_abbrev=False, help="run SQL against a warehouse and print a table")
+    q.add_argument("warehouse")
+    q.add_argument("sql")
+    q.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    q.add_argument("--limit", type=int, default=None, help="fetch at most this many rows")
+    q.set_defaults(func=cmd_query)

@@ -1,0 +1,25 @@
+"""`revmine report`: an HTML page of plots over a warehouse."""
+from __future__ import annotations
+
+import argparse
+
+from revmine.cli._common import console
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from revmine.warehouse.report import build_report
+
+    try:
+        path = build_report(args.warehouse, args.out)
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    console.print(f"report: {path}")
+    return 0
+
+
+def register(sub) -> None:
+    rp = sub.add_parser("report", allow_abbrev=False, help="HTML page with plots over a warehouse")
+    rp.add_argument("warehouse")
+    rp.add_argument("--out", required=True, help="folder for index.html and the PNGs")
+    rp.set_defaults(func=cmd_report)

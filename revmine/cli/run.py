@@ -1,0 +1,60 @@
+"""`revmine run`: stream dumps through the Beam pipeline into a warehouse."""
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.markup import escape
+
+from revmine.cli._common import console
+
+
+def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from revmine.config import Config
+    from revmine.runner.run import UnbalancedBooks, run
+    from revmine.schemas.names import check_wiki_name
+    from revmine.warehouse.lock import WarehouseBusy
+
+    overrides = {"read.wiki": args.wiki} if args.wiki else {}
+    try:
+        if args.wiki:
+            check_wiki_name(args.wiki, "--wiki")
+        config = Config.load(args.config, **overrides)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    if args.runner_preset:
+        import yaml
+
+        with open(args.runner_preset, encoding="utf-8") as fh:
+            preset = yaml.safe_load(fh) or {}
+        beam_args = list(preset.get("runner_args", [])) + beam_args  # flags on the command line win
+    try:
+        result = run(args.input, args.out, config, beam_args, wait=args.wait)
+    except UnbalancedBooks as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        return 3
+    except (FileNotFoundError, WarehouseBusy) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    for skipped, first in result.duplicates.items():
+        console.print(f"[yellow]{escape(skipped)}[/yellow] has the same bytes as {escape(first)}: read once")
+    Console().print(result.accounting.render())
+    console.print(f"warehouse: {result.warehouse}  (run {result.run_id}; query with "
+                  f"`revmine query {result.warehouse} \"SELECT ...\"`)")
+    return 0
+
+
+def register(sub) -> None:
+    r = sub.add_parser("run", allow_abbrev=False, help="stream dumps through the Beam pipeline into a warehouse",
+                       description="Unknown flags are passed to Beam, e.g. --runner=DataflowRunner "
+                                   "--direct_num_workers=2 --setup_file=./setup.py")
+    r.add_argument("--input", nargs="+", required=True, metavar="DUMP",
+                   help="dump files, directories or globs (.xml .bz2 .gz .7z .xz .lzma)")
+    r.add_argument("--out", required=True, metavar="WAREHOUSE", help="warehouse directory")
+    r.add_argument("--config", help="YAML config (see configs/)")
+    r.add_argument("--wiki", help="override the wiki name found in the dump")
+    r.add_argument("--runner-preset", metavar="YAML", help="Beam flags from a preset (configs/runners/*.yaml)")
+    r.add_argument("--wait", action="store_true",
+                   help="if another run is writing to the warehouse, wait for it instead of failing at once")
+    r.set_defaults(func=cmd_run)

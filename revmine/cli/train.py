@@ -1,0 +1,116 @@
+"""`revmine train aligner|intent|summarizer`: train a model into a folder (config, safetensors, card)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from revmine.cli._common import console, shared_data
+
+
+def given(args: argparse.Namespace, *names: str) -> dict:
+    """The flags the user gave, as keyword arguments: the rest keep the library's defaults."""
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.what == "intent":
+        return _train_intent(args)
+    if args.what == "summarizer":
+        return _train_summarizer(args)
+    from revmine.training.aligner import train_aligner
+
+    shared = shared_data()
+    args.out = args.out or os.path.join("revmine", "models", "weights", "aligner-crf")
+    train = args.iterater_train or os.path.join(shared, "iterater", "doc_level", "train.json")
+    dev = args.iterater_dev or os.path.join(shared, "iterater", "doc_level", "dev.json")
+    arx = args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json")
+    if not os.path.exists(train):
+        console.print(f"[red]error:[/red] training data not found: {train} (set --iterater-train or REVMINE_SHARED_DATA)")
+        return 2
+    metrics = train_aligner(args.out, train, arx if os.path.exists(arx) else None, dev if os.path.exists(dev) else None,
+                            finetune=args.finetune_encoder, wiki_dumps=args.wiki_dump or (), **given(args, "epochs"))
+    console.print(f"aligner saved to {args.out}")
+    print(json.dumps(metrics))
+    return 0
+
+
+def _train_summarizer(args: argparse.Namespace) -> int:
+    from revmine.models.summarizer import load_rows, train_summarizer
+    from revmine.runner.label import default_summarizer_dir
+
+    data = args.data or os.path.join("data", "summaries")
+    train_path, dev_path = os.path.join(data, "train.jsonl"), os.path.join(data, "dev.jsonl")
+    if not os.path.exists(train_path):
+        console.print(f"[red]error:[/red] {train_path} not found; make it with `revmine build summaries-dataset --out {data}`")
+        return 2
+    out = args.out or default_summarizer_dir()
+    dev = load_rows(dev_path) if os.path.exists(dev_path) else []
+    metrics = train_summarizer(out, load_rows(train_path), dev[: args.limit] if args.limit else dev,
+                               sources={"data": data}, **given(args, "epochs", "max_examples", "eval_examples", "lr"),
+                               **({"max_examples": args.limit} if args.limit else {}),
+                               init_adapter=args.init_adapter)
+    console.print(f"summarizer adapter saved to {out}")
+    print(json.dumps({k: metrics.get(k) for k in ("rouge1", "rouge2", "rougeL", "n", "rougeL_vs_best_baseline")}))
+    return 0
+
+
+def _train_intent(args: argparse.Namespace) -> int:
+    from revmine.eval.intent import load_intents
+    from revmine.models.intent import fit_lexical, train_intent
+
+    shared = shared_data()
+    paths = {"arxivedits": (args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json"),
+                            args.arxivedits_dev or os.path.join(shared, "arxivedits", "dev.json")),
+             "iterater": (args.iterater_train or os.path.join(shared, "iterater", "sent_level", "train.json"),
+                          args.iterater_dev or os.path.join(shared, "iterater", "sent_level", "dev.json"))}
+    taxonomies = ["arxivedits", "iterater"] if args.taxonomy in (None, "both") else [args.taxonomy]
+    train, dev, sources = {}, {}, {}
+    for tax in taxonomies:
+        tr, dv = paths[tax]
+        if not os.path.exists(tr):
+            console.print(f"[red]error:[/red] training data not found: {tr} (pass --{tax}-train or set REVMINE_SHARED_DATA)")
+            return 2
+        train[tax] = load_intents(tr, tax)[: args.limit]
+        sources[tax] = os.path.relpath(tr, shared) if tr.startswith(shared) else os.path.basename(tr)
+        if os.path.exists(dv):
+            dev[tax] = load_intents(dv, tax)[: args.limit]
+    out = args.out or os.path.join("revmine", "models", "weights", "intent")
+    if args.keep_encoder:
+        if not os.path.exists(os.path.join(out, "config.json")):
+            console.print(f"[red]error:[/red] --keep-encoder needs a trained model folder at {out}")
+            return 2
+        metrics = fit_lexical(out, train, dev or None)
+    else:
+        metrics = train_intent(out, train, dev or None, sources=sources, **given(args, "epochs"))
+    console.print(f"intent model saved to {out}")
+    print(json.dumps({t: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1", "n")} for t, m in metrics.items()}))
+    return 0
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", allow_abbrev=False, help="train a model")
+    t.add_argument("what", choices=("aligner", "intent", "summarizer"))
+    t.add_argument("--out", help="model folder to write (default: the shipped weights in revmine/models/weights)")
+    t.add_argument("--iterater-train", help="IteraTeR train JSON lines (aligner: doc-level; intent: sent-level)")
+    t.add_argument("--iterater-dev", help="IteraTeR dev JSON lines (scores go into the model card)")
+    t.add_argument("--arxivedits-train", help="arXivEdits train JSON")
+    t.add_argument("--arxivedits-dev", help="intent: arXivEdits dev JSON (scores go into the model card)")
+    t.add_argument("--taxonomy", choices=("arxivedits", "iterater", "both"), default="both",
+                   help="intent: train one head, or both on a shared encoder (default)")
+    t.add_argument("--limit", type=int, help="intent / summarizer: use only the first N examples (smoke tests)")
+    t.add_argument("--data", help="summarizer: folder with train.jsonl and dev.jsonl (default: data/summaries)")
+    t.add_argument("--max-examples", type=int,
+                   help="summarizer: cap on training rows, so one epoch fits in an hour on 2 CPU cores")
+    t.add_argument("--eval-examples", type=int, help="summarizer: dev rows scored after training (default 300)")
+    t.add_argument("--epochs", type=int, help="passes over the data (aligner: 40, intent: 4, summarizer: 1; summarizer runs of N > 1 also save epochK/ snapshots)")
+    t.add_argument("--lr", type=float, help="summarizer: peak learning rate (default 1e-3; warm-up then linear decay)")
+    t.add_argument("--init-adapter", metavar="DIR",
+                   help="summarizer: continue training this adapter folder (another epoch, new data) instead of a fresh one")
+    t.add_argument("--wiki-dump", action="append", metavar="DUMP",
+                   help="add silver blocks from a real revision dump (repeatable); measured in RESULTS")
+    t.add_argument("--keep-encoder", action="store_true",
+                   help="intent: keep the encoder in --out and refit only the lexical models and mixing weights")
+    t.add_argument("--finetune-encoder", action="store_true",
+                   help="LoRA-fine-tune MiniLM on aligned sentence pairs first (adapter saved in the model folder)")
+    t.set_defaults(func=cmd_train)
