@@ -20,3 +20,14 @@ def test_no_module_imports_evaluation_but_the_cli_and_training():
         importers |= graph.find_modules_that_directly_import(module)
     outside = {m for m in importers if not m.startswith(("revmine.eval", "revmine.cli", "revmine.training"))}
     assert not outside
+
+
+def test_no_import_cycles_between_modules():
+    """Lazy imports inside functions count: grimp reads every import statement."""
+    import grimp
+
+    graph = grimp.build_graph("revmine")
+    modules = sorted(graph.modules)
+    cycles = [(a, b) for i, a in enumerate(modules) for b in modules[i + 1:]
+              if graph.chain_exists(a, b) and graph.chain_exists(b, a)]
+    assert not cycles

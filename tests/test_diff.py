@@ -4,7 +4,8 @@ import json
 from helpers import read_all
 from revmine.pipeline.align import ClassicalAligner
 from revmine.pipeline.arxiv import read_arxiv
-from revmine.pipeline.diff import DiffEngine, edits_between
+from revmine.pipeline.diff import DiffEngine
+from revmine.pipeline.extract import edits_between
 from revmine.pipeline.extract import SpanEdit, extract_edits, tokenize
 from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, RevisionPair, Sentence, SourceStats
 

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner, align_blocks
 from revmine.pipeline.clean import CleanDoc, Node, SectionCache, SentenceList, WikitextError, clean_wikitext
-from revmine.pipeline.extract import char_span, count_tokens, extract_edits, tokenize
+from revmine.pipeline.extract import edits_between
 from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, RevisionPair, Sentence
 
 __all__ = ["DiffEngine", "PairKey", "WikitextError", "node_changes"]
@@ -164,37 +164,6 @@ def sentence_opcodes(old: Sequence[str], new: Sequence[str]) -> list[tuple]:
     if s:
         ops.append(("equal", n - s, n, m - s, m))
     return ops
-
-
-def edits_between(old_text: str, new_text: str) -> list[dict]:
-    """Edit fields (see schemas.Edit) for one alignment: span edits, or a whole-sentence edit."""
-    if not old_text or not new_text:
-        typ, text = ("Insertion", new_text) if not old_text else ("Deletion", old_text)
-        n_tok = count_tokens(text)
-        side_tok = (0, n_tok)
-        side_chr = (0, len(text))
-        old_side = side_tok if typ == "Deletion" else (None, None)
-        new_side = side_tok if typ == "Insertion" else (None, None)
-        return [dict(type=typ, granularity="sentence",
-                     old_token_start=old_side[0], old_token_end=old_side[1],
-                     new_token_start=new_side[0], new_token_end=new_side[1],
-                     old_char_start=side_chr[0] if typ == "Deletion" else None,
-                     old_char_end=side_chr[1] if typ == "Deletion" else None,
-                     new_char_start=side_chr[0] if typ == "Insertion" else None,
-                     new_char_end=side_chr[1] if typ == "Insertion" else None,
-                     old_text=old_text, new_text=new_text)]
-    if old_text == new_text:
-        return []
-    ot, nt = tokenize(old_text), tokenize(new_text)
-    out = []
-    for e in extract_edits([t[0] for t in ot], [t[0] for t in nt]):
-        oc, nc = char_span(ot, e.old), char_span(nt, e.new)
-        out.append(dict(type=e.type, granularity="span",
-                        old_token_start=e.old[0] if e.old else None, old_token_end=e.old[1] if e.old else None,
-                        new_token_start=e.new[0] if e.new else None, new_token_end=e.new[1] if e.new else None,
-                        old_char_start=oc[0], old_char_end=oc[1], new_char_start=nc[0], new_char_end=nc[1],
-                        old_text=old_text[oc[0]:oc[1]] if e.old else "", new_text=new_text[nc[0]:nc[1]] if e.new else ""))
-    return out
 
 
 def node_changes(key: PairKey, old: CleanDoc, new: CleanDoc) -> list[NodeChange]:
