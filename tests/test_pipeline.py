@@ -170,6 +170,7 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
 
     from revmine.config import Config
     from revmine.runner import beam as graph
+    from revmine.runner import compose
     from revmine.schemas import Edit
 
     config = Config.load(None, **{"diff.aligner": "classical", "diff.min_batch": 2, "diff.max_batch": 3,
@@ -179,8 +180,8 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     labels = [t.full_label for t in p._current_transform().parts]
     assert "BatchPairs" in labels and "DiffWrite" in labels
     p.run().wait_until_finish()
-    engine = graph.build_engine(config)
-    expected = sorted((e.pair_id, e.old_text, e.new_text) for e in graph.process_file(str(sample_dump), config, engine)
+    engine = compose.build_engine(config)
+    expected = sorted((e.pair_id, e.old_text, e.new_text) for e in compose.process_file(str(sample_dump), config, engine)
                       if isinstance(e, Edit))
     got = sorted(zip(*(read_table(str(tmp_path / "stage"), "edits").select(["pair_id", "old_text", "new_text"])
                        .to_pydict().values())))

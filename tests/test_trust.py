@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from conftest import SHARED
 from helpers import assert_books_balance, read_all, reasons
 from revmine.cli import main
 from revmine.config import Config, ReadConfig
@@ -459,3 +460,36 @@ def test_jobs_check_wiki_and_date(tmp_path, capsys):
     assert main(["jobs", "run", "--wiki", "testwiki", "--date", "../../1", "--warehouse", str(tmp_path / "wh")]) == 2
     assert "not a MediaWiki database name" in capsys.readouterr().err
     assert not (tmp_path / "wh").exists()
+
+
+# ---- the books against the input, on every real dump and corrupted variants of them ------------------------
+
+WIKIPEDIA_FILES = sorted(p.relative_to(SHARED / "wikipedia").as_posix() for p in (SHARED / "wikipedia").rglob("*")
+                         if p.is_file() and not p.name.endswith(".md")) if (SHARED / "wikipedia").is_dir() else []
+
+
+@pytest.mark.parametrize("name", WIKIPEDIA_FILES)
+def test_books_equal_the_tag_count_on_every_shared_dump(shared_data, name):
+    path = shared_data / "wikipedia" / name
+    out = read_all(path, keep_text=False)
+    assert out["sources"][0].revisions_read == count_revision_tags(path)
+    assert_books_balance(out)
+
+
+@pytest.mark.parametrize("name", [n for n in WIKIPEDIA_FILES if "Anarchism-history" not in n])
+def test_books_equal_the_tag_count_on_corrupted_shared_dumps(shared_data, tmp_path, name):
+    from trust_helpers import decompressed
+
+    xml = decompressed(shared_data / "wikipedia" / name)
+    data = bytearray(xml)
+    for k in range(1, 8):  # flip bits at seven places through the file, then cut off its last tenth
+        at = len(data) * k // 8
+        data[at] ^= 0x24
+    variants = {"flipped.xml": bytes(data[: len(data) * 9 // 10]),
+                "cut.xml.bz2": bz2.compress(xml)[: len(bz2.compress(xml)) // 2]}
+    for fname, blob in variants.items():
+        path = tmp_path / fname
+        path.write_bytes(blob)
+        out = read_all(path, keep_text=False)
+        assert out["sources"][0].revisions_read == count_revision_tags(path), fname
+        assert_books_balance(out)

@@ -34,23 +34,60 @@ def decompressed(path) -> bytes:
 
             import py7zr
 
-            with py7zr.SevenZipFile(io.BytesIO(data)) as z:
-                return next(iter(z.readall().values())).read()
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp, py7zr.SevenZipFile(io.BytesIO(data)) as z:
+                z.extractall(path=tmp)
+                (member,) = [os.path.join(d, f) for d, _, fs in os.walk(tmp) for f in fs]
+                return open(member, "rb").read()
         if str(path).endswith(".lzma"):
             return lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(data)
-    except (EOFError, OSError, lzma.LZMAError, ValueError):
+    except Exception:  # noqa: BLE001 (each decompressor, py7zr's too, fails its own way on damaged input)
         return b""  # a damaged container: callers compare against what the reader got out of it
     return data
 
 
 def count_revision_tags(path) -> int:
-    """<revision> start tags in the decompressed input, found by a byte scan (UTF-16 by its own pattern)."""
-    data = decompressed(path)
-    if data.startswith((b"\xff\xfe", b"<\x00")):
-        return len(_TAG16["utf-16-le"].findall(data))
-    if data.startswith((b"\xfe\xff", b"\x00<")):
-        return len(_TAG16["utf-16-be"].findall(data))
-    return len(_TAG.findall(data))
+    """<revision> start tags in the decompressed input, found by a byte scan (UTF-16 by its own pattern).
+
+    Streamed in chunks (the Anarchism history is 1 GB of XML), with an overlap so that no tag is cut."""
+    head = decompressed_head(path)
+    pattern = _TAG16["utf-16-le"] if head.startswith((b"\xff\xfe", b"<\x00")) else \
+        _TAG16["utf-16-be"] if head.startswith((b"\xfe\xff", b"\x00<")) else _TAG
+    n, tail = 0, b""
+    for chunk in decompressed_chunks(path):
+        data = tail + chunk
+        keep = max(len(data) - 19, 0)
+        n += sum(1 for m in pattern.finditer(data) if m.start() < keep)
+        tail = data[keep:]
+    return n + len(pattern.findall(tail))
+
+
+def decompressed_head(path) -> bytes:
+    return next(iter(decompressed_chunks(path)), b"")
+
+
+def decompressed_chunks(path, size: int = 1 << 20):
+    """The decompressed stream in chunks, with the standard library; a damaged container ends it early."""
+    raw = open(path, "rb").read(8)
+    if raw.startswith(b"7z\xbc\xaf\x27\x1c") or str(path).endswith((".7z",)):
+        yield decompressed(path)
+        return
+    if raw.startswith(b"BZh") or raw.startswith(b"\x1f\x8b"):
+        yield decompressed(path)  # small here; truncated streams need the decompressor objects above
+        return
+    if raw.startswith(b"\xfd7zXZ\x00") or str(path).endswith(".lzma"):
+        fmt = lzma.FORMAT_XZ if raw.startswith(b"\xfd7zXZ\x00") else lzma.FORMAT_ALONE
+        with open(path, "rb") as fh:
+            d = lzma.LZMADecompressor(fmt)
+            try:
+                for block in iter(lambda: fh.read(1 << 16), b""):
+                    yield d.decompress(block)
+            except (EOFError, lzma.LZMAError):
+                return
+        return
+    with open(path, "rb") as fh:
+        yield from iter(lambda: fh.read(size), b"")
 
 
 def snapshot(root) -> set[str]:
