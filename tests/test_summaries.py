@@ -173,7 +173,8 @@ def test_continue_training_an_adapter(tiny_summarizer, tmp_path):
     from safetensors.torch import load_file
 
     from revmine.cli import main
-    from revmine.models.summarizer import load_rows, train_summarizer
+    from revmine.models.summarizer import load_rows
+    from revmine.training.summarizer import train_summarizer
 
     start = tiny_summarizer / "adapter"
     assert main(["train", "summarizer", "--data", str(tiny_summarizer / "data"), "--out", str(tmp_path / "more"),

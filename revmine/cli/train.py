@@ -36,7 +36,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_summarizer(args: argparse.Namespace) -> int:
-    from revmine.models.summarizer import load_rows, train_summarizer
+    from revmine.models.summarizer import load_rows
+    from revmine.training.summarizer import train_summarizer
     from revmine.runner.label import default_summarizer_dir
 
     data = args.data or os.path.join("data", "summaries")
@@ -57,7 +58,7 @@ def _train_summarizer(args: argparse.Namespace) -> int:
 
 def _train_intent(args: argparse.Namespace) -> int:
     from revmine.eval.intent import load_intents
-    from revmine.models.intent import fit_lexical, train_intent
+    from revmine.training.intent import fit_lexical, train_intent
 
     shared = shared_data()
     paths = {"arxivedits": (args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json"),

@@ -1,1 +1,2 @@
-"""Training commands whose model cards carry dev scores from revmine.eval (the aligner)."""
+"""Training: each model family's training loop, model folder and card (aligner, intents, summarizer).
+Models themselves (inference) live in revmine.models; training may use revmine.eval's gold loaders."""
