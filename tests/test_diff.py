@@ -149,3 +149,22 @@ def test_eval_scores_best_combination():
             "edits-combination-1": {"0": {"type": "Substitute", "sentence-1-token-indices": [1, 2], "sentence-2-token-indices": [1, 2]}},
             "edits-combination-2": {}}
     assert score_edits([item]).summary() == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "n_pairs": 1}
+
+
+def _node_changes(old, new):
+    return [r for r in DiffEngine(ClassicalAligner()).diff(_pair(old, new)) if isinstance(r, NodeChange)]
+
+
+def test_a_change_past_500_characters_of_a_node_is_seen():
+    fields = "".join(f"\n| field{i} = value number {i}" for i in range(40))
+    infobox = "{{Infobox settlement" + fields + "\n}}\nThe town is small.\n"
+    (change,) = _node_changes(infobox, infobox.replace("value number 39", "value number 40"))
+    assert (change.node_type, change.action, change.key) == ("template", "changed", "Infobox settlement")
+    assert len(change.old_value) <= 500 and change.old_value.endswith("…")  # shortened for display only
+    rows = "".join(f"\n|-\n| row {i} || cell {i}" for i in range(30))
+    table = "Intro text.\n{|" + rows + "\n|}\n"
+    (change,) = _node_changes(table, table.replace("cell 29", "cell 2929"))
+    assert (change.node_type, change.action) == ("table", "changed")
+    ref = "Claim.<ref name=\"long\">" + "A long citation text. " * 40 + "Page 7.</ref> More.\n"
+    (change,) = _node_changes(ref, ref.replace("Page 7.", "Page 8."))
+    assert (change.node_type, change.action, change.key) == ("reference", "changed", "long")

@@ -16,7 +16,7 @@ import bisect
 import hashlib
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import blingfire
@@ -49,10 +49,20 @@ class WikitextError(Exception):
 
 @dataclass(frozen=True)
 class Node:
-    """A structural element of the wikitext, compared between revisions (cf. mwedittypes)."""
+    """A structural element of the wikitext, compared between revisions (cf. mwedittypes).
+
+    Nodes compare by type, key and a digest of their whole value; `value` is only for display (at most
+    500 characters), so a change past that point, in an infobox's last field say, is still a change."""
     type: str
     key: str
-    value: str
+    value: str = field(compare=False)
+    digest: str = ""
+
+
+def make_node(type: str, key: str, full_value: str) -> Node:
+    """A node whose display value is shortened and whose digest covers all of `full_value`."""
+    folded = " ".join(full_value.split())
+    return Node(type, key, _short(folded), hashlib.blake2b(folded.encode("utf-8"), digest_size=10).hexdigest())
 
 
 @dataclass(frozen=True)
@@ -198,12 +208,12 @@ class _Renderer:
             elif isinstance(node, Template):
                 if track:
                     name = _norm_title(str(node.name).strip())
-                    self.nodes.append(Node("template", name, _short(str(node))))
+                    self.nodes.append(make_node("template", name, str(node)))
             elif isinstance(node, Tag):
                 self._tag(node, out, track)
             elif isinstance(node, ExternalLink):
                 if track:
-                    self.nodes.append(Node("external_link", str(node.url).strip(), _short(str(node.title or ""))))
+                    self.nodes.append(make_node("external_link", str(node.url).strip(), str(node.title or "")))
                 if node.title is not None and node.brackets:
                     self._walk(node.title, out, track=False)
             elif isinstance(node, HTMLEntity):
@@ -218,32 +228,32 @@ class _Renderer:
         prefix = target.lstrip(":").split(":", 1)[0].strip().lower() if ":" in target else ""
         if prefix in _MEDIA_PREFIXES and not target.startswith(":"):
             if track:
-                self.nodes.append(Node("media", _norm_title(target.split(":", 1)[1]), _short(str(node.text or ""))))
+                self.nodes.append(make_node("media", _norm_title(target.split(":", 1)[1]), str(node.text or "")))
             return
         if prefix in _CATEGORY_PREFIXES and not target.startswith(":"):
             if track:
-                self.nodes.append(Node("category", _norm_title(target.split(":", 1)[1].split("|")[0]),
-                                       _short(str(node.text or ""))))
+                self.nodes.append(make_node("category", _norm_title(target.split(":", 1)[1].split("|")[0]),
+                                            str(node.text or "")))
             return
         if _INTERWIKI.match(target) and not target.startswith(":") and " " not in prefix:
             return  # interlanguage link: not part of the article's text
         label = self.text_of(node.text) if node.text is not None else target.lstrip(":").split("#")[0]
         if track:
-            self.nodes.append(Node("wikilink", _norm_title(target.split("#")[0].lstrip(":")) or target, _short(label)))
+            self.nodes.append(make_node("wikilink", _norm_title(target.split("#")[0].lstrip(":")) or target, label))
         out.append(label)
 
     def _tag(self, node: Tag, out: list[str], track: bool) -> None:
         name = str(node.tag).strip().lower()
         if node.wiki_markup == "{|" or name == "table":
             if track:
-                self.nodes.append(Node("table", "table", _short(str(node)[:200])))
+                self.nodes.append(make_node("table", "table", str(node)))
             return
         if name == "ref":
             if track:
                 ref_name = next((str(a.value).strip() for a in node.attributes if str(a.name).strip().lower() == "name"), "")
                 content = str(node.contents or "").strip()
                 key = ref_name or hashlib.sha1(content.encode()).hexdigest()[:12]
-                self.nodes.append(Node("reference", key, _short(content)))
+                self.nodes.append(make_node("reference", key, content))
                 if node.contents is not None:
                     # links and templates inside a citation are still nodes of the page
                     self._walk(node.contents, [], track=True)
