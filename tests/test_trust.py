@@ -493,3 +493,19 @@ def test_books_equal_the_tag_count_on_corrupted_shared_dumps(shared_data, tmp_pa
         out = read_all(path, keep_text=False)
         assert out["sources"][0].revisions_read == count_revision_tags(path), fname
         assert_books_balance(out)
+
+
+def test_query_works_through_a_symlinked_warehouse(query_wh, tmp_path):
+    link = tmp_path / "link"
+    os.symlink(query_wh, link)
+    assert main(["catalog", str(link)]) == 0  # views now name files through the link
+    assert main(["query", str(link), "SELECT count(*) FROM revisions"]) == 0
+    assert main(["catalog", str(query_wh)]) == 0
+
+
+def test_a_lock_left_by_a_run_that_died_before_writing_is_removed(tmp_path, sample_dump, fast):
+    wh = tmp_path / "wh"
+    (wh / "_staging").mkdir(parents=True)
+    (wh / "_staging" / "20260101T000000Z-dead01.lock").write_text("{}")
+    run([str(sample_dump)], str(wh), fast)
+    assert not (wh / "_staging").exists()

@@ -83,8 +83,9 @@ def connect(warehouse: str, read_only: bool = True, sandbox: bool = False) -> du
     con = duckdb.connect(path, read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
     if sandbox:
-        root = os.path.join(os.path.realpath(warehouse), "")
-        con.execute("SET allowed_directories = [?]", [root])
+        # Both spellings: the views name files by absolute path, which may pass through a symlink.
+        roots = sorted({os.path.join(os.path.realpath(warehouse), ""), os.path.join(os.path.abspath(warehouse), "")})
+        con.execute("SET allowed_directories = ?", [roots])
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con

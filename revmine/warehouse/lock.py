@@ -102,7 +102,9 @@ def clean_dead_staging(staging_root: str) -> list[str]:
     removed = []
     for name in sorted(os.listdir(staging_root)):
         path = os.path.join(staging_root, name)
-        if not os.path.isdir(path) or os.path.exists(os.path.join(path, STAGED_MARKER)):
+        if name.endswith(".lock") and not os.path.isdir(path[: -len(".lock")]):
+            path = path[: -len(".lock")]  # the lock of a run that died before it wrote anything
+        elif not os.path.isdir(path) or os.path.exists(os.path.join(path, STAGED_MARKER)):
             continue
         lock = FileLock(path + ".lock")
         try:
@@ -110,9 +112,12 @@ def clean_dead_staging(staging_root: str) -> list[str]:
         except WarehouseBusy:
             continue  # a live run
         try:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
         finally:
             lock.release()
             os.remove(path + ".lock")
+    if not os.listdir(staging_root):
+        os.rmdir(staging_root)
     return removed
