@@ -1,0 +1,41 @@
+"""Markup left in cleaned sentences: counts per pattern over a warehouse's `sentences` table, with examples.
+
+    revmine run --input ../shared/data/wikipedia/enwiki-Anarchism-history-2001-2010.xml.lzma --out /tmp/anwh \
+        --config configs/fast.yaml
+    python benchmarks/cleaning_fidelity.py /tmp/anwh
+
+Each pattern is something MediaWiki would never show as text in a well-formed page. Counts include
+markup the editors themselves broke (an unclosed `[[`, say), which MediaWiki prints literally too.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import duckdb
+
+PATTERNS = {"</ref>": "%</ref>%", "<ref": "%<ref%", "{{": "%{{%", "}}": "%}}%", "[[": "%[[%", "]]": "%]]%",
+            "[http": "%[http%", "[]": "%[]%", "{|": "%{|%", "|}": "%|}%"}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("warehouse")
+    ap.add_argument("--examples", type=int, default=1)
+    args = ap.parse_args(argv)
+    con = duckdb.connect(os.path.join(args.warehouse, "catalog.duckdb"), read_only=True)
+    total = con.execute("SELECT count(*) FROM sentences").fetchone()[0]
+    print(f"sentences: {total:,}")
+    print("| pattern | sentences | share | example |\n|---|---:|---:|---|")
+    for name, like in PATTERNS.items():
+        n = con.execute("SELECT count(*) FROM sentences WHERE text LIKE ?", [like]).fetchone()[0]
+        ex = con.execute("SELECT text FROM sentences WHERE text LIKE ? ORDER BY pair_id LIMIT ?",
+                         [like, args.examples]).fetchall()
+        sample = "; ".join(e[0][max(0, e[0].find(name) - 40): e[0].find(name) + 40].replace("|", "\\|") for e in ex)
+        print(f"| `{name}` | {n:,} | {n / max(total, 1):.4%} | {sample} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
