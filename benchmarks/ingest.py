@@ -81,7 +81,7 @@ def revmine_stages(path: str, out: str) -> int:
     """read -> pair -> partitioned Parquet, without Beam: the per-file work a Beam worker does (diff off)."""
     from revmine.config import Config
     from revmine.runner.compose import process_file
-    from revmine.pipeline.read import source_key
+    from revmine.pipeline.fields import source_key
     from revmine.schemas import RevisionPair
     from revmine.warehouse.layout import PartitionedWriter
 

@@ -6,7 +6,7 @@ refuses a bad one with one line per problem naming the file, the key, the value 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Optional
 
 import yaml
@@ -150,6 +150,6 @@ def _describe(where: str, err: dict) -> str:
     value = err.get("input")
     if err["type"] == "unexpected_keyword_argument":
         section = err["loc"][0] if len(err["loc"]) > 1 else None
-        known = _SECTIONS if section is None else tuple(TypeAdapter(type(getattr(Config(), section))).json_schema()["properties"])
+        known = _SECTIONS if section is None else tuple(f.name for f in fields(getattr(Config(), section)))
         return f"{where}: unknown key {loc!r} (allowed: {', '.join(known)})"
     return f"{where}: {loc}: {err['msg']} (got {value!r:.80})"

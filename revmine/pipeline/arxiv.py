@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Iterator, Optional
 
 from revmine.pipeline.clean import given_sentences, text_sentences
-from revmine.pipeline.read import source_key
+from revmine.pipeline.fields import source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
 from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range
 

@@ -26,6 +26,14 @@ def source_key(path: str) -> str:
     return h.hexdigest()[:KEY_HEX]
 
 
+def input_key(path: str) -> str:
+    """`source_key`, or for an input that can't be read (it is quarantined) a key from its absolute path."""
+    try:
+        return source_key(path)
+    except OSError:
+        return hashlib.sha256(f"unreadable:{os.path.abspath(path)}".encode()).hexdigest()[:KEY_HEX]
+
+
 def sha1_base36(data: bytes) -> str:
     """MediaWiki's revision sha1: SHA-1 as a base-36 number, zero-padded to 31 digits."""
     return _base36(hashlib.sha1(data).digest())

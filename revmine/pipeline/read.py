@@ -10,7 +10,6 @@ that at C speed with a handful of Python callbacks per revision.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -20,8 +19,8 @@ from xml.parsers import expat
 from revmine.config import ReadConfig
 from revmine.pipeline.decompress import DecompressError, iter_chunks, sniff_compression
 from revmine.pipeline.encoding import TagCount, UTF16Transcoder, repair_utf8
-from revmine.pipeline.fields import (KEY_HEX, clip_bytes, out_of_range, parse_timestamp, sha1_base36,  # noqa: F401
-                                     source_key, to_int, wiki_from_base_url, wiki_from_file_name)
+from revmine.pipeline.fields import (clip_bytes, input_key, out_of_range, parse_timestamp, sha1_base36,
+                                     to_int, wiki_from_base_url, wiki_from_file_name)
 from revmine.schemas import Quarantine, Revision, SourceStats
 from revmine.schemas.names import ID_RANGE, NS_RANGE, is_wiki_name
 
@@ -165,10 +164,7 @@ class DumpReader:
         self._reconcile_with_input()
         yield from self._drain()
         if self.key is None:
-            try:
-                self.key = source_key(self.path)
-            except OSError:  # unreadable: already quarantined; the name still keys its rows
-                self.key = hashlib.sha256(self.name.encode()).hexdigest()[:KEY_HEX]
+            self.key = input_key(self.path)
         yield SourceStats(
             wiki=self.wiki or "unknown", source_file=self.name, source_key=self.key,
             compression=compression, schema_version=self.schema_version, is_stub=bool(self.is_stub),

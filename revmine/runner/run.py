@@ -21,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from revmine import __version__
 from revmine.config import Config
 from revmine.pipeline.accounting import Accounting
-from revmine.pipeline.read import KEY_HEX, source_key
+from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
 from revmine.runner.compose import expand_inputs
 from revmine.warehouse.catalog import build_catalog
@@ -69,10 +69,7 @@ def identify_inputs(paths: Sequence[str]) -> tuple[dict[str, str], dict[str, str
     first_with: dict[str, str] = {}
     duplicates: dict[str, str] = {}
     for path in paths:
-        try:
-            key = source_key(path)
-        except OSError:  # unreadable: the reader quarantines it; its name keys its (quarantine) rows
-            key = "x" + uuid.uuid5(uuid.NAMESPACE_URL, os.path.abspath(path)).hex[: KEY_HEX - 1]
+        key = input_key(path)  # an unreadable input is quarantined by the reader, under this key
         if key in first_with:
             duplicates[path] = first_with[key]
             log.warning("%s has the same bytes as %s: read once", path, first_with[key])
@@ -125,9 +122,10 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
         with private_tempdir(scratch):
             with beam.Pipeline(options=options) as p:
                 graph.build(p, list(keys.items()), stage_dir, config)
+        input_keys = {_identity(p): k for p, k in keys.items()}
         if "://" not in stage_dir:
             shutil.rmtree(scratch, ignore_errors=True)
-            replaced = _replaced_keys(warehouse, {_identity(p): k for p, k in keys.items()})
+            replaced = _replaced_keys(warehouse, input_keys)
             dups = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced)
             if dups:
                 log.warning("%d revision id(s) already stored from another input: quarantined as duplicate_rev_id",
@@ -136,8 +134,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                                      read_table(stage_dir, "quarantine"),
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
         files = staged_files(warehouse, run_id)
-    return Staged(run_id, warehouse, list(keys), sorted(set(keys.values())), acc, files,
-                  {_identity(p): k for p, k in keys.items()}, duplicates)
+    return Staged(run_id, warehouse, list(keys), sorted(set(keys.values())), acc, files, input_keys, duplicates)
 
 
 def _replaced_keys(warehouse: str, ours: dict[str, str], index: Optional[dict[str, str]] = None) -> list[str]:

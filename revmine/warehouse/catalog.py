@@ -67,9 +67,8 @@ def build_catalog(warehouse: str) -> str:
     finally:
         con.close()
     os.replace(tmp, path)
-    for leftover in (tmp + ".wal",):
-        if os.path.exists(leftover):
-            os.remove(leftover)
+    if os.path.exists(tmp + ".wal"):
+        os.remove(tmp + ".wal")
     return path
 
 

@@ -43,7 +43,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
         return {}
     skip = set(keys_in_order) | set(replaced)
     committed = [p for p in list_parquet(warehouse, "revisions") if _key_of(p) not in skip]
-    scan = ("SELECT wiki, rev_id, source_file, regexp_extract(parse_filename(filename), 'part-([0-9a-z]+)-', 1) AS key "
+    scan = (f"SELECT wiki, rev_id, source_file, regexp_extract(parse_filename(filename), '{_KEY.pattern}', 1) AS key "
             "FROM read_parquet({}, hive_partitioning = true, hive_types = {{'wiki': VARCHAR, 'year': SMALLINT}}, "
             "filename = true)")
     con = duckdb.connect()
@@ -83,16 +83,15 @@ def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
         for table in list(_BY_REV) + list(_BY_PAIR) + ["quarantine"]:
             for path in list_parquet(stage_dir, table, [key]):
                 wiki = _wiki_of(path)
+                ids = pa.array([r for w, r in revs if w == wiki], type=pa.int64())
                 t = pq.read_table(path, partitioning=None)
                 if table in _BY_REV:
-                    ids = [r for w, r in revs if w == wiki]
-                    keep = pc.invert(pc.is_in(t.column(_BY_REV[table]), value_set=_array(ids)))
+                    keep = pc.invert(pc.is_in(t.column(_BY_REV[table]), value_set=ids))
                 elif table == "quarantine":  # a pair-level row of a removed pair goes with it
-                    ids = [r for w, r in revs if w == wiki]
-                    hit = pc.and_(pc.equal(t.column("level"), "pair"), pc.is_in(t.column("rev_id"), value_set=_array(ids)))
+                    hit = pc.and_(pc.equal(t.column("level"), "pair"), pc.is_in(t.column("rev_id"), value_set=ids))
                     keep = pc.invert(pc.fill_null(hit, False))
                 else:
-                    keep = pc.invert(pc.is_in(t.column("pair_id"), value_set=_array(sorted(pairs), str)))
+                    keep = pc.invert(pc.is_in(t.column("pair_id"), value_set=pa.array(sorted(pairs), type=pa.string())))
                 kept = t.filter(keep)
                 if kept.num_rows != t.num_rows:
                     TABLES[table].validate(kept, file_only=True, where=f" ({path})")
@@ -104,7 +103,3 @@ def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
                        stage="commit", n_revisions=1) for w, r, source, first in dups])
         n += len(dups)
     return n
-
-
-def _array(values, typ=int):
-    return pa.array(values, type=pa.int64() if typ is int else pa.string())

@@ -25,6 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from revmine.schemas import TABLES, Table
 from revmine.schemas.names import is_wiki_name
+from revmine.warehouse.lock import staging_lock_path
 from revmine.warehouse.catalog import CATALOG  # noqa: F401  (part of the layout)
 
 STAGING = "_staging"
@@ -222,8 +223,8 @@ def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest
             FileSystems.delete([stage])
         else:
             shutil.rmtree(stage)
-            if os.path.exists(stage + ".lock"):
-                os.remove(stage + ".lock")
+            if os.path.exists(staging_lock_path(stage)):
+                os.remove(staging_lock_path(stage))
             os.rmdir(os.path.dirname(stage)) if not os.listdir(os.path.dirname(stage)) else None
     except OSError:  # an empty staging dir left behind is harmless
         pass
@@ -244,4 +245,7 @@ def write_input_index(warehouse: str, index: dict[str, str]) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
     with FileSystems.create(tmp) as fh:
         fh.write(json.dumps(index, indent=1, sort_keys=True).encode())
-    FileSystems.rename([tmp], [path]) if "://" in path else os.replace(tmp, path)
+    if "://" in path:
+        FileSystems.rename([tmp], [path])
+    else:
+        os.replace(tmp, path)

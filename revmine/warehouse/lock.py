@@ -9,6 +9,7 @@ no such locks: run one writer there (the luigi jobs serialise their commits).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -73,26 +74,22 @@ def _describe(raw: bytes) -> str:
         return "held by another process"
 
 
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
 def warehouse_lock(warehouse: str, wait: bool = False, **holder):
     """The single-writer lock of a local warehouse (a no-op for remote ones)."""
     if _is_remote(warehouse):
-        return _NoLock()
+        return contextlib.nullcontext()
     return FileLock(os.path.join(warehouse, LOCK), wait=wait, holder=holder)
+
+
+def staging_lock_path(stage_dir: str) -> str:
+    return stage_dir.rstrip("/") + ".lock"
 
 
 def staging_lock(stage_dir: str, run_id: str):
     """Held while a run writes its staging folder, so that clean-up can tell live runs from dead ones."""
     if _is_remote(stage_dir):
-        return _NoLock()
-    return FileLock(stage_dir.rstrip("/") + ".lock", wait=False, holder={"run": run_id})
+        return contextlib.nullcontext()
+    return FileLock(staging_lock_path(stage_dir), wait=False, holder={"run": run_id})
 
 
 def clean_dead_staging(staging_root: str) -> list[str]:
@@ -106,7 +103,7 @@ def clean_dead_staging(staging_root: str) -> list[str]:
             path = path[: -len(".lock")]  # the lock of a run that died before it wrote anything
         elif not os.path.isdir(path) or os.path.exists(os.path.join(path, STAGED_MARKER)):
             continue
-        lock = FileLock(path + ".lock")
+        lock = FileLock(staging_lock_path(path))
         try:
             lock.acquire()
         except WarehouseBusy:
@@ -117,7 +114,7 @@ def clean_dead_staging(staging_root: str) -> list[str]:
                 removed.append(path)
         finally:
             lock.release()
-            os.remove(path + ".lock")
+            os.remove(staging_lock_path(path))
     if not os.listdir(staging_root):
         os.rmdir(staging_root)
     return removed
