@@ -52,17 +52,24 @@ class Node:
     """A structural element of the wikitext, compared between revisions (cf. mwedittypes).
 
     Nodes compare by type, key and a digest of their whole value; `value` is only for display (at most
-    500 characters), so a change past that point, in an infobox's last field say, is still a change."""
+    500 characters), so a change past that point, in an infobox's last field say, is still a change.
+    `container` (the node this one is nested in, as type:key) and a template's `params` ((name, digest)
+    of each parameter) describe the node without being part of its identity."""
     type: str
     key: str
     value: str = field(compare=False)
     digest: str = ""
+    container: str = field(default="", compare=False)
+    params: tuple = field(default=(), compare=False)
 
 
-def make_node(type: str, key: str, full_value: str) -> Node:
+def _digest(text: str) -> str:
+    return hashlib.blake2b(" ".join(text.split()).encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+def make_node(type: str, key: str, full_value: str, container: str = "", params: tuple = ()) -> Node:
     """A node whose display value is shortened and whose digest covers all of `full_value`."""
-    folded = " ".join(full_value.split())
-    return Node(type, key, _short(folded), hashlib.blake2b(folded.encode("utf-8"), digest_size=10).hexdigest())
+    return Node(type, key, _short(full_value), _digest(full_value), container, params)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ class CleanSection:
     sent_texts: tuple[str, ...]
     sent_spans: tuple[tuple[int, int, int], ...]  # (paragraph within section, start, end) in `text`
     nodes: tuple[Node, ...]
+    level: int = 0  # heading level (2 for ==Title==); 0 for the lead
+    heading: str = ""  # the heading's wikitext between the = signs (a link in it is part of the heading)
 
 
 @dataclass(frozen=True)
@@ -183,11 +192,18 @@ def _short(s: str) -> str:
     return s if len(s) <= _VALUE_CHARS else s[: _VALUE_CHARS - 1] + "…"
 
 
+_GALLERY_FILE = re.compile(r"^\s*(?:(?:file|image)\s*:)?\s*([^|\n]*\.[A-Za-z0-9]{2,5})\s*(?:\|(.*))?$", re.I)
+
+
 class _Renderer:
-    """Walk a parsed section: collect prose text and structural nodes."""
+    """Walk a parsed section: collect prose text and structural nodes.
+
+    Nodes inside other nodes (links in template parameters and table cells, references in captions,
+    files in galleries) are collected too, each with the node that holds it as its container."""
 
     def __init__(self):
         self.nodes: list[Node] = []
+        self.container = ""
 
     def render(self, code) -> str:
         out: list[str] = []
@@ -199,6 +215,19 @@ class _Renderer:
         self._walk(code, out, track=False)
         return "".join(out)
 
+    def _add(self, type: str, key: str, full_value: str, params: tuple = ()) -> None:
+        self.nodes.append(make_node(type, key, full_value, self.container, params))
+
+    def _inside(self, container: str, code) -> None:
+        """Collect the nodes nested in `code` (its text is not prose) under `container`."""
+        if code is None:
+            return
+        outer, self.container = self.container, container
+        try:
+            self._walk(code, [], track=True)
+        finally:
+            self.container = outer
+
     def _walk(self, code, out: list[str], track: bool) -> None:
         for node in code.nodes:
             if isinstance(node, Text):
@@ -208,12 +237,15 @@ class _Renderer:
             elif isinstance(node, Template):
                 if track:
                     name = _norm_title(str(node.name).strip())
-                    self.nodes.append(make_node("template", name, str(node)))
+                    self._add("template", name, str(node),
+                              tuple((str(p.name).strip(), _digest(str(p.value))) for p in node.params))
+                    for p in node.params:
+                        self._inside(f"template:{name}", p.value)
             elif isinstance(node, Tag):
                 self._tag(node, out, track)
             elif isinstance(node, ExternalLink):
                 if track:
-                    self.nodes.append(make_node("external_link", str(node.url).strip(), str(node.title or "")))
+                    self._add("external_link", str(node.url).strip(), str(node.title or ""))
                 if node.title is not None and node.brackets:
                     self._walk(node.title, out, track=False)
             elif isinstance(node, HTMLEntity):
@@ -228,35 +260,42 @@ class _Renderer:
         prefix = target.lstrip(":").split(":", 1)[0].strip().lower() if ":" in target else ""
         if prefix in _MEDIA_PREFIXES and not target.startswith(":"):
             if track:
-                self.nodes.append(make_node("media", _norm_title(target.split(":", 1)[1]), str(node.text or "")))
+                name = _norm_title(target.split(":", 1)[1])
+                self._add("media", name, str(node.text or ""))
+                self._inside(f"media:{name}", node.text)  # references and links in the caption
             return
         if prefix in _CATEGORY_PREFIXES and not target.startswith(":"):
             if track:
-                self.nodes.append(make_node("category", _norm_title(target.split(":", 1)[1].split("|")[0]),
-                                            str(node.text or "")))
+                self._add("category", _norm_title(target.split(":", 1)[1].split("|")[0]), str(node.text or ""))
             return
         if _INTERWIKI.match(target) and not target.startswith(":") and " " not in prefix:
-            return  # interlanguage link: not part of the article's text
+            if track:  # an interlanguage link: a node of the page, but not part of its text
+                lang, title = target.split(":", 1)
+                self._add("interlanguage", f"{lang.strip().lower()}:{_norm_title(title)}", "")
+            return
         label = self.text_of(node.text) if node.text is not None else target.lstrip(":").split("#")[0]
         if track:
-            self.nodes.append(make_node("wikilink", _norm_title(target.split("#")[0].lstrip(":")) or target, label))
+            self._add("wikilink", _norm_title(target.split("#")[0].lstrip(":")) or target, label)
         out.append(label)
 
     def _tag(self, node: Tag, out: list[str], track: bool) -> None:
         name = str(node.tag).strip().lower()
         if node.wiki_markup == "{|" or name == "table":
             if track:
-                self.nodes.append(make_node("table", "table", str(node)))
+                self._add("table", "table", str(node))
+                self._inside("table", node.contents)
             return
         if name == "ref":
             if track:
                 ref_name = next((str(a.value).strip() for a in node.attributes if str(a.name).strip().lower() == "name"), "")
                 content = str(node.contents or "").strip()
                 key = ref_name or hashlib.sha1(content.encode()).hexdigest()[:12]
-                self.nodes.append(make_node("reference", key, content))
-                if node.contents is not None:
-                    # links and templates inside a citation are still nodes of the page
-                    self._walk(node.contents, [], track=True)
+                self._add("reference", key, content)
+                self._inside(f"reference:{key}", node.contents)  # links and templates inside a citation
+            return
+        if name == "gallery":
+            if track:
+                self._gallery(node)
             return
         if name in _DROP_TAGS:
             return
@@ -264,6 +303,23 @@ class _Renderer:
             out.append("\n" if name in ("br", "hr", "p", "li", "dd", "dt", "tr") else " ")
         if node.contents is not None and not node.self_closing:
             self._walk(node.contents, out, track)
+
+    def _gallery(self, node: Tag) -> None:
+        """A gallery and its files: one `File:Name.jpg|caption` per line, the namespace optional."""
+        contents = str(node.contents or "")
+        self._add("gallery", "gallery", contents)
+        outer, self.container = self.container, "gallery"
+        try:
+            for line in contents.split("\n"):
+                m = _GALLERY_FILE.match(line)
+                if m and m.group(1).strip():
+                    name = _norm_title(m.group(1))
+                    caption = m.group(2) or ""
+                    self._add("media", name, caption)
+                    if caption:
+                        self._inside(f"media:{name}", mwparserfromhell.parse(caption, skip_style_tags=False))
+        finally:
+            self.container = outer
 
 
 def clean_section(raw: str) -> CleanSection:
@@ -274,11 +330,13 @@ def clean_section(raw: str) -> CleanSection:
         code = mwparserfromhell.parse(raw, skip_style_tags=False)
     except Exception as exc:  # mwparserfromhell raises ParserError and, on odd input, others
         raise WikitextError("unparseable_wikitext", f"{type(exc).__name__}: {exc}") from exc
-    title = ""
+    title, level, heading = "", 0, ""
     headings = code.filter_headings(recursive=False)
     r = _Renderer()
     if headings and str(code).lstrip().startswith("="):
         title = _SPACES.sub(" ", r.text_of(headings[0].title)).strip()
+        level, heading = headings[0].level, str(headings[0].title).strip()
+        r._inside(f"heading:{title}", headings[0].title)  # links in a heading are nodes too
         code.remove(headings[0])
     try:
         text = r.render(code)
@@ -301,7 +359,7 @@ def clean_section(raw: str) -> CleanSection:
                 sent_spans.append((p_idx, pos + a, pos + a + len(stripped)))
         pos += len(para) + 1
     return CleanSection(title, "\n".join(paragraphs), len(paragraphs), tuple(sent_texts), tuple(sent_spans),
-                        tuple(r.nodes))
+                        tuple(r.nodes), level, heading)
 
 
 def split_sentences(paragraph: str) -> list[tuple[int, int]]:

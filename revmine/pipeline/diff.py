@@ -6,17 +6,19 @@ so in a page's history each revision is cleaned once and each pair costs about o
 """
 from __future__ import annotations
 
-import difflib
-from collections import Counter, OrderedDict, defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner, align_blocks
-from revmine.pipeline.clean import CleanDoc, Node, SectionCache, SentenceList, WikitextError, clean_wikitext
+from revmine.pipeline.clean import CleanDoc, SectionCache, SentenceList, WikitextError, clean_wikitext
 from revmine.pipeline.extract import edits_between
-from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, RevisionPair, Sentence
+from revmine.pipeline.nodediff import node_changes, sequence_opcodes
+from revmine.schemas import Alignment, DiffStats, Edit, RevisionPair, Sentence
 
-__all__ = ["DiffEngine", "PairKey", "WikitextError", "node_changes"]
+__all__ = ["DiffEngine", "PairKey", "WikitextError", "node_changes", "sentence_opcodes"]
+
+sentence_opcodes = sequence_opcodes  # unchanged sentences are matched like nodes: by hash, in order
 
 
 @dataclass(frozen=True)
@@ -142,63 +144,3 @@ class _Plan:
     changed_new: set = field(default_factory=set)
     nodes: list = field(default_factory=list)
     sections_parsed: int = 0
-
-
-def sentence_opcodes(old: Sequence[str], new: Sequence[str]) -> list[tuple]:
-    """difflib opcodes over sentence texts, with the common prefix and suffix matched first.
-
-    Consecutive revisions share almost everything; trimming the shared ends in a plain loop
-    leaves difflib only the middle, where it is quadratic in the worst case.
-    """
-    n, m = len(old), len(new)
-    p = 0
-    while p < n and p < m and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < n - p and s < m - p and old[n - 1 - s] == new[m - 1 - s]:
-        s += 1
-    ops = [("equal", 0, p, 0, p)] if p else []
-    if p < n - s or p < m - s:
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old[p:n - s], new[p:m - s], autojunk=False).get_opcodes():
-            ops.append((tag, i1 + p, i2 + p, j1 + p, j2 + p))
-    if s:
-        ops.append(("equal", n - s, n, m - s, m))
-    return ops
-
-
-def node_changes(key: PairKey, old: CleanDoc, new: CleanDoc) -> list[NodeChange]:
-    """Nodes added, removed or changed. Only sections whose raw text differs are compared."""
-    old_keys, new_keys = Counter(old.section_keys), Counter(new.section_keys)
-    gone = old_keys - new_keys
-    came = new_keys - old_keys
-    removed_nodes: Counter = Counter()
-    added_nodes: Counter = Counter()
-    for sec, k in zip(old.sections, old.section_keys):
-        if gone.get(k, 0) > 0:
-            gone[k] -= 1
-            removed_nodes.update(sec.nodes)
-    for sec, k in zip(new.sections, new.section_keys):
-        if came.get(k, 0) > 0:
-            came[k] -= 1
-            added_nodes.update(sec.nodes)
-    removed = removed_nodes - added_nodes
-    added = added_nodes - removed_nodes
-    by_key_removed: dict[tuple, list[Node]] = defaultdict(list)
-    for node, n in sorted(removed.items(), key=lambda kv: (kv[0].type, kv[0].key, kv[0].value)):
-        by_key_removed[(node.type, node.key)].extend([node] * n)
-    out: list[NodeChange] = []
-    common = dict(wiki=key.wiki, year=key.year, pair_id=key.pair_id)
-    for node, n in sorted(added.items(), key=lambda kv: (kv[0].type, kv[0].key, kv[0].value)):
-        for _ in range(n):
-            twins = by_key_removed.get((node.type, node.key))
-            if twins:
-                before = twins.pop(0)
-                out.append(NodeChange(**common, node_type=node.type, action="changed", key=node.key,
-                                      old_value=before.value, new_value=node.value))
-            else:
-                out.append(NodeChange(**common, node_type=node.type, action="added", key=node.key, old_value=None,
-                                      new_value=node.value))
-    for (typ, k), nodes in sorted(by_key_removed.items()):
-        for node in nodes:
-            out.append(NodeChange(**common, node_type=typ, action="removed", key=k, old_value=node.value, new_value=None))
-    return out

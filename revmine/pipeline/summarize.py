@@ -83,7 +83,10 @@ def _node_key(n: NodeChange) -> str:
 
 
 def node_summary(nodes: Iterable[NodeChange]) -> str:
-    counts = Counter((n.action, n.node_type, _node_key(n)) for n in nodes)
+    # Nodes nested in a template, table, caption or gallery change with their container, which is named
+    # already; those inside a reference (the citation template it holds) say what the reference is.
+    counts = Counter((n.action, n.node_type, _node_key(n)) for n in nodes
+                     if not n.container or n.container.startswith("reference:"))
     items = [f"{a} {t} {k}".strip() + (f" x{c}" if c > 1 else "") for (a, t, k), c in counts.most_common(MAX_NODES)]
     return "; ".join(items)
 

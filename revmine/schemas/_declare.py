@@ -133,11 +133,9 @@ class SchemaMismatch(ValueError):
     pass
 
 
-def doc(text: str, default: Any = dataclasses.MISSING) -> Any:
+def doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
     """A documented field: the text goes into the Arrow field metadata and the dataset card."""
-    if default is dataclasses.MISSING:
-        return dataclasses.field(metadata={"doc": text})
-    return dataclasses.field(default=default, metadata={"doc": text})
+    return dataclasses.field(default=default, default_factory=factory, metadata={"doc": text})
 
 
 __all__ = ["record", "transient", "doc", "Timestamp", "Int32", "Int16", "TABLES", "Table", "SchemaMismatch", "ClassVar"]

@@ -179,15 +179,26 @@ class Edit:
 
 @record("node_changes", partition_by=PARTITIONS)
 class NodeChange:
-    """A structural change in the wikitext: a template, link, reference, category or media added/removed/changed."""
+    """A structural change in the wikitext: a template, link, reference, category, media, table, gallery or
+    heading added, removed, changed or moved. Nodes nested in templates, tables, references, captions and
+    galleries are found too, and `container` names the node that holds them."""
     wiki: str = doc("database name")
     year: Int16 = doc("partition year of the pair")
     pair_id: str = doc("revision pair")
-    node_type: str = doc("template, wikilink, external_link, reference, category, media, table")
-    action: str = doc("added, removed or changed")
-    key: str = doc("what identifies the node: template name, link target, URL, ref name, category, file")
-    old_value: Optional[str] = doc("old rendering (parameters, label, content), truncated to 500 characters")
-    new_value: Optional[str] = doc("new rendering, truncated to 500 characters")
+    node_type: str = doc("template, wikilink, interlanguage, external_link, reference, category, media, table, gallery, heading")
+    action: str = doc("added, removed, changed (in place, or renamed: see old_key) or moved (same node, new place)")
+    key: str = doc("what identifies the node: template name, link target, URL, ref name, category, file, heading")
+    old_value: Optional[str] = doc("old rendering (parameters, label, content), shortened to 500 characters")
+    new_value: Optional[str] = doc("new rendering, shortened to 500 characters")
+    section: str = doc("heading of the section that holds the node ('' for the lead); the old one for a removal",
+                       default="")
+    container: str = doc("the node it is nested in, as type:key (e.g. 'template:Infobox person'); '' at top level",
+                         default="")
+    old_key: Optional[str] = doc("the old key of a renamed node (a category or heading changed to another one)",
+                                 default=None)
+    params_added: list[str] = doc("template parameters added", factory=list)
+    params_removed: list[str] = doc("template parameters removed", factory=list)
+    params_changed: list[str] = doc("template parameters whose value changed", factory=list)
 
 
 @record("diffs", partition_by=PARTITIONS)

@@ -47,7 +47,8 @@ def _view_sql(warehouse: str, table: Table) -> str:
         return _empty_view(table)
     cols = ", ".join(f"\"{n}\"" for n in table.columns)  # declared column order, partitions included
     glob_sql = glob.replace("'", "''")
-    return (f"SELECT {cols} FROM read_parquet('{glob_sql}', hive_partitioning = true, "
+    # union_by_name: files written before a column was added read it as NULL
+    return (f"SELECT {cols} FROM read_parquet('{glob_sql}', hive_partitioning = true, union_by_name = true, "
             f"hive_types = {{'wiki': VARCHAR{', year: SMALLINT' if 'year' in table.partition_by else ''}}})")
 
 

@@ -1,0 +1,119 @@
+"""Node changes compared with mwedittypes, Wikimedia's structured wikitext diff, as an oracle.
+
+Both tools are reduced to counts per (node type, action) for each revision pair; a pair agrees on a
+type when the counts of every action of that type are equal. mwedittypes is a dev dependency and is
+imported only here, when a comparison runs.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from revmine.pipeline.clean import SectionCache, clean_wikitext
+from revmine.pipeline.nodediff import node_changes
+
+# mwedittypes' names for the node types both tools report, and for their actions
+TYPES = {"Template": "template", "Wikilink": "wikilink", "ExternalLink": "external_link", "Reference": "reference",
+         "Category": "category", "Media": "media", "Table": "table", "Gallery": "gallery", "Heading": "heading"}
+ACTIONS = {"insert": "added", "remove": "removed", "change": "changed", "move": "moved"}
+
+Counts = dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class _Key:
+    wiki: str = "w"
+    year: int = 0
+    pair_id: str = "p"
+
+
+def revmine_counts(old: str, new: str, cache: Optional[SectionCache] = None) -> Counts:
+    """{node_type: {action: n}} from revmine's node diff, in the types mwedittypes tells apart."""
+    cache = cache or SectionCache()
+    out: dict = defaultdict(Counter)
+    for c in node_changes(_Key(), clean_wikitext(old, cache), clean_wikitext(new, cache)):
+        # mwedittypes counts an interlanguage link ([[fr:Paris]]) as a wikilink
+        out["wikilink" if c.node_type == "interlanguage" else c.node_type][c.action] += 1
+    return {t: dict(a) for t, a in sorted(out.items())}
+
+
+def mwedittypes_counts(old: str, new: str, lang: str = "en") -> Counts:
+    """{node_type: {action: n}} from mwedittypes' StructuredEditTypes, in revmine's names."""
+    from mwedittypes import StructuredEditTypes
+
+    out: dict = defaultdict(Counter)
+    diff = StructuredEditTypes("wikitext", old, new, lang=lang).get_diff()
+    for edit in diff["node-edits"]:
+        if edit.type in TYPES:
+            out[TYPES[edit.type]][ACTIONS.get(edit.edittype, edit.edittype)] += 1
+    for ctx in diff.get("context", []):
+        if ctx.type == "Section" and ctx.edittype == "move":
+            out["heading"]["moved"] += ctx.count  # a moved section: revmine reports its heading
+    return {t: dict(a) for t, a in sorted(out.items())}
+
+
+def from_mwedittypes_names(counts: Counts) -> Counts:
+    """Counts written with mwedittypes' names ({'Template': {'change': 1}}) in revmine's."""
+    out = {TYPES[t]: {ACTIONS[a]: n for a, n in acts.items()} for t, acts in sorted(counts.items()) if t in TYPES}
+    if "move" in counts.get("Section", {}):
+        out.setdefault("heading", {})["moved"] = counts["Section"]["move"]
+    return dict(sorted(out.items()))
+
+
+@dataclass
+class Agreement:
+    """Per node type: pairs where either tool reports that type, and pairs where both report the same
+    counts for every action; per (type, action) likewise."""
+    pairs: int = 0
+    by_type: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # type -> [agree, involved]
+    # the same, with moves left out: where a node "moved" is where the two tools differ most by design
+    by_type_unmoved: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    by_action: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # (type, action) -> [agree, involved]
+    disagreements: list = field(default_factory=list)  # (pair label, type, ours, theirs)
+
+    def add(self, label: str, ours: Counts, theirs: Counts) -> None:
+        self.pairs += 1
+        for t in set(ours) | set(theirs):
+            a, b = ours.get(t, {}), theirs.get(t, {})
+            agree = a == b
+            self.by_type[t][1] += 1
+            self.by_type[t][0] += agree
+            if not agree:
+                self.disagreements.append((label, t, a, b))
+            a_still = {k: v for k, v in a.items() if k != "moved"}
+            b_still = {k: v for k, v in b.items() if k != "moved"}
+            if a_still or b_still:
+                self.by_type_unmoved[t][1] += 1
+                self.by_type_unmoved[t][0] += a_still == b_still
+            for act in set(a) | set(b):
+                self.by_action[(t, act)][1] += 1
+                self.by_action[(t, act)][0] += a.get(act, 0) == b.get(act, 0)
+
+    def share(self, t: str) -> float:
+        agree, involved = self.by_type[t]
+        return agree / involved if involved else 1.0
+
+    def table(self) -> str:
+        """Markdown: agreement per node type, then per type and action."""
+        lines = ["| node type | pairs with a change of that type | same counts | agreement | agreement, moves left out |",
+                 "|---|---:|---:|---:|---:|"]
+        for t in sorted(self.by_type, key=lambda t: -self.by_type[t][1]):
+            agree, involved = self.by_type[t]
+            still, still_involved = self.by_type_unmoved[t]
+            lines.append(f"| {t} | {involved} | {agree} | {agree / involved:.1%} | "
+                         f"{still / still_involved if still_involved else 1:.1%} |")
+        lines += ["", "| node type | action | pairs | same count | agreement |", "|---|---|---:|---:|---:|"]
+        for (t, act) in sorted(self.by_action, key=lambda k: (-self.by_type[k[0]][1], k[1])):
+            agree, involved = self.by_action[(t, act)]
+            lines.append(f"| {t} | {act} | {involved} | {agree} | {agree / involved:.1%} |")
+        return "\n".join(lines)
+
+
+def compare(pairs: Iterable[tuple[str, str, str]], lang: str = "en") -> Agreement:
+    """Agreement over (label, old wikitext, new wikitext) triples."""
+    result = Agreement()
+    cache = SectionCache()
+    for label, old, new in pairs:
+        result.add(label, revmine_counts(old, new, cache), mwedittypes_counts(old, new, lang))
+    return result

@@ -1,0 +1,215 @@
+"""Node changes between two cleaned revisions: added, removed, changed (in place or renamed) and moved.
+
+Only sections whose raw text differs are compared; their nodes, nested ones included, are laid out in
+document order and matched as a sequence (difflib, shared ends trimmed first):
+
+1. an identical node removed in one place and added in another is a move;
+2. in a replaced stretch, a removed and an added node of the same type are one change: same key first,
+   then in order, so a link, category or heading changed to another one, or an unnamed reference whose
+   content changed (keyed by a hash of it), is a rename (`old_key`) rather than a removal plus an addition;
+3. what is left pairs by type and key anywhere in the page (a template moved and edited), else it is an
+   addition or a removal.
+
+A changed template says which parameters were added, removed or changed. Headings are compared over
+all sections, so a section added, removed, renamed or moved is reported as a `heading` change.
+"""
+from __future__ import annotations
+
+import difflib
+from collections import Counter, defaultdict
+from typing import Optional, Sequence
+
+from revmine.pipeline.clean import CleanDoc, Node
+from revmine.schemas import NodeChange
+
+__all__ = ["node_changes", "sequence_opcodes", "template_params"]
+
+
+def sequence_opcodes(old: Sequence, new: Sequence) -> list[tuple]:
+    """difflib opcodes over two sequences of hashables, with the common prefix and suffix matched first.
+
+    Consecutive revisions share almost everything; trimming the shared ends in a plain loop
+    leaves difflib only the middle, where it is quadratic in the worst case.
+    """
+    n, m = len(old), len(new)
+    p = 0
+    while p < n and p < m and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < n - p and s < m - p and old[n - 1 - s] == new[m - 1 - s]:
+        s += 1
+    ops = [("equal", 0, p, 0, p)] if p else []
+    if p < n - s or p < m - s:
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old[p:n - s], new[p:m - s], autojunk=False).get_opcodes():
+            ops.append((tag, i1 + p, i2 + p, j1 + p, j2 + p))
+    if s:
+        ops.append(("equal", n - s, n, m - s, m))
+    return ops
+
+
+class _Item:
+    """One node occurrence on one side, with the section that holds it; `match` is its counterpart."""
+    __slots__ = ("node", "section", "block", "match", "action")
+
+    def __init__(self, node: Node, section: str, block: int):
+        self.node, self.section, self.block = node, section, block
+        self.match: Optional[_Item] = None
+        self.action = ""
+
+
+def template_params(old: Node, new: Node) -> tuple[list[str], list[str], list[str]]:
+    """(added, removed, changed) parameter names of a template; a repeated name keeps its last value,
+    as MediaWiki does."""
+    before, after = dict(old.params), dict(new.params)
+    added = [n for n in after if n not in before]
+    removed = [n for n in before if n not in after]
+    changed = [n for n in after if n in before and before[n] != after[n]]
+    return added, removed, changed
+
+
+def _changed_sections(old: CleanDoc, new: CleanDoc) -> tuple[list[int], list[int]]:
+    """Indices of the sections on each side whose raw text has no twin on the other side."""
+    gone = Counter(old.section_keys) - Counter(new.section_keys)
+    came = Counter(new.section_keys) - Counter(old.section_keys)
+    out = []
+    for keys, left in ((old.section_keys, gone), (new.section_keys, came)):
+        idx = []
+        for i, k in enumerate(keys):
+            if left.get(k, 0) > 0:
+                left[k] -= 1
+                idx.append(i)
+        out.append(idx)
+    return out[0], out[1]
+
+
+def _anchors(titles: list[str], other: list[str]) -> list[str]:
+    """For each section, its title if the other side has it too, else the anchor of the section before."""
+    shared = set(other)
+    out, anchor = [], ""
+    for t in titles:
+        if t in shared:
+            anchor = t
+        out.append(anchor)
+    return out
+
+
+def _pair(olds: list[_Item], news: list[_Item], action: str, same_key: bool, same_value: bool = False) -> None:
+    """Match unmatched items of the same type (and key, if `same_key`; and digest, if `same_value`) in order."""
+    def group(node: Node):
+        return node if same_value else (node.type, node.key) if same_key else node.type
+
+    waiting: dict = defaultdict(list)
+    for o in olds:
+        if o.match is None:
+            waiting[group(o.node)].append(o)
+    for n in news:
+        if n.match is None:
+            queue = waiting.get(group(n.node))
+            if queue:
+                o = queue.pop(0)
+                o.match, n.match, o.action, n.action = n, o, action, action
+
+
+def node_changes(key, old: CleanDoc, new: CleanDoc) -> list[NodeChange]:
+    """NodeChange records for one pair; `key` carries wiki, year and pair_id."""
+    headings, renamed = heading_changes(key, old, new)
+    old_idx, new_idx = _changed_sections(old, new)
+    old_seq = [(n, old.sections[i].title) for i in old_idx for n in old.sections[i].nodes]
+    new_seq = [(n, new.sections[i].title) for i in new_idx for n in new.sections[i].nodes]
+    # A node is matched in place within its section, so one that went to another section is a move even
+    # where the order of the page's nodes is unchanged. A renamed section keeps its nodes, and a section
+    # that exists on one side only counts as part of the one before it (a section split in two, or
+    # merged back, moves nothing).
+    old_anchor = _anchors([renamed.get(s.title, s.title) for s in old.sections], [s.title for s in new.sections])
+    new_anchor = _anchors([s.title for s in new.sections], [renamed.get(s.title, s.title) for s in old.sections])
+    old_ids = [(old_anchor[i], n) for i in old_idx for n in old.sections[i].nodes]
+    new_ids = [(new_anchor[i], n) for i in new_idx for n in new.sections[i].nodes]
+    olds: list[_Item] = []
+    news: list[_Item] = []
+    blocks: list[tuple[list[_Item], list[_Item]]] = []
+    for b, (tag, i1, i2, j1, j2) in enumerate(sequence_opcodes(old_ids, new_ids)):
+        if tag == "equal":
+            continue
+        bo = [_Item(n, s, b) for n, s in old_seq[i1:i2]]
+        bn = [_Item(n, s, b) for n, s in new_seq[j1:j2]]
+        olds.extend(bo)
+        news.extend(bn)
+        blocks.append((bo, bn))
+    _pair(olds, news, "moved", same_key=True, same_value=True)  # 1. gone from one place, back in another
+    # 2. edited in place; 3. edited and moved
+    for bo, bn in blocks:
+        _pair(bo, bn, "changed", same_key=True)
+        _pair(bo, bn, "changed", same_key=False)
+    _pair(olds, news, "changed", same_key=True)
+
+    common = dict(wiki=key.wiki, year=key.year, pair_id=key.pair_id)
+    moved_containers = {f"{n.node.type}:{n.node.key}" for n in news if n.action == "moved"}
+    out: list[NodeChange] = []
+    for n in news:
+        node = n.node
+        if n.action == "moved":
+            if node.container in moved_containers:
+                continue  # it moved with the node that holds it
+            out.append(NodeChange(**common, node_type=node.type, action="moved", key=node.key, old_value=node.value,
+                                  new_value=node.value, section=n.section, container=node.container))
+        elif n.action == "changed":
+            before = n.match.node
+            added, removed, changed = template_params(before, node) if node.type == "template" else ([], [], [])
+            out.append(NodeChange(**common, node_type=node.type, action="changed", key=node.key,
+                                  old_value=before.value, new_value=node.value, section=n.section,
+                                  container=node.container, old_key=before.key if before.key != node.key else None,
+                                  params_added=added, params_removed=removed, params_changed=changed))
+        else:
+            out.append(NodeChange(**common, node_type=node.type, action="added", key=node.key, old_value=None,
+                                  new_value=node.value, section=n.section, container=node.container))
+    for o in olds:
+        if o.match is None:
+            out.append(NodeChange(**common, node_type=o.node.type, action="removed", key=o.node.key,
+                                  old_value=o.node.value, new_value=None, section=o.section,
+                                  container=o.node.container))
+    return out + headings
+
+
+def heading_changes(key, old: CleanDoc, new: CleanDoc) -> tuple[list[NodeChange], dict[str, str]]:
+    """Sections added, removed, renamed or moved, told by their headings (the lead has none); and the
+    new title of each renamed section."""
+    # a heading is its title, its markup and its level: ==History== turned into ===History=== or into
+    # ==[[History]]== is a changed heading
+    before = [Node("heading", s.title, "=" * s.level, f"{s.level}:{s.heading}") for s in old.sections if s.title]
+    after = [Node("heading", s.title, "=" * s.level, f"{s.level}:{s.heading}") for s in new.sections if s.title]
+    if before == after:
+        return [], {}
+    olds: list[_Item] = []
+    news: list[_Item] = []
+    blocks = []
+    for b, (tag, i1, i2, j1, j2) in enumerate(sequence_opcodes(before, after)):
+        if tag != "equal":
+            bo = [_Item(h, h.key, b) for h in before[i1:i2]]
+            bn = [_Item(h, h.key, b) for h in after[j1:j2]]
+            olds.extend(bo)
+            news.extend(bn)
+            blocks.append((bo, bn))
+    _pair(olds, news, "moved", same_key=True, same_value=True)
+    for bo, bn in blocks:
+        _pair(bo, bn, "changed", same_key=True)
+        _pair(bo, bn, "changed", same_key=False)
+    _pair(olds, news, "changed", same_key=True)
+    common = dict(wiki=key.wiki, year=key.year, pair_id=key.pair_id, node_type="heading")
+    out = []
+    for n in news:
+        title, before = n.node.key, n.match.node if n.match else None
+        if n.action == "changed":
+            out.append(NodeChange(**common, action="changed", key=title, old_value=_heading(before),
+                                  new_value=_heading(n.node), section=title,
+                                  old_key=before.key if before.key != title else None))
+        else:
+            action = n.action or "added"
+            out.append(NodeChange(**common, action=action, key=title, old_value=_heading(before),
+                                  new_value=_heading(n.node), section=title))
+    out.extend(NodeChange(**common, action="removed", key=o.node.key, old_value=_heading(o.node), new_value=None,
+                          section=o.node.key) for o in olds if o.match is None)
+    return out, {n.match.node.key: n.node.key for n in news if n.action == "changed" and n.match.node.key != n.node.key}
+
+
+def _heading(node: Optional[Node]) -> Optional[str]:
+    return f"{node.value} {node.key} {node.value}" if node is not None else None

@@ -1,0 +1,170 @@
+"""Node changes: nested nodes, renames, moves, template parameters and sections, with mwedittypes as the oracle."""
+import json
+import pathlib
+import sys
+
+import pytest
+
+from revmine.eval.nodes import Agreement, from_mwedittypes_names, mwedittypes_counts, revmine_counts
+from revmine.pipeline.clean import clean_wikitext
+from revmine.pipeline.nodediff import node_changes
+
+CASES = json.loads((pathlib.Path(__file__).parent / "data" / "mwedittypes_cases.json").read_text(encoding="utf-8"))
+
+
+class _Key:
+    wiki, year, pair_id = "w", 2020, "w:2"
+
+
+def changes(old, new):
+    return [(c.node_type, c.action, c.key) for c in _records(old, new)]
+
+
+def _records(old, new):
+    return node_changes(_Key(), clean_wikitext(old), clean_wikitext(new))
+
+
+def _case_texts(case):
+    old = CASES["bases"][case["base"]]
+    out, pos = [], 0
+    for start, end, replacement in case["edits"]:
+        out += [old[pos:start], replacement]
+        pos = end
+    return old, "".join(out) + old[pos:]
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=[c["name"] for c in CASES["cases"]])
+def test_mwedittypes_suite_case(case):
+    """Every before/after case of mwedittypes' own test suite: the same counts per node type and action."""
+    old, new = _case_texts(case)
+    assert revmine_counts(old, new) == from_mwedittypes_names(case["mwedittypes"])
+
+
+def test_the_stored_oracle_is_what_mwedittypes_says_today():
+    """The stored counts are mwedittypes' own: rerun it on the cases it can diff (not the recursion-limit one)."""
+    pytest.importorskip("mwedittypes")
+    for case in CASES["cases"]:
+        if "note" in case and "recursion" in case["note"]:
+            continue
+        old, new = _case_texts(case)
+        assert mwedittypes_counts(old, new) == from_mwedittypes_names(case["mwedittypes"]), case["name"]
+
+
+def test_real_pairs_agree_with_mwedittypes(shared_data):
+    """A sample of real pairs from every dump; the full comparison is benchmarks/node_diff.py."""
+    pytest.importorskip("mwedittypes")
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
+    from node_diff import real_pairs
+
+    result = Agreement()
+    for label, old, new in real_pairs(str(shared_data / "wikipedia"), 160, max_chars=30_000):
+        result.add(label, revmine_counts(old, new), mwedittypes_counts(old, new))
+    assert result.pairs >= 150
+    for t, (agree, involved) in result.by_type_unmoved.items():
+        if involved >= 10:
+            assert agree / involved >= 0.9, (t, agree, involved, result.disagreements[:5])
+
+
+# ---- nested nodes, each attributed to its container -----------------------------------------------------------
+
+def test_nodes_nested_in_templates_tables_captions_and_galleries_are_found():
+    recs = _records("{{Infobox person|spouse=[[Ann]]}}\nText.\n",
+                    "{{Infobox person|spouse=[[Ann]] and [[Bob]]}}\nText.\n")
+    assert {(r.node_type, r.action, r.key, r.container) for r in recs} == {
+        ("template", "changed", "Infobox person", ""), ("wikilink", "added", "Bob", "template:Infobox person")}
+    table = "Intro.\n{|\n|-\n| a || [[Cell link]]\n|}\n"
+    recs = _records("Intro.\n", table)
+    assert {(r.node_type, r.action, r.container) for r in recs} == {("table", "added", ""),
+                                                                      ("wikilink", "added", "table")}
+    caption = "[[File:Map.png|thumb|A map.<ref>Atlas, p. 4.</ref>]]\nText.\n"
+    recs = _records("[[File:Map.png|thumb|A map.]]\nText.\n", caption)
+    assert {(r.node_type, r.action, r.container) for r in recs} == {("media", "changed", ""),
+                                                                      ("reference", "added", "media:Map.png")}
+    gallery = "<gallery>\nFile:One.jpg|First [[Thing]]\nTwo.png\n</gallery>\n"
+    recs = _records("Text.\n", "Text.\n" + gallery)
+    assert {(r.node_type, r.action, r.key, r.container) for r in recs} == {
+        ("gallery", "added", "gallery", ""), ("media", "added", "One.jpg", "gallery"),
+        ("media", "added", "Two.png", "gallery"), ("wikilink", "added", "Thing", "media:One.jpg")}
+
+
+def test_a_link_in_a_heading_is_a_node():
+    assert set(changes("Intro.\n==Life==\nText.\n", "Intro.\n==[[Life]]==\nText.\n")) == {
+        ("heading", "changed", "Life"), ("wikilink", "added", "Life")}
+
+
+def test_interlanguage_links_are_their_own_type():
+    assert changes("Text.\n[[fr:Texte]]\n", "Text.\n[[fr:Texte]]\n[[de:Text]]\n") == [
+        ("interlanguage", "added", "de:Text")]
+
+
+# ---- a change, not a removal plus an addition ----------------------------------------------------------------
+
+def test_a_category_changed_to_another_is_one_change_with_the_old_name():
+    (rec,) = _records("Text.\n[[Category:Painters]]\n", "Text.\n[[Category:Austrian painters]]\n")
+    assert (rec.node_type, rec.action, rec.key, rec.old_key) == ("category", "changed", "Austrian painters", "Painters")
+
+
+def test_an_unnamed_reference_whose_content_changed_is_one_change():
+    (rec,) = _records("Claim.<ref>Smith 2001, p. 4.</ref>\n", "Claim.<ref>Smith 2001, p. 5.</ref>\n")
+    assert (rec.node_type, rec.action) == ("reference", "changed") and rec.old_key != rec.key
+    assert "p. 4." in rec.old_value and "p. 5." in rec.new_value
+
+
+def test_two_templates_swapped_are_a_move():
+    (rec,) = _records("Text.\n{{Commons category}}\n{{Authority control}}\n",
+                      "Text.\n{{Authority control}}\n{{Commons category}}\n")
+    assert (rec.node_type, rec.action) == ("template", "moved")  # either one moved past the other
+
+
+def test_a_node_moved_to_another_section_is_a_move_and_its_nested_nodes_move_with_it():
+    old = "{{Infobox|a=[[X]]}}\nLead.\n==Life==\nText.\n"
+    new = "Lead.\n==Life==\n{{Infobox|a=[[X]]}}\nText.\n"
+    recs = _records(old, new)
+    assert [(r.node_type, r.action, r.section) for r in recs] == [("template", "moved", "Life")]
+
+
+def test_an_unchanged_page_has_no_node_changes():
+    text = CASES["bases"]["aigen"]
+    assert changes(text, text) == []
+
+
+# ---- template detail --------------------------------------------------------------------------------------------
+
+def test_a_changed_template_names_its_parameters():
+    (rec,) = _records("{{Cite web|url=http://a.org|title=A|date=2001}}\n",
+                      "{{Cite web|url=http://a.org|title=B|access-date=2020}}\n")
+    assert (rec.params_added, rec.params_removed, rec.params_changed) == (["access-date"], ["date"], ["title"])
+
+
+def test_a_template_of_the_same_name_in_the_same_place_is_changed_however_much():
+    # An intentional difference: mwedittypes calls this a removal plus an insertion.
+    recs = _records("{{Redirect category shell|{{R from move}}{{R from CamelCase}}}}\n", "{{Redirect category shell}}\n")
+    (rec,) = [r for r in recs if not r.container]
+    assert (rec.key, rec.action, rec.params_removed) == ("Redirect category shell", "changed", ["1"])
+    assert {(r.key, r.action, r.container) for r in recs if r.container} == {
+        ("R from move", "removed", "template:Redirect category shell"),
+        ("R from CamelCase", "removed", "template:Redirect category shell")}
+
+
+# ---- sections --------------------------------------------------------------------------------------------------
+
+def test_a_renamed_section_keeps_its_nodes():
+    assert changes("Lead.\n==Works==\nSee [[Belvedere]].\n", "Lead.\n==Paintings==\nSee [[Belvedere]].\n") == [
+        ("heading", "changed", "Paintings")]
+
+
+def test_sections_added_removed_renamed_and_moved():
+    base = "Lead.\n==Life==\nBorn.\n==Works==\nPaintings.\n"
+    assert changes(base, base + "==Legacy==\nRemembered.\n") == [("heading", "added", "Legacy")]
+    assert changes(base, "Lead.\n==Life==\nBorn.\n") == [("heading", "removed", "Works")]
+    (rec,) = _records(base, base.replace("==Works==", "==Paintings=="))
+    assert (rec.node_type, rec.action, rec.key, rec.old_key) == ("heading", "changed", "Paintings", "Works")
+    (rec,) = _records(base, "Lead.\n==Works==\nPaintings.\n==Life==\nBorn.\n")
+    assert (rec.node_type, rec.action) == ("heading", "moved")
+
+
+def test_a_heading_whose_level_changed_is_changed():
+    # An intentional difference: mwedittypes often calls this a removal plus an insertion.
+    (rec,) = _records("Lead.\n==Life==\nBorn.\n", "Lead.\n===Life===\nBorn.\n")
+    assert (rec.node_type, rec.action, rec.old_value, rec.new_value) == ("heading", "changed", "== Life ==",
+                                                                         "=== Life ===")
