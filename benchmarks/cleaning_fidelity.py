@@ -17,6 +17,22 @@ import duckdb
 
 PATTERNS = {"</ref>": "%</ref>%", "<ref": "%<ref%", "{{": "%{{%", "}}": "%}}%", "[[": "%[[%", "]]": "%]]%",
             "[http": "%[http%", "[]": "%[]%", "{|": "%{|%", "|}": "%|}%"}
+# Markup broken in the source: the sentence holds an opener without its closer or the reverse (an unclosed
+# `[[link`, a `<ref name="x` without its `>`). Well-formed markup is parsed, so what remains that is
+# balanced would be a cleaning fault.
+PAIRS = {"</ref>": ("<ref", "</ref>"), "<ref": ("<ref", ">"), "{{": ("{{", "}}"), "}}": ("{{", "}}"),
+         "[[": ("[[", "]]"), "]]": ("[[", "]]"), "[http": ("[http", "]"), "[]": ("[", "]"), "{|": ("{|", "|}"),
+         "|}": ("{|", "|}")}
+
+
+def broken(text: str, pattern: str) -> bool:
+    """Whether `text` shows the pattern's markup unbalanced, i.e. broken in the source."""
+    opener, closer = PAIRS[pattern]
+    if pattern == "<ref":
+        return any(">" not in tail for tail in text.split("<ref")[1:])
+    if pattern == "[http":
+        return any("]" not in tail for tail in text.split("[http")[1:])
+    return text.count(opener) != text.count(closer)
 
 
 def main(argv=None) -> int:
@@ -27,13 +43,15 @@ def main(argv=None) -> int:
     con = duckdb.connect(os.path.join(args.warehouse, "catalog.duckdb"), read_only=True)
     total = con.execute("SELECT count(*) FROM sentences").fetchone()[0]
     print(f"sentences: {total:,}")
-    print("| pattern | sentences | share | example |\n|---|---:|---:|---|")
+    print("| pattern | sentences | share | of them, markup broken in the source | example |\n|---|---:|---:|---:|---|")
     for name, like in PATTERNS.items():
-        n = con.execute("SELECT count(*) FROM sentences WHERE text LIKE ?", [like]).fetchone()[0]
+        texts = [t for (t,) in con.execute("SELECT text FROM sentences WHERE text LIKE ?", [like]).fetchall()]
+        n = len(texts)
+        n_broken = sum(broken(t, name) for t in texts)
         ex = con.execute("SELECT text FROM sentences WHERE text LIKE ? ORDER BY pair_id LIMIT ?",
                          [like, args.examples]).fetchall()
         sample = "; ".join(e[0][max(0, e[0].find(name) - 40): e[0].find(name) + 40].replace("|", "\\|") for e in ex)
-        print(f"| `{name}` | {n:,} | {n / max(total, 1):.4%} | {sample} |")
+        print(f"| `{name}` | {n:,} | {n / max(total, 1):.4%} | {n_broken:,} | {sample} |")
     return 0
 
 

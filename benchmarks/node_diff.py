@@ -75,12 +75,12 @@ def main(argv=None) -> int:
         t1 = time.perf_counter()
         revmine_counts(old, new, warm)
         t2 = time.perf_counter()
-        theirs = mwedittypes_counts(old, new)
+        theirs, theirs_conventions = mwedittypes_counts(old, new)
         t3 = time.perf_counter()
         t_cold += t1 - t0
         t_warm += t2 - t1
         t_theirs += t3 - t2
-        result.add(label, ours, theirs)
+        result.add(label, ours, theirs, theirs_conventions)
     n = max(1, len(pairs))
     print(f"pairs: {len(pairs)} from {len({p[0].split(':')[0] for p in pairs})} dumps")
     print(f"node diff per pair: revmine {t_cold / n * 1000:.1f} ms (cold cache), {t_warm / n * 1000:.1f} ms "

@@ -106,3 +106,50 @@ def test_plain_text_sentences_have_offsets():
     assert [s.text for s in sents] == ["First paragraph.", "It has two sentences.", "Second paragraph here."]
     assert [s.para_idx for s in sents] == [0, 0, 1]
     assert all(text[s.start:s.end] == s.text for s in sents)
+
+
+# ---- markup that must never reach a sentence (benchmarks/cleaning_fidelity.py counts it on Anarchism) -------
+
+def _sentences(raw):
+    from revmine.pipeline.clean import clean_section
+
+    return list(clean_section(raw).sent_texts)
+
+
+def test_a_stray_ref_tag_never_reaches_a_sentence():
+    # A self-closed ref followed by the citation and a closing tag of its own: the parser pairs nothing.
+    raw = 'Tucker argued so.<ref name="tp"/>Tucker, B. \'\'"[http://x.org Liberty or Authority]"\'\'</ref>. Instead.'
+    assert not any("ref>" in s for s in _sentences(raw))
+    assert _sentences("Aristippus said so.<ref>A website declaring that\n") == [
+        "Aristippus said so.", "A website declaring that"]
+
+
+def test_empty_brackets_around_a_dropped_bare_link_are_removed():
+    raw = "Antifascism in France, 1933-39 [[http://melior.example.org/fascism.html]]\n"
+    assert _sentences(raw) == ["Antifascism in France, 1933-39"]
+
+
+def test_a_dash_template_keeps_the_words_apart():
+    raw = "* [http://www.anarchism.net/ Anarchism.net]{{ndash}}a pluralist resource on anarchism\n"
+    assert _sentences(raw) == ["Anarchism.net–a pluralist resource on anarchism"]
+
+
+def test_dropped_nodes_between_words_leave_a_space_and_wrapping_templates_keep_their_text():
+    assert _sentences("Word{{cn}}word here. It is {{nowrap|10 km}} long, {{lang|fr|la vie}}, {{lang-de|Leben}}.") == [
+        "Word word here.", "It is 10 km long, la vie, Leben."]
+    assert _sentences("He said so{{citation needed}}. Then left.") == ["He said so.", "Then left."]
+    assert _sentences("A claim.<ref>Source.</ref>Next sentence here.") == ["A claim.", "Next sentence here."]
+
+
+def test_an_unclosed_italic_inside_a_reference_does_not_leak_the_citation():
+    # mwparserfromhell, reading '' as markup, gives up on the first <ref> and lets the italic run on.
+    raw = ("Herbert.<ref>[[Anne Brown|Brown]], Anne [http://example.org/b.html ''Some Title: A Reading List], "
+           "([[May 3]] [[2001]]).</ref> Critics of them say they are trying to \"jump on the train\", especially "
+           "when they are seen with people who are usually thought of as rivals.<ref>Smith, Ian; Doe, Jo ''\n")
+    assert _sentences(raw) == ["Herbert.", 'Critics of them say they are trying to "jump on the train", especially '
+                               "when they are seen with people who are usually thought of as rivals.",
+                               "Smith, Ian; Doe, Jo"]  # an unclosed <ref> is shown as text by MediaWiki too
+
+
+def test_bold_and_italic_quotes_are_not_text():
+    assert _sentences("'''Ada''''s''' work is ''well'' known.") == ["Ada's work is well known."]

@@ -38,19 +38,46 @@ def revmine_counts(old: str, new: str, cache: Optional[SectionCache] = None) -> 
     return {t: dict(a) for t, a in sorted(out.items())}
 
 
-def mwedittypes_counts(old: str, new: str, lang: str = "en") -> Counts:
-    """{node_type: {action: n}} from mwedittypes' StructuredEditTypes, in revmine's names."""
+def mwedittypes_counts(old: str, new: str, lang: str = "en") -> tuple[Counts, Counts]:
+    """{node_type: {action: n}} from mwedittypes' StructuredEditTypes, in revmine's names: as it reports
+    them, and with revmine's two documented conventions applied (a heading or a template removed and
+    inserted under the same name is one change)."""
     from mwedittypes import StructuredEditTypes
 
-    out: dict = defaultdict(Counter)
     diff = StructuredEditTypes("wikitext", old, new, lang=lang).get_diff()
-    for edit in diff["node-edits"]:
-        if edit.type in TYPES:
-            out[TYPES[edit.type]][ACTIONS.get(edit.edittype, edit.edittype)] += 1
-    for ctx in diff.get("context", []):
-        if ctx.type == "Section" and ctx.edittype == "move":
-            out["heading"]["moved"] += ctx.count  # a moved section: revmine reports its heading
+    edits = [e for e in diff["node-edits"] if e.type in TYPES]
+    # a moved section: revmine reports its heading
+    moved_sections = sum(c.count for c in diff.get("context", []) if c.type == "Section" and c.edittype == "move")
+    return _counts(edits, moved_sections), _counts(_same_name_is_a_change(edits), moved_sections)
+
+
+def _counts(edits: list, moved_sections: int) -> Counts:
+    out: dict = defaultdict(Counter)
+    for edit in edits:
+        out[TYPES[edit.type]][ACTIONS.get(edit.edittype, edit.edittype)] += 1
+    if moved_sections:
+        out["heading"]["moved"] += moved_sections
     return {t: dict(a) for t, a in sorted(out.items())}
+
+
+def _same_name_is_a_change(edits: list) -> list:
+    """mwedittypes' edits with a removed and an inserted heading or template of the same name merged into
+    one change (the name compared without brackets and spacing)."""
+    def name(e) -> tuple:
+        return e.type, " ".join(str(e.name or "").replace("[[", "").replace("]]", "").split()).lower()
+
+    inserted: dict = defaultdict(list)
+    for e in edits:
+        if e.type in ("Heading", "Template") and e.edittype == "insert":
+            inserted[name(e)].append(e)
+    merged, out = set(), []
+    for e in edits:
+        if e.type in ("Heading", "Template") and e.edittype == "remove" and inserted.get(name(e)):
+            merged.add(id(inserted[name(e)].pop(0)))
+            out.append(e._replace(edittype="change"))
+            continue
+        out.append(e)
+    return [e for e in out if id(e) not in merged]
 
 
 def from_mwedittypes_names(counts: Counts) -> Counts:
@@ -67,14 +94,20 @@ class Agreement:
     counts for every action; per (type, action) likewise."""
     pairs: int = 0
     by_type: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # type -> [agree, involved]
-    # the same, with moves left out: where a node "moved" is where the two tools differ most by design
+    # the same, with those conventions and moves left out: "moved" is where the two tools differ most
     by_type_unmoved: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    # the same, against mwedittypes with revmine's documented conventions applied
+    by_type_conventions: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     by_action: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # (type, action) -> [agree, involved]
     disagreements: list = field(default_factory=list)  # (pair label, type, ours, theirs)
 
-    def add(self, label: str, ours: Counts, theirs: Counts) -> None:
+    def add(self, label: str, ours: Counts, theirs: Counts, theirs_conventions: Optional[Counts] = None) -> None:
         self.pairs += 1
-        for t in set(ours) | set(theirs):
+        conv = theirs if theirs_conventions is None else theirs_conventions
+        for t in set(ours) | set(conv):
+            self.by_type_conventions[t][1] += 1
+            self.by_type_conventions[t][0] += ours.get(t, {}) == conv.get(t, {})
+        for t in set(ours) | set(theirs) | set(conv):
             a, b = ours.get(t, {}), theirs.get(t, {})
             agree = a == b
             self.by_type[t][1] += 1
@@ -82,7 +115,7 @@ class Agreement:
             if not agree:
                 self.disagreements.append((label, t, a, b))
             a_still = {k: v for k, v in a.items() if k != "moved"}
-            b_still = {k: v for k, v in b.items() if k != "moved"}
+            b_still = {k: v for k, v in conv.get(t, {}).items() if k != "moved"}
             if a_still or b_still:
                 self.by_type_unmoved[t][1] += 1
                 self.by_type_unmoved[t][0] += a_still == b_still
@@ -90,19 +123,18 @@ class Agreement:
                 self.by_action[(t, act)][1] += 1
                 self.by_action[(t, act)][0] += a.get(act, 0) == b.get(act, 0)
 
-    def share(self, t: str) -> float:
-        agree, involved = self.by_type[t]
-        return agree / involved if involved else 1.0
-
     def table(self) -> str:
         """Markdown: agreement per node type, then per type and action."""
-        lines = ["| node type | pairs with a change of that type | same counts | agreement | agreement, moves left out |",
-                 "|---|---:|---:|---:|---:|"]
+        def share(counts: dict, t: str) -> str:
+            agree, involved = counts.get(t, (0, 0))
+            return f"{agree / involved if involved else 1:.1%}"
+
+        lines = ["| node type | pairs with a change of that type | same counts | agreement | "
+                 "with revmine's conventions | conventions, moves left out |", "|---|---:|---:|---:|---:|---:|"]
         for t in sorted(self.by_type, key=lambda t: -self.by_type[t][1]):
             agree, involved = self.by_type[t]
-            still, still_involved = self.by_type_unmoved[t]
-            lines.append(f"| {t} | {involved} | {agree} | {agree / involved:.1%} | "
-                         f"{still / still_involved if still_involved else 1:.1%} |")
+            lines.append(f"| {t} | {involved} | {agree} | {share(self.by_type, t)} | "
+                         f"{share(self.by_type_conventions, t)} | {share(self.by_type_unmoved, t)} |")
         lines += ["", "| node type | action | pairs | same count | agreement |", "|---|---|---:|---:|---:|"]
         for (t, act) in sorted(self.by_action, key=lambda k: (-self.by_type[k[0]][1], k[1])):
             agree, involved = self.by_action[(t, act)]
@@ -115,5 +147,5 @@ def compare(pairs: Iterable[tuple[str, str, str]], lang: str = "en") -> Agreemen
     result = Agreement()
     cache = SectionCache()
     for label, old, new in pairs:
-        result.add(label, revmine_counts(old, new, cache), mwedittypes_counts(old, new, lang))
+        result.add(label, revmine_counts(old, new, cache), *mwedittypes_counts(old, new, lang))
     return result

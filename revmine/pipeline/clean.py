@@ -35,6 +35,21 @@ _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.
 _HEADING_LINE = re.compile(r"(?m)^(={2,6})[^=\n].*?\1[ \t]*$")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _HAS_WORD = re.compile(r"\w")
+# Left in the text only where the markup is broken: a <ref> or </ref> the parser could not pair (a stray
+# closing tag, say), and the empty brackets around a dropped bare link (`[[http://x]]` parses as "[",
+# a link, "]"). MediaWiki prints these literally; they are never prose.
+# Templates that stand for a character, and templates whose last (lang-xx: first) positional parameter is
+# prose they wrap: "Anarchism.net{{ndash}}a pluralist resource" reads "Anarchism.net–a pluralist resource".
+_CHAR_TEMPLATES = {"ndash": "–", "mdash": "—", "snd": " – ", "spnd": " – ", "spaced ndash": " – ", "nbsp": " ",
+                   "'": "'", "spaces": " ", "·": " · ", "dot": " · ", "middot": "·", "en dash": "–", "em dash": "—"}
+_WRAP_LAST = frozenset({"nowrap", "nobr", "lang", "transl", "small", "smaller", "big", "nobold", "noitalic", "sic"})
+# Where a template or reference is dropped, a mark: between a word and the next word it becomes a space
+# ("said so.<ref/>Next" reads "said so. Next"), anywhere else nothing.
+_DROPPED = "\x00"
+_DROPPED_SPACE = re.compile(r"(?<=\S)\x00+(?=\w)")
+_STYLE = re.compile(r"'{2,5}")
+_STRAY_REF = re.compile(r"<\s*/?\s*ref\b[^>]*>", re.I)
+_EMPTY_BRACKETS = re.compile(r"\[\s*\]")
 MAX_SECTION_CHARS = 1_000_000  # guard against pathological sections; larger ones are quarantined
 _VALUE_CHARS = 500
 
@@ -182,6 +197,16 @@ def _balanced(s: str) -> bool:
             and len(re.findall(r"<ref[^>/]*>", s, re.I)) <= s.lower().count("</ref>"))
 
 
+def _unstyled(text: str) -> str:
+    """Text without its bold and italic quotes. Four quotes are an apostrophe and a bold, as in MediaWiki."""
+    return _STYLE.sub(lambda m: "'" if len(m.group()) == 4 else "", text)
+
+
+def _joined(text: str) -> str:
+    """Text with the marks of dropped nodes resolved (see _DROPPED)."""
+    return _DROPPED_SPACE.sub(" ", text).replace(_DROPPED, "") if _DROPPED in text else text
+
+
 def _norm_title(title: str) -> str:
     t = " ".join(title.replace("_", " ").split())
     return t[:1].upper() + t[1:] if t else t
@@ -216,7 +241,7 @@ class _Renderer:
         return "".join(out)
 
     def _add(self, type: str, key: str, full_value: str, params: tuple = ()) -> None:
-        self.nodes.append(make_node(type, key, full_value, self.container, params))
+        self.nodes.append(make_node(type, key, _joined(full_value), self.container, params))
 
     def _inside(self, container: str, code) -> None:
         """Collect the nodes nested in `code` (its text is not prose) under `container`."""
@@ -231,16 +256,17 @@ class _Renderer:
     def _walk(self, code, out: list[str], track: bool) -> None:
         for node in code.nodes:
             if isinstance(node, Text):
-                out.append(node.value)
+                out.append(_unstyled(node.value) if "''" in node.value else node.value)
             elif isinstance(node, Wikilink):
                 self._wikilink(node, out, track)
             elif isinstance(node, Template):
+                name = _norm_title(str(node.name).strip())
                 if track:
-                    name = _norm_title(str(node.name).strip())
                     self._add("template", name, str(node),
                               tuple((str(p.name).strip(), _digest(str(p.value))) for p in node.params))
                     for p in node.params:
                         self._inside(f"template:{name}", p.value)
+                out.append(self._inline(name, node))
             elif isinstance(node, Tag):
                 self._tag(node, out, track)
             elif isinstance(node, ExternalLink):
@@ -254,6 +280,17 @@ class _Renderer:
                 out.append("\n" + self.text_of(node.title).strip() + "\n")
             elif isinstance(node, (Comment, Argument)):
                 continue
+
+    def _inline(self, name: str, node: Template) -> str:
+        """What a template shows inline, for the few that stand for a character or wrap prose; any
+        other template is dropped, and leaves a mark so the words around it are not run together."""
+        low = name.lower()
+        if low in _CHAR_TEMPLATES:
+            return _CHAR_TEMPLATES[low]
+        positional = [p.value for p in node.params if not p.showkey]
+        if positional and (low in _WRAP_LAST or low.startswith("lang-")):
+            return self.text_of(positional[0] if low.startswith("lang-") else positional[-1])
+        return _DROPPED
 
     def _wikilink(self, node: Wikilink, out: list[str], track: bool) -> None:
         target = str(node.title).strip()
@@ -292,6 +329,7 @@ class _Renderer:
                 key = ref_name or hashlib.sha1(content.encode()).hexdigest()[:12]
                 self._add("reference", key, content)
                 self._inside(f"reference:{key}", node.contents)  # links and templates inside a citation
+            out.append(_DROPPED)
             return
         if name == "gallery":
             if track:
@@ -317,7 +355,7 @@ class _Renderer:
                     caption = m.group(2) or ""
                     self._add("media", name, caption)
                     if caption:
-                        self._inside(f"media:{name}", mwparserfromhell.parse(caption, skip_style_tags=False))
+                        self._inside(f"media:{name}", mwparserfromhell.parse(caption, skip_style_tags=True))
         finally:
             self.container = outer
 
@@ -327,14 +365,17 @@ def clean_section(raw: str) -> CleanSection:
     if len(raw) > MAX_SECTION_CHARS:
         raise WikitextError("section_too_large", f"a section of {len(raw):,} characters (limit {MAX_SECTION_CHARS:,})")
     try:
-        code = mwparserfromhell.parse(raw, skip_style_tags=False)
+        # Bold and italics stay text and are stripped below: MediaWiki closes them at the end of a line and
+        # reads <ref> before them, whereas mwparserfromhell lets an unclosed '' swallow the rest of the
+        # paragraph, a </ref> included, and the citation then leaks into the prose.
+        code = mwparserfromhell.parse(raw, skip_style_tags=True)
     except Exception as exc:  # mwparserfromhell raises ParserError and, on odd input, others
         raise WikitextError("unparseable_wikitext", f"{type(exc).__name__}: {exc}") from exc
     title, level, heading = "", 0, ""
     headings = code.filter_headings(recursive=False)
     r = _Renderer()
     if headings and str(code).lstrip().startswith("="):
-        title = _SPACES.sub(" ", r.text_of(headings[0].title)).strip()
+        title = _SPACES.sub(" ", _joined(r.text_of(headings[0].title))).strip()
         level, heading = headings[0].level, str(headings[0].title).strip()
         r._inside(f"heading:{title}", headings[0].title)  # links in a heading are nodes too
         code.remove(headings[0])
@@ -344,7 +385,7 @@ def clean_section(raw: str) -> CleanSection:
         raise WikitextError("unparseable_wikitext", "nesting too deep to walk") from exc
     paragraphs = []
     for line in text.split("\n"):
-        line = _SPACES.sub(" ", line).strip()
+        line = _SPACES.sub(" ", _EMPTY_BRACKETS.sub("", _joined(_STRAY_REF.sub(_DROPPED, line)))).strip()
         if line and _HAS_WORD.search(line):
             paragraphs.append(line)
     sent_texts, sent_spans = [], []

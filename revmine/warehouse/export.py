@@ -228,9 +228,9 @@ def edisum_rows(warehouse: str) -> list[dict]:
             WHERE p.skip_reason IS NULL AND {EDISUM_CANDIDATE_SQL}
             GROUP BY ALL ORDER BY p.wiki, p.pair_id""").fetchall()
         nodes: dict = {}
-        for wiki, pid, ntype, action, key in con.execute(
-                "SELECT wiki, pair_id, node_type, action, key FROM node_changes").fetchall():
-            nodes.setdefault((wiki, pid), []).append(_Node(ntype, action, key))
+        for wiki, pid, ntype, action, key, container in con.execute(
+                "SELECT wiki, pair_id, node_type, action, key, container FROM node_changes").fetchall():
+            nodes.setdefault((wiki, pid), []).append(_Node(ntype, action, key, container))
     finally:
         con.close()
     out = []
@@ -244,10 +244,10 @@ def edisum_rows(warehouse: str) -> list[dict]:
 
 
 class _Node:
-    __slots__ = ("node_type", "action", "key")
+    __slots__ = ("node_type", "action", "key", "container")
 
-    def __init__(self, node_type, action, key):
-        self.node_type, self.action, self.key = node_type, action, key
+    def __init__(self, node_type, action, key, container):
+        self.node_type, self.action, self.key, self.container = node_type, action, key, container
 
 
 def export_training(warehouse: str, out: str, fmt: str, force: bool = False) -> dict:
