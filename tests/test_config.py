@@ -1,5 +1,6 @@
 """A configuration validates itself when loaded: wrong types, unknown keys and unknown values fail at once,
 in one line that names the file, the key, the value and what is allowed; the CLI exits 2, no traceback."""
+import os
 import pathlib
 
 import pytest
@@ -51,3 +52,31 @@ def test_defaults_live_in_the_library():
     from revmine.config import DiffConfig
 
     assert Config.load(None) == Config() and Config().diff == DiffConfig()
+
+
+def test_the_command_line_is_quiet_by_default_and_verbose_with_v(monkeypatch):
+    """Deprecation notices and weight-loading bars of the model libraries say nothing about a run."""
+    import logging
+    import warnings
+
+    from revmine.cli._common import setup_logging
+
+    for verbose, shown in ((False, 0), (True, 1)):
+        monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("default")
+            setup_logging(verbose)
+            warnings.warn_explicit("`past_key_values` is deprecated", FutureWarning, "modeling_utils.py", 1,
+                                   module="transformers.modeling_utils")
+        assert len(seen) == shown
+        assert (os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1") != verbose
+        assert logging.getLogger("revmine").isEnabledFor(logging.DEBUG) == verbose
+    logging.getLogger("revmine").setLevel(logging.INFO)
+
+
+def test_run_help_points_to_the_fast_preset(capsys):
+    from revmine.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "configs/fast.yaml" in capsys.readouterr().out

@@ -106,3 +106,45 @@ def test_report_renders(real_warehouse, tmp_path):
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 6 and all(p.stat().st_size > 5000 for p in pngs)
     assert all(p.name in html for p in pngs) and "revision pairs" in html
+
+
+def test_coedit_rows_come_only_from_article_edits_that_stand(real_warehouse, tmp_path):
+    """No revert, reverted edit, bot edit or page outside the article namespace becomes a rewrite example."""
+    import duckdb
+
+    from revmine.warehouse.export import coedit_rows
+
+    rows = coedit_rows(str(real_warehouse))
+    assert rows
+    con = duckdb.connect(str(real_warehouse / "catalog.duckdb"), read_only=True)
+    flags = {pid: (ns, rv, rd, bot) for pid, ns, rv, rd, bot in con.execute(
+        "SELECT pair_id, ns, is_revert, is_reverted, is_bot FROM revision_pairs").fetchall()}
+    assert all(flags[r["pair_id"]] == (0, False, False, False) for r in rows)
+    # the warehouse does hold such pairs with span edits: the filter is what keeps them out
+    assert con.execute("""SELECT count(*) FROM edits e JOIN revision_pairs p USING (wiki, pair_id)
+                          WHERE e.granularity = 'span' AND (p.ns <> 0 OR p.is_revert OR p.is_reverted OR p.is_bot)
+                       """).fetchone()[0] > 0
+
+
+def test_a_split_left_nearly_empty_is_warned_about(capsys):
+    from revmine.warehouse.export import thin_splits
+
+    assert thin_splits({"train": 632, "dev": 1, "test": 2}) == ["dev", "test"]
+    assert thin_splits({"train": 900, "dev": 50, "test": 50}) == []
+    assert thin_splits({"train": 10, "dev": 0, "test": 0}) == ["dev", "test"]
+
+
+def test_the_card_says_what_each_table_and_column_is_and_which_languages(real_warehouse, tmp_path):
+    import yaml
+
+    from revmine.cli import main
+    from revmine.warehouse.export import languages
+
+    out = tmp_path / "hub"
+    assert main(["export", "hub", str(real_warehouse), str(out)]) == 0
+    card = (out / "README.md").read_text()
+    assert "Revision(" not in card and "RevisionPair(" not in card  # no dataclass signatures
+    assert "| `is_reverted` | bool |" in card and "https://github.com/)" not in card
+    assert yaml.safe_load(card.split("---")[1])["language"] == ["en"]  # enwiki and the sample's enwiki
+    assert languages(["aawiki", "enwiki", "simplewiki", "elwikivoyage", "commonswiki", "arxiv"]) == [
+        "aa", "el", "en", "multilingual"]

@@ -112,3 +112,18 @@ def test_sigkill_mid_run_then_resume_gives_exactly_the_same_rows(job_env, tmp_pa
     assert len(list(loaded.iterdir())) == 1
     assert main(_args(job_env, killed, "20261201")) == 0
     assert _table_digest(killed) == _table_digest(clean)
+
+
+def test_an_offline_job_fails_in_a_few_lines_each_said_once(tmp_path):
+    """No dump server: exit 1 with one line per event and no traceback (-v would show it)."""
+    cmd = [sys.executable, "-m", "revmine.cli", "jobs", "run", "--wiki", "simplewiki", "--date", "20261101",
+           "--warehouse", str(tmp_path / "wh"), "--dumps-dir", str(tmp_path / "dumps"),
+           "--base-url", "http://127.0.0.1:9"]  # the discard port: connection refused at once
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out and "DEBUG" not in out
+    lines = [ln.strip() for ln in out.splitlines() if ln.strip().strip("=-*")]
+    assert len(lines) < 60, out
+    events = [ln for ln in lines if "failed" in ln.lower() or "refused" in ln.lower()]
+    assert events and len(set(events)) == len(events), out

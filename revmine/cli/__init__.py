@@ -19,7 +19,8 @@ COMMANDS = (run, query, eval, train, build, export, report, jobs, catalog)
 def build_parser() -> argparse.ArgumentParser:
     # allow_abbrev=False: otherwise Beam's --runner=X would be taken as an abbreviation of --runner-preset.
     p = argparse.ArgumentParser(prog="revmine", description=__doc__.splitlines()[0], allow_abbrev=False)
-    p.add_argument("-v", "--verbose", action="store_true", help="also show Beam's INFO logs")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also show debug lines, Beam's INFO logs and the model libraries' warnings and bars")
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)

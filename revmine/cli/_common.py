@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -16,7 +17,15 @@ def setup_logging(verbose: bool) -> None:
     # Beam is chatty at INFO (runner choice, staging); keep its warnings and our progress lines.
     for name in ("apache_beam", "root"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
-    logging.getLogger("revmine").setLevel(logging.INFO)
+    logging.getLogger("revmine").setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not verbose:
+        # Quiet by default: no weight-loading bars and no deprecation notices from the model libraries,
+        # which say nothing about the run. -v shows them.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        for category in (FutureWarning, DeprecationWarning, UserWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"(transformers|torch|peft|accelerate)\b")
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"revmine\.models\b")
     # Beam warns at import that optional GCP clients are missing; irrelevant unless you use GCP.
     logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
 

@@ -28,6 +28,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     console.print(f"{args.format} training set written to {args.out}")
+    for name in export.thin_splits(counts):
+        console.print(f"[yellow]warning:[/yellow] split {name!r} has {counts[name]:,} of {sum(counts.values()):,} "
+                      "rows: splits are by page, and this warehouse has too few pages for a usable split")
     print(json.dumps(counts))
     return 0
 

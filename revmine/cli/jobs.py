@@ -20,6 +20,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     ok = run_jobs(args.wiki, args.date, workers=args.workers, scheduler_host=args.scheduler_host,
+                  verbose=getattr(args, "verbose", False),
                   warehouse=args.warehouse, dumps_dir=args.dumps_dir, base_url=args.base_url, job=args.job,
                   config=args.config, runner_args=args.runner_args, export_dir=args.export_dir)
     return 0 if ok else 1

@@ -279,7 +279,35 @@ class DumpDate(luigi.WrapperTask):
         return ExportDate(self.wiki, self.date)
 
 
-def run_jobs(wiki: str, date: str, workers: int = 1, scheduler_host: Optional[str] = None, **params) -> bool:
+class _OneLineFailures(logging.Filter):
+    """A task failure as one line (what failed and why) instead of a traceback; -v keeps the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {type(exc).__name__}: {exc}", ()
+            record.exc_info = record.exc_text = None
+        message = record.getMessage()
+        if "Traceback (most recent call last)" in message:  # luigi writes some tracebacks into the message
+            lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+            record.msg, record.args = f"{lines[0].rstrip(':')}: {lines[-1]}", ()
+        return True
+
+
+def _luigi_logging(verbose: bool) -> None:
+    """luigi's lines go through the caller's handlers once: luigi adds no handler of its own (that printed
+    every line twice), shows no DEBUG lines unless verbose, and reports a failure in one line."""
+    for name in ("luigi", "luigi-interface", "luigi.scheduler", "luigi.worker"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+        for f in [f for f in logger.filters if isinstance(f, _OneLineFailures)]:
+            logger.removeFilter(f)
+        if not verbose:
+            logger.addFilter(_OneLineFailures())
+
+
+def run_jobs(wiki: str, date: str, workers: int = 1, scheduler_host: Optional[str] = None, verbose: bool = False,
+             **params) -> bool:
     """Build DumpDate(wiki, date) on the local scheduler (or a luigid at scheduler_host)."""
     cfg = luigi.configuration.get_config()
     for k, v in params.items():
@@ -290,6 +318,10 @@ def run_jobs(wiki: str, date: str, workers: int = 1, scheduler_host: Optional[st
     # luigi caches task and config instances by parameters; settings changed above must be seen.
     luigi.task_register.Register.clear_instance_cache()
     kwargs = {"scheduler_host": scheduler_host} if scheduler_host else {"local_scheduler": True}
+    if not cfg.has_section("core"):
+        cfg.add_section("core")
+    cfg.set("core", "no_configure_logging", "true")
+    _luigi_logging(verbose)
     result = luigi.build([DumpDate(wiki=wiki, date=date)], workers=workers, detailed_summary=True, **kwargs)
     return result.status.name in ("SUCCESS", "SUCCESS_WITH_RETRY")
 

@@ -14,6 +14,7 @@ PARTITIONS = ("wiki", "year")
 
 @record("revisions", partition_by=PARTITIONS)
 class Revision:
+    """One revision of a page as the dump gives it (its text travels in memory only)."""
     wiki: str = doc("database name, e.g. enwiki (from <dbname>, the base URL or the file name)")
     year: Int16 = doc("UTC year of the timestamp (partition column)")
     page_id: int = doc("page id")
@@ -46,6 +47,7 @@ class Revision:
 
 @record("revision_pairs", partition_by=PARTITIONS)
 class RevisionPair:
+    """A revision and its parent, with who, when, the edit's size and its revert and bot flags."""
     wiki: str = doc("database name ('arxiv' for arXiv papers)")
     year: Int16 = doc("UTC year of the new revision (partition column; 0 when the source has no dates)")
     pair_id: str = doc("'<wiki>:<new_rev_id>' for wikis, 'arxiv:<paper>:v<old>-v<new>' for arXiv; joins every diff table")

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from typing import Optional
@@ -107,10 +108,11 @@ def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None, force: b
                 con.execute(f"COPY (SELECT * FROM {name} ORDER BY {order} LIMIT {ROWS_PER_SHARD} OFFSET {k}) "
                             f"TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
         sources = _sources(warehouse)
+        wikis = [w for (w,) in con.execute("SELECT DISTINCT wiki FROM revision_pairs ORDER BY wiki").fetchall()]
     finally:
         con.close()
     with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as fh:
-        fh.write(dataset_card(counts, sources, repo_id))
+        fh.write(dataset_card(counts, sources, repo_id, wikis))
     _mark(tmp, "hub")
     if os.path.isdir(out) and not os.path.islink(out):
         shutil.rmtree(out)
@@ -130,10 +132,52 @@ def _sources(warehouse: str) -> list[dict]:
     return out
 
 
-def dataset_card(counts: dict[str, int], sources: list[dict], repo_id: Optional[str]) -> str:
+# Wiki database names that are not <language>wiki; projects without a language are multilingual.
+_PROJECT_SUFFIXES = ("wiki", "wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisource", "wikiversity",
+                     "wikivoyage")
+_LANGUAGE_OF = {"simple": "en", "arxiv": "en"}
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
+_MULTILINGUAL = frozenset({"commons", "meta", "species", "wikidata", "mediawiki", "incubator", "outreach", "sources"})
+
+
+def languages(wikis: list[str]) -> list[str]:
+    """ISO codes of the wikis' languages for the card header, e.g. ['aa', 'en'] for aawiki and enwiki."""
+    out = set()
+    for wiki in wikis:
+        base = wiki
+        for suffix in sorted(_PROJECT_SUFFIXES, key=len, reverse=True):
+            if wiki.endswith(suffix) and len(wiki) > len(suffix):
+                base = wiki[: -len(suffix)]
+                break
+        base = _LANGUAGE_OF.get(base, base).replace("_", "-")
+        if base in _MULTILINGUAL:
+            out.add("multilingual")
+        elif _LANGUAGE_CODE.fullmatch(base):  # a test wiki's made-up name says nothing
+            out.add(base)
+    return sorted(out)
+
+
+def _columns(table: str) -> str:
+    schema = TABLES[table].schema
+    return "\n".join(f"| `{f.name}` | {f.type} | {(f.metadata or {}).get(b'doc', b'').decode()} |" for f in schema)
+
+
+def _project_link() -> str:
+    from importlib import metadata
+
+    try:
+        meta = metadata.metadata("revmine")
+        url = meta.get("Home-page") or next((u.split(",", 1)[1].strip() for u in meta.get_all("Project-URL") or []), "")
+        return f"[revmine]({url}) {meta['Version']}" if url else f"revmine {meta['Version']}"
+    except metadata.PackageNotFoundError:
+        return "revmine"
+
+
+def dataset_card(counts: dict[str, int], sources: list[dict], repo_id: Optional[str],
+                 wikis: Optional[list[str]] = None) -> str:
     header = {
         "license": "cc-by-sa-4.0",
-        "language": ["en"],
+        **({"language": languages(wikis or [])} if languages(wikis or []) else {}),
         "pretty_name": "revmine edit dataset",
         "tags": ["wikipedia", "revision-history", "text-editing", "edit-intent"],
         "configs": [{"config_name": t, "data_files": [{"split": "train", "path": f"{t}/*.parquet"}]}
@@ -148,8 +192,8 @@ def dataset_card(counts: dict[str, int], sources: list[dict], repo_id: Optional[
 # {repo_id or 'revmine edit dataset'}
 
 Revision pairs, aligned sentences, span-level edits with intent labels, structural (markup) changes and
-edit summaries mined from MediaWiki revision dumps by [revmine](https://github.com/) on
-{dt.date.today().isoformat()}.
+edit summaries mined from MediaWiki revision dumps ({", ".join(wikis or []) or "no wiki recorded"}) by
+{_project_link()} on {dt.date.today().isoformat()}.
 
 ## Tables (one config each)
 
@@ -158,8 +202,11 @@ edit summaries mined from MediaWiki revision dumps by [revmine](https://github.c
 {rows}
 
 Load one offline: `datasets.load_dataset("<this folder>", "edits")`, or query the Parquet with DuckDB.
-Every table joins on `(wiki, pair_id)`; column documentation is in each Parquet file's schema metadata.
+Every table joins on `(wiki, pair_id)`.
 
+## Columns
+
+{chr(10).join(f"<details><summary><code>{t}</code></summary>{chr(10)}{chr(10)}| column | type | meaning |{chr(10)}|---|---|---|{chr(10)}{_columns(t)}{chr(10)}{chr(10)}</details>{chr(10)}" for t in counts)}
 ## Source dumps
 
 {chr(10).join(f'- `{d}`' for d in dumps) or '- (none recorded)'}
@@ -193,15 +240,19 @@ def push_hub(folder: str, repo_id: str) -> str:
 # ---- training sets --------------------------------------------------------------------------------
 
 def coedit_rows(warehouse: str) -> list[dict]:
+    # Article edits only: a revert, a reverted edit or a bot's is no example of a rewrite, nor is a change
+    # to a user script or a talk page.
+    from revmine.pipeline.summarize import EDISUM_CANDIDATE_SQL as ARTICLE_EDIT_SQL
+
     con = connect(warehouse)
     try:
-        rows = con.execute("""
+        rows = con.execute(f"""
             SELECT a.wiki, p.page_id, p.title, a.pair_id, a.old_text, a.new_text,
                    list_distinct(list(e.intent)) AS intents, count(*) FILTER (WHERE e.intent IS NULL) AS unlabelled
             FROM alignments a
             JOIN edits e USING (wiki, pair_id, align_idx)
             JOIN revision_pairs p USING (wiki, pair_id)
-            WHERE a.kind = '1-1' AND a.old_text <> a.new_text AND e.granularity = 'span'
+            WHERE a.kind = '1-1' AND a.old_text <> a.new_text AND e.granularity = 'span' AND {ARTICLE_EDIT_SQL}
             GROUP BY ALL
             ORDER BY a.wiki, a.pair_id, a.old_text""").fetchall()
     finally:
@@ -248,6 +299,12 @@ class _Node:
 
     def __init__(self, node_type, action, key, container):
         self.node_type, self.action, self.key, self.container = node_type, action, key, container
+
+
+def thin_splits(counts: dict) -> list[str]:
+    """Splits with under a quarter of their expected share of the rows: a split by page needs many pages."""
+    total = sum(counts.values())
+    return [name for name, share in SPLITS if counts.get(name, 0) < share * total / 4 or not counts.get(name)]
 
 
 def export_training(warehouse: str, out: str, fmt: str, force: bool = False) -> dict:
