@@ -143,7 +143,8 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
                  str(tiny_summarizer / "adapter"), "--limit", "4", "--sample-out", str(sample)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     last = json.loads(out[-1])
-    assert set(last) == {"rouge1", "rouge2", "rougeL", "n"} and last["n"] == 4
+    assert set(last) == {"rouge1", "rouge2", "rougeL", "unfaithful", "copied", "n"} and last["n"] == 4
+    assert 0 <= last["unfaithful"] <= 1 and 0 <= last["copied"] <= 1
     assert any(line.startswith("extractive template") for line in out)
     assert "**human:**" in sample.read_text()
 
@@ -222,4 +223,13 @@ def test_pipeline_without_summarizer_says_so_once(tmp_path, sample_dump, caplog)
         run([str(sample_dump)], str(tmp_path / "wh"), config)
     assert sum("revmine train summarizer" in r.getMessage() for r in caplog.records) == 1
     con = duckdb.connect(str(tmp_path / "wh" / "catalog.duckdb"), read_only=True)
-    assert con.execute("select count(*) from summaries").fetchone()[0] == 0
+    # The describer still writes what the structured diff determines; content edits are marked unsummarised.
+    rows = {rev: (summary, path, reason) for rev, summary, path, reason in con.execute(
+        "select p.new_rev_id, s.summary, s.path, s.skip_reason from summaries s join revision_pairs p "
+        "using (wiki, pair_id)").fetchall()}
+    assert len(rows) == con.execute("select count(*) from diffs").fetchone()[0]
+    assert {path for _, path, _ in rows.values()} == {"describer", None}
+    assert rows[1014] == ("typo: navigatonal → navigational", "describer", None)
+    assert rows[1042][0].startswith("Reverted to revision") and rows[1063][0].startswith("added [[Category:")
+    assert rows[1035][1] == "describer"  # the vandal's edit, later reverted: never for the model
+    assert rows[1056] == (None, None, "content_edit_unsummarised")  # a copyedit, and no model to write it

@@ -93,11 +93,13 @@ def _eval_summaries(args: argparse.Namespace) -> int:
     for name, s in result["systems"].items():
         print(f"{name:<30} rouge1={s['rouge1']:.4f} rouge2={s['rouge2']:.4f} rougeL={s['rougeL']:.4f}")
     print(f"ROUGE-L against the better baseline: {result['rougeL_vs_best_baseline']}x (n={result['n']})")
+    print(f"unfaithful (names what the edit does not hold): {result['unfaithful']:.1%}; "
+          f"copied (6+ words of unchanged article text): {result['copied']:.1%}")
     if args.sample_out:
         with open(args.sample_out, "w", encoding="utf-8") as fh:
             fh.write(sample_markdown(result["examples"], title=f"Edit summaries: 20 random examples from {os.path.basename(args.data)}"))
         console.print(f"sample written to {args.sample_out}")
-    print(json.dumps({k: result[k] for k in ("rouge1", "rouge2", "rougeL", "n")}))
+    print(json.dumps({k: result[k] for k in ("rouge1", "rouge2", "rougeL", "unfaithful", "copied", "n")}))
     return 0
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 from urllib.parse import urlsplit
 
@@ -136,6 +136,7 @@ class PairDiff:
     old: list[str]
     new: list[str]
     nodes: list[NodeChange]
+    sections: list[str] = field(default_factory=list)  # headings of the changed sentences, in order
 
     @property
     def input(self) -> str:
@@ -155,6 +156,8 @@ def group_diffs(records: Iterable, pairs: Sequence[RevisionPair] = ()) -> dict[s
         d = by_id.setdefault(pid, PairDiff(None, [], [], []))
         for s in sorted(ss, key=lambda s: s.sent_idx):
             (d.old if s.side == "old" else d.new).append(s.text)
+            if s.section not in d.sections:
+                d.sections.append(s.section)
     return by_id
 
 

@@ -5,9 +5,10 @@ Intents (arXivEdits 7-way + coarse view, and IteraTeR 5-way):
 A pure stage over the diff records of a batch of pairs: edits are matched to their alignment's
 sentences (edit offsets point into `alignments.old_text` / `new_text`), classified in one batch, and
 labelled in place. Summaries: the changed sentences and node changes of each pair become an
-Edisum-style input (pipeline/summarize.py), generated in batches. Without trained weights each stage
-says so once and is skipped: labels stay NULL, and no summaries table is written (never the base
-model's untuned chatter).
+Edisum-style input (pipeline/summarize.py), generated in batches; the describer (pipeline/describe.py)
+writes the pairs whose structured diff determines the edit, and checks the model's. Without trained
+weights each stage says so once: labels stay NULL, and only the describer writes summaries (never the
+base model's untuned chatter).
 """
 from __future__ import annotations
 
@@ -89,30 +90,60 @@ def default_summarizer_dir() -> str:
     return shipped_weights("summarizer")
 
 
+class DescriberOnly:
+    """The summary stage without a trained model: the describer writes what the structure determines,
+    and content edits are marked unsummarised."""
+    name = "describer"
+    generate = None
+
+    def __init__(self):
+        from revmine.pipeline.summarize import PROMPT_VERSION
+
+        self.prompt_version = PROMPT_VERSION
+
+
 def build_summarizer(config: Config):
-    """The edit summarizer, or None (said once, with how to train one)."""
+    """The edit summarizer; DescriberOnly when summaries are on but no adapter is trained (said once, with
+    how to train one); None when summaries are off."""
     def load(folder):
         from revmine.models.summarizer import Summarizer
 
         return Summarizer(folder)
 
-    return _load_or_warn(config.summarize.enabled and config.diff.enabled,
-                         config.summarize.model or default_summarizer_dir(), "summarizer.json",
-                         "no trained summarizer adapter at %s: no edit summaries are written. Train one with "
-                         "`revmine build summaries-dataset` and `revmine train summarizer`.", load)
+    enabled = config.summarize.enabled and config.diff.enabled
+    model = _load_or_warn(enabled, config.summarize.model or default_summarizer_dir(), "summarizer.json",
+                          "no trained summarizer adapter at %s: the describer writes what the structured diff "
+                          "determines, and content edits stay unsummarised. Train one with "
+                          "`revmine build summaries-dataset` and `revmine train summarizer`.", load)
+    return model if model is not None or not enabled else DescriberOnly()
 
 
 def summarize_pairs(summarizer, pairs: Sequence, records: Sequence, batch_size: int = 16) -> list:
-    """A Summary record per diffed pair in `pairs` (generated, or with its skip reason)."""
-    from revmine.pipeline.summarize import group_diffs, skip_reason
+    """A Summary record per diffed pair in `pairs`.
+
+    The describer writes every pair whose structured diff determines the edit. Content edits go to the
+    model, except reverted and bot edits (never worth a model call): those, and model outputs that break
+    the faithfulness rule, get the describer's plain content summary."""
+    from revmine.pipeline.describe import Evidence, check, describe_content, route
+    from revmine.pipeline.summarize import group_diffs
     from revmine.schemas import Summary
 
     if summarizer is None or not pairs:
         return []
     diffs = group_diffs(records, pairs)
-    todo = [(p, diffs[p.pair_id]) for p in pairs if skip_reason(diffs[p.pair_id]) is None]
+    written: dict[str, tuple] = {}  # pair_id -> (summary, path, skip reason)
+    todo = []
+    for p in pairs:
+        decided = route(p, diffs[p.pair_id], model=summarizer.generate is not None)
+        if decided is None:
+            todo.append((p, diffs[p.pair_id]))
+        else:
+            written[p.pair_id] = decided
     texts = summarizer.generate([d.input for _, d in todo], batch_size=batch_size) if todo else []
-    made = {p.pair_id: t for (p, _), t in zip(todo, texts)}
-    return [Summary(wiki=p.wiki, year=p.year, pair_id=p.pair_id, summary=made.get(p.pair_id),
-                    skip_reason=None if p.pair_id in made else skip_reason(diffs[p.pair_id]),
-                    model=summarizer.name, prompt_version=summarizer.prompt_version) for p in pairs]
+    for (p, d), text in zip(todo, texts):
+        unfaithful, copied = check(text, Evidence.of(d))
+        written[p.pair_id] = (describe_content(d), "describer", None) if unfaithful or copied else \
+            (text, "model", None)
+    return [Summary(wiki=p.wiki, year=p.year, pair_id=p.pair_id, summary=written[p.pair_id][0],
+                    skip_reason=written[p.pair_id][2], model=summarizer.name, prompt_version=summarizer.prompt_version,
+                    path=written[p.pair_id][1]) for p in pairs]

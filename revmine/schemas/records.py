@@ -231,9 +231,13 @@ class Summary:
     year: Int16 = doc("partition year of the pair")
     pair_id: str = doc("revision pair")
     summary: Optional[str] = doc("generated edit summary; NULL when skipped")
-    skip_reason: Optional[str] = doc("why no summary: 'only_node_changes' (markup only), 'no_text_change', 'not_article' (namespace other than 0), or the pair's own skip reason")
-    model: str = doc("summarizer that wrote it (base model + adapter)")
+    skip_reason: Optional[str] = doc("why no summary: 'content_edit_unsummarised' (a content edit and no trained "
+                                     "model), 'not_article' (namespace other than 0), or the pair's own skip reason")
+    model: str = doc("summarizer that wrote it (base model + adapter), or 'describer' when no model is loaded")
     prompt_version: str = doc("input format version (pipeline/summarize.PROMPT_VERSION)")
+    path: Optional[str] = doc("what wrote the summary: 'describer' (the structured diff determines the edit, or "
+                              "the model's output was rejected), 'model' (the fine-tuned LM, checked for "
+                              "faithfulness); NULL when there is none", default=None)
 
 
 RECORD_TYPES = (Revision, RevisionPair, Quarantine, SourceStats, Sentence, Alignment, Edit, NodeChange, DiffStats, Summary)

@@ -1,0 +1,228 @@
+"""Edit summaries from the structured diff alone, and the faithfulness rule every summary must keep.
+
+The describer writes a summary wherever the structure determines the edit, in Wikipedia's edit-summary
+conventions: reverts, pure link / category / reference / template / media / section changes, typo fixes
+and whitespace. It names only what is in the edit, so it can never misstate one. A content edit (words
+added, removed or rewritten) is left to the language model; `describe_content` is the plain fallback
+when the model's output is rejected.
+
+Faithfulness: a summary may use only the words of the changed spans, the names of the changed nodes and
+sections, and a fixed vocabulary of edit verbs and objects (`VOCABULARY`). A summary that copies six or
+more consecutive words of the article that the edit did not change is a copy.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Sequence
+from urllib.parse import urlsplit
+
+from rapidfuzz.distance import OSA
+
+from revmine.pipeline.summarize import PairDiff, input_sections, word_edits
+
+__all__ = ["describe", "describe_content", "route", "Evidence", "check", "VOCABULARY"]
+
+MAX_ITEMS = 3
+COPY_WORDS = 6
+_WORD = re.compile(r"\w+", re.UNICODE)
+_HASH_KEY = re.compile(r"[0-9a-f]{12}")
+
+# Edit verbs and objects, and the function words a summary needs around them.
+VOCABULARY = frozenset("""
+added add adds removed remove removes changed change changes fixed fix fixes updated update moved move
+renamed rename reverted revert revision revisions to last version by restored typo typos spelling copyedit
+copyedits link links linked unlinked wikilink external category categories cat reference references ref refs
+citation citations cite template templates image images file files media caption gallery table tables
+section sections heading headings interwiki interlanguage whitespace formatting format expanded expand
+rewrote rewritten reworded text words word sentence sentences paragraph parameter parameters and or of in
+on the a an from with for into more other as at its it no
+""".split())
+
+_NOUN = {"wikilink": ("link", "links"), "external_link": ("external link", "external links"),
+         "category": ("category", "categories"), "reference": ("reference", "references"),
+         "template": ("template", "templates"), "media": ("image", "images"), "table": ("table", "tables"),
+         "gallery": ("gallery", "galleries"), "heading": ("section", "sections"),
+         "interlanguage": ("interwiki", "interwikis")}
+
+
+def describe(d: PairDiff) -> Optional[str]:
+    """A summary when the structured diff determines the edit, else None (a content edit)."""
+    p = d.pair
+    if p is not None and p.is_revert:
+        return (f"Reverted to revision {p.reverted_to_rev_id}" if p.reverted_to_rev_id else "Reverted edits")
+    if not d.old and not d.new:
+        return _describe_nodes(d.nodes) if d.nodes else "whitespace and formatting"
+    typo = _typos(d)
+    if typo and not [n for n in d.nodes if not n.container]:
+        return typo
+    return None
+
+
+def route(pair, d: PairDiff, model: bool) -> Optional[tuple]:
+    """(summary, path, skip reason) for a pair the model need not see, or None: it goes to the model.
+
+    The describer writes what the structure determines; reverted and bot edits never reach the model
+    (the describer's plain content summary); without a model, content edits are marked unsummarised."""
+    reason = pair.skip_reason or ("not_article" if pair.ns != 0 else None)
+    if reason:
+        return None, None, reason
+    text = describe(d)
+    if text is not None:
+        return text, "describer", None
+    if pair.is_reverted or pair.is_bot:
+        return describe_content(d), "describer", None
+    return None if model else (None, None, "content_edit_unsummarised")
+
+
+def describe_content(d: PairDiff) -> str:
+    """A plain summary of a content edit: what kind of change, and where."""
+    old_words = sum(len(s.split()) for s in d.old)
+    new_words = sum(len(s.split()) for s in d.new)
+    where = f" in {d.sections[0]}" if d.sections and d.sections[0] else ""
+    edits = word_edits(d.old, d.new) if d.old and d.new else []
+    if not d.old or (edits and all(not a for a, _ in edits)):
+        verb = "expanded text" if new_words > 1.5 * old_words + 5 else "added text"
+    elif not d.new or (edits and all(not b for _, b in edits)) or old_words > 1.5 * new_words + 5:
+        verb = "removed text"
+    elif new_words > 1.5 * old_words + 5:
+        verb = "expanded text"
+    else:
+        changed = sum(len((a + " " + b).split()) for a, b in edits)
+        verb = "copyedit" if changed <= 6 else "rewrote text"
+    nodes = _describe_nodes(d.nodes) if d.nodes else ""
+    return f"{verb}{where}" + (f"; {nodes}" if nodes else "")
+
+
+def _typos(d: PairDiff) -> Optional[str]:
+    """'typo: X → Y' when every word-level change swaps one word for a close spelling."""
+    if len(d.old) != len(d.new) or len(d.old) > 3:  # a typo fix changes a few sentences in place
+        return None
+    edits = word_edits(d.old, d.new)
+    if not edits or len(edits) > 4:
+        return None
+    for a, b in edits:
+        if not a or not b or len(a.split()) != 1 or len(b.split()) != 1:
+            return None
+        # a transposition ("teh" -> "the") is one step, as in Damerau's distance
+        if a.lower() == b.lower() or OSA.distance(a.lower(), b.lower()) > max(1, min(len(a), len(b)) // 4):
+            return None
+    if len(edits) == 1:
+        a, b = edits[0]
+        return f"typo: {a} → {b}"
+    return "typos: " + ", ".join(f"{a} → {b}" for a, b in edits)
+
+
+def _name(n) -> str:
+    """What an editor would call the node in a summary."""
+    key = n.key or ""
+    if n.node_type == "reference" and _HASH_KEY.fullmatch(key):
+        return ""
+    if n.node_type == "external_link":
+        return urlsplit(key).netloc or key
+    if n.node_type == "template":
+        return "{{" + key + "}}"
+    if n.node_type == "category":
+        return f"[[Category:{key}]]"
+    return key
+
+
+def _describe_nodes(nodes: Sequence) -> str:
+    """'added [[Category:X]]; removed link to Y; updated {{Infobox}} (population)' for top-level nodes."""
+    top = [n for n in nodes if not n.container] or list(nodes)
+    items: list[str] = []
+    by_kind = Counter((n.action, n.node_type) for n in top)
+    named = [n for n in top if _name(n)]
+    seen: set = set()
+    for n in named:
+        k = (n.action, n.node_type, _name(n), n.old_key)
+        if k in seen:
+            continue
+        seen.add(k)
+        items.append(_item(n))
+    # nodes without a name (unnamed references) are counted
+    for (action, typ), c in by_kind.items():
+        unnamed = sum(1 for n in top if n.action == action and n.node_type == typ and not _name(n))
+        if unnamed:
+            noun = _NOUN.get(typ, (typ, typ + "s"))[unnamed > 1]
+            items.append(f"{action} {unnamed} {noun}" if unnamed > 1 else f"{action} {noun}")
+    more = len(items) - MAX_ITEMS
+    return "; ".join(items[:MAX_ITEMS]) + (f"; {more} other changes" if more > 0 else "")
+
+
+def _item(n) -> str:
+    name = _name(n)
+    if n.node_type == "wikilink":
+        if n.action == "changed" and n.old_key:
+            return f"changed link {n.old_key} to {n.key}"
+        return {"added": f"linked {name}", "removed": f"unlinked {name}", "moved": f"moved link to {name}"}.get(
+            n.action, f"changed link to {name}")
+    if n.node_type == "heading":
+        if n.action == "changed" and n.old_key:
+            return f"renamed section {n.old_key} to {n.key}"
+        return f"{n.action} section {name}" if n.action != "changed" else f"changed heading {name}"
+    noun = _NOUN.get(n.node_type, (n.node_type, ""))[0]
+    if n.action == "changed" and n.old_key and n.node_type not in ("reference",):
+        old = _name(type("N", (), {"node_type": n.node_type, "key": n.old_key})())
+        # a template or category name says what it is
+        return f"changed {old} to {name}" if n.node_type in ("template", "category") else \
+            f"changed {noun} {old} to {name}"
+    if n.action == "changed" and n.node_type == "template":
+        params = (n.params_changed or []) + (n.params_added or []) + (n.params_removed or [])
+        return f"updated {name}" + (f" ({', '.join(params[:3])})" if params else "")
+    verb = {"changed": "updated"}.get(n.action, n.action)
+    if n.node_type in ("template", "category"):
+        return f"{verb} {name}"
+    return f"{verb} {noun} {name}".strip()
+
+
+# ---- faithfulness ------------------------------------------------------------------------------
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text or "")]
+
+
+@dataclass
+class Evidence:
+    """What a summary of one edit may draw on: the changed spans, the names of its nodes and sections,
+    and the changed sentences (for the copy rule)."""
+    spans: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    sentences: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, d: PairDiff) -> "Evidence":
+        spans = [t for a, b in word_edits(d.old, d.new) for t in (a, b) if t]
+        names = [x for n in d.nodes for x in (n.key, n.old_key, _name(n), *(n.params_added or []),
+                                              *(n.params_removed or []), *(n.params_changed or [])) if x]
+        names += list(d.sections)
+        if d.pair is not None:
+            names.append(str(d.pair.reverted_to_rev_id or ""))
+        return cls(spans, names, list(d.old) + list(d.new))
+
+    @classmethod
+    def of_input(cls, text: str) -> "Evidence":
+        """From a model input (`<edits>`, `<nodes>`, `<old_text>`, `<new_text>`): what the model saw."""
+        sec = input_sections(text)
+        spans = re.findall(r'"([^"]*)"', sec.get("edits", ""))
+        names = [sec.get("nodes", "")]
+        sentences = [s for k in ("old_text", "new_text") for s in sec.get(k, "").split("<sep>")]
+        return cls(spans, names, sentences)
+
+
+def check(summary: str, ev: Evidence) -> tuple[bool, bool]:
+    """(unfaithful, copied) for one summary."""
+    allowed = set(VOCABULARY)
+    for text in ev.spans + ev.names:
+        allowed.update(_words(text))
+    words = _words(summary)
+    unfaithful = any(w not in allowed and not w.isdigit() for w in words)
+    span_grams = {g for t in ev.spans for g in _grams(_words(t))}
+    text_grams = {g for s in ev.sentences for g in _grams(_words(s))}
+    copied = any(g in text_grams and g not in span_grams for g in _grams(words))
+    return unfaithful, copied
+
+
+def _grams(words: Sequence[str], n: int = COPY_WORDS) -> Iterable[tuple]:
+    return (tuple(words[i:i + n]) for i in range(len(words) - n + 1))

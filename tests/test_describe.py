@@ -1,0 +1,82 @@
+"""The describer: summaries the structured diff determines, the faithfulness rule, and its enforcement."""
+import pytest
+
+from revmine.pipeline.describe import Evidence, check, describe, describe_content
+from revmine.pipeline.diff import DiffEngine
+from revmine.pipeline.summarize import group_diffs
+
+
+def _diff(old, new, **flags):
+    from test_diff import _pair
+
+    pair = _pair(old, new)
+    for k, v in flags.items():
+        setattr(pair, k, v)
+    records = DiffEngine().diff(pair)
+    return pair, records, group_diffs(records, [pair])[pair.pair_id]
+
+
+@pytest.mark.parametrize("old, new, summary", [
+    ("Text here.\n[[Category:Painters]]\n", "Text here.\n[[Category:Austrian painters]]\n",
+     "changed [[Category:Painters]] to [[Category:Austrian painters]]"),
+    ("Text here.\n", "Text here.\n[[Category:Painters]]\n", "added [[Category:Painters]]"),
+    ("The cat sat on teh mat.\n", "The cat sat on the mat.\n", "typo: teh → the"),
+    ("Claim here.\n", "Claim here.<ref>Smith 2001.</ref>\n", "added reference"),
+    ("{{Infobox|pop=10}} Text here.", "{{Infobox|pop=12}} Text here.", "updated {{Infobox}} (pop)"),
+    ("Lead.\n==Works==\nText.\n", "Lead.\n==Paintings==\nText.\n", "renamed section Works to Paintings"),
+    ("A [[dog]] barks.\n", "A [[Dog (animal)|dog]] barks.\n", "changed link Dog to Dog (animal)"),
+    ("Text.\n", "Text.\n\n", "whitespace and formatting"),
+    ("Text.\n{{Stub}}\n", "Text.\n", "removed {{Stub}}"),
+])
+def test_the_describer_writes_what_the_structure_determines(old, new, summary):
+    _, _, d = _diff(old, new)
+    assert describe(d) == summary
+    assert check(summary, Evidence.of(d)) == (False, False)
+
+
+def test_a_revert_is_described_from_its_flags():
+    _, _, d = _diff("Good text.\n", "Bad text.\n", is_revert=True, reverted_to_rev_id=1234)
+    assert describe(d) == "Reverted to revision 1234"
+
+
+def test_a_content_edit_is_left_to_the_model_with_a_plain_fallback():
+    _, _, d = _diff("He was born in 1900 in Paris.\n", "He was born in 1900 in Paris, France, to a family of "
+                    "bakers who ran a shop.\n")
+    assert describe(d) is None
+    assert describe_content(d) == "expanded text"
+
+
+def test_the_faithfulness_rule():
+    _, _, d = _diff("Mutualism is an economic theory. It was first described in 1840.\n",
+                    "Mutualism is an economic theory. It was first described in 1846.\n")
+    ev = Evidence.of(d)
+    assert check("changed 1840 to 1846", ev) == (False, False)
+    # an opinion that appears nowhere in the edit
+    assert check("Mutualism is not an ideological synthesis", ev)[0]
+    # six or more words of the article that the edit did not change
+    assert check("it was first described in 1846", ev)[1]
+    assert not check("it was first described in the year", ev)[1]
+
+
+def test_model_output_that_breaks_the_rule_falls_back_to_the_describer():
+    from revmine.runner.label import summarize_pairs
+
+    class Opinionated:
+        name, prompt_version = "fake", "edisum-v3"
+
+        def __init__(self, text):
+            self.text = text
+
+        def generate(self, inputs, batch_size=16):
+            return [self.text] * len(inputs)
+
+    old, new = "He was born in 1900 in Paris.\n", "He was born in 1900 in Paris, France, to bakers.\n"
+    pair, records, _ = _diff(old, new)
+    (bad,) = summarize_pairs(Opinionated("market anarchism is not a radical left-wing ideology"), [pair], records)
+    assert (bad.summary, bad.path) == ("added text", "describer")
+    (good,) = summarize_pairs(Opinionated("added France, to bakers"), [pair], records)
+    assert (good.summary, good.path) == ("added France, to bakers", "model")
+    # reverted and bot edits never reach the model
+    pair.is_reverted = True
+    (skipped,) = summarize_pairs(Opinionated("added France, to bakers"), [pair], records)
+    assert skipped.path == "describer"
