@@ -1,5 +1,6 @@
 """The Beam pipeline end to end, the warehouse, the catalog and the CLI."""
 import json
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -197,3 +198,15 @@ def test_direct_runner_multi_processing_two_workers(tmp_path, sample_dump, share
     assert result.accounting.balanced and result.accounting.as_dict() == reference.accounting.as_dict()
     got = read_table(str(tmp_path / "wh"), "edits").num_rows
     assert got == read_table(str(tmp_path / "ref"), "edits").num_rows > 0
+
+
+def test_the_readme_opens_the_catalog_with_duckdb_alone(sample_warehouse, tmp_path):
+    """The README's way to query a warehouse without revmine's CLI, run as the README writes it."""
+    out, _ = sample_warehouse
+    code = ("import duckdb; print(duckdb.connect('wh/catalog.duckdb', read_only=True)"
+            ".sql('SELECT count(*) FROM revision_pairs'))")
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    assert f'python -c "{code}"' in readme
+    (tmp_path / "wh").symlink_to(out)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "25" in done.stdout, done.stderr
