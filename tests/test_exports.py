@@ -148,3 +148,32 @@ def test_the_card_says_what_each_table_and_column_is_and_which_languages(real_wa
     assert yaml.safe_load(card.split("---")[1])["language"] == ["en"]  # enwiki and the sample's enwiki
     assert languages(["aawiki", "enwiki", "simplewiki", "elwikivoyage", "commonswiki", "arxiv"]) == [
         "aa", "el", "en", "multilingual"]
+
+
+def test_coedit_instructions_need_a_confident_intent(real_warehouse):
+    import duckdb
+
+    from revmine.warehouse.export import INSTRUCTION_MIN_PROB, coedit_rows
+
+    rows = coedit_rows(str(real_warehouse))
+    con = duckdb.connect(str(real_warehouse / "catalog.duckdb"), read_only=True)
+    scores = {(pid, old): s for pid, old, s in con.execute(
+        """SELECT a.pair_id, a.old_text, min(e.intent_score) FROM alignments a
+           JOIN edits e USING (wiki, pair_id, align_idx) GROUP BY ALL""").fetchall()}
+    assert rows and all(scores[(r["pair_id"], r["source"])] >= INSTRUCTION_MIN_PROB for r in rows)
+    # the threshold keeps some edits out that the intent alone would have let in
+    assert con.execute(f"""SELECT count(*) FROM edits WHERE granularity = 'span' AND intent IN
+                           ({', '.join(repr(k) for k in INSTRUCTIONS)}) AND intent_score < {INSTRUCTION_MIN_PROB}
+                        """).fetchone()[0] > 0
+
+
+def test_the_instruction_threshold_sweep():
+    import sys as _sys
+
+    _sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "benchmarks"))
+    from instruction_threshold import sweep
+
+    predicted = [("Format", 0.9), ("Format", 0.3), ("Improve-grammar-Typo", 0.6), ("Content-Addition", 0.99)]
+    gold = ["Format", "Improve-grammar-Typo", "Improve-grammar-Typo", "Format"]
+    rows = {t: (n, p, r) for t, n, p, r in sweep(predicted, gold, [0.0, 0.5])}
+    assert rows[0.0] == (3, 2 / 3, 2 / 4) and rows[0.5] == (2, 1.0, 2 / 4)
