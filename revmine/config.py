@@ -72,9 +72,8 @@ class DiffConfig:
     aligner_model: Optional[StrictStr] = None  # model folder; default: the weights shipped in revmine/models/weights
     align_threshold: StrictFloat = 0.5  # classical aligner: minimum similarity for a link
     section_cache: StrictInt = 4096  # cleaned sections kept per worker
-    # Beam's BatchElements sizes the batches of pairs between these, adapting to the measured time per
-    # batch; a batch's changed blocks go through the aligner (one encoder call) together.
-    min_batch: StrictInt = 8
+    # Pairs of a file are diffed in batches of this many, in file order; a batch's changed blocks go
+    # through the aligner (one encoder call) together.
     max_batch: StrictInt = 64
 
 

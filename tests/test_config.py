@@ -44,8 +44,8 @@ def test_bad_config_fails_at_load_in_one_line(tmp_path, capsys, sample_dump, yam
 
 
 def test_overrides_are_validated_too():
-    with pytest.raises(ConfigError, match="diff.min_batch"):
-        Config.load(None, **{"diff.min_batch": "two"})
+    with pytest.raises(ConfigError, match="diff.max_batch"):
+        Config.load(None, **{"diff.max_batch": "two"})
 
 
 def test_defaults_live_in_the_library():

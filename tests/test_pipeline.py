@@ -174,12 +174,12 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     from revmine.runner import compose
     from revmine.schemas import Edit
 
-    config = Config.load(None, **{"diff.aligner": "classical", "diff.min_batch": 2, "diff.max_batch": 3,
+    config = Config.load(None, **{"diff.aligner": "classical", "diff.max_batch": 3,
                                   "label.enabled": False, "summarize.enabled": False})
     p = beam.Pipeline()
     graph.build(p, [(str(sample_dump), "samplekey")], str(tmp_path / "stage"), config)
     labels = [t.full_label for t in p._current_transform().parts]
-    assert "BatchPairs" in labels and "DiffWrite" in labels
+    assert "PairBatches" in labels and "DiffWrite" in labels
     p.run().wait_until_finish()
     engine = compose.build_engine(config)
     expected = sorted((e.pair_id, e.old_text, e.new_text) for e in compose.process_file(str(sample_dump), config, engine)
@@ -210,3 +210,30 @@ def test_the_readme_opens_the_catalog_with_duckdb_alone(sample_warehouse, tmp_pa
     (tmp_path / "wh").symlink_to(out)
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "25" in done.stdout, done.stderr
+
+
+def _rows(wh):
+    con = duckdb.connect(str(wh / "catalog.duckdb"), read_only=True)
+    tables = {"revision_pairs": "*", "sentences": "*", "alignments": "*", "edits": "*", "node_changes": "*",
+              "diffs": "*", "quarantine": "wiki, reason, rev_id, page_id"}
+    return {t: con.execute(f"select {cols} from {t} order by all").fetchall() for t, cols in tables.items()}
+
+
+def test_dask_runner_on_a_local_cluster_gives_the_direct_runners_rows(tmp_path, sample_dump):
+    """Beam's DaskRunner on a dask.distributed LocalCluster with two worker processes, two inputs."""
+    distributed = pytest.importorskip("distributed")
+    from revmine.config import Config
+
+    other = tmp_path / "otherwiki-history.xml"
+    other.write_text(sample_dump.read_text(encoding="utf-8").replace("samplewiki", "otherwiki"), encoding="utf-8")
+    inputs = [str(sample_dump), str(other)]
+    config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": False, "summarize.enabled": False})
+    direct = run(inputs, str(tmp_path / "direct"), config)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = run(inputs, str(tmp_path / "dask"), config,
+                   beam_args=["--runner=apache_beam.runners.dask.dask_runner.DaskRunner",
+                              f"--dask_client_address={cluster.scheduler_address}"])
+        assert len(cluster.workers) == 2
+        distributed.default_client().close()  # the runner's client, before its cluster goes
+    assert dask.accounting.balanced and dask.accounting.pairs_written == direct.accounting.pairs_written == 42
+    assert _rows(tmp_path / "dask") == _rows(tmp_path / "direct")

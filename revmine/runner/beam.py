@@ -1,10 +1,11 @@
 """The Beam graph, thin by design (all logic lives in the stage functions, composed in runner/compose.py):
 
-    files -> Reshuffle -> ReadPairWrite ---------------------------------> (table, path, rows)
-                              `-> pairs -> BatchElements -> DiffWrite ---> (table, path, rows)
+    files -> Reshuffle -> ReadPairWrite -> FilesWritten ---------------> (table, path, rows)
+                                        `-> PairBatches -> DiffWrite ---> (table, path, rows)
 
-Both writing steps write partitioned Parquet from the worker itself, and read -> batch -> diff fuse
-into one stage, so no record is shuffled. DiffWrite diffs a batch of pairs and labels its edits'
+Both writing steps write partitioned Parquet from the worker itself, and read -> batches -> diff fuse
+into one stage, so no record is shuffled. The graph uses only what every runner implements alike
+(no tagged outputs, no elements emitted from finish_bundle), so Beam's DaskRunner runs it too. DiffWrite diffs a batch of pairs and labels its edits'
 intents; it builds its DiffEngine (aligner model) and intent classifier once per worker, in `setup`.
 """
 from __future__ import annotations
@@ -31,13 +32,14 @@ log = logging.getLogger(__name__)
 
 class ReadPairFn(beam.DoFn):
     """One input file in; its revisions, pairs and quarantine rows written as partitioned Parquet by this
-    worker; (table, path, rows) out, plus (source_key, pair) on the TO_DIFF output for the diff stage.
+    worker. Out: (WRITTEN, (table, path, rows)) per file written, and (TO_DIFF, batch) for the diff stage,
+    a batch being up to diff.max_batch (source_key, pair) in file order.
 
     Writing here, instead of shuffling rows to a writer stage, keeps them out of the runner's memory
     and off the network: a worker streams its file's records straight to Parquet. File names are
     deterministic per input (see PartitionedWriter), so a retried bundle overwrites, never duplicates.
     """
-    TO_DIFF = "to_diff"
+    TO_DIFF, WRITTEN = "to_diff", "written"
 
     def __init__(self, config: Config, staging: str):
         self.config = config
@@ -48,23 +50,30 @@ class ReadPairFn(beam.DoFn):
         started = time.monotonic()
         writer = PartitionedWriter(self.staging, key)
         n = 0
+        batch: list = []
         for rec in read_file(path, self.config, key):
             writer.add(rec)
             if isinstance(rec, SourceStats):
                 n = rec.revisions_read
             elif self.config.diff.enabled and to_diff(rec):
-                yield beam.pvalue.TaggedOutput(self.TO_DIFF, (key, rec))
+                batch.append((key, rec))
+                if len(batch) >= self.config.diff.max_batch:
+                    yield self.TO_DIFF, batch
+                    batch = []
+        if batch:
+            yield self.TO_DIFF, batch
         files = writer.close()
         log.info("%s: %s revisions read in %.1fs", os.path.basename(path), f"{n:,}", time.monotonic() - started)
-        yield from files
+        for written in files:
+            yield self.WRITTEN, written
 
 
 class DiffBatchFn(beam.DoFn):
-    """Batches of (source_key, pair) in (from BatchElements); diff rows written as Parquet per bundle.
+    """Batches of (source_key, pair) in (from the read); diff rows written as Parquet per bundle.
 
     The engine (and the aligner model) is built once per worker in `setup`. Batches arrive in file
-    order within a bundle, because read -> BatchElements -> diff fuse into one stage, so the engine's
-    per-page caches keep working. Files are named after the input and the bundle's first pair, both
+    order, because the read batches each file's pairs in order, so the engine's per-page caches keep
+    working. Files are named after the input and the bundle's first pair, both
     deterministic: a retried bundle rewrites the same names.
     """
 
@@ -107,12 +116,20 @@ def build(pipeline: beam.Pipeline, inputs: Iterable[tuple[str, str]], staging: s
     files = (pipeline
              | "Inputs" >> beam.Create(list(inputs))
              | "SpreadFiles" >> beam.Reshuffle())
-    read = files | "ReadPairWrite" >> beam.ParDo(ReadPairFn(config, staging)).with_outputs(ReadPairFn.TO_DIFF,
-                                                                                        main="written")
+    # One output of (kind, value) split by two filters, not a tagged multi-output ParDo: Beam's DaskRunner
+    # hands every consumer of a multi-output ParDo all of its outputs.
+    read = files | "ReadPairWrite" >> beam.ParDo(ReadPairFn(config, staging))
+    written = read | "FilesWritten" >> beam.FlatMap(_of_kind, ReadPairFn.WRITTEN)
     if not config.diff.enabled:
-        return read.written
-    diffed = (read[ReadPairFn.TO_DIFF]
-              # Fuses with the read: batches stay in file order, inside the bundle that read the file.
-              | "BatchPairs" >> beam.BatchElements(min_batch_size=config.diff.min_batch, max_batch_size=config.diff.max_batch)
+        return written
+    # The read emits the pairs of a file in batches, in file order, so the engine's per-page caches keep
+    # working. Batching there rather than with BatchElements: a runner that drops what finish_bundle
+    # emits (Beam's DaskRunner does) would lose the last batch of every bundle.
+    diffed = (read
+              | "PairBatches" >> beam.FlatMap(_of_kind, ReadPairFn.TO_DIFF)
               | "DiffWrite" >> beam.ParDo(DiffBatchFn(config, staging)))
-    return (read.written, diffed) | "Written" >> beam.Flatten()
+    return (written, diffed) | "Written" >> beam.Flatten()
+
+
+def _of_kind(item: tuple[str, object], kind: str) -> list:
+    return [item[1]] if item[0] == kind else []
