@@ -237,3 +237,34 @@ def test_dask_runner_on_a_local_cluster_gives_the_direct_runners_rows(tmp_path, 
         distributed.default_client().close()  # the runner's client, before its cluster goes
     assert dask.accounting.balanced and dask.accounting.pairs_written == direct.accounting.pairs_written == 42
     assert _rows(tmp_path / "dask") == _rows(tmp_path / "direct")
+
+
+def test_progress_says_how_far_how_fast_and_how_long(shared_data, caplog):
+    """A compressed input's progress: share of its stored bytes read, rate, and time left."""
+    from revmine.config import ReadConfig
+    from revmine.pipeline.read import progress_line, read_dump
+
+    with caplog.at_level("INFO", logger="revmine.pipeline.read"):
+        n = sum(1 for _ in read_dump(str(shared_data / "wikipedia" / "enwiki-Anarchism-revs-0000-0999.xml.bz2"),
+                                     ReadConfig(progress_seconds=0.0)))
+    assert n > 1000
+    lines = [r.getMessage() for r in caplog.records if "% of 584.1 KB read" in r.getMessage()]
+    assert lines and all("/s)" in ln and "left" in ln for ln in lines[:-1])
+    assert progress_line("x.xml", 10, 1, 2_000_000, None, None, 2.0) == \
+        "x.xml: 10 revisions (5/s), 1 pages, 2.0 MB parsed"
+    assert progress_line("x.bz2", 10, 1, 4_000, 250, 1_000, 2.0).endswith("about 6 s left")
+
+
+def test_a_run_reports_the_time_of_each_stage(tmp_path, sample_dump, capsys):
+    from revmine.config import Config
+
+    config = Config.load(None, **{"diff.aligner": "classical", "summarize.enabled": False})
+    result = run([str(sample_dump)], str(tmp_path / "wh"), config)
+    assert set(result.timings) == {"read, pair and write", "diff (clean, align, span edits, node changes)",
+                                   "intent labels"}
+    assert result.timings["read, pair and write"][1] == 25 and result.timings[
+        "diff (clean, align, span edits, node changes)"][1] == 21
+    assert not (tmp_path / "wh" / "_timings").exists()
+    assert main(["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh2"), "--config",
+                 str(pathlib.Path(__file__).parents[1] / "configs" / "fast.yaml")]) == 0
+    assert "time per stage" in capsys.readouterr().out

@@ -40,9 +40,25 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     for skipped, first in result.duplicates.items():
         console.print(f"[yellow]{escape(skipped)}[/yellow] has the same bytes as {escape(first)}: read once")
     Console().print(result.accounting.render())
+    if result.timings:
+        Console().print(timing_table(result.timings))
     console.print(f"warehouse: {result.warehouse}  (run {result.run_id}; query with "
                   f"`revmine query {result.warehouse} \"SELECT ...\"`)")
     return 0
+
+
+def timing_table(timings: dict):
+    """The per-stage time table printed after a run: worker seconds, items and rate per stage."""
+    from rich.table import Table
+
+    table = Table(title="time per stage (summed over workers)")
+    for col in ("stage", "seconds", "items", "items/s", "share"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    total = sum(s for s, _ in timings.values()) or 1.0
+    for stage, (seconds, items) in sorted(timings.items(), key=lambda kv: -kv[1][0]):
+        table.add_row(stage, f"{seconds:,.1f}", f"{items:,}", f"{items / seconds:,.1f}" if seconds else "-",
+                      f"{seconds / total:.0%}")
+    return table
 
 
 def register(sub) -> None:

@@ -12,7 +12,7 @@ import lzma
 import os
 import queue
 import threading
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Optional
 
 CHUNK = 1 << 20  # 1 MiB: large enough to amortise per-call overhead, small enough for flat memory
 THREADED = {"bz2", "7z"}  # codecs slow enough that a producer thread pays for its GIL hand-offs
@@ -31,6 +31,28 @@ class DecompressError(Exception):
     def __init__(self, path: str, message: str, offset: int):
         super().__init__(f"{path}: {message} (after {offset:,} decompressed bytes)")
         self.path, self.message, self.offset = path, message, offset
+
+
+class Position:
+    """How far a reader is through the stored (compressed) bytes of a file, for progress and time left."""
+
+    def __init__(self):
+        self.fh: Optional[BinaryIO] = None
+        self.total: Optional[int] = None
+
+    def attach(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        try:
+            self.total = os.fstat(fh.fileno()).st_size
+        except (AttributeError, OSError, ValueError):  # a remote file has no descriptor
+            self.total = None
+
+    @property
+    def done(self) -> Optional[int]:
+        try:
+            return self.fh.tell() if self.fh is not None else None
+        except (OSError, ValueError):  # closed, or not seekable
+            return None
 
 
 def open_raw(path: str) -> BinaryIO:
@@ -66,7 +88,7 @@ def _stream_file(fh: BinaryIO, put) -> None:
         put(chunk)
 
 
-def _stream_7z(path: str, put) -> None:
+def _stream_7z(path: str, put, position: Optional[Position] = None) -> None:
     import py7zr
     from py7zr.io import Py7zIO, WriterFactory
 
@@ -96,14 +118,18 @@ def _stream_7z(path: str, put) -> None:
             return _QueueWriter()
 
     with open_raw(path) as raw, py7zr.SevenZipFile(raw, mode="r") as archive:
+        if position is not None:
+            position.attach(raw)
         names = [n for n in archive.getnames() if not n.endswith("/")]
         if len(names) != 1:
             raise ValueError(f"expected one member in the 7z archive, found {len(names)}: {names[:5]}")
         archive.extract(targets=names, factory=_Factory())
 
 
-def _open_decompressed(path: str, compression: str) -> BinaryIO:
+def _open_decompressed(path: str, compression: str, position: Optional[Position] = None) -> BinaryIO:
     raw = open_raw(path)
+    if position is not None:
+        position.attach(raw)
     if compression == "bz2":
         return bz2.BZ2File(raw)  # handles multistream files
     if compression == "gz":
@@ -113,8 +139,10 @@ def _open_decompressed(path: str, compression: str) -> BinaryIO:
     return raw
 
 
-def iter_chunks(path: str, compression: str | None = None, threaded: bool | None = None) -> Iterator[bytes]:
+def iter_chunks(path: str, compression: str | None = None, threaded: bool | None = None,
+                position: Optional[Position] = None) -> Iterator[bytes]:
     """Yield decompressed chunks of `path`. Raises DecompressError on truncation or corruption.
+    `position`, if given, follows the stored bytes read so far.
 
     `threaded` (default: only for bz2 and 7z) decompresses on a producer thread. That pays only
     for slow codecs: for lzma/xz/gzip the GIL hand-offs cost more than the overlap gains (measured).
@@ -123,7 +151,7 @@ def iter_chunks(path: str, compression: str | None = None, threaded: bool | None
     if threaded is None:
         threaded = compression in THREADED
     if not threaded:
-        yield from _iter_inline(path, compression)
+        yield from _iter_inline(path, compression, position)
         return
     q: queue.Queue = queue.Queue(maxsize=8)
     stop = threading.Event()
@@ -141,9 +169,9 @@ def iter_chunks(path: str, compression: str | None = None, threaded: bool | None
     def produce() -> None:
         try:
             if compression == "7z":
-                _stream_7z(path, put)
+                _stream_7z(path, put, position)
             else:
-                with _open_decompressed(path, compression) as fh:
+                with _open_decompressed(path, compression, position) as fh:
                     _stream_file(fh, put)
             put(_END)
         except _Stopped:
@@ -175,10 +203,10 @@ class _Stopped(Exception):
     pass
 
 
-def _iter_inline(path: str, compression: str) -> Iterator[bytes]:
+def _iter_inline(path: str, compression: str, position: Optional[Position] = None) -> Iterator[bytes]:
     delivered = 0
     try:
-        with _open_decompressed(path, compression) as fh:
+        with _open_decompressed(path, compression, position) as fh:
             read = getattr(fh, "read1", fh.read)
             while True:
                 chunk = read(CHUNK)

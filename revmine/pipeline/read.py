@@ -17,7 +17,7 @@ from typing import Iterator, Optional
 from xml.parsers import expat
 
 from revmine.config import ReadConfig
-from revmine.pipeline.decompress import DecompressError, iter_chunks, sniff_compression
+from revmine.pipeline.decompress import DecompressError, Position, iter_chunks, sniff_compression
 from revmine.pipeline.encoding import TagCount, UTF16Transcoder, repair_utf8
 from revmine.pipeline.fields import (clip_bytes, input_key, out_of_range, parse_timestamp, sha1_base36,
                                      to_int, wiki_from_base_url, wiki_from_file_name)
@@ -119,7 +119,8 @@ class DumpReader:
         self.utf8_carry = b""
         self.resume_page = False
         self.bad_bytes: list[tuple[int, str]] = []  # (absolute offset, kind) of repaired bytes
-        self._last_progress = time.monotonic()
+        self._last_progress = self._started = time.monotonic()
+        self.position = Position()
 
     # ---- public -------------------------------------------------------------------------
     def __iter__(self) -> Iterator:
@@ -129,7 +130,7 @@ class DumpReader:
             compression = sniff_compression(self.path)
             self._new_parser()
             first = True
-            for chunk in iter_chunks(self.path, compression):
+            for chunk in iter_chunks(self.path, compression, position=self.position):
                 if first and UTF16Transcoder.detect(chunk):
                     self.transcoder = UTF16Transcoder(chunk)
                     self.tags = TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
@@ -645,8 +646,38 @@ class DumpReader:
         now = time.monotonic()
         if now - self._last_progress >= self.cfg.progress_seconds:
             self._last_progress = now
-            log.info("%s: %s revisions, %s pages, %.0f MB parsed", os.path.basename(self.name),
-                     f"{self.revisions_read:,}", f"{self.pages:,}", fed / 1e6)
+            log.info("%s", progress_line(os.path.basename(self.name), self.revisions_read, self.pages, fed,
+                                         self.position.done, self.position.total, now - self._started))
+
+
+def progress_line(name: str, revisions: int, pages: int, parsed: int, done: Optional[int], total: Optional[int],
+                  elapsed: float) -> str:
+    """'dump.xml.bz2: 41% of 584 KB read, 412 revisions (206/s), 1 pages, 6 MB parsed, about 3 s left'."""
+    rate = f"{revisions / elapsed:,.0f}/s" if elapsed > 0 else "-"
+    head = f"{name}: "
+    tail = f"{revisions:,} revisions ({rate}), {pages:,} pages, {_size(parsed)} parsed"
+    if not done or not total:
+        return head + tail
+    share = min(done / total, 1.0)
+    left = elapsed * (1 - share) / share if share > 0 else None
+    left_text = f", about {_duration(left)} left" if left is not None else ""
+    return head + f"{share:.0%} of {_size(total)} read, " + tail + left_text
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} GB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def read_dump(path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None,

@@ -22,7 +22,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from revmine.config import Config
-from revmine.runner.compose import build_engine, diff_per_pair, read_file, to_diff
+from revmine.runner.compose import StageClock, build_engine, diff_per_pair, read_file, to_diff
 from revmine.runner.label import build_labeler, build_summarizer
 from revmine.schemas import RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionedWriter
@@ -47,7 +47,8 @@ class ReadPairFn(beam.DoFn):
 
     def process(self, element: tuple[str, str]):
         path, key = element
-        started = time.monotonic()
+        # Only the time spent here counts as reading: while a batch is out, the fused diff step runs.
+        spent, resumed = 0.0, time.monotonic()
         writer = PartitionedWriter(self.staging, key)
         n = 0
         batch: list = []
@@ -58,12 +59,20 @@ class ReadPairFn(beam.DoFn):
             elif self.config.diff.enabled and to_diff(rec):
                 batch.append((key, rec))
                 if len(batch) >= self.config.diff.max_batch:
+                    spent += time.monotonic() - resumed
                     yield self.TO_DIFF, batch
+                    resumed = time.monotonic()
                     batch = []
         if batch:
+            spent += time.monotonic() - resumed
             yield self.TO_DIFF, batch
+            resumed = time.monotonic()
         files = writer.close()
-        log.info("%s: %s revisions read in %.1fs", os.path.basename(path), f"{n:,}", time.monotonic() - started)
+        spent += time.monotonic() - resumed
+        log.info("%s: %s revisions read, paired and written in %.1fs", os.path.basename(path), f"{n:,}", spent)
+        clock = StageClock()
+        clock.add("read, pair and write", spent, n)
+        clock.write(self.staging, f"r-{key}")
         for written in files:
             yield self.WRITTEN, written
 
@@ -82,6 +91,10 @@ class DiffBatchFn(beam.DoFn):
         self.staging = staging
         self.engine = self.labeler = self.summarizer = None
         self.writers: dict[str, PartitionedWriter] = {}
+        self.clock = StageClock()
+        self.bundle = ""
+        self.counts = {"pairs diffed": 0, "edits labelled": 0, "summaries written": 0}
+        self.last_progress = self.started = 0.0
 
     def setup(self):
         self.engine = build_engine(self.config)
@@ -90,24 +103,42 @@ class DiffBatchFn(beam.DoFn):
 
     def start_bundle(self):
         self.writers = {}
+        self.bundle = ""
 
     def process(self, batch: Sequence[tuple[str, RevisionPair]]):
         pairs = [pair for _, pair in batch]
+        before = {stage: got[1] for stage, got in self.clock.stages.items()}
         for (key, pair), records in zip(batch, diff_per_pair(self.engine, pairs, self.labeler, self.summarizer,
-                                                                  self.config.summarize.batch_size)):
+                                                                  self.config.summarize.batch_size, self.clock)):
             writer = self.writers.get(key)
             if writer is None:
                 bundle = hashlib.sha1(pair.pair_id.encode()).hexdigest()[:8]
                 writer = self.writers[key] = PartitionedWriter(self.staging, f"{key}-d{bundle}")
+                self.bundle = self.bundle or f"d-{key}-{bundle}"
             for rec in records:
                 writer.add(rec)
+        self._progress(before)
         return ()
+
+    def _progress(self, before: dict) -> None:
+        """Every read.progress_seconds, what this worker's later stages have done, and how fast."""
+        for stage, name in (("diff (clean, align, span edits, node changes)", "pairs diffed"),
+                            ("intent labels", "edits labelled"), ("summaries", "summaries written")):
+            if stage in self.clock.stages:
+                self.counts[name] += self.clock.stages[stage][1] - before.get(stage, 0)
+        now = time.monotonic()
+        self.started = self.started or now
+        if now - self.last_progress >= self.config.read.progress_seconds:
+            self.last_progress = now
+            rate = self.counts["pairs diffed"] / max(now - self.started, 1e-9)
+            log.info("%s", ", ".join(f"{v:,} {k}" for k, v in self.counts.items()) + f" ({rate:,.1f} pairs/s)")
 
     def finish_bundle(self):
         for writer in self.writers.values():
             for written in writer.close():
                 yield WindowedValue(written, MIN_TIMESTAMP, [GlobalWindow()])
         self.writers = {}
+        self.clock.write(self.staging, self.bundle or "d-empty")  # a retried bundle rewrites the same name
 
 
 def build(pipeline: beam.Pipeline, inputs: Iterable[tuple[str, str]], staging: str, config: Config):

@@ -6,9 +6,11 @@ benchmarks and dataset builders call them directly.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
-from typing import Iterable, Iterator, Sequence
+import time
+from typing import Iterable, Iterator, Optional, Sequence
 
 from revmine.config import Config
 from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
@@ -80,6 +82,43 @@ def process_file(path: str, config: Config, engine: DiffEngine | None, labeler=N
         yield from diff_batch(engine, pending, labeler, summarizer)
 
 
+class StageClock:
+    """Seconds and items per stage in one worker, for the run's per-stage time table. Plain sums: each
+    worker writes what it took into the staging folder (`write`), and the launcher adds them up (`read`)."""
+
+    TIMINGS = "_timings"
+
+    def __init__(self):
+        self.stages: dict[str, list] = {}
+
+    def add(self, stage: str, seconds: float, items: int) -> None:
+        got = self.stages.setdefault(stage, [0.0, 0])
+        got[0] += seconds
+        got[1] += items
+
+    def write(self, staging: str, name: str) -> None:
+        """Into STAGING/_timings/NAME.json, then start again from zero. Local staging folders only."""
+        if self.stages and "://" not in staging:
+            folder = os.path.join(staging, self.TIMINGS)
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, f"{name}.json"), "w", encoding="utf-8") as fh:
+                json.dump(self.stages, fh)
+        self.stages = {}
+
+    @classmethod
+    def read(cls, staging: str) -> dict[str, tuple[float, int]]:
+        """{stage: (seconds, items)} summed over every worker's files."""
+        total: dict[str, list] = {}
+        folder = os.path.join(staging, cls.TIMINGS)
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+            with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                for stage, (seconds, items) in json.load(fh).items():
+                    got = total.setdefault(stage, [0.0, 0])
+                    got[0] += seconds
+                    got[1] += items
+        return {k: (round(v[0], 3), v[1]) for k, v in total.items()}
+
+
 def diff_batch(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=None, summarizer=None) -> Iterator:
     """Diff records for a batch of pairs (one aligner call, one intent call, batched summaries)."""
     for records in diff_per_pair(engine, pairs, labeler, summarizer):
@@ -87,10 +126,11 @@ def diff_batch(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=None, 
 
 
 def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=None, summarizer=None,
-                  summary_batch: int = 16) -> list[list]:
+                  summary_batch: int = 16, clock: Optional[StageClock] = None) -> list[list]:
     """Each pair's diff records, edits labelled, plus its Summary row when a summarizer is loaded;
     a pair that can't be cleaned becomes one pair-level quarantine row instead."""
     out = []
+    started = time.perf_counter()
     for pair, result in zip(pairs, engine.diff_many(pairs)):
         if isinstance(result, WikitextError):
             result = [Quarantine(wiki=pair.wiki, level="pair", reason=result.reason,
@@ -99,9 +139,18 @@ def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=Non
                                  rev_id=pair.new_rev_id, stage="clean", n_revisions=0)]
         out.append(result)
     flat = [r for records in out for r in records]
-    label_edits(labeler, flat)
+    diffed_at = time.perf_counter()
+    labelled = label_edits(labeler, flat)
+    labelled_at = time.perf_counter()
     diffed = [p for p, records in zip(pairs, out) if not (len(records) == 1 and isinstance(records[0], Quarantine))]
-    by_pair = {s.pair_id: s for s in summarize_pairs(summarizer, diffed, flat, summary_batch)}
+    summaries = summarize_pairs(summarizer, diffed, flat, summary_batch)
+    if clock is not None:
+        clock.add("diff (clean, align, span edits, node changes)", diffed_at - started, len(pairs))
+        if labeler is not None:
+            clock.add("intent labels", labelled_at - diffed_at, labelled)
+        if summarizer is not None:
+            clock.add("summaries", time.perf_counter() - labelled_at, len(summaries))
+    by_pair = {s.pair_id: s for s in summaries}
     for pair, records in zip(pairs, out):
         if pair.pair_id in by_pair:
             records.append(by_pair[pair.pair_id])

@@ -23,7 +23,7 @@ from revmine.config import Config
 from revmine.pipeline.accounting import Accounting
 from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
-from revmine.runner.compose import expand_inputs
+from revmine.runner.compose import StageClock, expand_inputs
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import find_duplicates, remove_duplicates
 from revmine.warehouse.layout import (STAGING, commit_run, input_index, read_table, staged_files, staging_dir,
@@ -44,6 +44,7 @@ class RunResult:
     accounting: Accounting
     files: list[str]
     duplicates: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, tuple[float, int]] = field(default_factory=dict)  # stage -> (worker seconds, items)
 
 
 def new_run_id() -> str:
@@ -61,6 +62,7 @@ class Staged:
     files: Optional[list[str]] = None  # staged Parquet files, relative to the staging folder
     input_keys: dict[str, str] = field(default_factory=dict)  # input path -> content key
     duplicates: dict[str, str] = field(default_factory=dict)  # path skipped -> the path with the same bytes
+    timings: dict[str, tuple[float, int]] = field(default_factory=dict)  # stage -> (worker seconds, items)
 
 
 def identify_inputs(paths: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -134,7 +136,9 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                                      read_table(stage_dir, "quarantine"),
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
         files = staged_files(warehouse, run_id)
-    return Staged(run_id, warehouse, list(keys), sorted(set(keys.values())), acc, files, input_keys, duplicates)
+        timings = StageClock.read(stage_dir) if "://" not in stage_dir else {}
+    return Staged(run_id, warehouse, list(keys), sorted(set(keys.values())), acc, files, input_keys, duplicates,
+                  timings)
 
 
 def _replaced_keys(warehouse: str, ours: dict[str, str], index: Optional[dict[str, str]] = None) -> list[str]:
@@ -187,4 +191,4 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
             raise UnbalancedBooks(f"{unbalanced_message(staged)}; nothing was committed (staged files are in "
                                   f"{staging_dir(staged.warehouse, staged.run_id)} until the next run)")
         files = commit(staged)
-    return RunResult(staged.run_id, staged.warehouse, staged.accounting, files, staged.duplicates)
+    return RunResult(staged.run_id, staged.warehouse, staged.accounting, files, staged.duplicates, staged.timings)
