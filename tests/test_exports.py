@@ -19,6 +19,7 @@ def real_warehouse(tmp_path_factory, shared_data, sample_dump):
     return out
 
 
+@pytest.mark.slow
 def test_hub_folder_loads_offline_with_datasets(real_warehouse, tmp_path, monkeypatch):
     import datasets
     import yaml

@@ -72,6 +72,7 @@ def tiny_model(tmp_path_factory, shared_data):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_a_small_model_with_a_card(tiny_model):
     cfg = json.loads((tiny_model / "config.json").read_text())
     assert set(cfg["taxonomies"]) == {"arxivedits", "iterater"}
@@ -81,6 +82,7 @@ def test_train_writes_a_small_model_with_a_card(tiny_model):
     assert "Training data" in (tiny_model / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_tiny_model_mixes_in_a_lexical_model(tiny_model):
     cfg = json.loads((tiny_model / "config.json").read_text())
     assert set(cfg["mix"]) == {"arxivedits", "iterater"} and all(0 <= w <= 1 for w in cfg["mix"].values())
@@ -107,6 +109,7 @@ def test_lexical_model_learns_and_round_trips(tmp_path, shared_data):
     assert p[:, [0, 2]].sum(-1).min() > 0.999
 
 
+@pytest.mark.slow
 def test_eval_intent_cli_ends_with_json(tiny_model, shared_data, capsys):
     from revmine.cli import main
 
@@ -120,6 +123,7 @@ def test_eval_intent_cli_ends_with_json(tiny_model, shared_data, capsys):
                  "--data", str(shared_data / "arxivedits" / "dev.json")]) == 2
 
 
+@pytest.mark.slow
 def test_pipeline_labels_every_edit(tmp_path, sample_dump, tiny_model):
     import duckdb
 

@@ -47,6 +47,7 @@ def test_missing_weights_fall_back_once(tmp_path, caplog):
     assert sum("revmine train aligner" in r.getMessage() for r in caplog.records) == 1
 
 
+@pytest.mark.slow
 def test_pipeline_runs_with_the_neural_aligner(tmp_path, sample_dump):
     import duckdb
 
@@ -59,6 +60,7 @@ def test_pipeline_runs_with_the_neural_aligner(tmp_path, sample_dump):
     assert methods == {"neural-crf"}
 
 
+@pytest.mark.slow
 def test_train_on_a_tiny_slice(tmp_path, shared_data):
     from revmine.training.aligner import train_aligner
 
@@ -70,6 +72,7 @@ def test_train_on_a_tiny_slice(tmp_path, shared_data):
     assert (tmp_path / "model" / "README.md").exists() and (tmp_path / "model" / "model.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_eval_align_cli(shared_data, capsys):
     from revmine.cli import main
 

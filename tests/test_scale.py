@@ -39,6 +39,7 @@ def test_anarchism_history_reads_in_flat_memory(shared_data):
     ("select new_rev_id, size_delta from revision_pairs order by abs(size_delta) desc nulls last limit 5",
      lambda rows: abs(rows[0][1]) > 10_000),
 ])
+@pytest.mark.slow
 def test_readme_queries_on_every_shared_dump(shared_run, sql, check):
     import duckdb
 
@@ -64,6 +65,7 @@ def shared_run(shared_data, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_every_table_is_filled(shared_run):
     import duckdb
 

@@ -125,6 +125,7 @@ def tiny_summarizer(tmp_path_factory, shared_data):
     return base
 
 
+@pytest.mark.slow
 def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
     from revmine.cli import main
 
@@ -149,6 +150,7 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
     assert "**human:**" in sample.read_text()
 
 
+@pytest.mark.slow
 def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer):
     """Beams decode from one prefill's copied cache: in fp32 the tokens equal generate()'s own beam search,
     on a left-padded batch of prompts of different lengths."""
@@ -167,6 +169,7 @@ def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer)
     assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), s._generate_ids(enc, eos, share_prefill=False))
 
 
+@pytest.mark.slow
 def test_continue_training_an_adapter(tiny_summarizer, tmp_path):
     """--init-adapter starts from the saved LoRA weights, moves them, and records where it came from."""
     import shutil
@@ -194,6 +197,7 @@ def test_continue_training_an_adapter(tiny_summarizer, tmp_path):
                          init_adapter=str(stale))
 
 
+@pytest.mark.slow
 def test_pipeline_fills_summaries(tmp_path, sample_dump, tiny_summarizer):
     import duckdb
 
