@@ -49,10 +49,10 @@ def sequence_opcodes(old: Sequence, new: Sequence) -> list[tuple]:
 
 class _Item:
     """One node occurrence on one side, with the section that holds it; `match` is its counterpart."""
-    __slots__ = ("node", "section", "block", "match", "action")
+    __slots__ = ("node", "section", "match", "action")
 
-    def __init__(self, node: Node, section: str, block: int):
-        self.node, self.section, self.block = node, section, block
+    def __init__(self, node: Node, section: str):
+        self.node, self.section = node, section
         self.match: Optional[_Item] = None
         self.action = ""
 
@@ -110,6 +110,28 @@ def _pair(olds: list[_Item], news: list[_Item], action: str, same_key: bool, sam
                 o.match, n.match, o.action, n.action = n, o, action, action
 
 
+def _match(old_seq: list[tuple[Node, str]], new_seq: list[tuple[Node, str]], old_ids: Sequence,
+           new_ids: Sequence) -> tuple[list[_Item], list[_Item]]:
+    """The (node, section) items of the stretches where `old_ids` and `new_ids` differ, matched as the
+    module docstring says; unmatched items keep `match` None."""
+    olds: list[_Item] = []
+    news: list[_Item] = []
+    blocks: list[tuple[list[_Item], list[_Item]]] = []
+    for tag, i1, i2, j1, j2 in sequence_opcodes(old_ids, new_ids):
+        if tag != "equal":
+            bo = [_Item(n, s) for n, s in old_seq[i1:i2]]
+            bn = [_Item(n, s) for n, s in new_seq[j1:j2]]
+            olds.extend(bo)
+            news.extend(bn)
+            blocks.append((bo, bn))
+    _pair(olds, news, "moved", same_key=True, same_value=True)  # 1. gone from one place, back in another
+    for bo, bn in blocks:  # 2. edited in place
+        _pair(bo, bn, "changed", same_key=True)
+        _pair(bo, bn, "changed", same_key=False)
+    _pair(olds, news, "changed", same_key=True)  # 3. edited and moved
+    return olds, news
+
+
 def node_changes(key, old: CleanDoc, new: CleanDoc) -> list[NodeChange]:
     """NodeChange records for one pair; `key` carries wiki, year and pair_id."""
     headings, renamed = heading_changes(key, old, new)
@@ -124,24 +146,7 @@ def node_changes(key, old: CleanDoc, new: CleanDoc) -> list[NodeChange]:
     new_anchor = _anchors([s.title for s in new.sections], [renamed.get(s.title, s.title) for s in old.sections])
     old_ids = [(old_anchor[i], n) for i in old_idx for n in old.sections[i].nodes]
     new_ids = [(new_anchor[i], n) for i in new_idx for n in new.sections[i].nodes]
-    olds: list[_Item] = []
-    news: list[_Item] = []
-    blocks: list[tuple[list[_Item], list[_Item]]] = []
-    for b, (tag, i1, i2, j1, j2) in enumerate(sequence_opcodes(old_ids, new_ids)):
-        if tag == "equal":
-            continue
-        bo = [_Item(n, s, b) for n, s in old_seq[i1:i2]]
-        bn = [_Item(n, s, b) for n, s in new_seq[j1:j2]]
-        olds.extend(bo)
-        news.extend(bn)
-        blocks.append((bo, bn))
-    _pair(olds, news, "moved", same_key=True, same_value=True)  # 1. gone from one place, back in another
-    # 2. edited in place; 3. edited and moved
-    for bo, bn in blocks:
-        _pair(bo, bn, "changed", same_key=True)
-        _pair(bo, bn, "changed", same_key=False)
-    _pair(olds, news, "changed", same_key=True)
-
+    olds, news = _match(old_seq, new_seq, old_ids, new_ids)
     common = dict(wiki=key.wiki, year=key.year, pair_id=key.pair_id)
     moved_containers = {f"{n.node.type}:{n.node.key}" for n in news if n.action == "moved"}
     out: list[NodeChange] = []
@@ -179,21 +184,7 @@ def heading_changes(key, old: CleanDoc, new: CleanDoc) -> tuple[list[NodeChange]
     after = [Node("heading", s.title, "=" * s.level, f"{s.level}:{s.heading}") for s in new.sections if s.title]
     if before == after:
         return [], {}
-    olds: list[_Item] = []
-    news: list[_Item] = []
-    blocks = []
-    for b, (tag, i1, i2, j1, j2) in enumerate(sequence_opcodes(before, after)):
-        if tag != "equal":
-            bo = [_Item(h, h.key, b) for h in before[i1:i2]]
-            bn = [_Item(h, h.key, b) for h in after[j1:j2]]
-            olds.extend(bo)
-            news.extend(bn)
-            blocks.append((bo, bn))
-    _pair(olds, news, "moved", same_key=True, same_value=True)
-    for bo, bn in blocks:
-        _pair(bo, bn, "changed", same_key=True)
-        _pair(bo, bn, "changed", same_key=False)
-    _pair(olds, news, "changed", same_key=True)
+    olds, news = _match([(h, h.key) for h in before], [(h, h.key) for h in after], before, after)
     common = dict(wiki=key.wiki, year=key.year, pair_id=key.pair_id, node_type="heading")
     out = []
     for n in news:
