@@ -16,18 +16,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
-from urllib.parse import urlsplit
 
 from rapidfuzz.distance import OSA
 
-from revmine.pipeline.summarize import PairDiff, input_sections, word_edits
+from revmine.pipeline.summarize import PairDiff, input_sections, node_key, pair_skip_reason, word_edits
 
 __all__ = ["describe", "describe_content", "route", "Evidence", "check", "VOCABULARY"]
 
 MAX_ITEMS = 3
 COPY_WORDS = 6
 _WORD = re.compile(r"\w+", re.UNICODE)
-_HASH_KEY = re.compile(r"[0-9a-f]{12}")
 
 # Edit verbs and objects, and the function words a summary needs around them.
 VOCABULARY = frozenset("""
@@ -55,7 +53,7 @@ def describe(d: PairDiff) -> Optional[str]:
     if not d.old and not d.new:
         return _describe_nodes(d.nodes) if d.nodes else "whitespace and formatting"
     typo = _typos(d)
-    if typo and not [n for n in d.nodes if not n.container]:
+    if typo and not any(not n.container for n in d.nodes):
         return typo
     return None
 
@@ -65,7 +63,7 @@ def route(pair, d: PairDiff, model: bool) -> Optional[tuple]:
 
     The describer writes what the structure determines; reverted and bot edits never reach the model
     (the describer's plain content summary); without a model, content edits are marked unsummarised."""
-    reason = pair.skip_reason or ("not_article" if pair.ns != 0 else None)
+    reason = pair_skip_reason(pair)
     if reason:
         return None, None, reason
     text = describe(d)
@@ -114,45 +112,42 @@ def _typos(d: PairDiff) -> Optional[str]:
     return "typos: " + ", ".join(f"{a} → {b}" for a, b in edits)
 
 
-def _name(n) -> str:
-    """What an editor would call the node in a summary."""
-    key = n.key or ""
-    if n.node_type == "reference" and _HASH_KEY.fullmatch(key):
-        return ""
-    if n.node_type == "external_link":
-        return urlsplit(key).netloc or key
-    if n.node_type == "template":
-        return "{{" + key + "}}"
-    if n.node_type == "category":
-        return f"[[Category:{key}]]"
-    return key
+def _name(node_type: str, key: Optional[str]) -> str:
+    """What an editor would call the node in a summary: as in the model input, with a template's or a
+    category's markup."""
+    name = node_key(node_type, key)
+    if name and node_type == "template":
+        return "{{" + name + "}}"
+    if name and node_type == "category":
+        return f"[[Category:{name}]]"
+    return name
 
 
 def _describe_nodes(nodes: Sequence) -> str:
     """'added [[Category:X]]; removed link to Y; updated {{Infobox}} (population)' for top-level nodes."""
     top = [n for n in nodes if not n.container] or list(nodes)
     items: list[str] = []
-    by_kind = Counter((n.action, n.node_type) for n in top)
-    named = [n for n in top if _name(n)]
     seen: set = set()
-    for n in named:
-        k = (n.action, n.node_type, _name(n), n.old_key)
-        if k in seen:
+    unnamed: Counter = Counter()  # nodes without a name (unnamed references) are counted
+    for n in top:
+        name = _name(n.node_type, n.key)
+        if not name:
+            unnamed[(n.action, n.node_type)] += 1
+        elif (k := (n.action, n.node_type, name, n.old_key)) not in seen:
+            seen.add(k)
+            items.append(_item(n))
+    for action, typ in dict.fromkeys((n.action, n.node_type) for n in top):  # in order of first appearance
+        count = unnamed[(action, typ)]
+        if not count:
             continue
-        seen.add(k)
-        items.append(_item(n))
-    # nodes without a name (unnamed references) are counted
-    for (action, typ), c in by_kind.items():
-        unnamed = sum(1 for n in top if n.action == action and n.node_type == typ and not _name(n))
-        if unnamed:
-            noun = _NOUN.get(typ, (typ, typ + "s"))[unnamed > 1]
-            items.append(f"{action} {unnamed} {noun}" if unnamed > 1 else f"{action} {noun}")
+        noun = _NOUN.get(typ, (typ, typ + "s"))[count > 1]
+        items.append(f"{action} {count} {noun}" if count > 1 else f"{action} {noun}")
     more = len(items) - MAX_ITEMS
     return "; ".join(items[:MAX_ITEMS]) + (f"; {more} other changes" if more > 0 else "")
 
 
 def _item(n) -> str:
-    name = _name(n)
+    name = _name(n.node_type, n.key)
     if n.node_type == "wikilink":
         if n.action == "changed" and n.old_key:
             return f"changed link {n.old_key} to {n.key}"
@@ -164,7 +159,7 @@ def _item(n) -> str:
         return f"{n.action} section {name}" if n.action != "changed" else f"changed heading {name}"
     noun = _NOUN.get(n.node_type, (n.node_type, ""))[0]
     if n.action == "changed" and n.old_key and n.node_type not in ("reference",):
-        old = _name(type("N", (), {"node_type": n.node_type, "key": n.old_key})())
+        old = _name(n.node_type, n.old_key)
         # a template or category name says what it is
         return f"changed {old} to {name}" if n.node_type in ("template", "category") else \
             f"changed {noun} {old} to {name}"
@@ -194,7 +189,7 @@ class Evidence:
     @classmethod
     def of(cls, d: PairDiff) -> "Evidence":
         spans = [t for a, b in word_edits(d.old, d.new) for t in (a, b) if t]
-        names = [x for n in d.nodes for x in (n.key, n.old_key, _name(n), *(n.params_added or []),
+        names = [x for n in d.nodes for x in (n.key, n.old_key, _name(n.node_type, n.key), *(n.params_added or []),
                                               *(n.params_removed or []), *(n.params_changed or [])) if x]
         names += list(d.sections)
         if d.pair is not None:

@@ -71,21 +71,21 @@ def _cap(parts: Sequence[str], limit: int) -> str:
 _HASH_KEY = re.compile(r"[0-9a-f]{12}")
 
 
-def _node_key(n: NodeChange) -> str:
+def node_key(node_type: str, key: Optional[str]) -> str:
     """What a reader would call the node. Unnamed references are keyed by a content hash that means
     nothing to a reader (a model trained on it learns to copy hex strings), so they keep no key; a link
     is named by its host, as editors write "add www.example.org"."""
-    if n.node_type == "reference" and _HASH_KEY.fullmatch(n.key or ""):
+    if node_type == "reference" and _HASH_KEY.fullmatch(key or ""):
         return ""
-    if n.node_type == "external_link":
-        return urlsplit(n.key).netloc or n.key
-    return n.key or ""
+    if node_type == "external_link":
+        return urlsplit(key).netloc or key
+    return key or ""
 
 
 def node_summary(nodes: Iterable[NodeChange]) -> str:
     # Nodes nested in a template, table, caption or gallery change with their container, which is named
     # already; those inside a reference (the citation template it holds) say what the reference is.
-    counts = Counter((n.action, n.node_type, _node_key(n)) for n in nodes
+    counts = Counter((n.action, n.node_type, node_key(n.node_type, n.key)) for n in nodes
                      if not n.container or n.container.startswith("reference:"))
     items = [f"{a} {t} {k}".strip() + (f" x{c}" if c > 1 else "") for (a, t, k), c in counts.most_common(MAX_NODES)]
     return "; ".join(items)
@@ -161,12 +161,19 @@ def group_diffs(records: Iterable, pairs: Sequence[RevisionPair] = ()) -> dict[s
     return by_id
 
 
-def skip_reason(d: PairDiff) -> Optional[str]:
-    """Why a pair gets no summary (None: summarise it)."""
-    if d.pair is not None and d.pair.skip_reason:
-        return d.pair.skip_reason
-    if d.pair is not None and d.pair.ns != 0:
+def pair_skip_reason(pair: RevisionPair) -> Optional[str]:
+    """Why a pair gets no summary whatever its diff: its own skip reason, or a page outside the articles."""
+    if pair.skip_reason:
+        return pair.skip_reason
+    if pair.ns != 0:
         return "not_article"  # talk and user pages hold conversations; the model learnt article edits
+    return None
+
+
+def skip_reason(d: PairDiff) -> Optional[str]:
+    """Why a pair makes no training row (None: it can)."""
+    if d.pair is not None and (reason := pair_skip_reason(d.pair)):
+        return reason
     if not d.old and not d.new:
         return "only_node_changes" if d.nodes else "no_text_change"
     return None
