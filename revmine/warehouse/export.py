@@ -178,9 +178,10 @@ def _project_link() -> str:
 
 def dataset_card(counts: dict[str, int], sources: list[dict], repo_id: Optional[str],
                  wikis: Optional[list[str]] = None) -> str:
+    langs = languages(wikis or [])
     header = {
         "license": "cc-by-sa-4.0",
-        **({"language": languages(wikis or [])} if languages(wikis or []) else {}),
+        **({"language": langs} if langs else {}),
         "pretty_name": "revmine edit dataset",
         "tags": ["wikipedia", "revision-history", "text-editing", "edit-intent"],
         "configs": [{"config_name": t, "data_files": [{"split": "train", "path": f"{t}/*.parquet"}]}
