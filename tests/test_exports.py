@@ -105,8 +105,11 @@ def test_report_renders(real_warehouse, tmp_path):
     assert main(["report", str(real_warehouse), "--out", str(out)]) == 0
     html = (out / "index.html").read_text()
     pngs = sorted(out.glob("*.png"))
-    assert len(pngs) == 6 and all(p.stat().st_size > 5000 for p in pngs)
+    assert len(pngs) == 7 and all(p.stat().st_size > 5000 for p in pngs)
     assert all(p.name in html for p in pngs) and "revision pairs" in html
+    assert "<td>enwiki</td>" in html  # the per-wiki table
+    assert main(["report", str(real_warehouse), "--out", str(tmp_path / "one"), "--wiki", "enwiki"]) == 0
+    assert main(["report", str(real_warehouse), "--out", str(tmp_path / "none"), "--wiki", "nosuchwiki"]) == 2
 
 
 def test_coedit_rows_come_only_from_article_edits_that_stand(real_warehouse, tmp_path):

@@ -10,8 +10,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from revmine.warehouse.report import build_report
 
     try:
-        path = build_report(args.warehouse, args.out)
-    except FileNotFoundError as exc:
+        path = build_report(args.warehouse, args.out, args.wiki)
+    except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
     console.print(f"report: {path}")
@@ -22,4 +22,5 @@ def register(sub) -> None:
     rp = sub.add_parser("report", allow_abbrev=False, help="HTML page with plots over a warehouse")
     rp.add_argument("warehouse")
     rp.add_argument("--out", required=True, help="folder for index.html and the PNGs")
+    rp.add_argument("--wiki", help="only this wiki (database name, e.g. enwiki); default: every wiki, a panel each")
     rp.set_defaults(func=cmd_report)

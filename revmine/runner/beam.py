@@ -107,6 +107,7 @@ class DiffBatchFn(beam.DoFn):
 
     def process(self, batch: Sequence[tuple[str, RevisionPair]]):
         pairs = [pair for _, pair in batch]
+        self.started = self.started or time.monotonic()  # the rate counts the first batch's time too
         before = {stage: got[1] for stage, got in self.clock.stages.items()}
         for (key, pair), records in zip(batch, diff_per_pair(self.engine, pairs, self.labeler, self.summarizer,
                                                                   self.config.summarize.batch_size, self.clock)):
@@ -127,11 +128,11 @@ class DiffBatchFn(beam.DoFn):
             if stage in self.clock.stages:
                 self.counts[name] += self.clock.stages[stage][1] - before.get(stage, 0)
         now = time.monotonic()
-        self.started = self.started or now
         if now - self.last_progress >= self.config.read.progress_seconds:
             self.last_progress = now
-            rate = self.counts["pairs diffed"] / max(now - self.started, 1e-9)
-            log.info("%s", ", ".join(f"{v:,} {k}" for k, v in self.counts.items()) + f" ({rate:,.1f} pairs/s)")
+            elapsed = now - self.started
+            rate = f" ({self.counts['pairs diffed'] / elapsed:,.1f} pairs/s)" if elapsed >= 1 else ""
+            log.info("%s", ", ".join(f"{v:,} {k}" for k, v in self.counts.items()) + rate)
 
     def finish_bundle(self):
         for writer in self.writers.values():

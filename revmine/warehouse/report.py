@@ -1,16 +1,32 @@
-"""`revmine report`: one HTML page of PNG plots over a warehouse, for people who would rather look than query.
+"""`revmine report`: one HTML page of plots over a warehouse, for people who would rather look than query.
 
-Plots: edits per month (by intent when labelled), edit types, top pages by edits, revert rate per month,
-and summary length (generated vs the editors' own comments). Every figure is a plain DuckDB query over
-the catalog, drawn with matplotlib's non-interactive backend.
+Every figure is a plain DuckDB query over the catalog, drawn with matplotlib's non-interactive backend.
+The page is wiki-aware: time plots have one panel per wiki (the busiest `MAX_WIKIS`), pages are named with
+their wiki, and `--wiki` narrows the whole report to one. Revisions are told apart by kind (content
+edit, revert, reverted, blanking), so one page's blanking or a revert war is visible as such instead of
+swamping the content edits; edits are told apart by granularity (a span inside a sentence vs a whole
+sentence). Months without revisions leave gaps: no line is drawn across them.
 """
 from __future__ import annotations
 
 import html
 import os
-from typing import Callable
+from datetime import date
+from typing import Callable, Optional
 
 from revmine.warehouse.catalog import connect
+
+MAX_WIKIS = 4
+TOP_PAGES = 15
+MIN_MONTH_REVISIONS = 5
+
+# A blanking: the new text is empty, or under a tenth of a text of some length (patrollers' usual test).
+BLANKING_SQL = "(p.new_bytes = 0 OR (p.old_bytes >= 500 AND p.new_bytes < p.old_bytes / 10))"
+KIND_SQL = f"""CASE WHEN p.is_revert THEN 'revert' WHEN {BLANKING_SQL} THEN 'blanking'
+                    WHEN p.is_reverted THEN 'reverted' ELSE 'content edit' END"""
+KINDS = ("content edit", "reverted", "revert", "blanking")
+KIND_COLOURS = {"content edit": "#4477aa", "reverted": "#ccbb44", "revert": "#ee6677", "blanking": "#222222",
+                "span": "#4477aa", "sentence": "#66ccee"}
 
 
 def _plt():
@@ -22,131 +38,233 @@ def _plt():
     return plt
 
 
+def _months(first: date, last: date) -> list[date]:
+    """Every month from first to last, so a month without rows is a gap and not a shortcut."""
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(date(y, m, 1))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _where(wiki: Optional[str], alias: str = "p") -> tuple[str, list]:
+    return (f" AND {alias}.wiki = ?", [wiki]) if wiki else ("", [])
+
+
+class Report:
+    """The queries and figures of one report; `wiki` narrows every one of them."""
+
+    def __init__(self, con, wiki: Optional[str] = None):
+        self.con, self.wiki = con, wiki
+        clause, params = _where(wiki)
+        self.wikis = [r[0] for r in con.execute(
+            f"SELECT p.wiki FROM revision_pairs p WHERE true{clause} GROUP BY 1 ORDER BY count(*) DESC, 1",
+            params).fetchall()]
+
+    def q(self, sql: str, params: list = (), alias: str = "p") -> list:
+        clause, extra = _where(self.wiki, alias)
+        return self.con.execute(sql.replace("{WIKI}", clause), [*extra, *params]).fetchall()
+
+    # ---- figures ---------------------------------------------------------------------------------
+
+    def _facets(self, plt, title: str):
+        wikis = self.wikis[:MAX_WIKIS] or ["(none)"]
+        # each wiki on its own time range: one wiki's 2001 start must not squeeze another's 2015 history
+        fig, axes = plt.subplots(len(wikis), 1, figsize=(9, 2.6 * len(wikis) + 0.6), squeeze=False)
+        fig.suptitle(title)
+        return fig, [a[0] for a in axes], wikis
+
+    def revisions_per_month(self, plt):
+        rows = self.q(f"""SELECT p.wiki, date_trunc('month', p.new_timestamp)::DATE AS m, {KIND_SQL} AS kind, count(*)
+                          FROM revision_pairs p WHERE p.new_timestamp IS NOT NULL{{WIKI}} GROUP BY ALL""")
+        fig, axes, wikis = self._facets(plt, "Revisions per month, by kind")
+        return fig, self._stacked(axes, wikis, rows, KINDS, "revisions"), (
+            "Revisions per month, by kind: content edits, edits later reverted, reverts, and blankings "
+            "(new text empty or under a tenth of the old).")
+
+    def edits_per_month(self, plt):
+        rows = self.q(f"""SELECT p.wiki, date_trunc('month', p.new_timestamp)::DATE AS m, e.granularity, count(*)
+                          FROM edits e JOIN revision_pairs p USING (wiki, pair_id)
+                          WHERE p.new_timestamp IS NOT NULL AND {KIND_SQL} IN ('content edit', 'reverted'){{WIKI}}
+                          GROUP BY ALL""")
+        fig, axes, wikis = self._facets(plt, "Edits per month, span vs whole sentence")
+        return fig, self._stacked(axes, wikis, rows, ("span", "sentence"), "edits"), (
+            "Edits per month inside content edits (reverts and blankings left out): a span changed inside a "
+            "sentence, or a whole sentence added or removed.")
+
+    def _stacked(self, axes, wikis, rows, kinds, ylabel) -> bool:
+        from matplotlib.ticker import MaxNLocator
+
+        if not rows:
+            for ax in axes:
+                _empty(ax, "dated revisions")
+            return False
+        counts = {(w, m, k): n for w, m, k, n in rows}
+        for ax, wiki in zip(axes, wikis):
+            mine = [r[1] for r in rows if r[0] == wiki]
+            if not mine:
+                _empty(ax, f"dated revisions of {wiki}")
+                continue
+            months = _months(min(mine), max(mine))
+            bottom = [0] * len(months)
+            for kind in kinds:
+                vals = [counts.get((wiki, m, kind), 0) for m in months]
+                if any(vals):
+                    ax.bar(months, vals, bottom=bottom, width=25, label=kind, color=KIND_COLOURS.get(kind))
+                    bottom = [b + v for b, v in zip(bottom, vals)]
+            ax.set_ylabel(ylabel)
+            ax.set_title(wiki, loc="left", fontsize="medium")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize="small", loc="upper left")
+            ax.set_xlabel("month")
+        return True
+
+    def revert_rate(self, plt):
+        import math
+
+        from matplotlib.ticker import PercentFormatter
+
+        rows = self.q("""SELECT p.wiki, date_trunc('month', p.new_timestamp)::DATE AS m, count(*),
+                                 avg(p.is_revert::INT), avg(p.is_reverted::INT)
+                          FROM revision_pairs p WHERE p.new_timestamp IS NOT NULL{WIKI} GROUP BY ALL""")
+        fig, axes, wikis = self._facets(plt, "Revert rate per month")
+        if not rows:
+            for ax in axes:
+                _empty(ax, "dated revisions")
+            return fig, False, ""
+        by = {(w, m): (n, a, b) for w, m, n, a, b in rows if n >= MIN_MONTH_REVISIONS}
+        for ax, wiki in zip(axes, wikis):
+            mine = [m for w, m in by if w == wiki]
+            if not mine:
+                ax.set_title(wiki, loc="left", fontsize="medium")
+                _empty(ax, f"month with {MIN_MONTH_REVISIONS} or more revisions")
+                continue
+            months = _months(min(mine), max(mine))
+            for col, label, colour in ((1, "reverts", KIND_COLOURS["revert"]), (2, "reverted later", KIND_COLOURS["reverted"])):
+                # NaN where a month has no revisions: matplotlib breaks the line there
+                vals = [by[(wiki, m)][col] if (wiki, m) in by else math.nan for m in months]
+                ax.plot(months, vals, marker=".", markersize=3, linewidth=1, label=label, color=colour)
+            ax.set_ylabel("share of the month's revisions")
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_ylim(0, 1)
+            ax.set_title(wiki, loc="left", fontsize="medium")
+            ax.legend(fontsize="small", loc="upper left")
+            ax.set_xlabel(f"month (gaps: under {MIN_MONTH_REVISIONS} revisions)")
+        return fig, True, ("Share of each month's revisions that are reverts, and that were reverted later; months "
+                           f"with under {MIN_MONTH_REVISIONS} revisions are gaps, since a rate of 1 in 2 says nothing.")
+
+    def top_pages(self, plt):
+        rows = self.q(f"""SELECT p.wiki, p.title, count(*) FILTER (WHERE {KIND_SQL} IN ('content edit', 'reverted')),
+                                 count(*) FILTER (WHERE {KIND_SQL} IN ('revert', 'blanking'))
+                          FROM revision_pairs p WHERE true{{WIKI}} GROUP BY ALL ORDER BY count(*) DESC, 2 LIMIT {TOP_PAGES}""")
+        fig, ax = plt.subplots(figsize=(9, 0.38 * max(len(rows), 3) + 1.2))
+        ax.set_title(f"Top {TOP_PAGES} pages by revisions")
+        if not rows:
+            _empty(ax, "revisions")
+            return fig, False, ""
+        labels = [_short(t, 45) + f"  ({w})" for w, t, _, _ in rows][::-1]
+        content = [r[2] for r in rows][::-1]
+        other = [r[3] for r in rows][::-1]
+        ax.barh(labels, content, color=KIND_COLOURS["content edit"], label="content edits (incl. later reverted)")
+        ax.barh(labels, other, left=content, color=KIND_COLOURS["revert"], label="reverts and blankings")
+        for y, (c, o) in enumerate(zip(content, other)):
+            ax.text(c + o, y, f" {c + o:,}", va="center", fontsize="small")
+        ax.set_xlabel("revisions")
+        ax.legend(fontsize="small", loc="lower right")
+        return fig, True, "The most revised pages, each named with its wiki."
+
+    def edit_types(self, plt):
+        rows = self.q("""SELECT e.type || ' (' || e.granularity || ')', count(*) FROM edits e
+                         WHERE true{WIKI} GROUP BY 1 ORDER BY 2 DESC""", alias="e")
+        return self._bars(plt, rows, "Edit types", "edits", "Span-level and whole-sentence edits by operation.")
+
+    def intents(self, plt):
+        rows = self.q("""SELECT e.intent, count(*) FROM edits e WHERE e.intent IS NOT NULL{WIKI}
+                         GROUP BY 1 ORDER BY 2 DESC""", alias="e")
+        return self._bars(plt, rows, "Intents (arXivEdits fine-grained)", "edits",
+                          "Intent of each labelled edit; unlabelled edits (no intent model) are left out.")
+
+    def summary_paths(self, plt):
+        rows = self.q("""SELECT coalesce(s.path, 'none: ' || coalesce(s.skip_reason, '?')), count(*) FROM summaries s
+                         WHERE true{WIKI} GROUP BY 1 ORDER BY 2 DESC""", alias="s")
+        return self._bars(plt, rows, "Who wrote the summaries", "revision pairs",
+                          "Summaries by the path that wrote them (the describer or the language model), "
+                          "and pairs left without one, by reason.")
+
+    def _bars(self, plt, rows, title, xlabel, caption):
+        fig, ax = plt.subplots(figsize=(9, 0.38 * max(len(rows), 3) + 1.2))
+        ax.set_title(title)
+        if not rows:
+            _empty(ax, xlabel)
+            return fig, False, caption
+        ax.barh([str(r[0]) for r in rows][::-1], [r[1] for r in rows][::-1], color=KIND_COLOURS["content edit"])
+        for y, n in enumerate([r[1] for r in rows][::-1]):
+            ax.text(n, y, f" {n:,}", va="center", fontsize="small")
+        ax.set_xlabel(xlabel)
+        return fig, True, caption
+
+    def totals(self) -> list[tuple]:
+        return self.q(f"""SELECT p.wiki, count(*), count(DISTINCT p.page_id),
+                                 count(*) FILTER (WHERE p.is_revert), count(*) FILTER (WHERE {BLANKING_SQL}),
+                                 (SELECT count(*) FROM edits e WHERE e.wiki = p.wiki),
+                                 (SELECT count(*) FROM summaries s WHERE s.wiki = p.wiki AND s.summary IS NOT NULL)
+                          FROM revision_pairs p WHERE true{{WIKI}} GROUP BY 1 ORDER BY 2 DESC""")
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def _empty(ax, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what} in this warehouse", ha="center", va="center", transform=ax.transAxes)
     ax.set_axis_off()
 
 
-def plot_edits_over_time(con, ax) -> str:
-    rows = con.execute("""
-        SELECT date_trunc('month', p.new_timestamp) AS m, coalesce(e.intent_coarse, 'unlabelled') AS intent, count(*)
-        FROM edits e JOIN revision_pairs p USING (wiki, pair_id)
-        WHERE p.new_timestamp IS NOT NULL GROUP BY ALL ORDER BY 1""").fetchall()
-    if not rows:
-        _empty(ax, "dated edits")
-        return "Edits per month"
-    months = sorted({r[0] for r in rows})
-    intents = sorted({r[1] for r in rows})
-    counts = {(m, i): n for m, i, n in rows}
-    bottom = [0] * len(months)
-    for intent in intents:
-        vals = [counts.get((m, intent), 0) for m in months]
-        ax.bar(months, vals, bottom=bottom, width=25, label=intent)
-        bottom = [b + v for b, v in zip(bottom, vals)]
-    ax.set_ylabel("span edits")
-    ax.legend(fontsize="small")
-    return "Edits per month, by coarse intent"
-
-
-def plot_edit_types(con, ax) -> str:
-    rows = con.execute("SELECT type || ' (' || granularity || ')', count(*) FROM edits GROUP BY 1 ORDER BY 2 DESC").fetchall()
-    if not rows:
-        _empty(ax, "edits")
-    else:
-        ax.barh([r[0] for r in rows][::-1], [r[1] for r in rows][::-1])
-        ax.set_xlabel("edits")
-    return "Edit types"
-
-
-def plot_intents(con, ax) -> str:
-    rows = con.execute("SELECT intent, count(*) FROM edits WHERE intent IS NOT NULL GROUP BY 1 ORDER BY 2 DESC").fetchall()
-    if not rows:
-        _empty(ax, "intent labels")
-    else:
-        ax.barh([r[0] for r in rows][::-1], [r[1] for r in rows][::-1])
-        ax.set_xlabel("edits")
-    return "Intents (arXivEdits fine-grained)"
-
-
-def plot_top_pages(con, ax) -> str:
-    rows = con.execute("""
-        SELECT p.title, count(*) FROM edits e JOIN revision_pairs p USING (wiki, pair_id)
-        GROUP BY 1 ORDER BY 2 DESC LIMIT 15""").fetchall()
-    if not rows:
-        _empty(ax, "edits")
-    else:
-        ax.barh([r[0][:40] for r in rows][::-1], [r[1] for r in rows][::-1])
-        ax.set_xlabel("span edits")
-    return "Top pages by edits"
-
-
-def plot_revert_rate(con, ax) -> str:
-    rows = con.execute("""
-        SELECT date_trunc('month', new_timestamp) AS m, avg(is_revert::INT), avg(is_reverted::INT)
-        FROM revision_pairs WHERE new_timestamp IS NOT NULL GROUP BY 1 ORDER BY 1""").fetchall()
-    if not rows:
-        _empty(ax, "dated revisions")
-    else:
-        ax.plot([r[0] for r in rows], [r[1] for r in rows], label="reverts")
-        ax.plot([r[0] for r in rows], [r[2] for r in rows], label="reverted")
-        ax.set_ylabel("share of revisions")
-        ax.legend(fontsize="small")
-    return "Revert rate per month"
-
-
-def plot_summary_length(con, ax) -> str:
-    ours = [r[0] for r in con.execute(
-        "SELECT length(summary) FROM summaries WHERE summary IS NOT NULL").fetchall()]
-    human = [r[0] for r in con.execute(
-        "SELECT length(comment) FROM revision_pairs WHERE comment IS NOT NULL AND skip_reason IS NULL").fetchall()]
-    if not ours and not human:
-        _empty(ax, "summaries or comments")
-    else:
-        bins = list(range(0, 201, 10))
-        if human:
-            ax.hist([min(x, 200) for x in human], bins=bins, alpha=0.6, label="editors' comments")
-        if ours:
-            ax.hist([min(x, 200) for x in ours], bins=bins, alpha=0.6, label="revmine summaries")
-        ax.set_xlabel("characters (capped at 200)")
-        ax.legend(fontsize="small")
-    return "Summary length"
-
-
 PLOTS: list[tuple[str, Callable]] = [
-    ("edits_over_time", plot_edits_over_time), ("edit_types", plot_edit_types), ("intents", plot_intents),
-    ("top_pages", plot_top_pages), ("revert_rate", plot_revert_rate), ("summary_length", plot_summary_length),
+    ("revisions_per_month", Report.revisions_per_month), ("edits_per_month", Report.edits_per_month),
+    ("revert_rate", Report.revert_rate), ("top_pages", Report.top_pages), ("edit_types", Report.edit_types),
+    ("intents", Report.intents), ("summary_paths", Report.summary_paths),
 ]
 
 
-def build_report(warehouse: str, out: str) -> str:
+def build_report(warehouse: str, out: str, wiki: Optional[str] = None) -> str:
     """Write OUT/index.html and one PNG per plot; returns the HTML path."""
     plt = _plt()
     os.makedirs(out, exist_ok=True)
     con = connect(warehouse)
     try:
-        totals = con.execute("""SELECT (SELECT count(*) FROM revision_pairs), (SELECT count(*) FROM edits),
-                                       (SELECT count(*) FROM summaries WHERE summary IS NOT NULL),
-                                       (SELECT count(DISTINCT page_id) FROM revision_pairs)""").fetchone()
+        report = Report(con, wiki)
+        if wiki and not report.wikis:
+            raise ValueError(f"no revisions of wiki {wiki!r} in {warehouse}")
         figures = []
-        for name, fn in PLOTS:
-            fig, ax = plt.subplots(figsize=(8, 4.5))
-            title = fn(con, ax)
-            ax.set_title(title)
+        for name, method in PLOTS:
+            fig, _, caption = method(report, plt)
             fig.tight_layout()
             fig.savefig(os.path.join(out, f"{name}.png"), dpi=100)
             plt.close(fig)
-            figures.append((name, title))
+            figures.append((name, caption))
+        totals = report.totals()
     finally:
         con.close()
-    body = "\n".join(f'<figure><img src="{n}.png" alt="{html.escape(t)}"><figcaption>{html.escape(t)}</figcaption></figure>'
-                     for n, t in figures)
+    header = ("<tr><th>wiki</th><th>revision pairs</th><th>pages</th><th>reverts</th><th>blankings</th>"
+              "<th>edits</th><th>summaries</th></tr>")
+    table = header + "".join("<tr>" + "".join(f"<td>{html.escape(str(c)) if i == 0 else f'{c:,}'}</td>"
+                                               for i, c in enumerate(row)) + "</tr>" for row in totals)
+    more = (f"<p>The time plots show the {MAX_WIKIS} busiest of {len(report.wikis)} wikis; "
+            f"<code>revmine report --wiki NAME</code> shows any one.</p>" if len(report.wikis) > MAX_WIKIS else "")
+    body = "\n".join(f'<figure><img src="{n}.png" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>'
+                     for n, c in figures)
+    scope = f" (wiki {html.escape(wiki)})" if wiki else ""
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>revmine report: {html.escape(os.path.basename(os.path.abspath(warehouse)))}</title>
-<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto}} img{{max-width:100%}} figure{{margin:2em 0}}</style>
+<html><head><meta charset="utf-8"><title>revmine report: {html.escape(os.path.basename(os.path.abspath(warehouse)))}{scope}</title>
+<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}} img{{max-width:100%}}
+figure{{margin:2em 0}} figcaption{{color:#555;font-size:90%}} table{{border-collapse:collapse}}
+td,th{{border-bottom:1px solid #ddd;padding:.25em .8em;text-align:right}} td:first-child,th:first-child{{text-align:left}}</style>
 </head><body>
-<h1>revmine report</h1>
-<p>Warehouse <code>{html.escape(os.path.abspath(warehouse))}</code>: {totals[0]:,} revision pairs on {totals[3]:,} pages,
-{totals[1]:,} edits, {totals[2]:,} generated summaries.</p>
+<h1>revmine report{scope}</h1>
+<p>Warehouse <code>{html.escape(os.path.abspath(warehouse))}</code></p>
+<table>{table}</table>
+{more}
 {body}
 </body></html>
 """
