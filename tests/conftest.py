@@ -19,3 +19,23 @@ def shared_data() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def sample_dump() -> pathlib.Path:
     return SAMPLE
+
+
+# REVMINE_TEST_MEMORY=1: after the run, the tests that raised the peak memory of this process or of a child.
+if os.environ.get("REVMINE_TEST_MEMORY"):
+    import resource
+
+    _peaks: list = []
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        before = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        yield
+        after = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        if after != before:
+            _peaks.append((item.nodeid, after[0] // 1024, after[1] // 1024))
+
+    def pytest_terminal_summary(terminalreporter):
+        terminalreporter.write_line("tests that raised the peak RSS (MB: this process, largest child):")
+        for nodeid, own, child in _peaks:
+            terminalreporter.write_line(f"  {own:>6,} {child:>6,}  {nodeid}")

@@ -43,7 +43,11 @@ def test_a_content_edit_is_left_to_the_model_with_a_plain_fallback():
     _, _, d = _diff("He was born in 1900 in Paris.\n", "He was born in 1900 in Paris, France, to a family of "
                     "bakers who ran a shop.\n")
     assert describe(d) is None
-    assert describe_content(d) == "expanded text"
+    assert describe_content(d) == "expanded text"  # eleven words added: too long to spell out
+    _, _, small = _diff("It was first described in 1840.\n", "It was first described in 1846 by Proudhon.\n")
+    assert describe_content(small) == "changed 1840 to 1846 by Proudhon"
+    _, _, two = _diff("A cat sat, and a dog ran.\n", "A cat sat and a fox ran fast.\n")
+    assert describe_content(two) == "changed dog to fox; added fast"
 
 
 def test_the_faithfulness_rule():
@@ -73,7 +77,7 @@ def test_model_output_that_breaks_the_rule_falls_back_to_the_describer():
     old, new = "He was born in 1900 in Paris.\n", "He was born in 1900 in Paris, France, to bakers.\n"
     pair, records, _ = _diff(old, new)
     (bad,) = summarize_pairs(Opinionated("market anarchism is not a radical left-wing ideology"), [pair], records)
-    assert (bad.summary, bad.path) == ("added text", "describer")
+    assert (bad.summary, bad.path) == ("added France, to bakers", "describer")  # the edit, spelled out
     (good,) = summarize_pairs(Opinionated("added France, to bakers"), [pair], records)
     assert (good.summary, good.path) == ("added France, to bakers", "model")
     # reverted and bot edits never reach the model

@@ -21,9 +21,38 @@ def test_clean_comment(raw, clean):
 
 def test_summary_input_format_and_caps():
     text = summary_input(["Old one.", "Old two."], ["New one."])
-    assert text == '<edits> "Old" → "New" | -"Old two." <old_text> Old one. <sep> Old two. <new_text> New one.'
+    assert text == ('<kind> copyedit <edits> "Old" → "New" | -"Old two." <old_text> Old one. <sep> Old two. '
+                    '<new_text> New one.')
     long = summary_input(["x " * 1000], [])
     assert len(long) < 600 and long.endswith("<new_text> ") and '<edits> -"x x x x x x x x …"' in long
+    assert long.startswith("<kind> removed text")
+
+
+def test_structure_lines_name_the_section_and_the_intents():
+    """The section of a `/* section */` autocomment (not a target on its own) and the edits' coarse intents
+    go into the input, ahead of the word edits."""
+    from revmine.pipeline.describe import Evidence, check
+    from revmine.pipeline.summarize import PairDiff, comment_section, group_diffs
+    from revmine.schemas import Edit
+    from test_diff import _pair
+
+    assert comment_section("/* Early life */ added birth date") == "Early life"
+    assert comment_section("no marker") is None and clean_comment("/* Early life */") is None
+    pair = _pair("He was born in Paris.\n", "He was born in Paris, France.\n")
+    pair.comment = "/* Early life */ country"
+    edit = Edit(wiki="enwiki", year=2020, source="wikipedia", pair_id=pair.pair_id, align_idx=0, edit_idx=0,
+                type="Insertion", granularity="span", old_token_start=None, old_token_end=None, new_token_start=5,
+                new_token_end=7, old_char_start=None, old_char_end=None, new_char_start=20, new_char_end=28,
+                old_text="", new_text=", France", intent_coarse="Content")
+    d = group_diffs([edit], [pair])[pair.pair_id]
+    d.old, d.new, d.sections = ["He was born in Paris."], ["He was born in Paris, France."], [""]
+    assert d.input.startswith('<section> Early life <kind> added text <intents> Content <edits> +", France"')
+    # the section name may be named in a summary
+    assert check("added country to Early life", Evidence.of(d)) == (True, False)  # "country" is not in the edit
+    assert check("added France in Early life", Evidence.of_input(d.input)) == (False, False)
+    # without a marker, the heading of the first changed sentence
+    pair.comment = "country"
+    assert PairDiff(pair, d.old, d.new, [], ["", "Biography"]).section == "Biography"
 
 
 def test_edit_line_spells_out_word_changes_and_caps_them():
@@ -35,7 +64,7 @@ def test_edit_line_spells_out_word_changes_and_caps_them():
     many = edit_summary(["a b c d e f g h i j k"], ["a X c Y e Z g W i V k"])
     assert many == '"b" → "X" | "d" → "Y" | "f" → "Z" | "h" → "W" | 1 more'
     sec = input_sections(summary_input(["The cat sat."], ["The dog sat."]))
-    assert sec == {"edits": '"cat" → "dog"', "old_text": "The cat sat.", "new_text": "The dog sat."}
+    assert sec == {"kind": "copyedit", "edits": '"cat" → "dog"', "old_text": "The cat sat.", "new_text": "The dog sat."}
 
 
 def test_node_line_names_nodes_as_readers_do():
@@ -98,13 +127,33 @@ def test_time_split_keeps_bursts_on_one_side():
     assert max(r["timestamp"] for r in train if r["page_id"] == 1) <= 90 * 3600 - 86400
 
 
+def test_page_split_holds_whole_pages_out_of_train():
+    from revmine.pipeline.summarize import page_split
+
+    # one long history (page 1) and eight small pages
+    rows = [{"pair_id": f"a{i}", "wiki": "enwiki", "page_id": 1, "timestamp": i} for i in range(200)]
+    rows += [{"pair_id": f"b{p}-{i}", "wiki": "itwiki", "page_id": 10 + p, "timestamp": 1000 + i}
+             for p in range(8) for i in range(5)]
+    train, dev = page_split(rows, 0.1)
+    unseen = [r for r in dev if not r["seen"]]
+    train_pages = {(r["wiki"], r["page_id"]) for r in train}
+    assert unseen and not {(r["wiki"], r["page_id"]) for r in unseen} & train_pages
+    assert ("enwiki", 1) in train_pages  # the long history is never held out whole
+    assert 12 <= len(unseen) <= 16  # about half of dev (a tenth of 240 rows), in whole pages
+    seen = [r for r in dev if r["seen"]]
+    assert seen and min(r["timestamp"] for r in seen) > max(r["timestamp"] for r in train if r["page_id"] == 1)
+    assert len(train) + len(dev) <= len(rows)
+    assert page_split(rows, 0.1) == (train, dev)  # deterministic
+
+
 def test_rows_from_a_real_dump(shared_data):
     from revmine.runner.compose import rows_from_dump
 
     rows = list(rows_from_dump(str(shared_data / "wikipedia" / "enwiki-20140102.tiny.xml.gz")))
     assert 20 <= len(rows) <= 59  # 59 revisions have a comment; filters drop reverts, bots, trivia
     for r in rows:
-        assert r["input"].startswith("<edits>") and "<old_text>" in r["input"] and "<new_text>" in r["input"]
+        assert "<kind>" in r["input"] and "<old_text>" in r["input"] and "<new_text>" in r["input"]
+        assert r["content"] and (r["describer"] is None or r["describer"])
         assert r["summary"] and "/*" not in r["summary"]
 
 
@@ -121,7 +170,7 @@ def tiny_summarizer(tmp_path_factory, shared_data):
     stats = json.loads((base / "data" / "stats.json").read_text())
     assert stats["train"] > 0 and stats["dev"] > 0 and stats["top_train_comments"]
     assert main(["train", "summarizer", "--data", str(base / "data"), "--out", str(base / "adapter"),
-                 "--limit", "16", "--epochs", "2"]) == 0
+                 "--limit", "16", "--epochs", "2", "--batch", "2"]) == 0  # batch 2: the suite stays under 4 GB
     return base
 
 
@@ -144,10 +193,11 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
                  str(tiny_summarizer / "adapter"), "--limit", "4", "--sample-out", str(sample)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     last = json.loads(out[-1])
-    assert set(last) == {"rouge1", "rouge2", "rougeL", "unfaithful", "copied", "n"} and last["n"] == 4
-    assert 0 <= last["unfaithful"] <= 1 and 0 <= last["copied"] <= 1
-    assert any(line.startswith("extractive template") for line in out)
-    assert "**human:**" in sample.read_text()
+    assert {"rougeL", "rougeLsum", "bleu4", "unfaithful", "copied", "n", "subset", "rougeL_vs_best_baseline"} <= set(last)
+    assert last["n"] <= 4 and last["unfaithful"] == 0 and last["copied"] == 0  # enforced: rejected outputs fall back
+    for name in ("most frequent train comment", "extractive template", "retrieval", "describer alone"):
+        assert any(line.strip().startswith(name) for line in out), name
+    assert "**human:**" in sample.read_text() and "**revmine (" in sample.read_text()
 
 
 @pytest.mark.slow
@@ -182,7 +232,7 @@ def test_continue_training_an_adapter(tiny_summarizer, tmp_path):
 
     start = tiny_summarizer / "adapter"
     assert main(["train", "summarizer", "--data", str(tiny_summarizer / "data"), "--out", str(tmp_path / "more"),
-                 "--limit", "8", "--init-adapter", str(start), "--lr", "5e-4"]) == 0
+                 "--limit", "8", "--init-adapter", str(start), "--lr", "5e-4", "--batch", "2"]) == 0
     cfg = json.loads((tmp_path / "more" / "summarizer.json").read_text())
     assert cfg["training"]["lr"] == 5e-4 and cfg["training"]["continued_from"]["training"]["epochs"] == 2
     before, after = (load_file(str(d / "adapter_model.safetensors")) for d in (start, tmp_path / "more"))
@@ -237,3 +287,72 @@ def test_pipeline_without_summarizer_says_so_once(tmp_path, sample_dump, caplog)
     assert rows[1042][0].startswith("Reverted to revision") and rows[1063][0].startswith("added [[Category:")
     assert rows[1035][1] == "describer"  # the vandal's edit, later reverted: never for the model
     assert rows[1056] == (None, None, "content_edit_unsummarised")  # a copyedit, and no model to write it
+
+
+def test_evaluation_scores_every_system_by_seen_and_unseen_page():
+    """Four baselines, the raw model and the stored system on the same rows; a rejected model output is
+    replaced by the describer, as the summary stage does."""
+    import torch
+
+    from revmine.eval.summaries import BASELINES, MODEL, SYSTEM, evaluate
+
+    class Encoder:  # a bag of marker words stands in for MiniLM
+        def encode(self, texts, batch_size=64):
+            vocab = ["cat", "dog", "ref", "paris"]
+            v = torch.tensor([[float(w in t.lower()) for w in vocab] for t in texts]) + 1e-3
+            return torch.nn.functional.normalize(v, dim=-1)
+
+    class Model:
+        def generate(self, inputs, batch_size=16):
+            return ["changed cat to dog", "Paris is the capital of France"]
+
+    train = [{"input": "<kind> copyedit <edits> \"cat\" → \"dog\" <old_text> a cat <new_text> a dog", "summary": "animal fix",
+              "wiki": "w", "page_id": 1},
+             {"input": "<kind> added text <edits> +\"ref\" <old_text> <new_text> ref", "summary": "+ref", "wiki": "w", "page_id": 1}]
+    rows = [dict(train[0], summary="changed cat to dog", seen=True, describer=None, content="copyedit", pair_id="1"),
+            {"input": "<kind> added text <edits> +\"in Paris\" <old_text> He lived. <new_text> He lived in Paris.",
+             "summary": "added Paris", "wiki": "w", "page_id": 2, "seen": False, "describer": None,
+             "content": "added text", "pair_id": "2"}]
+    result = evaluate(Model(), rows, train, encoder=Encoder())
+    assert result["n"] == {"unseen": 1, "seen": 1, "all": 2}
+    seen, unseen = result["subsets"]["seen"], result["subsets"]["unseen"]
+    assert set(seen["systems"]) == set(BASELINES) | {MODEL, SYSTEM}
+    assert seen["systems"][SYSTEM]["rougeL"] == 1.0 and seen["model_share"] == 1.0
+    # the unseen row's model output names what the edit does not hold: the describer's fallback is stored
+    assert unseen["faithfulness"][MODEL]["unfaithful"] == 1.0 and unseen["faithfulness"][SYSTEM]["unfaithful"] == 0.0
+    assert [e["ours"] for e in result["examples"]] == ["changed cat to dog", "added text"]
+    assert [e["path"] for e in result["examples"]] == ["model", "describer"]
+    assert result["subsets"]["all"]["systems"][BASELINES[0]]["rougeL"] == 0.0  # "animal fix" vs both
+    assert seen["systems"][BASELINES[2]]["rougeL"] == 0.0 and seen["best_baseline"] in BASELINES
+
+
+def test_scores_include_rouge_lsum_and_bleu4():
+    from revmine.models.metrics import rouge
+
+    s = rouge(["added a reference to the history section", "fixed typo"], ["added a reference to the history section", "typo"])
+    assert set(s) == {"rouge1", "rouge2", "rougeL", "rougeLsum", "bleu4"}
+    assert s["rougeL"] == s["rougeLsum"] and 0 < s["bleu4"] <= 1
+    assert rouge(["x"], ["y"])["bleu4"] == 0.0
+
+
+def test_target_loss_equals_the_full_logits_loss():
+    """Logits for the summary positions only, on left-padded rows, give transformers' own loss."""
+    import torch
+
+    from revmine.models.summarizer import _load_base
+    from revmine.training.summarizer import _encode_example, target_loss
+
+    tok, model = _load_base(torch.device("cpu"))
+    model.float().eval()
+    batch = [_encode_example(tok, "<kind> copyedit <edits> \"cat\" → \"dog\"", "changed cat to dog", 320),
+             _encode_example(tok, "<kind> added text <edits> +\"in 1921\" <old_text> x <new_text> x in 1921", "+date", 320),
+             _encode_example(tok, "short", "a longer summary of the edit, with more words", 320)]
+    pad = tok.pad_token_id
+    L = max(len(x) for x, _ in batch)
+    ids = torch.tensor([x + [pad] * (L - len(x)) for x, _ in batch])
+    labels = torch.tensor([y + [-100] * (L - len(y)) for _, y in batch])
+    att = torch.tensor([[1] * len(x) + [0] * (L - len(x)) for x, _ in batch])
+    with torch.no_grad():
+        full = model(input_ids=ids, attention_mask=att, labels=labels).loss
+        ours = target_loss(model, batch, pad, torch.device("cpu"))
+    assert torch.allclose(full, ours, atol=1e-4), (full, ours)

@@ -22,7 +22,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for typ, row in scores.per_type().items():
             print(f"{typ:<11} precision={row['precision']:.4f} recall={row['recall']:.4f} f1={row['f1']:.4f} "
                   f"gold={row['n_gold']}")
-        print(json.dumps(scores.summary()))
+        result = scores.summary()
+        if args.cv_train:
+            result.update(_cv_edits(args, items))
+        print(json.dumps(result))
         return 0
     if args.task == "align":
         from revmine.config import Config
@@ -51,6 +54,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     raise AssertionError(args.task)
 
 
+def _cv_edits(args: argparse.Namespace, dev_items: list) -> dict:
+    """The extractor's F1 on k folds of train+dev, split by arXiv paper."""
+    from revmine.eval.cv import fmt, group_folds, mean_sd
+    from revmine.eval.edits import load_arxivedits, score_edits
+
+    pool = load_arxivedits(args.cv_train) + dev_items
+    folds = group_folds(pool, lambda it: it.get("arxiv-id") or it.get("sentence-pair-index"), args.folds)
+    f1s = [score_edits([pool[i] for i in fold]).summary()["f1"] for fold in folds]
+    print(f"{args.folds}-fold cross-validation over train+dev ({len(pool)} pairs, folds by paper): "
+          f"F1 {fmt(f1s)} (folds: {', '.join(f'{f:.3f}' for f in f1s)})")
+    m, s = mean_sd(f1s)
+    return {"cv_f1_mean": round(m, 4), "cv_f1_sd": round(s, 4), "cv_folds": args.folds}
+
+
 def _summary_rows(path: str) -> list[dict]:
     """A prepared split (JSON lines from `build summaries-dataset`) or a dump, turned into rows."""
     from revmine.models.summarizer import load_rows
@@ -63,9 +80,7 @@ def _summary_rows(path: str) -> list[dict]:
 
 
 def _eval_summaries(args: argparse.Namespace) -> int:
-    from collections import Counter
-
-    from revmine.eval.summaries import evaluate, sample_markdown
+    from revmine.eval.summaries import SYSTEM, evaluate, sample_markdown
     from revmine.models.summarizer import Summarizer, load_rows
     from revmine.runner.label import default_summarizer_dir
 
@@ -73,8 +88,10 @@ def _eval_summaries(args: argparse.Namespace) -> int:
     if not os.path.exists(os.path.join(model_dir, "summarizer.json")):
         console.print(f"[red]error:[/red] no summarizer at {model_dir}; train one with `revmine train summarizer`")
         return 2
+    train_path = args.train or os.path.join(os.path.dirname(args.data), "train.jsonl")
     try:
         rows = _summary_rows(args.data)
+        train = load_rows(train_path) if os.path.exists(train_path) else []
     except (OSError, ValueError, KeyError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
@@ -83,23 +100,37 @@ def _eval_summaries(args: argparse.Namespace) -> int:
     if not rows:
         console.print(f"[red]error:[/red] {args.data} has no pairs with a usable human comment")
         return 2
+    if not train:
+        console.print(f"[yellow]warning:[/yellow] no training split at {train_path}: the most-frequent and retrieval "
+                      "baselines have nothing to draw on, and every page counts as unseen")
+    pages = {(r["wiki"], r["page_id"]) for r in train}
+    rows = [dict(r, seen=(r["wiki"], r["page_id"]) in pages) for r in rows]  # seen: the page is in train
     summarizer = Summarizer(model_dir)
     if args.num_beams:  # decoding is the adapter's setting; this measures another without retraining
         summarizer.config.num_beams = args.num_beams
-    most_frequent = summarizer.config.most_frequent_train_comment
-    if args.train:
-        most_frequent = Counter(r["summary"] for r in load_rows(args.train)).most_common(1)[0][0]
-    result = evaluate(summarizer, rows, most_frequent)
-    for name, s in result["systems"].items():
-        print(f"{name:<30} rouge1={s['rouge1']:.4f} rouge2={s['rouge2']:.4f} rougeL={s['rougeL']:.4f}")
-    print(f"ROUGE-L against the better baseline: {result['rougeL_vs_best_baseline']}x (n={result['n']})")
-    print(f"unfaithful (names what the edit does not hold): {result['unfaithful']:.1%}; "
-          f"copied (6+ words of unchanged article text): {result['copied']:.1%}")
+    result = evaluate(summarizer, rows, train)
+    for subset, block in result["subsets"].items():
+        print(f"{subset} pages (n={result['n'][subset]}){'  <- pages absent from train' if subset == 'unseen' else ''}")
+        print(f"  {'system':<42} {'ROUGE-1':>8} {'ROUGE-2':>8} {'ROUGE-L':>8} {'R-Lsum':>8} {'BLEU-4':>8}")
+        for name, sc in block["systems"].items():
+            print(f"  {name:<42} {sc['rouge1']:>8.4f} {sc['rouge2']:>8.4f} {sc['rougeL']:>8.4f} "
+                  f"{sc['rougeLsum']:>8.4f} {sc['bleu4']:>8.4f}")
+        print(f"  revmine ROUGE-L against the best baseline ({block['best_baseline']}): "
+              f"{block['rougeL_vs_best_baseline']}x; the model wrote {block['model_share']:.1%} of the summaries")
+        for name, f in block["faithfulness"].items():
+            print(f"  {name}: unfaithful (names what the edit does not hold) {f['unfaithful']:.1%}, "
+                  f"copied (6+ words of unchanged article text) {f['copied']:.1%}")
     if args.sample_out:
+        unseen = [e for e in result["examples"] if not e["seen"]] or result["examples"]
+        which = "pages absent from train" if unseen is not result["examples"] else "dev"
         with open(args.sample_out, "w", encoding="utf-8") as fh:
-            fh.write(sample_markdown(result["examples"], title=f"Edit summaries: 20 random examples from {os.path.basename(args.data)}"))
+            fh.write(sample_markdown(unseen, title=f"Edit summaries: 20 random examples from {which} "
+                                                    f"({os.path.basename(args.data)})"))
         console.print(f"sample written to {args.sample_out}")
-    print(json.dumps({k: result[k] for k in ("rouge1", "rouge2", "rougeL", "unfaithful", "copied", "n")}))
+    key = "unseen" if "unseen" in result["subsets"] else "all"
+    block = result["subsets"][key]
+    print(json.dumps({"subset": key, "n": result["n"][key], **block["systems"][SYSTEM],
+                      "rougeL_vs_best_baseline": block["rougeL_vs_best_baseline"], **block["faithfulness"][SYSTEM]}))
     return 0
 
 
@@ -152,9 +183,13 @@ def register(sub) -> None:
     e.add_argument("--aligner", choices=("neural", "classical"), default="neural", help="align: which aligner")
     e.add_argument("--model", help="align / intent: model folder (default: the shipped weights)")
     e.add_argument("--taxonomy", choices=("arxivedits", "iterater"), help="intent: which label set to score")
-    e.add_argument("--train", help="summaries: train split, for the most-frequent-comment baseline "
+    e.add_argument("--train", help="summaries: train split, for the most-frequent and retrieval baselines and to tell "
+                   "seen pages from unseen (default: train.jsonl beside --data) "
                                    "(default: the one recorded with the model)")
     e.add_argument("--sample-out", metavar="MD", help="summaries: write 20 random examples side by side here")
     e.add_argument("--limit", type=int, help="summaries: score only the first N rows")
     e.add_argument("--num-beams", type=int, help="summaries: beam width for this run (default: the adapter's)")
+    e.add_argument("--cv-train", metavar="JSON", help="edits: also score k folds of this train file plus --data, "
+                   "split by paper (the fold mean ± sd)")
+    e.add_argument("--folds", type=int, default=5, help="folds for --cv-train (default 5)")
     e.set_defaults(func=cmd_eval)

@@ -1,8 +1,10 @@
 """Edisum-style edit summaries: model inputs from a pair's diff, comment cleaning, and the dataset builder.
 
 Input format (Edisum, Šakota et al. 2024): the changed old sentences after an `<old_text>` marker and the
-changed new sentences after `<new_text>`, joined by `<sep>`. Two compact lines go first, so truncation
-never cuts them: `<edits>`, the word-level changes (`"specially" → "especially" | +"in 1921"`), because a
+changed new sentences after `<new_text>`, joined by `<sep>`. Compact structure lines go first, so truncation
+never cuts them: `<section>`, the section edited (the comment's `/* section */` marker, else the heading
+of the first changed sentence); `<kind>`, what the word counts say the edit is (added, removed, expanded,
+copyedit, rewrote); `<intents>`, the edits' intents when the intent stage ran; `<edits>`, the word-level changes (`"specially" → "especially" | +"in 1921"`), because a
 135M model reads the change far better spelled out than by comparing two long sentences, and editors
 name the changed words ("changed specially to especially"); and `<nodes>`, the structural changes
 (templates, links, references, categories), because many summaries name them ("added citation").
@@ -27,15 +29,16 @@ from typing import Iterable, Optional, Sequence
 from urllib.parse import urlsplit
 
 from revmine.pipeline.extract import char_span, extract_edits, tokenize
-from revmine.schemas import NodeChange, RevisionPair, Sentence
+from revmine.schemas import Edit, NodeChange, RevisionPair, Sentence
 
-PROMPT_VERSION = "edisum-v3"  # v2: no hash keys for unnamed refs, links by host; v3: <edits> line first
+PROMPT_VERSION = "edisum-v4"  # v2: no hash keys for unnamed refs, links by host; v3: <edits> line first;
+# v4: <section>, <kind> and <intents> lines
 SEP = " <sep> "
 MAX_SIDE_CHARS = 500
 MAX_NODES = 6
 MAX_EDITS = 4
 EDIT_WORDS = 8
-_MARKER = re.compile(r"<(edits|nodes|old_text|new_text)>")
+_MARKER = re.compile(r"<(section|kind|intents|edits|nodes|old_text|new_text)>")
 
 _AUTOCOMMENT = re.compile(r"/\*.*?\*/")
 _LINK = re.compile(r"\[\[(?:[^\[\]|]*\|)?([^\[\]]*)\]\]")
@@ -54,6 +57,12 @@ def clean_comment(comment: Optional[str], max_words: int = 30) -> Optional[str]:
     if not text or _REVERT.match(text) or _TRIVIAL.match(text) or len(text.split()) > max_words:
         return None
     return text
+
+
+def comment_section(comment: Optional[str]) -> Optional[str]:
+    """The section name of a `/* section */` autocomment, which MediaWiki writes when a section is edited."""
+    m = _AUTOCOMMENT.search(comment or "")
+    return (m.group(0)[2:-2].strip() or None) if m else None
 
 
 def _cap(parts: Sequence[str], limit: int) -> str:
@@ -114,9 +123,34 @@ def edit_summary(old: Sequence[str], new: Sequence[str]) -> str:
     return " | ".join(items[:MAX_EDITS]) + (f" | {more} more" if more > 0 else "")
 
 
-def summary_input(old: Sequence[str], new: Sequence[str], nodes: Iterable[NodeChange] = ()) -> str:
-    """The model input for one pair: word edits, node changes, changed old and new sentences."""
-    head = f"<edits> {edit_summary(old, new)}"
+def edit_kind(old: Sequence[str], new: Sequence[str]) -> str:
+    """What the word counts say a content edit is: added, expanded, removed, copyedit or rewrote text."""
+    old_words = sum(len(s.split()) for s in old)
+    new_words = sum(len(s.split()) for s in new)
+    edits = word_edits(old, new) if old and new else []
+    if not old or (edits and all(not a for a, _ in edits)):
+        return "expanded text" if new_words > 1.5 * old_words + 5 else "added text"
+    if not new or (edits and all(not b for _, b in edits)) or old_words > 1.5 * new_words + 5:
+        return "removed text"
+    if new_words > 1.5 * old_words + 5:
+        return "expanded text"
+    changed = sum(len((a + " " + b).split()) for a, b in edits)
+    return "copyedit" if changed <= 6 else "rewrote text"
+
+
+def intent_summary(intents: Iterable[str]) -> str:
+    """'Content x3; Language' from the edits' coarse intents, most frequent first."""
+    return "; ".join(f"{k}" + (f" x{c}" if c > 1 else "") for k, c in Counter(i for i in intents if i).most_common())
+
+
+def summary_input(old: Sequence[str], new: Sequence[str], nodes: Iterable[NodeChange] = (),
+                  section: Optional[str] = None, intents: Iterable[str] = ()) -> str:
+    """The model input for one pair: section, kind and intents of the edit, word edits, node changes,
+    changed old and new sentences."""
+    head = (f"<section> {section} " if section else "") + f"<kind> {edit_kind(old, new)}"
+    if (its := intent_summary(intents)):
+        head += f" <intents> {its}"
+    head += f" <edits> {edit_summary(old, new)}"
     ns = node_summary(nodes)
     if ns:
         head += f" <nodes> {ns}"
@@ -137,10 +171,17 @@ class PairDiff:
     new: list[str]
     nodes: list[NodeChange]
     sections: list[str] = field(default_factory=list)  # headings of the changed sentences, in order
+    intents: list[str] = field(default_factory=list)  # coarse intents of the labelled edits
+
+    @property
+    def section(self) -> Optional[str]:
+        """The section edited: the comment's `/* section */` marker, else the first changed heading."""
+        marked = comment_section(self.pair.comment) if self.pair is not None else None
+        return marked or next((s for s in self.sections if s), None)
 
     @property
     def input(self) -> str:
-        return summary_input(self.old, self.new, self.nodes)
+        return summary_input(self.old, self.new, self.nodes, self.section, self.intents)
 
 
 def group_diffs(records: Iterable, pairs: Sequence[RevisionPair] = ()) -> dict[str, PairDiff]:
@@ -152,6 +193,8 @@ def group_diffs(records: Iterable, pairs: Sequence[RevisionPair] = ()) -> dict[s
             sents[r.pair_id].append(r)
         elif isinstance(r, NodeChange):
             by_id.setdefault(r.pair_id, PairDiff(None, [], [], [])).nodes.append(r)
+        elif isinstance(r, Edit) and r.intent_coarse:
+            by_id.setdefault(r.pair_id, PairDiff(None, [], [], [])).intents.append(r.intent_coarse)
     for pid, ss in sents.items():
         d = by_id.setdefault(pid, PairDiff(None, [], [], []))
         for s in sorted(ss, key=lambda s: s.sent_idx):
@@ -197,7 +240,8 @@ def dataset_row(d: PairDiff) -> Optional[dict]:
     if summary is None:
         return None
     return {"pair_id": p.pair_id, "wiki": p.wiki, "page_id": p.page_id, "title": p.title,
-            "timestamp": p.new_timestamp, "input": d.input, "summary": summary, "raw_comment": p.comment}
+            "timestamp": p.new_timestamp, "input": d.input, "summary": summary, "raw_comment": p.comment,
+            "section": d.section}
 
 
 def time_split(rows: list[dict], dev_fraction: float = 0.1, gap_seconds: int = 86_400) -> tuple[list, list]:
@@ -211,6 +255,33 @@ def time_split(rows: list[dict], dev_fraction: float = 0.1, gap_seconds: int = 8
         dev_pages = {(r["wiki"], r["page_id"]) for r in dev}
         train = [r for r in train if not ((r["wiki"], r["page_id"]) in dev_pages and (r["timestamp"] or 0) > t0 - gap_seconds)]
     return train, dev
+
+
+def page_split(rows: list[dict], dev_fraction: float = 0.1, seed: str = "revmine") -> tuple[list, list]:
+    """(train, dev) where dev holds whole pages absent from train (rows marked `seen: False`) and the
+    latest edits of the other pages (`seen: True`, by `time_split`).
+
+    Pages are taken in an order fixed by a hash of (wiki, page id) until the unseen rows reach half of
+    dev (`dev_fraction / 2` of all rows). A dominant page (a quarter of all rows or more) is never held
+    out: a single long history must stay in train."""
+    import hashlib
+
+    per_page = Counter((r["wiki"], r["page_id"]) for r in rows)
+    total = len(rows)
+    minor = {k: n for k, n in per_page.items() if n < total / 4}
+    want = dev_fraction * total / 2
+    order = sorted(minor, key=lambda k: hashlib.blake2b(f"{seed}:{k[0]}:{k[1]}".encode(), digest_size=8).hexdigest())
+    unseen, got = set(), 0
+    for k in order:
+        if got >= want:
+            break
+        unseen.add(k)
+        got += minor[k]
+    held = [dict(r, seen=False) for r in rows if (r["wiki"], r["page_id"]) in unseen]
+    rest = [r for r in rows if (r["wiki"], r["page_id"]) not in unseen]
+    seen_fraction = max(0.0, (dev_fraction * total - len(held)) / max(len(rest), 1))
+    train, dev = time_split(rest, seen_fraction)
+    return train, [dict(r, seen=True) for r in dev] + held
 
 
 # ---- baselines ----------------------------------------------------------------------------------

@@ -178,19 +178,24 @@ def _looks_like_input(name: str) -> bool:
     return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma", ".json", ".jsonl")) and not name.startswith(".")
 
 
-def rows_from_dump(path: str, config=None, engine=None, batch: int = 32) -> Iterable[dict]:
-    """Training rows from one dump: read, pair, diff in batches, filter. Texts are dropped as soon as a
-    batch is diffed, so memory stays flat on long histories."""
+def rows_from_dump(path: str, config=None, engine=None, batch: int = 32, labeler=None) -> Iterable[dict]:
+    """Training rows from one dump: read, pair, diff (and label intents, with a labeler) in batches, filter.
+    Each row also carries what the describer writes for the pair (`describer`: None for a content edit;
+    `content`: its plain content summary), the baselines and the fallback the evaluation compares against.
+    Texts are dropped as soon as a batch is diffed, so memory stays flat on long histories."""
+    from revmine.pipeline.describe import describe, describe_content
+
     config = config or Config.load(None, **{"diff.aligner": "classical", "label.enabled": False})
     engine = engine or build_engine(config)
     pending: list[RevisionPair] = []
 
     def flush():
-        for pair, records in zip(pending, diff_per_pair(engine, pending)):
+        for pair, records in zip(pending, diff_per_pair(engine, pending, labeler)):
             pair.old_text = pair.new_text = None
-            row = dataset_row(group_diffs(records, [pair])[pair.pair_id])
+            d = group_diffs(records, [pair])[pair.pair_id]
+            row = dataset_row(d)
             if row is not None:
-                yield row
+                yield {**row, "describer": describe(d), "content": describe_content(d)}
         pending.clear()
 
     for rec in read_file(path, config):
