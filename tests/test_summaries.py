@@ -170,7 +170,7 @@ def tiny_summarizer(tmp_path_factory, shared_data):
     stats = json.loads((base / "data" / "stats.json").read_text())
     assert stats["train"] > 0 and stats["dev"] > 0 and stats["top_train_comments"]
     assert main(["train", "summarizer", "--data", str(base / "data"), "--out", str(base / "adapter"),
-                 "--limit", "16", "--epochs", "2", "--batch", "2"]) == 0  # batch 2: the suite stays under 4 GB
+                 "--limit", "16", "--epochs", "2", "--batch", "2", "--low-memory"]) == 0  # the suite stays under 4 GB
     return base
 
 
@@ -234,7 +234,7 @@ def test_continue_training_an_adapter(tiny_summarizer, tmp_path):
 
     start = tiny_summarizer / "adapter"
     assert main(["train", "summarizer", "--data", str(tiny_summarizer / "data"), "--out", str(tmp_path / "more"),
-                 "--limit", "8", "--init-adapter", str(start), "--lr", "5e-4", "--batch", "2"]) == 0
+                 "--limit", "8", "--init-adapter", str(start), "--lr", "5e-4", "--batch", "2", "--low-memory"]) == 0
     cfg = json.loads((tmp_path / "more" / "summarizer.json").read_text())
     assert cfg["training"]["lr"] == 5e-4 and cfg["training"]["continued_from"]["training"]["epochs"] == 2
     before, after = (load_file(str(d / "adapter_model.safetensors")) for d in (start, tmp_path / "more"))

@@ -50,7 +50,7 @@ def _train_summarizer(args: argparse.Namespace) -> int:
     metrics = train_summarizer(out, load_rows(train_path), dev[: args.limit] if args.limit else dev,
                                sources={"data": data}, **given(args, "epochs", "max_examples", "eval_examples", "lr", "batch"),
                                **({"max_examples": args.limit} if args.limit else {}),
-                               init_adapter=args.init_adapter)
+                               init_adapter=args.init_adapter, low_memory=args.low_memory)
     console.print(f"summarizer adapter saved to {out}")
     print(json.dumps({k: metrics.get(k) for k in ("rouge1", "rouge2", "rougeL", "n", "rougeL_vs_best_baseline")}))
     return 0
@@ -107,6 +107,8 @@ def register(sub) -> None:
     t.add_argument("--epochs", type=int, help="passes over the data (aligner: 40, intent: 4, summarizer: 1; summarizer runs of N > 1 also save epochK/ snapshots)")
     t.add_argument("--batch", type=int, help="summarizer: examples per step (default 8; training memory grows with "
                    "it, about 6.5 GB at 8 and 2 GB at 2)")
+    t.add_argument("--low-memory", action="store_true",
+                   help="summarizer: gradient checkpointing (recompute activations in backward: less memory, slower)")
     t.add_argument("--lr", type=float, help="summarizer: peak learning rate (default 1e-3; warm-up then linear decay)")
     t.add_argument("--init-adapter", metavar="DIR",
                    help="summarizer: continue training this adapter folder (another epoch, new data) instead of a fresh one")

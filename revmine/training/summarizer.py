@@ -48,7 +48,7 @@ def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequenc
                      batch: int = 8, lr: float = 1e-3, seed: int = 13, max_examples: Optional[int] = 6000,
                      eval_examples: int = 300, device: Optional[torch.device] = None,
                      sources: Optional[dict] = None, threads: Optional[int] = None,
-                     init_adapter: Optional[str] = None) -> dict:
+                     init_adapter: Optional[str] = None, low_memory: bool = False) -> dict:
     """LoRA-fine-tune SmolLM2 on {input, summary} rows; save the adapter, config and card; return dev scores.
 
     `init_adapter` continues training a saved adapter (another epoch, or new data) instead of starting
@@ -81,6 +81,8 @@ def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequenc
     else:
         model = get_peft_model(base, LoraConfig(r=config.lora_rank, lora_alpha=2 * config.lora_rank, lora_dropout=config.lora_dropout,
                                                 target_modules=config.lora_targets, task_type="CAUSAL_LM"))
+    if low_memory:  # keep each layer's input only and recompute the rest in backward: less memory, more time
+        model.base_model.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     examples = [_encode_example(tok, r["input"], r["summary"], config.max_input_tokens) for r in rows]
     # Batches of similar length (shuffled in chunks) waste little compute on padding.
     order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]))
@@ -121,7 +123,8 @@ def train_summarizer(out_dir: str, train_rows: Sequence[dict], dev_rows: Sequenc
         os.remove(os.path.join(out_dir, "README.md"))  # peft's empty template; ours is written below
     config.training = {"sources": sources or {}, "examples": len(rows), "available": len(train_rows), "epochs": epochs,
                        "batch": batch, "lr": lr, "seed": seed, "seconds": round(time.time() - started),
-                       "device": str(device), "bf16_autocast": autocast, "torch_threads": torch.get_num_threads()}
+                       "device": str(device), "bf16_autocast": autocast, "torch_threads": torch.get_num_threads(),
+                       "gradient_checkpointing": low_memory}
     if prior is not None:
         config.training["continued_from"] = {"adapter": init_adapter, "training": prior.training}
     _write(out_dir, config)
