@@ -79,17 +79,18 @@ def describe_content(d: PairDiff) -> str:
     """A plain summary of a content edit. A few short word-level changes are spelled out, as editors write
     them ("changed 1840 to 1846; added citation needed"); otherwise what kind of change, and where
     ("rewrote text in History"). Node changes follow either."""
-    spelled = _spelled(d)
+    edits = word_edits(d.old, d.new)
+    spelled = _spelled(edits)
     where = f" in {d.section}" if d.section else ""
     nodes = _describe_nodes(d.nodes) if d.nodes else ""
-    return (spelled or f"{edit_kind(d.old, d.new)}{where}") + (f"; {nodes}" if nodes else "")
+    return (spelled or f"{edit_kind(d.old, d.new, edits)}{where}") + (f"; {nodes}" if nodes else "")
 
 
-def _spelled(d: PairDiff) -> Optional[str]:
+def _spelled(word_level: Sequence[tuple[str, str]]) -> Optional[str]:
     """'changed X to Y; added Z' when the edit is at most SPELL_EDITS word-level changes of at most
     SPELL_WORDS words a side. (Chosen on the summaries train split: ROUGE-L against editors' comments
     0.090 with the kind-and-section phrase alone, 0.129 with this; benchmarks/RESULTS.md.)"""
-    edits = [(a.strip(" ,;:"), b.strip(" ,;:")) for a, b in word_edits(d.old, d.new)]
+    edits = [(a.strip(" ,;:"), b.strip(" ,;:")) for a, b in word_level]
     edits = [(a, b) for a, b in edits if a or b]  # punctuation alone is no phrase
     if not edits or len(edits) > SPELL_EDITS or any(max(len(a.split()), len(b.split())) > SPELL_WORDS for a, b in edits):
         return None

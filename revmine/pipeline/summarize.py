@@ -115,19 +115,21 @@ def word_edits(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def edit_summary(old: Sequence[str], new: Sequence[str]) -> str:
-    """The `<edits>` line: `"a" → "b"` for a substitution, `+"b"` for an insertion, `-"a"` for a deletion."""
+def edit_summary(old: Sequence[str], new: Sequence[str], edits: Optional[list] = None) -> str:
+    """The `<edits>` line: `"a" → "b"` for a substitution, `+"b"` for an insertion, `-"a"` for a deletion.
+    `edits`: `word_edits(old, new)`, when the caller has it already."""
     items = [f'"{_clip(a)}" → "{_clip(b)}"' if a and b else (f'+"{_clip(b)}"' if b else f'-"{_clip(a)}"')
-             for a, b in word_edits(old, new)]
+             for a, b in (word_edits(old, new) if edits is None else edits)]
     more = len(items) - MAX_EDITS
     return " | ".join(items[:MAX_EDITS]) + (f" | {more} more" if more > 0 else "")
 
 
-def edit_kind(old: Sequence[str], new: Sequence[str]) -> str:
-    """What the word counts say a content edit is: added, expanded, removed, copyedit or rewrote text."""
+def edit_kind(old: Sequence[str], new: Sequence[str], edits: Optional[list] = None) -> str:
+    """What the word counts say a content edit is: added, expanded, removed, copyedit or rewrote text.
+    `edits`: `word_edits(old, new)`, when the caller has it already."""
     old_words = sum(len(s.split()) for s in old)
     new_words = sum(len(s.split()) for s in new)
-    edits = word_edits(old, new) if old and new else []
+    edits = (word_edits(old, new) if edits is None else edits) if old and new else []
     if not old or (edits and all(not a for a, _ in edits)):
         return "expanded text" if new_words > 1.5 * old_words + 5 else "added text"
     if not new or (edits and all(not b for _, b in edits)) or old_words > 1.5 * new_words + 5:
@@ -147,10 +149,11 @@ def summary_input(old: Sequence[str], new: Sequence[str], nodes: Iterable[NodeCh
                   section: Optional[str] = None, intents: Iterable[str] = ()) -> str:
     """The model input for one pair: section, kind and intents of the edit, word edits, node changes,
     changed old and new sentences."""
-    head = (f"<section> {section} " if section else "") + f"<kind> {edit_kind(old, new)}"
+    edits = word_edits(old, new)  # both lines read it: one diff
+    head = (f"<section> {section} " if section else "") + f"<kind> {edit_kind(old, new, edits)}"
     if (its := intent_summary(intents)):
         head += f" <intents> {its}"
-    head += f" <edits> {edit_summary(old, new)}"
+    head += f" <edits> {edit_summary(old, new, edits)}"
     ns = node_summary(nodes)
     if ns:
         head += f" <nodes> {ns}"
