@@ -13,11 +13,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     absent from train (`seen: false`) and the latest edits of the others (`seen: true`)."""
     from collections import Counter
 
-    from revmine.config import Config
     from revmine.models.summarizer import load_rows, write_rows
     from revmine.pipeline.summarize import dedupe, page_split
-    from revmine.runner.compose import build_engine, expand_inputs, rows_from_dump
-    from revmine.runner.label import build_labeler
+    from revmine.runner.compose import dataset_rows, expand_inputs
 
     if args.from_rows:  # another split of rows built before: no dump is read again
         paths, rows = [args.from_rows], load_rows(args.from_rows)
@@ -28,12 +26,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         if missing or not paths:
             console.print(f"[red]error:[/red] input not found: {missing[0] if missing else inputs}")
             return 2
-        # The classical aligner: the dataset is about comments, and it is ten times faster on long histories.
-        config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": not args.no_intents})
-        engine, labeler = build_engine(config), build_labeler(config)
         rows = []
-        for path in paths:
-            got = list(rows_from_dump(path, config, engine, labeler=labeler))
+        for path, got in dataset_rows(paths, intents=not args.no_intents):
             console.print(f"{os.path.basename(path)}: {len(got):,} examples")
             rows.extend(got)
         rows = dedupe(rows)

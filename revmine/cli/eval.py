@@ -72,11 +72,11 @@ def _summary_rows(path: str) -> list[dict]:
     """A prepared split (JSON lines from `build summaries-dataset`) or a dump, turned into rows."""
     from revmine.models.summarizer import load_rows
     from revmine.pipeline.summarize import dedupe
-    from revmine.runner.compose import rows_from_dump
+    from revmine.runner.compose import dataset_rows
 
     if path.endswith((".jsonl", ".json")):
         return load_rows(path)
-    return dedupe(rows_from_dump(path))
+    return dedupe(row for _, rows in dataset_rows([path]) for row in rows)  # the inputs the adapter was trained on
 
 
 def _eval_summaries(args: argparse.Namespace) -> int:

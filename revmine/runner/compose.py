@@ -178,6 +178,18 @@ def _looks_like_input(name: str) -> bool:
     return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma", ".json", ".jsonl")) and not name.startswith(".")
 
 
+def dataset_rows(paths: Sequence[str], intents: bool = True) -> Iterator[tuple[str, list[dict]]]:
+    """(path, training rows) per dump, with one engine and one intent model for all of them: the rows
+    `build summaries-dataset` writes and `eval summaries` reads from a dump. The classical aligner: the
+    dataset is about comments, and it is ten times faster on long histories."""
+    from revmine.runner.label import build_labeler
+
+    config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": intents})
+    engine, labeler = build_engine(config), build_labeler(config)
+    for path in paths:
+        yield path, list(rows_from_dump(path, config, engine, labeler=labeler))
+
+
 def rows_from_dump(path: str, config=None, engine=None, batch: int = 32, labeler=None) -> Iterable[dict]:
     """Training rows from one dump: read, pair, diff (and label intents, with a labeler) in batches, filter.
     Each row also carries what the describer writes for the pair (`describer`: None for a content edit;
