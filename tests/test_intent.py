@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from revmine.eval.intent import (ARXIVEDITS, ITERATER, EditInput, classification_report, coarse, diff_spans,
                                  load_intents)
@@ -88,6 +89,23 @@ def test_tiny_model_mixes_in_a_lexical_model(tiny_model):
     assert set(cfg["mix"]) == {"arxivedits", "iterater"} and all(0 <= w <= 1 for w in cfg["mix"].values())
     assert (tiny_model / "lexical-iterater.safetensors").exists() and (tiny_model / "lexical-arxivedits.json").exists()
     assert "encoder_only" in cfg["metrics"]["dev"]["arxivedits"]
+
+
+def test_a_repeated_edit_is_classified_once_with_the_same_probabilities(tiny_model, shared_data, monkeypatch):
+    from revmine.models.intent import IntentClassifier
+
+    dev = load_intents(str(shared_data / "arxivedits" / "dev.json"), "arxivedits")[:24]
+    fresh = IntentClassifier(str(tiny_model)).predict_proba(dev)
+    clf = IntentClassifier(str(tiny_model))
+    encoded: list[int] = []
+    original = clf.encoder_proba
+    monkeypatch.setattr(clf, "encoder_proba", lambda ex, bs=64: encoded.append(len(ex)) or original(ex, bs))
+    first = clf.predict_proba(dev[:16])
+    again = clf.predict_proba(dev[8:] + dev[:4])  # 8 repeats from the last call, 4 from its start, 8 new
+    assert encoded == [len({(e.old, e.new, e.old_spans, e.new_spans, e.type) for e in dev[:16]}), 8]
+    for tax in fresh:
+        assert torch.allclose(first[tax], fresh[tax][:16], atol=1e-5)
+        assert torch.allclose(again[tax], torch.cat([fresh[tax][8:], fresh[tax][:4]]), atol=1e-5)
 
 
 def test_lexical_model_learns_and_round_trips(tmp_path, shared_data):

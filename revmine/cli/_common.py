@@ -6,14 +6,15 @@ import os
 import warnings
 
 from rich.console import Console
-from rich.logging import RichHandler
 
 console = Console(stderr=True)
 
 
 def setup_logging(verbose: bool) -> None:
+    from revmine.cli.progress import LiveProgressHandler
+
     logging.basicConfig(level=logging.INFO, format="%(message)s", datefmt="%H:%M:%S",
-                        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)], force=True)
+                        handlers=[LiveProgressHandler(console, show_path=False, rich_tracebacks=False)], force=True)
     # Beam is chatty at INFO (runner choice, staging); keep its warnings and our progress lines.
     for name in ("apache_beam", "root"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
@@ -33,3 +34,13 @@ def setup_logging(verbose: bool) -> None:
 def shared_data() -> str:
     """The real dumps and gold data beside the checkout (../shared/data), or $REVMINE_SHARED_DATA."""
     return os.environ.get("REVMINE_SHARED_DATA", os.path.join("..", "shared", "data"))
+
+
+def live_progress():
+    """The handler drawing live progress bars when stderr is a terminal, else None."""
+    from revmine.cli.progress import LiveProgressHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, LiveProgressHandler) and handler.live:
+            return handler
+    return None

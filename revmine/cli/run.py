@@ -6,7 +6,7 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
-from revmine.cli._common import console
+from revmine.cli._common import console, live_progress
 
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -15,7 +15,10 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from revmine.schemas.names import check_wiki_name
     from revmine.warehouse.lock import WarehouseBusy
 
+    live = live_progress()
     overrides = {"read.wiki": args.wiki} if args.wiki else {}
+    if live is not None:
+        overrides["read.progress_seconds"] = 0.5  # a live bar redraws in place, so it can update often
     try:
         if args.wiki:
             check_wiki_name(args.wiki, "--wiki")
@@ -30,7 +33,11 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
             preset = yaml.safe_load(fh) or {}
         beam_args = list(preset.get("runner_args", [])) + beam_args  # flags on the command line win
     try:
-        result = run(args.input, args.out, config, beam_args, wait=args.wait)
+        try:
+            result = run(args.input, args.out, config, beam_args, wait=args.wait)
+        finally:
+            if live is not None:
+                live.stop()
     except UnbalancedBooks as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         return 3

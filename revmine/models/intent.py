@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -101,6 +102,8 @@ def _inputs(examples: Sequence[EditInput], tokenizer, config: IntentConfig, devi
 class IntentClassifier:
     """A trained model folder, loaded for inference (LoRA merged into the encoder)."""
 
+    CACHE = 20_000  # edits whose probabilities are kept: a few MB, most of a long history's repeats
+
     def __init__(self, model_dir: str, device: Optional[torch.device] = None):
         from peft import PeftModel
         from safetensors.torch import load_file
@@ -117,6 +120,7 @@ class IntentClassifier:
         self.model.to(self.device).eval()
         self.lexical = {t: LexicalIntent.load(model_dir, t) for t in self.config.mix if LexicalIntent.exists(model_dir, t)}
         self.name = f"intent-minilm-lora@{os.path.basename(os.path.normpath(model_dir))}"
+        self._cache: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
 
     @property
     def taxonomies(self) -> list[str]:
@@ -124,10 +128,26 @@ class IntentClassifier:
 
     def predict_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
         """Class probabilities [n, classes] per taxonomy, in the order of `config.taxonomies[tax]`:
-        the encoder's, mixed with the lexical model's where the folder has one."""
-        neural = self.encoder_proba(examples, batch_size)
-        return {t: _mix(p, self.lexical[t].predict_proba(examples), self.config.mix[t]) if t in self.lexical else p
-                for t, p in neural.items()}
+        the encoder's, mixed with the lexical model's where the folder has one.
+
+        An edit seen before is not classified again. Histories repeat edits: a revert re-inserts the
+        sentences a vandal deleted, and the next vandal deletes them again."""
+        keys = [_key(e) for e in examples]
+        todo = {k: e for k, e in zip(keys, examples) if k not in self._cache}  # unique, in first-seen order
+        if todo:
+            fresh = list(todo.values())
+            neural = self.encoder_proba(fresh, batch_size)
+            probs = {t: _mix(p, self.lexical[t].predict_proba(fresh), self.config.mix[t]) if t in self.lexical else p
+                     for t, p in neural.items()}
+            for i, k in enumerate(todo):
+                self._cache[k] = {t: p[i] for t, p in probs.items()}
+        rows = [self._cache[k] for k in keys]
+        for k in keys:  # least recently used go first once the cache is full
+            self._cache.move_to_end(k)
+        while len(self._cache) > self.CACHE:
+            self._cache.popitem(last=False)
+        return {t: torch.stack([r[t] for r in rows]) if rows else torch.zeros(0, len(self.config.taxonomies[t]))
+                for t in self.taxonomies}
 
     @torch.no_grad()
     def encoder_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
@@ -149,6 +169,10 @@ class IntentClassifier:
         """(label, probability) per example, for every taxonomy the model has a head for."""
         return {tax: _argmax(probs, self.config.taxonomies[tax])
                 for tax, probs in self.predict_proba(examples, batch_size).items()}
+
+
+def _key(e: EditInput) -> tuple:
+    return e.old, e.new, e.old_spans, e.new_spans, e.type
 
 
 def _mix(neural: torch.Tensor, lexical: torch.Tensor, weight: float) -> torch.Tensor:

@@ -173,7 +173,8 @@ class Summarizer:
             cache = DynamicCache(config=self.model.config)
             mask = enc["attention_mask"][:, :-1]
             self.model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask, past_key_values=cache, use_cache=True,
-                       position_ids=(mask.cumsum(-1) - 1).clamp(min=0))  # left padding: count real tokens only
+                       position_ids=(mask.cumsum(-1) - 1).clamp(min=0),  # left padding: count real tokens only
+                       logits_to_keep=1)  # the prefill's logits go unused: all of them are batch x prompt x 49k
             cache.batch_repeat_interleave(self.config.num_beams)
             kw["past_key_values"] = cache
         return self.model.generate(**enc, **kw)

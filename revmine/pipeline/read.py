@@ -646,8 +646,15 @@ class DumpReader:
         now = time.monotonic()
         if now - self._last_progress >= self.cfg.progress_seconds:
             self._last_progress = now
-            log.info("%s", progress_line(os.path.basename(self.name), self.revisions_read, self.pages, fed,
-                                         self.position.done, self.position.total, now - self._started))
+            name = os.path.basename(self.name)
+            # `extra` carries the figures themselves, for a console that draws a live bar instead of the line.
+            log.info("%s", progress_line(name, self.revisions_read, self.pages, fed, self.position.done,
+                                         self.position.total, now - self._started),
+                     extra={PROGRESS: {"input": name, "done": self.position.done, "total": self.position.total,
+                                       "revisions": self.revisions_read, "pages": self.pages}})
+
+
+PROGRESS = "revmine_progress"  # the LogRecord attribute with a progress line's figures
 
 
 def progress_line(name: str, revisions: int, pages: int, parsed: int, done: Optional[int], total: Optional[int],

@@ -22,6 +22,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from revmine.config import Config
+from revmine.pipeline.read import PROGRESS
 from revmine.runner.compose import StageClock, build_engine, diff_per_pair, read_file, to_diff
 from revmine.runner.label import build_labeler, build_summarizer
 from revmine.schemas import RevisionPair, SourceStats
@@ -69,7 +70,9 @@ class ReadPairFn(beam.DoFn):
             resumed = time.monotonic()
         files = writer.close()
         spent += time.monotonic() - resumed
-        log.info("%s: %s revisions read, paired and written in %.1fs", os.path.basename(path), f"{n:,}", spent)
+        log.info("%s: %s revisions read, paired and written in %.1fs", os.path.basename(path), f"{n:,}", spent,
+                 extra={PROGRESS: {"input": os.path.basename(path), "finished": True, "revisions": n,
+                                   "total": os.path.getsize(path) if os.path.isfile(path) else None}})
         clock = StageClock()
         clock.add("read, pair and write", spent, n)
         clock.write(self.staging, f"r-{key}")
@@ -93,7 +96,7 @@ class DiffBatchFn(beam.DoFn):
         self.writers: dict[str, PartitionedWriter] = {}
         self.clock = StageClock()
         self.bundle = ""
-        self.counts = {"pairs diffed": 0, "edits labelled": 0, "summaries written": 0}
+        self.counts: dict[str, int] = {}  # the stages this worker runs: pairs diffed, edits labelled, ...
         self.last_progress = self.started = 0.0
 
     def setup(self):
@@ -126,13 +129,14 @@ class DiffBatchFn(beam.DoFn):
         for stage, name in (("diff (clean, align, span edits, node changes)", "pairs diffed"),
                             ("intent labels", "edits labelled"), ("summaries", "summaries written")):
             if stage in self.clock.stages:
-                self.counts[name] += self.clock.stages[stage][1] - before.get(stage, 0)
+                self.counts[name] = self.counts.get(name, 0) + self.clock.stages[stage][1] - before.get(stage, 0)
         now = time.monotonic()
         if now - self.last_progress >= self.config.read.progress_seconds:
             self.last_progress = now
             elapsed = now - self.started
-            rate = f" ({self.counts['pairs diffed'] / elapsed:,.1f} pairs/s)" if elapsed >= 1 else ""
-            log.info("%s", ", ".join(f"{v:,} {k}" for k, v in self.counts.items()) + rate)
+            rate = f" ({self.counts.get('pairs diffed', 0) / elapsed:,.1f} pairs/s)" if elapsed >= 1 else ""
+            log.info("%s", ", ".join(f"{v:,} {k}" for k, v in self.counts.items()) + rate,
+                     extra={PROGRESS: {"counters": dict(self.counts), "seconds": elapsed}})
 
     def finish_bundle(self):
         for writer in self.writers.values():

@@ -1,0 +1,125 @@
+"""Every stage on against configs/fast.yaml, and the non-neural stages against a bare XML scan.
+
+Two ratios, each from runs in this one invocation, one right after the other:
+
+1. `revmine run` on the last-500 Anarchism slice with the default config (neural aligner, intents,
+   summaries) and with configs/fast.yaml, each in a fresh process: wall time, peak RSS (VmHWM of the
+   process tree's largest member) and the run's own per-stage time table. Goal: default / fast <= 6,
+   default peak under 2 GB.
+2. The non-neural stages (read, pair, clean, classical align, span edits, node changes; fast.yaml) on the
+   full 2001-2010 history, as one worker runs them, against a bare decompress + iterparse scan of the
+   same file. Goal: at least 330 revisions/s, and 0.065 of the scan.
+
+    python benchmarks/every_stage.py [--skip-full] [--skip-slice]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATA = os.path.join(ROOT, "..", "shared", "data", "wikipedia")
+SLICE = os.path.join(DATA, "enwiki-Anarchism-revs-last-500.xml.bz2")
+FULL = os.path.join(DATA, "enwiki-Anarchism-history-2001-2010.xml.lzma")
+
+_RUN = """
+import json, sys, time
+t0 = time.perf_counter()
+from revmine.config import Config
+from revmine.runner.run import run
+config = Config.load(sys.argv[3] or None)
+result = run([sys.argv[1]], sys.argv[2], config)
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1]
+print(json.dumps({"wall": time.perf_counter() - t0, "timings": result.timings,
+                  "revisions": result.accounting.revisions_read, "peak_mb": int(hwm) / 1024}))
+"""
+
+
+def run_fresh(path: str, config: str | None) -> dict:
+    """One `revmine run` in a child process: its wall time (imports and model loading included), the
+    per-stage table, and its peak RSS (the DirectRunner runs its workers inside that process)."""
+    with tempfile.TemporaryDirectory() as wh:
+        proc = subprocess.run([sys.executable, "-c", _RUN, path, wh, config or ""], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+        if proc.returncode:
+            raise SystemExit(f"revmine run failed ({proc.returncode}) with config {config}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(label: str, got: dict) -> None:
+    print(f"\n{label}: wall {got['wall']:.1f} s, {got['revisions'] / got['wall']:.1f} revisions/s, "
+          f"peak RSS {got['peak_mb']:,.0f} MB")
+    total = sum(s for s, _ in got["timings"].values()) or 1
+    print(f"  {'stage':48} {'seconds':>8} {'items':>8} {'items/s':>9} {'share':>6}")
+    for stage, (sec, items) in sorted(got["timings"].items(), key=lambda kv: -kv[1][0]):
+        print(f"  {stage:48} {sec:8.1f} {items:8,} {items / sec if sec else 0:9.1f} {sec / total:6.0%}")
+
+
+def bare_scan(path: str) -> int:
+    import lzma
+    from xml.etree import ElementTree as ET
+
+    n = 0
+    with lzma.open(path) as fh:
+        for _, el in ET.iterparse(fh):
+            if el.tag.endswith("revision"):
+                n += 1
+                el.clear()
+            elif el.tag.endswith("page"):
+                el.clear()
+    return n
+
+
+def non_neural(path: str) -> tuple[int, int]:
+    """The stage functions of one worker with fast.yaml: every record a file gives, diffs included."""
+    from revmine.config import Config
+    from revmine.runner.compose import build_engine, process_file
+    from revmine.schemas import Revision, RevisionPair
+
+    config = Config.load(os.path.join(ROOT, "configs", "fast.yaml"))
+    revisions = pairs = 0
+    for rec in process_file(path, config, build_engine(config)):
+        revisions += isinstance(rec, Revision)
+        pairs += isinstance(rec, RevisionPair)
+    return revisions, pairs
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-slice", action="store_true", help="skip ratio 1 (default against fast.yaml)")
+    ap.add_argument("--skip-full", action="store_true", help="skip ratio 2 (non-neural stages against the scan)")
+    args = ap.parse_args(argv)
+    for path in (SLICE, FULL):
+        if not os.path.exists(path):
+            print(f"dump not found: {path}", file=sys.stderr)
+            return 2
+    if not args.skip_slice:
+        fast = run_fresh(SLICE, os.path.join(ROOT, "configs", "fast.yaml"))
+        default = run_fresh(SLICE, None)
+        table("configs/fast.yaml", fast)
+        table("default config (every stage on)", default)
+        print(f"\nratio 1: default / fast wall = {default['wall'] / fast['wall']:.2f} (goal <= 6); "
+              f"default peak RSS {default['peak_mb']:,.0f} MB (goal < 2,048)")
+    if not args.skip_full:
+        t0 = time.perf_counter()
+        scanned = bare_scan(FULL)
+        scan_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        revisions, pairs = non_neural(FULL)
+        stages_s = time.perf_counter() - t0
+        print(f"\nbare scan: {scanned:,} revisions in {scan_s:.1f} s ({scanned / scan_s:,.0f}/s)")
+        print(f"non-neural stages: {revisions:,} revisions, {pairs:,} pairs in {stages_s:.1f} s "
+              f"({revisions / stages_s:,.0f} revisions/s)")
+        print(f"ratio 2: stages / scan = {(revisions / stages_s) / (scanned / scan_s):.3f} (goal >= 0.065; "
+              f"330 revisions/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
