@@ -74,13 +74,18 @@ def test_model_output_that_breaks_the_rule_falls_back_to_the_describer():
         def generate(self, inputs, batch_size=16):
             return [self.text] * len(inputs)
 
-    old, new = "He was born in 1900 in Paris.\n", "He was born in 1900 in Paris, France, to bakers.\n"
+    old = "He was born in 1900 in Paris.\n"
+    new = "He was born in 1900 in Paris, to a family of bakers who had come from Lyon two years before.\n"
     pair, records, _ = _diff(old, new)
     (bad,) = summarize_pairs(Opinionated("market anarchism is not a radical left-wing ideology"), [pair], records)
-    assert (bad.summary, bad.path) == ("added France, to bakers", "describer")  # the edit, spelled out
-    (good,) = summarize_pairs(Opinionated("added France, to bakers"), [pair], records)
-    assert (good.summary, good.path) == ("added France, to bakers", "model")
+    assert (bad.summary, bad.path) == ("expanded text", "describer")  # the describer's plain content summary
+    (good,) = summarize_pairs(Opinionated("added family of bakers from Lyon"), [pair], records)
+    assert (good.summary, good.path) == ("added family of bakers from Lyon", "model")
     # reverted and bot edits never reach the model
     pair.is_reverted = True
-    (skipped,) = summarize_pairs(Opinionated("added France, to bakers"), [pair], records)
+    (skipped,) = summarize_pairs(Opinionated("added family of bakers from Lyon"), [pair], records)
     assert skipped.path == "describer"
+    # nor do a few short word changes: the describer spells them out
+    short, records, _ = _diff(old, "He was born in 1900 in Paris, France, to bakers.\n")
+    (spelled,) = summarize_pairs(Opinionated("added family of bakers from Lyon"), [short], records)
+    assert (spelled.summary, spelled.path) == ("added France, to bakers", "describer")

@@ -155,9 +155,17 @@ def test_pipeline_labels_every_edit(tmp_path, sample_dump, tiny_model):
     n, unlabelled, bad = con.execute(f"""
         select count(*), count(*) filter (where intent is null or intent_iterater is null),
                count(*) filter (where intent not in {tuple(ARXIVEDITS)} or intent_iterater not in {tuple(ITERATER)}
-                                or intent_coarse is null or intent_score not between 0 and 1)
+                                or intent_coarse is null or intent_iterater_score not between 0 and 1)
         from edits""").fetchone()
     assert n > 10 and unlabelled == 0 and bad == 0
+    # whole sentences added or removed: the rule; everything else: the classifier, with its probability
+    by_path = dict(con.execute("""
+        select granularity = 'sentence' and type in ('Insertion', 'Deletion') as whole,
+               list_distinct(list(intent_model || ':' || coalesce(intent_score::varchar, 'null')
+                                  .regexp_replace('^0\\..*|^1\\.0*$', 'p')))
+        from edits group by 1""").fetchall())
+    assert by_path[True] == ["rule:whole-sentence:null"]
+    assert by_path[False] == [f"intent-minilm-lora@{tiny_model.name}:p"]
 
 
 def test_pipeline_without_intent_model_says_so_once(tmp_path, sample_dump, caplog):
@@ -173,3 +181,32 @@ def test_pipeline_without_intent_model_says_so_once(tmp_path, sample_dump, caplo
     assert sum("revmine train intent" in r.getMessage() for r in caplog.records) == 1
     con = duckdb.connect(str(tmp_path / "wh" / "catalog.duckdb"), read_only=True)
     assert con.execute("select count(*) filter (where intent is not null), count(*) from edits").fetchone()[0] == 0
+
+
+def test_whole_sentence_rule_follows_iterater_gold_and_can_be_turned_off(tiny_model):
+    """The rule's labels are the majority of IteraTeR's whole-sentence gold; with the rule off, the
+    classifier labels whole sentences too."""
+    from revmine.models.intent import IntentClassifier
+    from revmine.models.intent_types import WHOLE_SENTENCE
+    from revmine.runner.label import Labeler, label_edits
+    from revmine.schemas import Alignment, Edit
+
+    assert {t: v[:2] for t, v in WHOLE_SENTENCE.items()} == {"Deletion": ("Content", "coherence"),
+                                                            "Insertion": ("Content", "meaning-changed")}
+    text = "A new sentence about mutualism."
+    align = Alignment(wiki="w", year=2001, source="wikipedia", pair_id="w:1", align_idx=0, old_idx=[], new_idx=[3],
+                      kind="insert", score=0.0, method="neural-crf", old_text="", new_text=text)
+
+    def edit():
+        return Edit(wiki="w", year=2001, source="wikipedia", pair_id="w:1", align_idx=0, edit_idx=0, type="Insertion",
+                    granularity="sentence", old_token_start=None, old_token_end=None, new_token_start=0,
+                    new_token_end=6, old_char_start=None, old_char_end=None, new_char_start=0,
+                    new_char_end=len(text), old_text="", new_text=text)
+
+    clf = IntentClassifier(str(tiny_model))
+    ruled, classified = edit(), edit()
+    assert label_edits(Labeler(clf, True), [align, ruled]) == 1
+    assert (ruled.intent, ruled.intent_iterater, ruled.intent_model, ruled.intent_score) == \
+        ("Content", "meaning-changed", "rule:whole-sentence", None)
+    assert label_edits(Labeler(clf, False), [align, classified]) == 1
+    assert classified.intent_model == clf.name and 0 <= classified.intent_score <= 1

@@ -288,7 +288,8 @@ def test_pipeline_without_summarizer_says_so_once(tmp_path, sample_dump, caplog)
     assert rows[1014] == ("typo: navigatonal → navigational", "describer", None)
     assert rows[1042][0].startswith("Reverted to revision") and rows[1063][0].startswith("added [[Category:")
     assert rows[1035][1] == "describer"  # the vandal's edit, later reverted: never for the model
-    assert rows[1056] == (None, None, "content_edit_unsummarised")  # a copyedit, and no model to write it
+    assert rows[1049] == (None, None, "content_edit_unsummarised")  # a new section, and no model to write it
+    assert rows[1056] == ("changed concentrates to focuses the; added powerful", "describer", None)  # spelled out
 
 
 def test_evaluation_scores_every_system_by_seen_and_unseen_page():

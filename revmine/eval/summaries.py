@@ -51,11 +51,17 @@ def describer_alone(row: dict) -> str:
     return row.get("describer") or row.get("content") or ""
 
 
+def evidence(row: dict) -> Evidence:
+    """What a summary of the row's edit may name: the full diff's evidence, stored with the row, as the
+    pipeline checks it; rows built before it was stored fall back to what the model input shows."""
+    return Evidence(**row["evidence"]) if row.get("evidence") else Evidence.of_input(row["input"])
+
+
 def pipeline_output(row: dict, raw: str) -> tuple[str, str]:
     """(summary, path) as the summary stage decides them, given the model's raw output for the row."""
     if row.get("describer"):
         return row["describer"], "describer"
-    unfaithful, copied = check(raw, Evidence.of_input(row["input"]))
+    unfaithful, copied = check(raw, evidence(row))
     if unfaithful or copied:
         return row.get("content") or "", "describer"
     return raw, "model"
@@ -80,7 +86,7 @@ def evaluate(summarizer, rows: Sequence[dict], train_rows: Sequence[dict], encod
                "seen": [i for i, r in enumerate(rows) if r.get("seen") is not False],
                "all": list(range(len(rows)))}
     result: dict = {"n": {k: len(v) for k, v in subsets.items()}, "subsets": {}}
-    inputs = [r["input"] for r in rows]
+    evidences = [evidence(r) for r in rows]
     for name, idx in subsets.items():
         if not idx:
             continue
@@ -93,7 +99,7 @@ def evaluate(summarizer, rows: Sequence[dict], train_rows: Sequence[dict], encod
             block["rougeL_vs_best_baseline"] = round(scores[SYSTEM]["rougeL"] / base, 2) if base else None
             for sys in (MODEL, SYSTEM):
                 block.setdefault("faithfulness", {})[sys] = faithfulness([outputs[sys][i] for i in idx],
-                                                                          [inputs[i] for i in idx])
+                                                                          [evidences[i] for i in idx])
             block["model_share"] = round(sum(paths[i] == "model" for i in idx) / len(idx), 4)
         result["subsets"][name] = block
     if paths is not None:

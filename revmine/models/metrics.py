@@ -42,12 +42,13 @@ def rouge(preds: Sequence[str], refs: Sequence[str]) -> dict:
     return out
 
 
-def faithfulness(summaries: Sequence[str], inputs: Sequence[str]) -> dict:
+def faithfulness(summaries: Sequence[str], evidence: Sequence) -> dict:
     """Shares of summaries that name what the edit does not hold (unfaithful), and that copy six or more
-    words of article text the edit did not change (copied), judged against what the model saw."""
-    from revmine.pipeline.describe import Evidence, check
+    words of article text the edit did not change (copied), judged against each edit's `evidence`
+    (describe.Evidence)."""
+    from revmine.pipeline.describe import check
 
-    flags = [check(s or "", Evidence.of_input(i)) for s, i in zip(summaries, inputs)]
+    flags = [check(s or "", ev) for s, ev in zip(summaries, evidence)]
     n = max(len(flags), 1)
     return {"unfaithful": round(sum(u for u, _ in flags) / n, 4), "copied": round(sum(c for _, c in flags) / n, 4)}
 
@@ -62,7 +63,9 @@ def evaluate(summarizer, rows: Sequence[dict], most_frequent: str) -> dict:
         systems["revmine (SmolLM2 + LoRA)"] = rouge(ours, refs)
     result = {"n": len(rows), "systems": systems}
     if ours is not None:
-        result.update(faithfulness(ours, [r["input"] for r in rows]))
+        from revmine.pipeline.describe import Evidence
+
+        result.update(faithfulness(ours, [Evidence.of_input(r["input"]) for r in rows]))
         best_baseline = max(systems["most frequent train comment"]["rougeL"], systems["extractive template"]["rougeL"])
         result.update(systems["revmine (SmolLM2 + LoRA)"])
         result["rougeL_vs_best_baseline"] = round(result["rougeL"] / best_baseline, 2) if best_baseline else None

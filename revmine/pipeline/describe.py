@@ -19,7 +19,7 @@ from typing import Iterable, Optional, Sequence
 
 from rapidfuzz.distance import OSA
 
-from revmine.pipeline.summarize import PairDiff, edit_kind, input_sections, node_key, pair_skip_reason, word_edits
+from revmine.pipeline.summarize import PairDiff, edit_kind, input_sections, node_key, pair_skip_reason
 
 __all__ = ["describe", "describe_content", "route", "Evidence", "check", "VOCABULARY"]
 
@@ -70,7 +70,9 @@ def route(pair, d: PairDiff, model: bool) -> Optional[tuple]:
     text = describe(d)
     if text is not None:
         return text, "describer", None
-    if pair.is_reverted or pair.is_bot:
+    if pair.is_reverted or pair.is_bot or _spelled(d.word_edits):
+        # A few short word changes are spelled out as well as the model words them: on 240 such training
+        # rows, ROUGE-L 0.190 for the describer and 0.191 for the model (benchmarks/RESULTS.md).
         return describe_content(d), "describer", None
     return None if model else (None, None, "content_edit_unsummarised")
 
@@ -79,7 +81,7 @@ def describe_content(d: PairDiff) -> str:
     """A plain summary of a content edit. A few short word-level changes are spelled out, as editors write
     them ("changed 1840 to 1846; added citation needed"); otherwise what kind of change, and where
     ("rewrote text in History"). Node changes follow either."""
-    edits = word_edits(d.old, d.new)
+    edits = d.word_edits
     spelled = _spelled(edits)
     where = f" in {d.section}" if d.section else ""
     nodes = _describe_nodes(d.nodes) if d.nodes else ""
@@ -101,7 +103,7 @@ def _typos(d: PairDiff) -> Optional[str]:
     """'typo: X → Y' when every word-level change swaps one word for a close spelling."""
     if len(d.old) != len(d.new) or len(d.old) > 3:  # a typo fix changes a few sentences in place
         return None
-    edits = word_edits(d.old, d.new)
+    edits = d.word_edits
     if not edits or len(edits) > 4:
         return None
     for a, b in edits:
@@ -192,7 +194,7 @@ class Evidence:
 
     @classmethod
     def of(cls, d: PairDiff) -> "Evidence":
-        spans = [t for a, b in word_edits(d.old, d.new) for t in (a, b) if t]
+        spans = [t for a, b in d.word_edits for t in (a, b) if t]
         names = [x for n in d.nodes for x in (n.key, n.old_key, _name(n.node_type, n.key), *(n.params_added or []),
                                               *(n.params_removed or []), *(n.params_changed or [])) if x]
         names += list(d.sections) + ([d.section] if d.section else [])

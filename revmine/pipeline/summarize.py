@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Optional, Sequence
 from urllib.parse import urlsplit
 
@@ -146,10 +147,10 @@ def intent_summary(intents: Iterable[str]) -> str:
 
 
 def summary_input(old: Sequence[str], new: Sequence[str], nodes: Iterable[NodeChange] = (),
-                  section: Optional[str] = None, intents: Iterable[str] = ()) -> str:
+                  section: Optional[str] = None, intents: Iterable[str] = (), edits: Optional[list] = None) -> str:
     """The model input for one pair: section, kind and intents of the edit, word edits, node changes,
-    changed old and new sentences."""
-    edits = word_edits(old, new)  # both lines read it: one diff
+    changed old and new sentences. `edits`: `word_edits(old, new)`, when the caller has it already."""
+    edits = word_edits(old, new) if edits is None else edits  # both lines read it: one diff
     head = (f"<section> {section} " if section else "") + f"<kind> {edit_kind(old, new, edits)}"
     if (its := intent_summary(intents)):
         head += f" <intents> {its}"
@@ -182,9 +183,14 @@ class PairDiff:
         marked = comment_section(self.pair.comment) if self.pair is not None else None
         return marked or next((s for s in self.sections if s), None)
 
+    @cached_property
+    def word_edits(self) -> list[tuple[str, str]]:
+        """`word_edits(old, new)`, computed once: the input, the describer and the checks all read it."""
+        return word_edits(self.old, self.new)
+
     @property
     def input(self) -> str:
-        return summary_input(self.old, self.new, self.nodes, self.section, self.intents)
+        return summary_input(self.old, self.new, self.nodes, self.section, self.intents, self.word_edits)
 
 
 def group_diffs(records: Iterable, pairs: Sequence[RevisionPair] = ()) -> dict[str, PairDiff]:

@@ -192,10 +192,14 @@ def dataset_rows(paths: Sequence[str], intents: bool = True) -> Iterator[tuple[s
 
 def rows_from_dump(path: str, config=None, engine=None, batch: int = 32, labeler=None) -> Iterable[dict]:
     """Training rows from one dump: read, pair, diff (and label intents, with a labeler) in batches, filter.
-    Each row also carries what the describer writes for the pair (`describer`: None for a content edit;
-    `content`: its plain content summary), the baselines and the fallback the evaluation compares against.
-    Texts are dropped as soon as a batch is diffed, so memory stays flat on long histories."""
-    from revmine.pipeline.describe import describe, describe_content
+    Each row also carries what the summary stage's describer writes for the pair (`describer`: None when
+    the stage gives the pair to the model; `content`: its plain content summary), the baselines and the
+    fallback the evaluation compares against, and `evidence`: everything a summary of the pair may name
+    (describe.Evidence), so the evaluation checks faithfulness as the pipeline does. Texts are dropped as
+    soon as a batch is diffed, so memory stays flat on long histories."""
+    from dataclasses import asdict
+
+    from revmine.pipeline.describe import Evidence, describe_content, route
 
     config = config or Config.load(None, **{"diff.aligner": "classical", "label.enabled": False})
     engine = engine or build_engine(config)
@@ -207,7 +211,9 @@ def rows_from_dump(path: str, config=None, engine=None, batch: int = 32, labeler
             d = group_diffs(records, [pair])[pair.pair_id]
             row = dataset_row(d)
             if row is not None:
-                yield {**row, "describer": describe(d), "content": describe_content(d)}
+                decided = route(pair, d, model=True)
+                yield {**row, "describer": decided[0] if decided else None, "content": describe_content(d),
+                       "evidence": asdict(Evidence.of(d))}
         pending.clear()
 
     for rec in read_file(path, config):

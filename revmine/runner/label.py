@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from revmine.config import Config
-from revmine.models.intent_types import EditInput, coarse
+from revmine.models.intent_types import WHOLE_SENTENCE, WHOLE_SENTENCE_MODEL, EditInput, coarse
 from revmine.schemas import Alignment, Edit
+
+if TYPE_CHECKING:
+    from revmine.models.intent import IntentClassifier
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ def build_labeler(config: Config):
     def load(folder):
         from revmine.models.intent import IntentClassifier
 
-        return IntentClassifier(folder)
+        return Labeler(IntentClassifier(folder), config.label.whole_sentence_rule)
 
     return _load_or_warn(config.label.enabled and config.diff.enabled, config.label.model or default_intent_dir(),
                          "heads.safetensors", "no trained intent model at %s: edits are written without intent "
@@ -66,23 +70,44 @@ def edit_input(edit: Edit, alignment: Alignment) -> EditInput:
                      span(edit.new_char_start, edit.new_char_end), edit.type)
 
 
-def label_edits(labeler, records: Sequence) -> int:
-    """Fill the intent fields of every Edit in `records` (the diff records of one or more pairs)."""
+@dataclass
+class Labeler:
+    """The intent stage of a worker: the classifier, and whether a rule labels whole sentences."""
+    classifier: "IntentClassifier"
+    whole_sentence_rule: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.classifier.name
+
+
+def label_edits(labeler: Optional[Labeler], records: Sequence) -> int:
+    """Fill the intent fields of every Edit in `records` (the diff records of one or more pairs): a whole
+    sentence added or removed by the rule in WHOLE_SENTENCE (unless the labeler turns it off), the rest
+    by the classifier."""
     if labeler is None:
         return 0
     aligned = {(r.wiki, r.pair_id, r.align_idx): r for r in records if isinstance(r, Alignment)}
     edits = [r for r in records if isinstance(r, Edit)]
-    if not edits:
-        return 0
-    labels = labeler.predict([edit_input(e, aligned[(e.wiki, e.pair_id, e.align_idx)]) for e in edits])
-    arx, itr = labels.get("arxivedits"), labels.get("iterater")
-    for i, e in enumerate(edits):
-        if arx:
-            e.intent, e.intent_score = arx[i][0], round(arx[i][1], 4)
-            e.intent_coarse = coarse(e.intent)
-        if itr:
-            e.intent_iterater, e.intent_iterater_score = itr[i][0], round(itr[i][1], 4)
-        e.intent_model = labeler.name
+    classify = []
+    for e in edits:
+        rule = WHOLE_SENTENCE.get(e.type) if labeler.whole_sentence_rule and e.granularity == "sentence" else None
+        if rule is None:
+            classify.append(e)
+            continue
+        e.intent, e.intent_iterater, e.intent_iterater_score = rule
+        e.intent_score, e.intent_coarse, e.intent_model = None, coarse(e.intent), WHOLE_SENTENCE_MODEL
+    if classify:
+        clf = labeler.classifier
+        labels = clf.predict([edit_input(e, aligned[(e.wiki, e.pair_id, e.align_idx)]) for e in classify])
+        arx, itr = labels.get("arxivedits"), labels.get("iterater")
+        for i, e in enumerate(classify):
+            if arx:
+                e.intent, e.intent_score = arx[i][0], round(arx[i][1], 4)
+                e.intent_coarse = coarse(e.intent)
+            if itr:
+                e.intent_iterater, e.intent_iterater_score = itr[i][0], round(itr[i][1], 4)
+            e.intent_model = clf.name
     return len(edits)
 
 

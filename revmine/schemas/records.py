@@ -173,7 +173,8 @@ class Edit:
     new_text: str = doc("inserted or replacing text ('' for a deletion)")
     intent: Optional[str] = doc("arXivEdits fine-grained intent (7 classes); NULL when no intent model is loaded", None)
     intent_coarse: Optional[str] = doc("arXivEdits coarse intent: Content, Improve-grammar-Typo, Format or Language", None)
-    intent_score: Optional[float] = doc("classifier probability of `intent`", None)
+    intent_score: Optional[float] = doc("classifier probability of `intent`; NULL where a rule labelled the edit "
+                                        "(intent_model 'rule:whole-sentence')", None)
     intent_iterater: Optional[str] = doc("IteraTeR intent: clarity, fluency, coherence, style or meaning-changed", None)
     intent_iterater_score: Optional[float] = doc("classifier probability of `intent_iterater`", None)
     intent_model: Optional[str] = doc("intent model that labelled the edit", None)
