@@ -224,7 +224,10 @@ def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer)
                           return_tensors="pt")
     assert (enc["attention_mask"] == 0).any()  # the batch really is padded
     eos = s.tokenizer.convert_tokens_to_ids("<|im_end|>")
-    assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), s._generate_ids(enc, eos, share_prefill=False))
+    stock = s._generate_ids(enc, eos, share_prefill=False)
+    assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), stock)
+    s.prefill_chunk = 1  # the prefill one prompt at a time, the caches joined: the same tokens again
+    assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), stock)
 
 
 @pytest.mark.slow
