@@ -304,6 +304,8 @@ class DumpReader:
             self.parser.CharacterDataHandler = self._field_chars
         elif name == "revision":
             self.revisions_read += 1
+            # A field left open (a <revision> inside a <text>) must not go on writing into a revision.
+            self.parser.CharacterDataHandler = None
             offset = self.parser_base + self.parser.CurrentByteIndex
             if self.rev is not None:  # the previous <revision> was never closed
                 self._quarantine("revision", "unclosed_revision",
@@ -402,6 +404,7 @@ class DumpReader:
             if self.rev is not None:
                 self._finish_revision_safely(self.rev)
             self.rev = None
+            self.parser.CharacterDataHandler = None  # nor into the next one, once this one is closed
             self.safe_point = self.parser_base + self.parser.CurrentByteIndex + len("</revision>")
         elif name == "page":
             page = self.page
