@@ -2,6 +2,8 @@
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from revmine.pipeline.clean import SectionCache, clean_section, clean_wikitext, split_sections, text_sentences
 
@@ -153,3 +155,15 @@ def test_an_unclosed_italic_inside_a_reference_does_not_leak_the_citation():
 
 def test_bold_and_italic_quotes_are_not_text():
     assert _sentences("'''Ada''''s''' work is ''well'' known.") == ["Ada's work is well known."]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["== A ==", "=== B ===", "=C=", "==", "text", "= x =", " == y ==", "==z== ",
+                                 "==a=b==", "\r", "", "{{t|\n== in ==\n}}", "=\t="]), max_size=12),
+       st.sampled_from(["\n", "\r\n", "\n\n"]))
+def test_heading_starts_equal_the_regex_scan(lines, sep):
+    """The str.find shortcut finds exactly the heading lines the multiline regex finds."""
+    from revmine.pipeline.clean import _HEADING_LINE, heading_starts
+
+    text = sep.join(lines)
+    assert heading_starts(text) == [m.start() for m in _HEADING_LINE.finditer(text)]

@@ -115,36 +115,41 @@ class ClassicalAligner:
 
     def _dp(self, lo: list[str], ln: list[str], sim: list[list[float]]) -> list[Aligned]:
         n, m = len(lo), len(ln)
-        t = self.threshold
+        t, floor = self.threshold, self.MERGE_FLOOR  # locals: this loop runs for every cell
         NEG = float("-inf")
         best = [[NEG] * (m + 1) for _ in range(n + 1)]
         back: list[list[tuple]] = [[None] * (m + 1) for _ in range(n + 1)]
         best[0][0] = 0.0
+        penalty = self.merge_penalty
         for i in range(n + 1):
             row, brow = best[i], back[i]
+            last = i == n
+            if not last:  # the rows a move from row i writes to, looked up once per row
+                nrow, nbrow, srow = best[i + 1], back[i + 1], sim[i]
+                lo_i = lo[i]
             for j in range(m + 1):
                 cur = row[j]
                 if cur == NEG:
                     continue
                 # deletion / insertion: no gain, no loss
-                if i < n and cur > best[i + 1][j]:
-                    best[i + 1][j], back[i + 1][j] = cur, (i, j, "del", 0.0)
+                if not last and cur > nrow[j]:
+                    nrow[j], nbrow[j] = cur, (i, j, "del", 0.0)
                 if j < m and cur > row[j + 1]:
                     row[j + 1], brow[j + 1] = cur, (i, j, "ins", 0.0)
-                if i < n and j < m:
-                    s = sim[i][j]
-                    if s > t and cur + s - t > best[i + 1][j + 1]:
-                        best[i + 1][j + 1], back[i + 1][j + 1] = cur + s - t, (i, j, "11", s)
+                if not last and j < m:
+                    s = srow[j]
+                    if s > t and cur + s - t > nrow[j + 1]:
+                        nrow[j + 1], nbrow[j + 1] = cur + s - t, (i, j, "11", s)
                     # a merge must resemble both halves: skip the ratio call where neither does
-                    if j + 1 < m and max(s, sim[i][j + 1]) >= self.MERGE_FLOOR:
-                        s2 = fuzz.ratio(lo[i], ln[j] + " " + ln[j + 1]) / 100.0
-                        gain = s2 - t - self.merge_penalty
-                        if s2 > max(sim[i][j], sim[i][j + 1]) and s2 > t and cur + gain > best[i + 1][j + 2]:
-                            best[i + 1][j + 2], back[i + 1][j + 2] = cur + gain, (i, j, "12", s2)
-                    if i + 1 < n and max(s, sim[i + 1][j]) >= self.MERGE_FLOOR:
-                        s2 = fuzz.ratio(lo[i] + " " + lo[i + 1], ln[j]) / 100.0
-                        gain = s2 - t - self.merge_penalty
-                        if s2 > max(sim[i][j], sim[i + 1][j]) and s2 > t and cur + gain > best[i + 2][j + 1]:
+                    if j + 1 < m and (s >= floor or srow[j + 1] >= floor):
+                        s2 = fuzz.ratio(lo_i, ln[j] + " " + ln[j + 1]) / 100.0
+                        gain = s2 - t - penalty
+                        if s2 > max(s, srow[j + 1]) and s2 > t and cur + gain > nrow[j + 2]:
+                            nrow[j + 2], nbrow[j + 2] = cur + gain, (i, j, "12", s2)
+                    if i + 1 < n and (s >= floor or sim[i + 1][j] >= floor):
+                        s2 = fuzz.ratio(lo_i + " " + lo[i + 1], ln[j]) / 100.0
+                        gain = s2 - t - penalty
+                        if s2 > max(s, sim[i + 1][j]) and s2 > t and cur + gain > best[i + 2][j + 1]:
                             best[i + 2][j + 1], back[i + 2][j + 1] = cur + gain, (i, j, "21", s2)
         out: list[Aligned] = []
         i, j = n, m
