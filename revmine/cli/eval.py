@@ -184,8 +184,7 @@ def register(sub) -> None:
     e.add_argument("--model", help="align / intent: model folder (default: the shipped weights)")
     e.add_argument("--taxonomy", choices=("arxivedits", "iterater"), help="intent: which label set to score")
     e.add_argument("--train", help="summaries: train split, for the most-frequent and retrieval baselines and to tell "
-                   "seen pages from unseen (default: train.jsonl beside --data) "
-                                   "(default: the one recorded with the model)")
+                   "seen pages from unseen (default: train.jsonl beside --data)")
     e.add_argument("--sample-out", metavar="MD", help="summaries: write 20 random examples side by side here")
     e.add_argument("--limit", type=int, help="summaries: score only the first N rows")
     e.add_argument("--num-beams", type=int, help="summaries: beam width for this run (default: the adapter's)")

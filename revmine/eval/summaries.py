@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Optional, Sequence
 
 from revmine.models.metrics import faithfulness, rouge
-from revmine.pipeline.describe import Evidence, check
+from revmine.pipeline.describe import Evidence, accept
 from revmine.pipeline.summarize import template_summary
 
 BASELINES = ("most frequent train comment", "extractive template", "retrieval (MiniLM nearest train edit)",
@@ -61,10 +61,7 @@ def pipeline_output(row: dict, raw: str) -> tuple[str, str]:
     """(summary, path) as the summary stage decides them, given the model's raw output for the row."""
     if row.get("describer"):
         return row["describer"], "describer"
-    unfaithful, copied = check(raw, evidence(row))
-    if unfaithful or copied:
-        return row.get("content") or "", "describer"
-    return raw, "model"
+    return accept(raw, evidence(row), row.get("content") or "")
 
 
 def evaluate(summarizer, rows: Sequence[dict], train_rows: Sequence[dict], encoder=None) -> dict:

@@ -180,7 +180,6 @@ class Summarizer:
             kw["past_key_values"] = cache
         return self.model.generate(**enc, **kw)
 
-
     def _prefill(self, ids, mask):
         """The KV cache of a left-padded batch of prompts, computed `prefill_chunk` prompts at a time: a
         prompt's cache does not depend on its batch-mates, and the forward's transient memory grows with the batch."""

@@ -21,7 +21,7 @@ from rapidfuzz.distance import OSA
 
 from revmine.pipeline.summarize import PairDiff, edit_kind, input_sections, node_key, pair_skip_reason
 
-__all__ = ["describe", "describe_content", "route", "Evidence", "check", "VOCABULARY"]
+__all__ = ["describe", "describe_content", "route", "Evidence", "check", "accept", "VOCABULARY"]
 
 MAX_ITEMS = 3
 SPELL_EDITS, SPELL_WORDS = 4, 8
@@ -223,6 +223,13 @@ def check(summary: str, ev: Evidence) -> tuple[bool, bool]:
     text_grams = {g for s in ev.sentences for g in _grams(_words(s))}
     copied = any(g in text_grams and g not in span_grams for g in _grams(words))
     return unfaithful, copied
+
+
+def accept(text: str, ev: Evidence, fallback: str) -> tuple[str, str]:
+    """(summary, path) for a model output: the output itself, or `fallback` (the describer's) when it
+    breaks the faithfulness rule or copies article text. The pipeline and its evaluation both decide so."""
+    unfaithful, copied = check(text, ev)
+    return (fallback, "describer") if unfaithful or copied else (text, "model")
 
 
 def _grams(words: Sequence[str], n: int = COPY_WORDS) -> Iterable[tuple]:

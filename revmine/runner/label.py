@@ -149,7 +149,7 @@ def summarize_pairs(summarizer, pairs: Sequence, records: Sequence, batch_size: 
     The describer writes every pair whose structured diff determines the edit. Content edits go to the
     model, except reverted and bot edits (never worth a model call): those, and model outputs that break
     the faithfulness rule, get the describer's plain content summary."""
-    from revmine.pipeline.describe import Evidence, check, describe_content, route
+    from revmine.pipeline.describe import Evidence, accept, describe_content, route
     from revmine.pipeline.summarize import group_diffs
     from revmine.schemas import Summary
 
@@ -166,9 +166,7 @@ def summarize_pairs(summarizer, pairs: Sequence, records: Sequence, batch_size: 
             written[p.pair_id] = decided
     texts = summarizer.generate([d.input for _, d in todo], batch_size=batch_size) if todo else []
     for (p, d), text in zip(todo, texts):
-        unfaithful, copied = check(text, Evidence.of(d))
-        written[p.pair_id] = (describe_content(d), "describer", None) if unfaithful or copied else \
-            (text, "model", None)
+        written[p.pair_id] = (*accept(text, Evidence.of(d), describe_content(d)), None)
     return [Summary(wiki=p.wiki, year=p.year, pair_id=p.pair_id, summary=written[p.pair_id][0],
                     skip_reason=written[p.pair_id][2], model=summarizer.name, prompt_version=summarizer.prompt_version,
                     path=written[p.pair_id][1]) for p in pairs]
