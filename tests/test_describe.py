@@ -27,6 +27,13 @@ def _diff(old, new, **flags):
     ("A [[dog]] barks.\n", "A [[Dog (animal)|dog]] barks.\n", "changed link Dog to Dog (animal)"),
     ("Text.\n", "Text.\n\n", "whitespace and formatting"),
     ("Text.\n{{Stub}}\n", "Text.\n", "removed {{Stub}}"),
+    ("Text.\n{|\n| a\n|}\n", "Text.\n{|\n| b\n|}\n", "updated table"),
+    # redirects, in MediaWiki's autosummary wording: the replaced text is not described
+    ("This subject covers [[Foo]] and [[Bar]].\n", "#REDIRECT [[Accessible Computing]]\n",
+     "redirected page to [[Accessible Computing]]"),
+    ("#REDIRECT [[Accessible_computing]]\n", "#redirect [[Computer accessibility]]\n",
+     "changed redirect target from [[Accessible computing]] to [[Computer accessibility]]"),
+    ("#REDIRECT [[Main Page]]\n", "{{Delete}}\n", "added {{Delete}}; removed redirect to [[Main Page]]"),
 ])
 def test_the_describer_writes_what_the_structure_determines(old, new, summary):
     _, _, d = _diff(old, new)

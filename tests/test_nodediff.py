@@ -168,3 +168,49 @@ def test_a_heading_whose_level_changed_is_changed():
     (rec,) = _records("Lead.\n==Life==\nBorn.\n", "Lead.\n===Life===\nBorn.\n")
     assert (rec.node_type, rec.action, rec.old_value, rec.new_value) == ("heading", "changed", "== Life ==",
                                                                          "=== Life ===")
+
+
+# ---- a wiki's own namespace names ------------------------------------------------------------------------------
+
+_ITWIKI = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="it">
+<siteinfo><sitename>Wikipedia</sitename><dbname>itwiki</dbname>
+<namespaces><namespace key="6" case="first-letter">File</namespace>
+<namespace key="14" case="first-letter">Categoria</namespace></namespaces></siteinfo>
+<page><title>Amen</title><ns>0</ns><id>7</id>
+<revision><id>1</id><timestamp>2005-01-01T00:00:00Z</timestamp><contributor><username>A</username><id>1</id></contributor>
+<text xml:space="preserve">Amen è una parola.</text></revision>
+<revision><id>2</id><parentid>1</parentid><timestamp>2005-01-02T00:00:00Z</timestamp><contributor><username>B</username><id>2</id></contributor>
+<text xml:space="preserve">Amen è una parola.
+[[Categoria:Islam]]</text></revision>
+</page></mediawiki>"""
+
+
+def test_a_wikis_own_category_name_makes_a_category_not_a_link_and_text(tmp_path):
+    """itwiki writes [[Categoria:Islam]]: read by the dump's siteinfo, it is a category, as [[Category:...]]
+    is on English pages; the same text on a wiki without that name stays a link."""
+    from revmine.pipeline.align import ClassicalAligner
+    from revmine.pipeline.diff import DiffEngine
+    from revmine.pipeline.pair import pair_revisions
+    from revmine.pipeline.read import read_dump
+    from revmine.schemas import NodeChange, RevisionPair, Sentence
+
+    path = tmp_path / "itwiki.xml"
+    path.write_text(_ITWIKI, encoding="utf-8")
+    (pair,) = [r for r in pair_revisions(read_dump(str(path))) if isinstance(r, RevisionPair) and r.skip_reason is None]
+    engine = DiffEngine(ClassicalAligner())
+    records = engine.diff(pair)
+    assert [(r.node_type, r.action, r.key) for r in records if isinstance(r, NodeChange)] == [
+        ("category", "added", "Islam")]
+    assert not [r for r in records if isinstance(r, Sentence)]  # no prose changed
+    pair.namespaces = None  # the same text, English names only: a link, cleaned from the shared cache apart
+    assert [(r.node_type, r.key) for r in engine.diff(pair) if isinstance(r, NodeChange)] == [
+        ("wikilink", "Categoria:Islam")]
+
+
+def test_a_redirect_target_is_its_own_node():
+    assert changes("Some text about [[Foo]].\n", "#REDIRECT [[Accessible_computing#History]]\n{{R from move}}\n") == [
+        ("redirect", "added", "Accessible computing"), ("template", "added", "R from move"),
+        ("wikilink", "removed", "Foo")]
+    assert changes("#REDIRECT [[A]]\n", "#redirect:[[B|label]]\n") == [("redirect", "changed", "B")]
+    assert changes("Text with #REDIRECT [[A]] inside.\n", "Text with #REDIRECT [[B]] inside.\n") == [
+        ("wikilink", "changed", "B")]  # only at the start of a page

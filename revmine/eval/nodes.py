@@ -32,10 +32,26 @@ def revmine_counts(old: str, new: str, cache: Optional[SectionCache] = None) -> 
     """{node_type: {action: n}} from revmine's node diff, in the types mwedittypes tells apart."""
     cache = cache or SectionCache()
     out: dict = defaultdict(Counter)
-    for c in node_changes(_Key(), clean_wikitext(old, cache), clean_wikitext(new, cache)):
-        # mwedittypes counts an interlanguage link ([[fr:Paris]]) as a wikilink
-        out["wikilink" if c.node_type == "interlanguage" else c.node_type][c.action] += 1
+    changes = node_changes(_Key(), clean_wikitext(old, cache), clean_wikitext(new, cache))
+    for c in _redirects_as_links(changes):
+        # mwedittypes counts an interlanguage link ([[fr:Paris]]) and a redirect's target as wikilinks
+        out["wikilink" if c.node_type in ("interlanguage", "redirect") else c.node_type][c.action] += 1
     return {t: dict(a) for t, a in sorted(out.items())}
+
+
+def _redirects_as_links(changes: list) -> list:
+    """Changes without the pairs that are one unchanged link to mwedittypes: a redirect to X removed and
+    a link to X added (a redirect turned into an article that links X), or the other way round."""
+    opposite = {"added": "removed", "removed": "added"}
+    drop: set[int] = set()
+    for j, r in enumerate(changes):
+        if r.node_type != "redirect" or r.action not in opposite:
+            continue
+        match = next((i for i, c in enumerate(changes) if i not in drop and c.node_type == "wikilink"
+                      and c.key == r.key and c.action == opposite[r.action]), None)
+        if match is not None:
+            drop.update((match, j))
+    return [c for i, c in enumerate(changes) if i not in drop]
 
 
 def mwedittypes_counts(old: str, new: str, lang: str = "en") -> tuple[Counts, Counts]:

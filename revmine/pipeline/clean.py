@@ -13,6 +13,7 @@ the splitters we measured (0.942 vs syntok 0.918, pysbd 0.912), at ~44x the spee
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import re
 from collections import OrderedDict
@@ -29,8 +30,12 @@ _DROP_TAGS = frozenset({"math", "chem", "ce", "gallery", "timeline", "imagemap",
                         "pre", "code", "graph", "mapframe", "maplink", "references", "templatedata", "inputbox",
                         "categorytree", "hiero", "poem", "table", "noinclude", "includeonly", "onlyinclude", "div_table"})
 _BREAK_TAGS = frozenset({"br", "hr", "p", "li", "dd", "dt", "tr", "td", "th"})
-_MEDIA_PREFIXES = ("file", "image", "media")  # namespace 6 and its classic aliases
-_CATEGORY_PREFIXES = ("category",)
+_MEDIA_PREFIXES = frozenset({"file", "image", "media"})  # namespace 6 and its classic aliases
+_CATEGORY_PREFIXES = frozenset({"category"})
+# A redirect page: MediaWiki reads "#REDIRECT [[Target]]" at the very start of the text, on every wiki
+# (localised magic words such as #RINVIA exist too, but dumps do not list them, so only the English one
+# is known here). The target is a node of its own, not a link in the prose.
+_REDIRECT = re.compile(r"\s*#\s*REDIRECT\s*:?\s*\[\[([^\[\]|#]*)(?:#[^\[\]|]*)?(?:\|[^\[\]]*)?\]\]", re.I)
 _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.I)
 _HEADING_LINE = re.compile(r"(?m)^(={2,6})[^=\n].*?\1[ \t]*$")
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -76,6 +81,35 @@ class Node:
     digest: str = ""
     container: str = field(default="", compare=False)
     params: tuple = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    """The link prefixes that make a File: or Category: link on one wiki: the canonical English names,
+    which every wiki accepts, plus the wiki's own names from its dump's siteinfo ("Categoria",
+    "Kategorie"). Without a siteinfo only the English names are known."""
+    media: frozenset = _MEDIA_PREFIXES
+    category: frozenset = _CATEGORY_PREFIXES
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def of(names: Optional[tuple]) -> "Namespaces":
+        """From (lower-case name, number) pairs, as the reader passes them on; a dump has one tuple."""
+        if not names:
+            return ENGLISH
+        # namespace -2 (Media:) links a file as well
+        got = Namespaces(_MEDIA_PREFIXES | {n for n, k in names if k in (6, -2)},
+                         _CATEGORY_PREFIXES | {n for n, k in names if k == 14})
+        return ENGLISH if got == ENGLISH else got
+
+    @functools.cached_property
+    def tag(self) -> str:
+        """'' for English names only, else what tells this wiki's cleaned sections apart in a shared cache."""
+        extra = sorted((self.media - _MEDIA_PREFIXES) | (self.category - _CATEGORY_PREFIXES))
+        return "|".join(extra)
+
+
+ENGLISH = Namespaces()
 
 
 def _digest(text: str) -> str:
@@ -243,9 +277,10 @@ class _Renderer:
     Nodes inside other nodes (links in template parameters and table cells, references in captions,
     files in galleries) are collected too, each with the node that holds it as its container."""
 
-    def __init__(self):
+    def __init__(self, names: Namespaces = ENGLISH):
         self.nodes: list[Node] = []
         self.container = ""
+        self.names = names
 
     def render(self, code) -> str:
         out: list[str] = []
@@ -312,13 +347,13 @@ class _Renderer:
     def _wikilink(self, node: Wikilink, out: list[str], track: bool) -> None:
         target = str(node.title).strip()
         prefix = target.lstrip(":").split(":", 1)[0].strip().lower() if ":" in target else ""
-        if prefix in _MEDIA_PREFIXES and not target.startswith(":"):
+        if prefix in self.names.media and not target.startswith(":"):
             if track:
                 name = _norm_title(target.split(":", 1)[1])
                 self._add("media", name, str(node.text or ""))
                 self._inside(f"media:{name}", node.text)  # references and links in the caption
             return
-        if prefix in _CATEGORY_PREFIXES and not target.startswith(":"):
+        if prefix in self.names.category and not target.startswith(":"):
             if track:
                 self._add("category", _norm_title(target.split(":", 1)[1].split("|")[0]), str(node.text or ""))
             return
@@ -377,20 +412,23 @@ class _Renderer:
             self.container = outer
 
 
-def clean_section(raw: str) -> CleanSection:
+def clean_section(raw: str, names: Namespaces = ENGLISH) -> CleanSection:
     """Parse and clean one raw section. Raises WikitextError for sections we refuse or cannot parse."""
     if len(raw) > MAX_SECTION_CHARS:
         raise WikitextError("section_too_large", f"a section of {len(raw):,} characters (limit {MAX_SECTION_CHARS:,})")
+    redirect = _REDIRECT.match(raw)
     try:
         # Bold and italics stay text and are stripped below: MediaWiki closes them at the end of a line and
         # reads <ref> before them, whereas mwparserfromhell lets an unclosed '' swallow the rest of the
         # paragraph, a </ref> included, and the citation then leaks into the prose.
-        code = mwparserfromhell.parse(raw, skip_style_tags=True)
+        code = mwparserfromhell.parse(raw[redirect.end():] if redirect else raw, skip_style_tags=True)
     except Exception as exc:  # mwparserfromhell raises ParserError and, on odd input, others
         raise WikitextError("unparseable_wikitext", f"{type(exc).__name__}: {exc}") from exc
     title, level, heading = "", 0, ""
     headings = code.filter_headings(recursive=False)
-    r = _Renderer()
+    r = _Renderer(names)
+    if redirect:
+        r._add("redirect", _norm_title(redirect.group(1)), redirect.group(0).strip())
     if headings and str(code).lstrip().startswith("="):
         title = _SPACES.sub(" ", _joined(r.text_of(headings[0].title))).strip()
         level, heading = headings[0].level, str(headings[0].title).strip()
@@ -442,21 +480,24 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
 
 
 class SectionCache:
-    """LRU cache of cleaned sections keyed by the hash of their raw wikitext."""
+    """LRU cache of cleaned sections keyed by the hash of their raw wikitext (and the wiki's namespace
+    names, where they are not English: the same text cleans differently on another wiki)."""
 
     def __init__(self, size: int = 4096):
         self.size = size
         self.data: OrderedDict[str, CleanSection] = OrderedDict()
         self.hits = self.misses = 0
 
-    def get(self, raw: str) -> tuple[str, CleanSection, bool]:
+    def get(self, raw: str, names: Namespaces = ENGLISH) -> tuple[str, CleanSection, bool]:
         key = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        if names is not ENGLISH:
+            key += "|" + names.tag
         hit = self.data.get(key)
         if hit is not None:
             self.data.move_to_end(key)
             self.hits += 1
             return key, hit, False
-        section = clean_section(raw)
+        section = clean_section(raw, names)
         self.misses += 1
         self.data[key] = section
         if len(self.data) > self.size:
@@ -464,13 +505,14 @@ class SectionCache:
         return key, section, True
 
 
-def clean_wikitext(wikitext: str, cache: Optional[SectionCache] = None) -> CleanDoc:
-    """Clean a whole revision. Sentence offsets are into `CleanDoc.text`."""
+def clean_wikitext(wikitext: str, cache: Optional[SectionCache] = None, names: Namespaces = ENGLISH) -> CleanDoc:
+    """Clean a whole revision. Sentence offsets are into `CleanDoc.text`. `names`: the wiki's File: and
+    Category: prefixes."""
     cache = cache or SectionCache()
     sections, keys = [], []
     parsed = 0
     for raw in split_sections(wikitext):
-        key, sec, was_parsed = cache.get(raw)
+        key, sec, was_parsed = cache.get(raw, names)
         parsed += was_parsed
         sections.append(sec)
         keys.append(key)

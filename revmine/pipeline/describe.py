@@ -36,14 +36,14 @@ copyedits link links linked unlinked wikilink external category categories cat r
 citation citations cite template templates image images file files media caption gallery table tables
 section sections heading headings interwiki interlanguage whitespace formatting format expanded expand
 rewrote rewritten reworded text words word sentence sentences paragraph parameter parameters and or of in
-on the a an from with for into more other as at its it no
+on the a an from with for into more other as at its it no redirect redirects redirected page target
 """.split())
 
 _NOUN = {"wikilink": ("link", "links"), "external_link": ("external link", "external links"),
          "category": ("category", "categories"), "reference": ("reference", "references"),
          "template": ("template", "templates"), "media": ("image", "images"), "table": ("table", "tables"),
          "gallery": ("gallery", "galleries"), "heading": ("section", "sections"),
-         "interlanguage": ("interwiki", "interwikis")}
+         "interlanguage": ("interwiki", "interwikis"), "redirect": ("redirect", "redirects")}
 
 
 def describe(d: PairDiff) -> Optional[str]:
@@ -53,6 +53,11 @@ def describe(d: PairDiff) -> Optional[str]:
         return (f"Reverted to revision {p.reverted_to_rev_id}" if p.reverted_to_rev_id else "Reverted edits")
     if not d.old and not d.new:
         return _describe_nodes(d.nodes) if d.nodes else "whitespace and formatting"
+    redirects = [n for n in d.nodes if n.node_type == "redirect"]
+    if redirects:
+        # A page made into a redirect: MediaWiki's own autosummary names the redirect, not the text and
+        # links it replaced. A redirect removed or retargeted is described with the other node changes.
+        return _item(redirects[0]) if redirects[0].action == "added" else _describe_nodes(d.nodes)
     typo = _typos(d)
     if typo and not any(not n.container for n in d.nodes):
         return typo
@@ -159,6 +164,11 @@ def _item(n) -> str:
             return f"changed link {n.old_key} to {n.key}"
         return {"added": f"linked {name}", "removed": f"unlinked {name}", "moved": f"moved link to {name}"}.get(
             n.action, f"changed link to {name}")
+    if n.node_type == "redirect":  # MediaWiki's autosummary wording
+        if n.action == "changed" and n.old_key:
+            return f"changed redirect target from [[{n.old_key}]] to [[{n.key}]]"
+        return {"added": f"redirected page to [[{n.key}]]", "removed": f"removed redirect to [[{n.key}]]"}.get(
+            n.action, f"updated redirect to [[{n.key}]]")
     if n.node_type == "heading":
         if n.action == "changed" and n.old_key:
             return f"renamed section {n.old_key} to {n.key}"
@@ -175,6 +185,8 @@ def _item(n) -> str:
     verb = {"changed": "updated"}.get(n.action, n.action)
     if n.node_type in ("template", "category"):
         return f"{verb} {name}"
+    if name == n.node_type:  # a table or gallery is keyed by its type: "updated table", not "table table"
+        name = ""
     return f"{verb} {noun} {name}".strip()
 
 

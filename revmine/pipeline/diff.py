@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner, align_blocks
-from revmine.pipeline.clean import CleanDoc, SectionCache, SentenceList, WikitextError, clean_wikitext
+from revmine.pipeline.clean import CleanDoc, Namespaces, SectionCache, SentenceList, WikitextError, clean_wikitext
 from revmine.pipeline.extract import edits_between
 from revmine.pipeline.nodediff import node_changes, sequence_opcodes
 from revmine.schemas import Alignment, DiffStats, Edit, RevisionPair, Sentence
@@ -66,20 +66,21 @@ class DiffEngine:
                                         SentenceList.of(pair.old_sentences), SentenceList.of(pair.new_sentences))
         key = PairKey(pair.wiki, pair.year, pair.pair_id, "wikipedia")
         parsed_before = self.sections.misses
-        old = self._doc(pair.wiki, pair.old_rev_id, pair.old_text)
-        new = self._doc(pair.wiki, pair.new_rev_id, pair.new_text)
+        names = Namespaces.of(pair.namespaces)
+        old = self._doc(pair.wiki, pair.old_rev_id, pair.old_text, names)
+        new = self._doc(pair.wiki, pair.new_rev_id, pair.new_text, names)
         plan = self._plan_sentences(key, old, new)
         plan.nodes = node_changes(key, old, new)
         plan.sections_parsed = self.sections.misses - parsed_before
         return plan
 
-    def _doc(self, wiki: str, rev_id: Optional[int], text: str) -> CleanDoc:
+    def _doc(self, wiki: str, rev_id: Optional[int], text: str, names: "Namespaces") -> CleanDoc:
         # The text is part of the key: a revision id that two pages or files share can never pick up the
         # other's cleaned text. (Hashing a str is cached, and a hit compares the same object.)
-        k = (wiki, rev_id, text)
+        k = (wiki, rev_id, text, names)
         doc = self.docs.get(k)
         if doc is None:
-            doc = clean_wikitext(text, self.sections)
+            doc = clean_wikitext(text, self.sections, names)
             self.docs[k] = doc
             if len(self.docs) > self.doc_cache:
                 self.docs.popitem(last=False)

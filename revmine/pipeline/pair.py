@@ -124,7 +124,8 @@ class Pairer:
             reverted_by_rev_id=None, old_bytes=old_bytes, new_bytes=new_bytes,
             size_delta=(new_bytes - old_bytes) if (new_bytes is not None and old_bytes is not None) else None,
             skip_reason=reason, source_file=rev.source_file,
-            old_text=parent.text if reason is None else None, new_text=rev.text if reason is None else None)
+            old_text=parent.text if reason is None else None, new_text=rev.text if reason is None else None,
+            namespaces=rev.namespaces)
 
 
 def pair_revisions(records: Iterable, config: Optional[PairConfig] = None) -> Iterator:

@@ -91,6 +91,7 @@ class DumpReader:
         self.base: Optional[str] = None
         self.schema_version: Optional[str] = None
         self.namespaces: dict[str, int] = {}
+        self._names: Optional[tuple] = None  # the same tuple for every revision of the file
         self.ns_key: Optional[int] = None
         self.is_stub: Optional[bool] = None
         self.page: Optional[_Page] = None
@@ -416,6 +417,7 @@ class DumpReader:
             self._report_stray_bad_bytes(page)
         elif name == "siteinfo":
             self._resolve_wiki()
+            self._names = tuple(sorted(self.namespaces.items())) or None
 
     # ---- revision assembly --------------------------------------------------------------
     def _set_wiki(self, name: str) -> None:
@@ -543,7 +545,8 @@ class DumpReader:
             text_bytes=None if rev.text_deleted else text_bytes, text_deleted=rev.text_deleted,
             has_text=has_text and problem is None, model=f.get("model"), format=f.get("format"),
             source_file=self.name, source_offset=rev.offset, source_ordinal=self.ordinal,
-            text=text if problem is None else None, problem=problem[0] if problem else None)
+            text=text if problem is None else None, problem=problem[0] if problem else None,
+            namespaces=self._names)
         self.ordinal += 1
         self.out.append(revision)
         if problem:

@@ -43,6 +43,9 @@ class Revision:
     source_ordinal: int = doc("0-based index of the revision within its source file")
     text: Optional[str] = transient()
     problem: Optional[str] = transient()  # set when the reader quarantined this revision's text
+    # the dump's namespace names, lower case, with their numbers (siteinfo): the cleaner reads localised
+    # File: and Category: links by them
+    namespaces: Optional[tuple] = transient()
 
 
 @record("revision_pairs", partition_by=PARTITIONS)
@@ -78,6 +81,7 @@ class RevisionPair:
     new_text: Optional[str] = transient()
     old_sentences: Optional[list] = transient()
     new_sentences: Optional[list] = transient()
+    namespaces: Optional[tuple] = transient()  # as Revision.namespaces
 
 
 @record("quarantine", partition_by=("wiki",))
@@ -182,15 +186,15 @@ class Edit:
 
 @record("node_changes", partition_by=PARTITIONS)
 class NodeChange:
-    """A structural change in the wikitext: a template, link, reference, category, media, table, gallery or
-    heading added, removed, changed or moved. Nodes nested in templates, tables, references, captions and
+    """A structural change in the wikitext: a template, link, reference, category, media, table, gallery,
+    heading or redirect target added, removed, changed or moved. Nodes nested in templates, tables, references, captions and
     galleries are found too, and `container` names the node that holds them."""
     wiki: str = doc("database name")
     year: Int16 = doc("partition year of the pair")
     pair_id: str = doc("revision pair")
-    node_type: str = doc("template, wikilink, interlanguage, external_link, reference, category, media, table, gallery, heading")
+    node_type: str = doc("template, wikilink, interlanguage, external_link, reference, category, media, table, gallery, heading, redirect")
     action: str = doc("added, removed, changed (in place, or renamed: see old_key) or moved (same node, new place)")
-    key: str = doc("what identifies the node: template name, link target, URL, ref name, category, file, heading")
+    key: str = doc("what identifies the node: template name, link target, URL, ref name, category, file, heading, redirect target")
     old_value: Optional[str] = doc("old rendering (parameters, label, content), shortened to 500 characters")
     new_value: Optional[str] = doc("new rendering, shortened to 500 characters")
     section: str = doc("heading of the section that holds the node ('' for the lead); the old one for a removal",
