@@ -167,3 +167,15 @@ def test_heading_starts_equal_the_regex_scan(lines, sep):
 
     text = sep.join(lines)
     assert heading_starts(text) == [m.start() for m in _HEADING_LINE.finditer(text)]
+
+
+def test_the_cache_splits_sections_exactly_as_the_bracket_count_does():
+    """The cache takes a piece it cleaned before as balanced; an unbalanced rest at the end of one revision
+    must not be taken so in the next, where a later section closes its template."""
+    cache = SectionCache()
+    first = "Lead.\n== A ==\n{{Box|\n"
+    second = first + "== B ==\n}}\n"
+    for text in (first, second, first, second):
+        doc = clean_wikitext(text, cache)
+        assert doc.section_keys == clean_wikitext(text).section_keys
+        assert len(doc.sections) == len(split_sections(text))

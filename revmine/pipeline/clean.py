@@ -18,7 +18,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import blingfire
 import mwparserfromhell
@@ -206,19 +206,21 @@ class CleanDoc(SentenceList):
                            base + a, base + b)
 
 
-def split_sections(wikitext: str) -> list[str]:
+def split_sections(wikitext: str, balanced: Optional[Callable[[str], bool]] = None) -> list[str]:
     """Split raw wikitext before each heading line, never inside a template, table, comment or ref.
 
     A heading-like line inside `{{...}}`, `{|...|}` or `<!-- -->` would cut a node in two, so a piece
-    whose brackets do not balance is merged with the next one.
+    whose brackets do not balance is merged with the next one. `balanced`: the check, when the caller
+    knows a faster one (SectionCache.balanced).
     """
+    balanced = balanced or _balanced
     cuts = heading_starts(wikitext)
     bounds = [0] + [c for c in cuts if c > 0] + [len(wikitext)]
     pieces: list[str] = []
     pending = ""
     for a, b in zip(bounds, bounds[1:]):
         pending += wikitext[a:b]
-        if _balanced(pending):
+        if balanced(pending):
             pieces.append(pending)
             pending = ""
     if pending:
@@ -487,11 +489,32 @@ class SectionCache:
         self.size = size
         self.data: OrderedDict[str, CleanSection] = OrderedDict()
         self.hits = self.misses = 0
+        self._last: tuple = (None, "")  # (raw, key): `balanced` and then `get` hash the same piece once
+        self._unbalanced: set[str] = set()
+
+    def key(self, raw: str, names: Namespaces = ENGLISH) -> str:
+        last_raw, key = self._last
+        if last_raw is not raw:
+            key = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+            self._last = (raw, key)
+        return key if names is ENGLISH else key + "|" + names.tag
+
+    def balanced(self, raw: str, names: Namespaces = ENGLISH) -> bool:
+        """`_balanced(raw)`, without counting brackets for a piece cleaned before: it was a whole section,
+        so it balanced (unless it was the unbalanced rest at the end of a revision, remembered apart).
+        Nearly every piece of a revision is such a piece."""
+        key = self.key(raw, names)
+        if key in self.data and key not in self._unbalanced:
+            return True
+        if _balanced(raw):
+            return True
+        if len(self._unbalanced) >= self.size:
+            self._unbalanced.clear()
+        self._unbalanced.add(key)
+        return False
 
     def get(self, raw: str, names: Namespaces = ENGLISH) -> tuple[str, CleanSection, bool]:
-        key = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-        if names is not ENGLISH:
-            key += "|" + names.tag
+        key = self.key(raw, names)
         hit = self.data.get(key)
         if hit is not None:
             self.data.move_to_end(key)
@@ -511,7 +534,7 @@ def clean_wikitext(wikitext: str, cache: Optional[SectionCache] = None, names: N
     cache = cache or SectionCache()
     sections, keys = [], []
     parsed = 0
-    for raw in split_sections(wikitext):
+    for raw in split_sections(wikitext, lambda piece: cache.balanced(piece, names)):
         key, sec, was_parsed = cache.get(raw, names)
         parsed += was_parsed
         sections.append(sec)
