@@ -45,6 +45,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"({result['n_gold_links']} gold)")
         print(f"changed links: P={result['changed_precision']:.4f} R={result['changed_recall']:.4f} "
               f"F1={result['changed_f1']:.4f} ({result['n_changed_gold_links']} gold)")
+        if args.cv_train:
+            result["cv"] = _cv_align(args)
         print(json.dumps(result))
         return 0
     if args.task == "intent":
@@ -66,6 +68,26 @@ def _cv_edits(args: argparse.Namespace, dev_items: list) -> dict:
           f"F1 {fmt(f1s)} (folds: {', '.join(f'{f:.3f}' for f in f1s)})")
     m, s = mean_sd(f1s)
     return {"cv_f1_mean": round(m, 4), "cv_f1_sd": round(s, 4), "cv_folds": args.folds}
+
+
+def _cv_align(args: argparse.Namespace) -> dict:
+    """The neural aligner's recipe retrained on k folds of train+dev (by document), at each union margin."""
+    from revmine.cli._common import shared_data
+    from revmine.training.aligner import cross_validate
+
+    arx = os.path.join(shared_data(), "arxivedits", "train.json")
+    cv = cross_validate(args.cv_train, args.data, arx if os.path.exists(arx) else None, k=args.folds)
+    print(f"{args.folds}-fold cross-validation over train+dev ({cv['documents']} documents, folds by document), "
+          f"F1 mean ± sd:")
+    print(f"{'union margin':>14} {'all links':>16} {'changed links':>16}")
+    for margin, row in cv["by_margin"].items():
+        mark = "  <- chosen" if margin == str(cv["chosen_margin"]) else ""
+        print(f"{margin:>14} {row['f1']['mean']:.3f} ± {row['f1']['sd']:.3f}    "
+              f"{row['changed_f1']['mean']:.3f} ± {row['changed_f1']['sd']:.3f}{mark}")
+    c = cv["classical"]
+    print(f"{'classical':>14} {c['f1']['mean']:.3f} ± {c['f1']['sd']:.3f}    "
+          f"{c['changed_f1']['mean']:.3f} ± {c['changed_f1']['sd']:.3f}")
+    return cv
 
 
 def _summary_rows(path: str) -> list[dict]:
@@ -189,6 +211,7 @@ def register(sub) -> None:
     e.add_argument("--limit", type=int, help="summaries: score only the first N rows")
     e.add_argument("--num-beams", type=int, help="summaries: beam width for this run (default: the adapter's)")
     e.add_argument("--cv-train", metavar="JSON", help="edits: also score k folds of this train file plus --data, "
-                   "split by paper (the fold mean ± sd)")
+                   "split by paper (the fold mean ± sd); align: also retrain the neural aligner on k folds of "
+                   "this IteraTeR doc-level train file plus --data, split by document, and score each fold")
     e.add_argument("--folds", type=int, default=5, help="folds for --cv-train (default 5)")
     e.set_defaults(func=cmd_eval)

@@ -158,6 +158,83 @@ def finetune_encoder(encoder: SentenceEncoder, blocks: list[Block], out_dir: str
     return len(pairs)
 
 
+MARGINS = (float("-inf"), -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0)  # union margins tried (-inf: plain union)
+
+
+def fit_crf(feats: list[torch.Tensor], tags: list[tuple], epochs: int, lr: float, batch: int, rng: random.Random,
+            device) -> NeuralCRFModel:
+    """The emission head and both CRFs, trained on precomputed block features."""
+    model = NeuralCRFModel()
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    order = list(range(len(feats)))
+    for epoch in range(epochs):
+        rng.shuffle(order)
+        total = 0.0
+        for k in range(0, len(order), batch):
+            idx = order[k:k + batch]
+            loss = _batch_loss(model, [feats[i] for i in idx], [tags[i][0] for i in idx], [tags[i][1] for i in idx], device)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        if epoch % 10 == 0 or epoch == epochs - 1:
+            log.info("aligner epoch %d: loss %.2f", epoch, total / max(1, len(feats)))
+    return model
+
+
+def cross_validate(iterater_train: str, iterater_dev: str, arxivedits_train: Optional[str] = None, k: int = 5,
+                   epochs: int = 40, lr: float = 0.01, batch: int = 64, seed: int = 13,
+                   device: Optional[torch.device] = None, margins: Sequence[float] = MARGINS) -> dict:
+    """k-fold cross-validation of the shipped recipe over IteraTeR doc-level train+dev, folds by document
+    (every revision of a document in one fold): a model per fold, trained on the other folds' documents
+    and every arXivEdits block, scored on its fold at each union margin, next to the classical aligner.
+    The margin with the best mean changed-sentence F1 is the cross-validated choice."""
+    import tempfile
+
+    from revmine.eval.align import score_alignment
+    from revmine.eval.cv import group_folds, mean_sd
+    from revmine.models.aligner import NeuralAligner
+    from revmine.pipeline.align import ClassicalAligner
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    encoder = SentenceEncoder(device=device)
+    docs = load_iterater_docs(iterater_train) + load_iterater_docs(iterater_dev)
+    folds = group_folds(docs, lambda d: d.doc_id, k)
+    per_doc = [blocks_from_docs([d], "iterater") for d in docs]
+    extra = blocks_from_arxivedits(arxivedits_train, rng) if arxivedits_train else []
+    flat = [b for bs in per_doc for b in bs] + extra
+    feats = dict(zip(map(id, flat), featurize(flat, encoder)))  # MiniLM once; each fold refits the head
+    scores: dict = {"classical": []}
+    for f, fold in enumerate(folds):
+        held = set(fold)
+        train = [b for i, bs in enumerate(per_doc) if i not in held for b in bs] + extra
+        model = fit_crf([feats[id(b)] for b in train], [tags_for(b) for b in train], epochs, lr, batch, rng,
+                        encoder.device)
+        test_docs = [docs[i] for i in fold]
+        with tempfile.TemporaryDirectory() as folder:
+            save_model(model, AlignerConfig(), folder, "")
+            aligner = NeuralAligner(folder, device=encoder.device)
+            for margin in margins:
+                aligner.config.union_margin = margin
+                scores.setdefault(margin, []).append(score_alignment(test_docs, aligner))
+        scores["classical"].append(score_alignment(test_docs, ClassicalAligner()))
+        log.info("aligner CV fold %d/%d: %d test documents", f + 1, k, len(test_docs))
+
+    def summary(rows: list[dict]) -> dict:
+        out = {}
+        for metric in ("f1", "changed_f1"):
+            m, s = mean_sd([r[metric] for r in rows])
+            out[metric] = {"mean": round(m, 4), "sd": round(s, 4), "folds": [round(r[metric], 4) for r in rows]}
+        return out
+
+    table = {str(m): summary(scores[m]) for m in margins}
+    chosen = max(margins, key=lambda m: table[str(m)]["changed_f1"]["mean"])
+    return {"folds": k, "documents": len(docs), "by_margin": table, "chosen_margin": chosen,
+            "neural": table[str(chosen)], "classical": summary(scores["classical"])}
+
+
 def _batch_loss(model: NeuralCRFModel, feats, tags_f, tags_b, device) -> torch.Tensor:
     loss = 0.0
     for crf, fs, tags in ((model.crf_fwd, feats, tags_f), (model.crf_bwd, [f.transpose(0, 1) for f in feats], tags_b)):
@@ -192,23 +269,8 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
         encoder_note = f"all-MiniLM-L6-v2 + LoRA r=8 (query, value), contrastive on {n_pairs} aligned changed pairs"
     feats = featurize(blocks, encoder)
     tags = [tags_for(b) for b in blocks]
-    model = NeuralCRFModel()
     dev = encoder.device
-    model.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    order = list(range(len(blocks)))
-    for epoch in range(epochs):
-        rng.shuffle(order)
-        total = 0.0
-        for k in range(0, len(order), batch):
-            idx = order[k:k + batch]
-            loss = _batch_loss(model, [feats[i] for i in idx], [tags[i][0] for i in idx], [tags[i][1] for i in idx], dev)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        if epoch % 10 == 0 or epoch == epochs - 1:
-            log.info("aligner epoch %d: loss %.2f", epoch, total / len(blocks))
+    model = fit_crf(feats, tags, epochs, lr, batch, rng, dev)
     config = AlignerConfig(adapter=adapter, training={
         "data": {"iterater_doc_train": _name(iterater_train), "arxivedits_train": _name(arxivedits_train),
                  "wikipedia_silver": [_name(d) for d in wiki_dumps]},
@@ -224,7 +286,7 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
     aligner = NeuralAligner(out_dir, device=dev)
     tune_docs = load_iterater_docs(iterater_train)[:200]
     best = None
-    for margin in (float("-inf"), -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0):
+    for margin in MARGINS:
         aligner.config.union_margin = margin
         f1 = score_alignment(tune_docs, aligner)["changed_f1"]
         log.info("aligner: union_margin %s -> train changed F1 %.4f", margin, f1)
