@@ -414,11 +414,24 @@ class _Renderer:
             self.container = outer
 
 
-def clean_section(raw: str, names: Namespaces = ENGLISH) -> CleanSection:
-    """Parse and clean one raw section. Raises WikitextError for sections we refuse or cannot parse."""
+def clean_section(raw: str, names: Namespaces = ENGLISH, blocks: Optional["BlockCache"] = None) -> CleanSection:
+    """Parse and clean one raw section. Raises WikitextError for sections we refuse or cannot parse.
+
+    With `blocks`, the section is cleaned block by block (text between blank lines whose markup
+    balances), each block once: an edit to one paragraph of a long section parses that paragraph, not the
+    section. The result is the same CleanSection (tests/test_clean.py compares both on every shared dump)."""
     if len(raw) > MAX_SECTION_CHARS:
         raise WikitextError("section_too_large", f"a section of {len(raw):,} characters (limit {MAX_SECTION_CHARS:,})")
-    redirect = _REDIRECT.match(raw)
+    if blocks is not None:
+        parts = split_blocks(raw)
+        if len(parts) > 1:
+            return _joined_blocks([blocks.get(part, names, first=i == 0) for i, part in enumerate(parts)])
+    return _clean_block(raw, names, first=True)
+
+
+def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
+    """Parse and clean a section, or a block of one (`first`: the block that holds its heading)."""
+    redirect = _REDIRECT.match(raw) if first else None
     try:
         # Bold and italics stay text and are stripped below: MediaWiki closes them at the end of a line and
         # reads <ref> before them, whereas mwparserfromhell lets an unclosed '' swallow the rest of the
@@ -431,7 +444,7 @@ def clean_section(raw: str, names: Namespaces = ENGLISH) -> CleanSection:
     r = _Renderer(names)
     if redirect:
         r._add("redirect", _norm_title(redirect.group(1)), redirect.group(0).strip())
-    if headings and str(code).lstrip().startswith("="):
+    if first and headings and str(code).lstrip().startswith("="):
         title = _SPACES.sub(" ", _joined(r.text_of(headings[0].title))).strip()
         level, heading = headings[0].level, str(headings[0].title).strip()
         r._inside(f"heading:{title}", headings[0].title)  # links in a heading are nodes too
@@ -458,6 +471,88 @@ def clean_section(raw: str, names: Namespaces = ENGLISH) -> CleanSection:
         pos += len(para) + 1
     return CleanSection(title, "\n".join(paragraphs), len(paragraphs), tuple(sent_texts), tuple(sent_spans),
                         tuple(r.nodes), level, heading)
+
+
+_BLOCK_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*?(/?)>")
+_VOID_TAGS = frozenset({"br", "hr", "img", "wbr", "references", "ref"})  # ref: counted by _balanced
+
+
+def _block_balanced(s: str) -> bool:
+    """`_balanced`, and also links and every HTML-like tag closed: a `<div>` or `<poem>` spanning a blank
+    line would otherwise be parsed in two halves. An unclosed `<p>` keeps the rest of the section in one
+    block, which is only slower."""
+    if not _balanced(s) or s.count("[[") > s.count("]]"):
+        return False
+    if "<" not in s:
+        return True
+    depth: dict[str, int] = {}
+    for close, name, selfclose in _BLOCK_TAG.findall(s):
+        name = name.lower()
+        if selfclose or name in _VOID_TAGS:
+            continue
+        depth[name] = depth.get(name, 0) + (-1 if close else 1)
+    return all(v <= 0 for v in depth.values())
+
+
+def split_blocks(raw: str) -> list[str]:
+    """A section cut after each blank line, where the text so far balances (`_block_balanced`)."""
+    if "\n\n" not in raw:
+        return [raw]
+    out: list[str] = []
+    start = 0
+    i = raw.find("\n\n")
+    while i >= 0:
+        end = i + 2
+        while end < len(raw) and raw[end] == "\n":
+            end += 1
+        if _block_balanced(raw[start:end]):
+            out.append(raw[start:end])
+            start = end
+        i = raw.find("\n\n", end)
+    if start < len(raw):
+        out.append(raw[start:])
+    return out
+
+
+def _joined_blocks(parts: list[CleanSection]) -> CleanSection:
+    """One section from its cleaned blocks: paragraphs and sentence offsets follow on, nodes in order."""
+    texts, spans, sents, nodes = [], [], [], []
+    pos = para = 0
+    for p in parts:
+        if p.text:
+            texts.append(p.text)
+            spans.extend((i + para, a + pos, b + pos) for i, a, b in p.sent_spans)
+            sents.extend(p.sent_texts)
+            pos += len(p.text) + 1
+            para += p.n_paragraphs
+        nodes.extend(p.nodes)
+    head = parts[0]
+    return CleanSection(head.title, "\n".join(texts), para, tuple(sents), tuple(spans), tuple(nodes), head.level,
+                        head.heading)
+
+
+class BlockCache:
+    """LRU cache of cleaned blocks (see clean_section), keyed by the hash of their raw text."""
+
+    def __init__(self, size: int = 16384):
+        self.size = size
+        self.data: OrderedDict[str, CleanSection] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, raw: str, names: Namespaces, first: bool) -> CleanSection:
+        key = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() + (
+            "h" if first else "") + ("" if names is ENGLISH else "|" + names.tag)
+        hit = self.data.get(key)
+        if hit is not None:
+            self.data.move_to_end(key)
+            self.hits += 1
+            return hit
+        block = _clean_block(raw, names, first)
+        self.misses += 1
+        self.data[key] = block
+        if len(self.data) > self.size:
+            self.data.popitem(last=False)
+        return block
 
 
 def split_sentences(paragraph: str) -> list[tuple[int, int]]:
@@ -491,6 +586,7 @@ class SectionCache:
         self.hits = self.misses = 0
         self._last: tuple = (None, "")  # (raw, key): `balanced` and then `get` hash the same piece once
         self._unbalanced: set[str] = set()
+        self.blocks = BlockCache(4 * size)
 
     def key(self, raw: str, names: Namespaces = ENGLISH) -> str:
         last_raw, key = self._last
@@ -520,7 +616,7 @@ class SectionCache:
             self.data.move_to_end(key)
             self.hits += 1
             return key, hit, False
-        section = clean_section(raw, names)
+        section = clean_section(raw, names, self.blocks)
         self.misses += 1
         self.data[key] = section
         if len(self.data) > self.size:
