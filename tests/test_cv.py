@@ -34,3 +34,15 @@ def test_eval_edits_reports_the_fold_mean(shared_data, capsys):
     last = json.loads(out[-1])
     assert 0.6 < last["cv_f1_mean"] < last["f1"] and last["cv_folds"] == 5
     assert any("folds by paper" in line for line in out)
+
+
+def test_lexical_intent_cross_validation_keeps_papers_whole(shared_data):
+    from revmine.eval.intent import load_intents
+    from revmine.training.intent import cross_validate_lexical
+
+    pool = load_intents(str(shared_data / "arxivedits" / "dev.json"), "arxivedits")[:160]
+    cv = cross_validate_lexical(pool, "arxivedits", k=3, cs=(0.3, 3.0))
+    assert cv["metric"] == "weighted_f1" and cv["examples"] == 160 and cv["chosen_C"] in (0.3, 3.0)
+    for row in cv["by_C"].values():
+        assert len(row["folds"]) == 3 and all(0 < f <= 1 for f in row["folds"])
+    assert cv["by_C"][str(cv["chosen_C"])]["mean"] == max(r["mean"] for r in cv["by_C"].values())

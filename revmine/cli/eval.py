@@ -191,8 +191,25 @@ def _eval_intent(args: argparse.Namespace) -> int:
               f"weighted_f1={c['weighted_f1']:.4f}")
         result.update(coarse_macro_f1=round(c["macro_f1"], 4), coarse_weighted_f1=round(c["weighted_f1"], 4))
     result["n"] = report["n"]
+    if args.cv_train:
+        result["cv_lexical"] = _cv_intent(args, examples)
     print(json.dumps(result))
     return 0
+
+
+def _cv_intent(args: argparse.Namespace, dev_examples: list) -> dict:
+    """The lexical intent model on k folds of train+dev (by document or paper), for each C."""
+    from revmine.eval.intent import load_intents
+    from revmine.training.intent import cross_validate_lexical
+
+    pool = load_intents(args.cv_train, args.taxonomy) + dev_examples
+    cv = cross_validate_lexical(pool, args.taxonomy, k=args.folds)
+    print(f"lexical model alone, {args.folds}-fold cross-validation over train+dev ({len(pool)} edits, folds by "
+          f"{'paper' if args.taxonomy == 'arxivedits' else 'document'}), {cv['metric']} mean ± sd:")
+    for c, row in cv["by_C"].items():
+        mark = "  <- chosen" if c == str(cv["chosen_C"]) else ""
+        print(f"  C={c:<6} {row['mean']:.3f} ± {row['sd']:.3f} (folds: {', '.join(f'{x:.3f}' for x in row['folds'])}){mark}")
+    return cv
 
 
 def register(sub) -> None:
@@ -212,6 +229,7 @@ def register(sub) -> None:
     e.add_argument("--num-beams", type=int, help="summaries: beam width for this run (default: the adapter's)")
     e.add_argument("--cv-train", metavar="JSON", help="edits: also score k folds of this train file plus --data, "
                    "split by paper (the fold mean ± sd); align: also retrain the neural aligner on k folds of "
-                   "this IteraTeR doc-level train file plus --data, split by document, and score each fold")
+                   "this IteraTeR doc-level train file plus --data, split by document, and score each fold; intent: "
+                   "the lexical model on k folds of this train file plus --data, for each C")
     e.add_argument("--folds", type=int, default=5, help="folds for --cv-train (default 5)")
     e.set_defaults(func=cmd_eval)
