@@ -67,9 +67,14 @@ def test_train_on_a_tiny_slice(tmp_path, shared_data):
     src = shared_data / "iterater" / "doc_level" / "train.json"
     tiny = tmp_path / "tiny.json"
     tiny.write_text("".join(open(src).readlines()[:12]))
-    metrics = train_aligner(str(tmp_path / "model"), str(tiny), None, str(tiny), epochs=2)
-    assert set(metrics) == {"train_subset(200 docs)", "dev"}
-    assert (tmp_path / "model" / "README.md").exists() and (tmp_path / "model" / "model.safetensors").exists()
+    metrics = train_aligner(str(tmp_path / "model"), str(tiny), None, str(tiny), epochs=2, cv_folds=3)
+    assert set(metrics) == {"train_subset(200 docs)", "dev", "cv"}  # 7 documents: 3 folds
+    assert metrics["cv"]["folds"] == 3 and len(metrics["cv"]["neural"]["changed_f1"]["folds"]) == 3
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "3-fold CV of train+dev" in card and "cross-validation" in card
+    assert (tmp_path / "model" / "model.safetensors").exists()
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["union_margin"] == metrics["cv"]["union_margin"]
 
 
 @pytest.mark.slow

@@ -248,8 +248,11 @@ def _batch_loss(model: NeuralCRFModel, feats, tags_f, tags_b, device) -> torch.T
 def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[str] = None,
                   iterater_dev: Optional[str] = None, epochs: int = 40, lr: float = 0.01, batch: int = 64,
                   seed: int = 13, device: Optional[torch.device] = None, finetune: bool = False,
-                  wiki_dumps: Sequence[str] = ()) -> dict:
-    """Train, evaluate on dev if given, save the model folder; returns the dev scores."""
+                  wiki_dumps: Sequence[str] = (), cv_folds: int = 5) -> dict:
+    """Train, evaluate on dev if given, save the model folder; returns the scores.
+
+    The union margin is chosen by `cv_folds`-fold cross-validation over train+dev (`cross_validate`)
+    when there is a dev file and enough documents; otherwise on the first 200 train documents."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     started = time.time()
@@ -282,23 +285,37 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
     from revmine.models.aligner import NeuralAligner
     from revmine.pipeline.align import ClassicalAligner
 
-    # Choose the union margin on TRAIN documents (never dev): the F1 on changed sentences decides.
     aligner = NeuralAligner(out_dir, device=dev)
     tune_docs = load_iterater_docs(iterater_train)[:200]
-    best = None
-    for margin in MARGINS:
-        aligner.config.union_margin = margin
-        f1 = score_alignment(tune_docs, aligner)["changed_f1"]
-        log.info("aligner: union_margin %s -> train changed F1 %.4f", margin, f1)
-        if best is None or f1 > best[1]:
-            best = (margin, f1)
-    config.union_margin = best[0]
-    aligner.config.union_margin = best[0]
+    cv = None
+    n_docs = len({d.doc_id for d in load_iterater_docs(iterater_train)}) if iterater_dev else 0
+    if iterater_dev and cv_folds >= 2 and n_docs >= cv_folds:
+        # The margin with the best changed-sentence F1 over folds of train+dev, each fold's model trained
+        # without it; dev alone is only reported.
+        cv = cross_validate(iterater_train, iterater_dev, arxivedits_train, k=cv_folds, epochs=epochs, lr=lr,
+                            batch=batch, seed=seed, device=device)
+        config.union_margin = cv["chosen_margin"]
+        config.training["selection"] = (f"union margin by {cv_folds}-fold cross-validation over IteraTeR "
+                                        "doc-level train+dev, folds by document")
+    else:  # no dev to pool: the margin with the best changed F1 on TRAIN documents (never dev)
+        best = None
+        for margin in MARGINS:
+            aligner.config.union_margin = margin
+            f1 = score_alignment(tune_docs, aligner)["changed_f1"]
+            log.info("aligner: union_margin %s -> train changed F1 %.4f", margin, f1)
+            if best is None or f1 > best[1]:
+                best = (margin, f1)
+        config.union_margin = best[0]
+        config.training["selection"] = "union margin by changed F1 on the first 200 train documents"
+    aligner.config.union_margin = config.union_margin
     metrics = {"train_subset(200 docs)": {"neural": score_alignment(tune_docs, aligner),
                                           "classical": score_alignment(tune_docs, ClassicalAligner())}}
     if iterater_dev:
         docs = load_iterater_docs(iterater_dev)
         metrics["dev"] = {"neural": score_alignment(docs, aligner), "classical": score_alignment(docs, ClassicalAligner())}
+    if cv is not None:
+        metrics["cv"] = {"folds": cv["folds"], "documents": cv["documents"], "union_margin": cv["chosen_margin"],
+                         "neural": cv["neural"], "classical": cv["classical"]}
     config.metrics = metrics
     save_model(model, config, out_dir, model_card(config))
     return metrics
@@ -314,7 +331,13 @@ def _name(path: Optional[str]) -> Optional[str]:
 
 def model_card(config: AlignerConfig) -> str:
     rows = "\n".join(f"| {split} | {name} | {s['f1']} | {s['changed_precision']} | {s['changed_recall']} | {s['changed_f1']} |"
-                     for split, by_name in config.metrics.items() for name, s in by_name.items())
+                     for split, by_name in config.metrics.items() if split != "cv" for name, s in by_name.items())
+    cv = config.metrics.get("cv")
+    if cv:
+        rows += "\n" + "\n".join(
+            f"| {cv['folds']}-fold CV of train+dev ({cv['documents']} docs, by document; mean ± sd) | {name} | "
+            f"{cv[name]['f1']['mean']} ± {cv[name]['f1']['sd']} | – | – | "
+            f"{cv[name]['changed_f1']['mean']} ± {cv[name]['changed_f1']['sd']} |" for name in ("neural", "classical"))
     return f"""# revmine neural CRF sentence aligner
 
 Emission head (MLP over MiniLM bi-encoder cosine + string features) and two jump-distance CRFs
@@ -329,8 +352,8 @@ Gold for IteraTeR is derived by mapping characters through the annotated edit ac
 other papers inserted as unaligned negatives. Only changed blocks (after hash-matching) are used,
 because that is all the aligner sees in the pipeline.
 
-Union margin (links found in one direction only must beat NULL by this much): {config.union_margin},
-chosen on the train subset.
+Union margin (links found in one direction only must beat NULL by this much): {config.union_margin}.
+Selection: {config.training.get("selection", "on the train subset")}.
 
 ## Scores (IteraTeR doc-level, `revmine eval align`)
 | split | aligner | overall F1 | changed P | changed R | changed F1 |
