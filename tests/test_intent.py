@@ -80,7 +80,11 @@ def test_train_writes_a_small_model_with_a_card(tiny_model):
     assert cfg["metrics"]["dev"]["iterater"]["n"] == 24
     size = sum(p.stat().st_size for p in tiny_model.rglob("*") if p.is_file())
     assert size < 8_000_000, size
-    assert "Training data" in (tiny_model / "README.md").read_text()
+    card = (tiny_model / "README.md").read_text()
+    assert "Training data" in card and "Cross-validated" in card
+    assert "arxivedits" in cfg["training"]["lexical_cv"]  # the IteraTeR slice has too few documents for 5 folds
+    for cv in cfg["training"]["lexical_cv"].values():  # C chosen by folds of train+dev, as the card says
+        assert cv["by_C"][str(cv["chosen_C"])]["mean"] == max(v["mean"] for v in cv["by_C"].values())
 
 
 @pytest.mark.slow
