@@ -360,5 +360,5 @@ Selection: {config.training.get("selection", "on the train subset")}.
 |---|---|---:|---:|---:|---:|
 {rows}
 
-Reproduce: `revmine train aligner` (defaults to ../shared/data; about 4 minutes on 2 CPU cores).
+Reproduce: `revmine train aligner` (defaults to ../shared/data; about 10 minutes on 2 CPU cores, the 5-fold cross-validation included).
 """
