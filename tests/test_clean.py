@@ -224,3 +224,14 @@ def test_block_by_block_cleaning_agrees_on_every_section_of_real_dumps(shared_da
                 assert _whole(clean_section(raw, blocks=blocks)) == expected, (name, rev.rev_id, raw[:200])
                 compared += 1
     assert compared > 1000 and blocks.hits > 0
+
+
+def test_an_unclosed_tag_at_the_top_of_a_long_section_keeps_splitting_linear():
+    from revmine.pipeline.clean import BlockCache, split_blocks
+
+    raw = "<div>\n\n" + "Paragraph of text.\n\n" * 20_000 + "</div>\n\nAfter.\n"
+    parts = split_blocks(raw)
+    assert "".join(parts) == raw and len(parts) == 1  # given up after 16 open checks, not cut after </div>
+    short = "<div>\n\nOne.\n\nTwo.\n\n</div>\n\nThree.\n\nFour.\n"
+    assert split_blocks(short) == ["<div>\n\nOne.\n\nTwo.\n\n</div>\n\n", "Three.\n\n", "Four.\n"]
+    assert _whole(clean_section(short, blocks=BlockCache())) == _whole(clean_section(short))

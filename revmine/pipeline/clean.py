@@ -494,20 +494,28 @@ def _block_balanced(s: str) -> bool:
     return all(v <= 0 for v in depth.values())
 
 
+_MAX_OPEN_TRIES = 16
+
+
 def split_blocks(raw: str) -> list[str]:
-    """A section cut after each blank line, where the text so far balances (`_block_balanced`)."""
+    """A section cut after each blank line, where the text so far balances (`_block_balanced`).
+
+    Each check rescans the open block, so after `_MAX_OPEN_TRIES` failed checks in a row (an unclosed
+    `<p>` at the top of a long section, say) the rest stays one block: the cost stays linear."""
     if "\n\n" not in raw:
         return [raw]
     out: list[str] = []
-    start = 0
+    start = tries = 0
     i = raw.find("\n\n")
-    while i >= 0:
+    while i >= 0 and tries < _MAX_OPEN_TRIES:
         end = i + 2
         while end < len(raw) and raw[end] == "\n":
             end += 1
         if _block_balanced(raw[start:end]):
             out.append(raw[start:end])
-            start = end
+            start, tries = end, 0
+        else:
+            tries += 1
         i = raw.find("\n\n", end)
     if start < len(raw):
         out.append(raw[start:])
