@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from revmine.pipeline.clean import SectionCache, clean_section, clean_wikitext, split_sections, text_sentences
@@ -235,3 +235,25 @@ def test_an_unclosed_tag_at_the_top_of_a_long_section_keeps_splitting_linear():
     short = "<div>\n\nOne.\n\nTwo.\n\n</div>\n\nThree.\n\nFour.\n"
     assert split_blocks(short) == ["<div>\n\nOne.\n\nTwo.\n\n</div>\n\n", "Three.\n\n", "Four.\n"]
     assert _whole(clean_section(short, blocks=BlockCache())) == _whole(clean_section(short))
+
+
+_MARKUP = ["{{", "}}", "{{cite|a=", "[[", "]]", "[[File:X.png|thumb|", "<div>", "</div>", "<ref>", "</ref>",
+           "<ref name=a/>", "\n\n", "\n", "\n\n\n", "== H ==\n", "Text here. ", "More words", "'''", "''", "{|", "|}",
+           "|-", "<!--", "-->", "[http://x.org y]", "[http://x.org", "<p>", "|", "=", "* ", "<poem>", "</poem>", "<br>",
+           "<math>", "</math>", "[[Category:C]]", "{{{1}}}", "<nowiki>", "</nowiki>", "<pre>", "</pre>", ":", ";",
+           "#REDIRECT [[T]]"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(_MARKUP), max_size=40))
+@example(["\n\n", "#REDIRECT [[T]]"])  # a redirect after blank lines still leads the page
+@example(["\n\n", "== H ==\n"])  # blank lines before a heading: the heading's block is still the first
+def test_any_markup_cleans_the_same_block_by_block(parts):
+    from revmine.pipeline.clean import BlockCache, WikitextError
+
+    raw = "".join(parts)
+    try:
+        expected = _whole(clean_section(raw))
+    except WikitextError:
+        return
+    assert _whole(clean_section(raw, blocks=BlockCache())) == expected

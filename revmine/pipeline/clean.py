@@ -422,7 +422,7 @@ def clean_section(raw: str, names: Namespaces = ENGLISH, blocks: Optional["Block
     section. The result is the same CleanSection (tests/test_clean.py compares both on every shared dump)."""
     if len(raw) > MAX_SECTION_CHARS:
         raise WikitextError("section_too_large", f"a section of {len(raw):,} characters (limit {MAX_SECTION_CHARS:,})")
-    if blocks is not None:
+    if blocks is not None and not _REDIRECT.match(raw):  # a redirect page is short, and its target leads it
         parts = split_blocks(raw)
         if len(parts) > 1:
             return _joined_blocks([blocks.get(part, names, first=i == 0) for i, part in enumerate(parts)])
@@ -511,8 +511,11 @@ def split_blocks(raw: str) -> list[str]:
         end = i + 2
         while end < len(raw) and raw[end] == "\n":
             end += 1
-        if _block_balanced(raw[start:end]):
-            out.append(raw[start:end])
+        block = raw[start:end]
+        if not block.strip():
+            pass  # leading blank lines join the first block, which holds the heading
+        elif _block_balanced(block):
+            out.append(block)
             start, tries = end, 0
         else:
             tries += 1
