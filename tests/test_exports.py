@@ -36,8 +36,11 @@ def test_hub_folder_loads_offline_with_datasets(real_warehouse, tmp_path, monkey
     configs = {c["config_name"] for c in header["configs"]}
     assert {"revision_pairs", "edits", "sentences", "alignments"} <= configs
     assert "enwiki-20140102.tiny.xml.gz" in card
-    edits = datasets.load_dataset(str(out), "edits", split="train")
-    pairs = datasets.load_dataset("parquet", data_dir=str(out / "revision_pairs"), split="train")
+    # datasets reads HF_HOME when it is imported, so the cache folder is passed: a shared cache can hand back
+    # an earlier run's rows for a file at the same path
+    cache = str(tmp_path / "hf" / "datasets")
+    edits = datasets.load_dataset(str(out), "edits", split="train", cache_dir=cache)
+    pairs = datasets.load_dataset("parquet", data_dir=str(out / "revision_pairs"), split="train", cache_dir=cache)
     import duckdb
 
     con = duckdb.connect(str(real_warehouse / "catalog.duckdb"), read_only=True)

@@ -183,11 +183,12 @@ def test_a_revision_id_on_two_pages_is_quarantined(tmp_path):
 
 
 def test_cleaned_texts_of_different_pages_never_mix():
+    from revmine.pipeline.clean import ENGLISH
     from revmine.pipeline.diff import DiffEngine
 
     engine = DiffEngine()
-    one = engine._doc("testwiki", 5, "The first page says this.")
-    other = engine._doc("testwiki", 5, "A second page says something else.")
+    one = engine._doc("testwiki", 5, "The first page says this.", ENGLISH)
+    other = engine._doc("testwiki", 5, "A second page says something else.", ENGLISH)
     assert one is not other and one.texts != other.texts
 
 

@@ -599,7 +599,7 @@ class SectionCache:
         self.data: OrderedDict = OrderedDict()
         self.hits = self.misses = 0
         self._unbalanced: set = set()
-        self.blocks = BlockCache(4 * size)
+        self.blocks = BlockCache(size)  # blocks of the sections that changed lately
 
     @staticmethod
     def key(raw: str, names: Namespaces = ENGLISH):
