@@ -1,5 +1,7 @@
 """The describer: summaries the structured diff determines, the faithfulness rule, and its enforcement."""
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from revmine.pipeline.describe import Evidence, check, describe, describe_content
 from revmine.pipeline.diff import DiffEngine
@@ -96,3 +98,23 @@ def test_model_output_that_breaks_the_rule_falls_back_to_the_describer():
     short, records, _ = _diff(old, "He was born in 1900 in Paris, France, to bakers.\n")
     (spelled,) = summarize_pairs(Opinionated("added family of bakers from Lyon"), [short], records)
     assert (spelled.summary, spelled.path) == ("added France, to bakers", "describer")
+
+
+_FRAGMENTS = ["The cat sat. ", "A dog ran fast. ", "teh ", "the ", "{{Infobox|a=1}}", "{{Infobox|a=2}}", "[[Category:X]]",
+              "[[Category:Y]]", "[[Link]] ", "[[Other|text]] ", "<ref>Smith 2001.</ref>", "<ref name=b/>", "\n\n",
+              "\n== Sec ==\n", "\n== Two ==\n", "#REDIRECT [[T]]\n", "[http://example.org site] ", "{|\n| a\n|}\n",
+              "[[File:A.png|thumb|cap]]", "1840 ", "1846 ", "Words added here. ", "'''bold''' ", "[[fr:Chat]]"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12), st.lists(st.sampled_from(_FRAGMENTS), max_size=12))
+def test_the_describer_never_names_what_the_edit_does_not_hold(old, new):
+    """Any edit between two random pages: what the describer writes passes the faithfulness rule it enforces
+    on the model."""
+    old, new = "".join(old), "".join(new)
+    if old == new:
+        return
+    _, _, d = _diff(old, new)
+    for text in (describe(d), describe_content(d)):
+        if text:
+            assert check(text, Evidence.of(d)) == (False, False), text
