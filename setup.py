@@ -44,6 +44,7 @@ setup(
         "accelerate>=0.30",
         "matplotlib>=3.7",  # revmine report
         "huggingface_hub>=0.20",  # export hub --push
+        "mwconstants>=0.1",  # Wikipedia's namespace aliases per language (File:/Category: in old revisions)
     ],
     extras_require={
         # mwxml is the differential oracle for the reader; hypothesis fuzzes what no fixture covers.

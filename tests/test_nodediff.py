@@ -186,8 +186,8 @@ _ITWIKI = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" versio
 
 
 def test_a_wikis_own_category_name_makes_a_category_not_a_link_and_text(tmp_path):
-    """itwiki writes [[Categoria:Islam]]: read by the dump's siteinfo, it is a category, as [[Category:...]]
-    is on English pages; the same text on a wiki without that name stays a link."""
+    """itwiki writes [[Categoria:Islam]]: read by the dump's siteinfo (and itwiki's alias table), it is a
+    category, as [[Category:...]] is on English pages; the same text on a wiki without that name stays a link."""
     from revmine.pipeline.align import ClassicalAligner
     from revmine.pipeline.diff import DiffEngine
     from revmine.pipeline.pair import pair_revisions
@@ -202,7 +202,8 @@ def test_a_wikis_own_category_name_makes_a_category_not_a_link_and_text(tmp_path
     assert [(r.node_type, r.action, r.key) for r in records if isinstance(r, NodeChange)] == [
         ("category", "added", "Islam")]
     assert not [r for r in records if isinstance(r, Sentence)]  # no prose changed
-    pair.namespaces = None  # the same text, English names only: a link, cleaned from the shared cache apart
+    pair.namespaces, pair.wiki = None, "xxwiki"  # the same text on a wiki with English names only: a link,
+    # cleaned apart from the itwiki sections in the shared cache
     assert [(r.node_type, r.key) for r in engine.diff(pair) if isinstance(r, NodeChange)] == [
         ("wikilink", "Categoria:Islam")]
 
@@ -214,3 +215,20 @@ def test_a_redirect_target_is_its_own_node():
     assert changes("#REDIRECT [[A]]\n", "#redirect:[[B|label]]\n") == [("redirect", "changed", "B")]
     assert changes("Text with #REDIRECT [[A]] inside.\n", "Text with #REDIRECT [[B]] inside.\n") == [
         ("wikilink", "changed", "B")]  # only at the start of a page
+
+
+def test_a_languages_namespace_aliases_make_media_and_categories():
+    """Old revisions use aliases that siteinfo does not list ("Immagine" on itwiki, "Bild" on dewiki);
+    mwconstants' alias table for the wiki's language supplies them. On enwiki the same text is a link."""
+    from revmine.pipeline.clean import Namespaces
+
+    old, new = "Text.\n", ("Text.\n[[Immagine:Amen.jpg|thumb|Una foto]]\n[[CAT:Islam]]\n"
+                           "<gallery>\nImmagine:Due.png|Altra\n</gallery>\n")
+    it = Namespaces.of(None, "itwiki")
+    got = {(c.node_type, c.key) for c in node_changes(_Key(), clean_wikitext(old, names=it), clean_wikitext(new, names=it))}
+    assert got == {("media", "Amen.jpg"), ("category", "Islam"), ("gallery", "gallery"), ("media", "Due.png")}
+    de = Namespaces.of(None, "dewiki")
+    assert [c.node_type for c in node_changes(_Key(), clean_wikitext(old, names=de),
+                                              clean_wikitext("Text.\n[[Bild:Karte.png|mini]]\n", names=de))] == ["media"]
+    assert Namespaces.of(None, "enwiki") is Namespaces.of(None, "") and ("wikilink", "Bild:Karte.png") in {
+        (c.node_type, c.key) for c in _records(old, "Text.\n[[Bild:Karte.png|mini]]\n")}

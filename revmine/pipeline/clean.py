@@ -25,6 +25,8 @@ import mwparserfromhell
 from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text,
                                     Wikilink)
 
+from revmine.schemas.names import wiki_base
+
 # Tags whose content is not prose. (ref is handled separately: it is also a node we track.)
 _DROP_TAGS = frozenset({"math", "chem", "ce", "gallery", "timeline", "imagemap", "score", "syntaxhighlight", "source",
                         "pre", "code", "graph", "mapframe", "maplink", "references", "templatedata", "inputbox",
@@ -86,20 +88,29 @@ class Node:
 @dataclass(frozen=True)
 class Namespaces:
     """The link prefixes that make a File: or Category: link on one wiki: the canonical English names,
-    which every wiki accepts, plus the wiki's own names from its dump's siteinfo ("Categoria",
-    "Kategorie"). Without a siteinfo only the English names are known."""
+    which every wiki accepts; the wiki's own names from its dump's siteinfo ("Categoria", "Datei"); and
+    the aliases of its language, which siteinfo does not list but old revisions use ("Immagine" on
+    itwiki, "Bild" on dewiki), from mwconstants' table of Wikipedia namespace aliases."""
     media: frozenset = _MEDIA_PREFIXES
     category: frozenset = _CATEGORY_PREFIXES
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
-    def of(names: Optional[tuple]) -> "Namespaces":
-        """From (lower-case name, number) pairs, as the reader passes them on; a dump has one tuple."""
-        if not names:
-            return ENGLISH
-        # namespace -2 (Media:) links a file as well
-        got = Namespaces(_MEDIA_PREFIXES | {n for n, k in names if k in (6, -2)},
-                         _CATEGORY_PREFIXES | {n for n, k in names if k == 14})
+    def of(names: Optional[tuple], wiki: str = "") -> "Namespaces":
+        """From (lower-case name, number) pairs, as the reader passes them on (a dump has one tuple),
+        and the wiki's database name."""
+        media, category = set(_MEDIA_PREFIXES), set(_CATEGORY_PREFIXES)
+        for name, number in names or ():
+            if number in (6, -2):  # namespace -2 (Media:) links a file as well
+                media.add(name)
+            elif number == 14:
+                category.add(name)
+        for local, info in _namespace_aliases(wiki_base(wiki)).items():
+            canonical = info.get("canonical", local)
+            side = media if canonical in ("File", "Media") else category if canonical == "Category" else None
+            if side is not None:
+                side.update(n.lower() for n in (local, *info.get("aliases", ())))
+        got = Namespaces(frozenset(media), frozenset(category))
         return ENGLISH if got == ENGLISH else got
 
     @functools.cached_property
@@ -110,6 +121,13 @@ class Namespaces:
 
 
 ENGLISH = Namespaces()
+
+
+def _namespace_aliases(language: str) -> dict:
+    """{local name: {'canonical': …, 'aliases': […]}} of one Wikipedia language; {} for one it lacks."""
+    from mwconstants.constants.c_namespaces import NAMESPACE_ALIASES
+
+    return NAMESPACE_ALIASES.get(language, {})
 
 
 def _digest(text: str) -> str:
@@ -405,7 +423,11 @@ class _Renderer:
             for line in contents.split("\n"):
                 m = _GALLERY_FILE.match(line)
                 if m and m.group(1).strip():
-                    name = _norm_title(m.group(1))
+                    raw_name = m.group(1)
+                    prefix, colon, rest = raw_name.partition(":")
+                    if colon and prefix.strip().lower() in self.names.media:  # a wiki's own File: name
+                        raw_name = rest
+                    name = _norm_title(raw_name)
                     caption = m.group(2) or ""
                     self._add("media", name, caption)
                     if caption:

@@ -66,7 +66,7 @@ class DiffEngine:
                                         SentenceList.of(pair.old_sentences), SentenceList.of(pair.new_sentences))
         key = PairKey(pair.wiki, pair.year, pair.pair_id, "wikipedia")
         parsed_before = self.sections.misses
-        names = Namespaces.of(pair.namespaces)
+        names = Namespaces.of(pair.namespaces, pair.wiki)
         old = self._doc(pair.wiki, pair.old_rev_id, pair.old_text, names)
         new = self._doc(pair.wiki, pair.new_rev_id, pair.new_text, names)
         plan = self._plan_sentences(key, old, new)

@@ -20,6 +20,20 @@ NS_RANGE = (-(1 << 31), (1 << 31) - 1)  # namespace numbers: int32
 EPOCH_RANGE = (-62135596800, 253402300799)
 
 
+# Wiki database names are <language or project><suffix>: enwiki, dewikivoyage, commonswiki, zh_min_nanwiki.
+PROJECT_SUFFIXES = ("wiki", "wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisource", "wikiversity",
+                    "wikivoyage")
+
+
+def wiki_base(wiki: str) -> str:
+    """The database name without its project suffix, with '-' for '_': 'it' for itwiki and itwikivoyage,
+    'zh-min-nan' for zh_min_nanwiki, 'commons' for commonswiki; the name itself when it has no suffix."""
+    for suffix in sorted(PROJECT_SUFFIXES, key=len, reverse=True):
+        if wiki.endswith(suffix) and len(wiki) > len(suffix):
+            return wiki[: -len(suffix)].replace("_", "-")
+    return wiki.replace("_", "-")
+
+
 def is_wiki_name(name: Optional[str]) -> bool:
     return isinstance(name, str) and _WIKI_NAME.fullmatch(name) is not None
 

@@ -26,6 +26,7 @@ from typing import Optional
 import yaml
 
 from revmine.schemas import TABLES
+from revmine.schemas.names import wiki_base
 from revmine.warehouse.catalog import connect
 
 log = logging.getLogger(__name__)
@@ -136,8 +137,6 @@ def _sources(warehouse: str) -> list[dict]:
 
 
 # Wiki database names that are not <language>wiki; projects without a language are multilingual.
-_PROJECT_SUFFIXES = ("wiki", "wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisource", "wikiversity",
-                     "wikivoyage")
 _LANGUAGE_OF = {"simple": "en", "arxiv": "en"}
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
 _MULTILINGUAL = frozenset({"commons", "meta", "species", "wikidata", "mediawiki", "incubator", "outreach", "sources"})
@@ -147,12 +146,8 @@ def languages(wikis: list[str]) -> list[str]:
     """ISO codes of the wikis' languages for the card header, e.g. ['aa', 'en'] for aawiki and enwiki."""
     out = set()
     for wiki in wikis:
-        base = wiki
-        for suffix in sorted(_PROJECT_SUFFIXES, key=len, reverse=True):
-            if wiki.endswith(suffix) and len(wiki) > len(suffix):
-                base = wiki[: -len(suffix)]
-                break
-        base = _LANGUAGE_OF.get(base, base).replace("_", "-")
+        base = wiki_base(wiki)
+        base = _LANGUAGE_OF.get(base, base)
         if base in _MULTILINGUAL:
             out.add("multilingual")
         elif _LANGUAGE_CODE.fullmatch(base):  # a test wiki's made-up name says nothing
