@@ -113,12 +113,6 @@ class Namespaces:
         got = Namespaces(frozenset(media), frozenset(category))
         return ENGLISH if got == ENGLISH else got
 
-    @functools.cached_property
-    def tag(self) -> str:
-        """'' for English names only, else what tells this wiki's cleaned sections apart in a shared cache."""
-        extra = sorted((self.media - _MEDIA_PREFIXES) | (self.category - _CATEGORY_PREFIXES))
-        return "|".join(extra)
-
 
 ENGLISH = Namespaces()
 
@@ -564,27 +558,37 @@ def _joined_blocks(parts: list[CleanSection]) -> CleanSection:
                         head.heading)
 
 
-class BlockCache:
-    """LRU cache of cleaned blocks (see clean_section), keyed by their raw text (as SectionCache)."""
+class _LRU:
+    """A bounded mapping that drops the least recently used entry, counting hits and misses."""
 
-    def __init__(self, size: int = 16384):
+    def __init__(self, size: int):
         self.size = size
         self.data: OrderedDict = OrderedDict()
         self.hits = self.misses = 0
 
-    def get(self, raw: str, names: Namespaces, first: bool) -> CleanSection:
-        key = (raw, first, names.tag)
+    def fetch(self, key, make: Callable[[], CleanSection]) -> tuple[CleanSection, bool]:
+        """(value, made): the cached value for `key`, else `make()`, stored."""
         hit = self.data.get(key)
         if hit is not None:
             self.data.move_to_end(key)
             self.hits += 1
-            return hit
-        block = _clean_block(raw, names, first)
+            return hit, False
+        value = make()
         self.misses += 1
-        self.data[key] = block
+        self.data[key] = value
         if len(self.data) > self.size:
             self.data.popitem(last=False)
-        return block
+        return value, True
+
+
+class BlockCache(_LRU):
+    """LRU cache of cleaned blocks (see clean_section), keyed by their raw text (as SectionCache)."""
+
+    def __init__(self, size: int = 16384):
+        super().__init__(size)
+
+    def get(self, raw: str, names: Namespaces, first: bool) -> CleanSection:
+        return self.fetch((raw, first, names), lambda: _clean_block(raw, names, first))[0]
 
 
 def split_sentences(paragraph: str) -> list[tuple[int, int]]:
@@ -608,7 +612,7 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
     return out or [(0, len(paragraph))]
 
 
-class SectionCache:
+class SectionCache(_LRU):
     """LRU cache of cleaned sections keyed by their raw wikitext (and the wiki's namespace names, where
     they are not English: the same text cleans differently on another wiki).
 
@@ -617,15 +621,13 @@ class SectionCache:
     its sections' raw text, about as much again as their cleaned text."""
 
     def __init__(self, size: int = 4096):
-        self.size = size
-        self.data: OrderedDict = OrderedDict()
-        self.hits = self.misses = 0
+        super().__init__(size)
         self._unbalanced: set = set()
         self.blocks = BlockCache(size)  # blocks of the sections that changed lately
 
     @staticmethod
     def key(raw: str, names: Namespaces = ENGLISH):
-        return raw if names is ENGLISH else (raw, names.tag)
+        return raw if names is ENGLISH else (raw, names)
 
     def balanced(self, raw: str, names: Namespaces = ENGLISH) -> bool:
         """`_balanced(raw)`, without counting brackets for a piece cleaned before: it was a whole section,
@@ -642,18 +644,10 @@ class SectionCache:
         return False
 
     def get(self, raw: str, names: Namespaces = ENGLISH) -> tuple:
+        """(cache key, cleaned section, whether it was parsed now)."""
         key = self.key(raw, names)
-        hit = self.data.get(key)
-        if hit is not None:
-            self.data.move_to_end(key)
-            self.hits += 1
-            return key, hit, False
-        section = clean_section(raw, names, self.blocks)
-        self.misses += 1
-        self.data[key] = section
-        if len(self.data) > self.size:
-            self.data.popitem(last=False)
-        return key, section, True
+        section, made = self.fetch(key, lambda: clean_section(raw, names, self.blocks))
+        return key, section, made
 
 
 def clean_wikitext(wikitext: str, cache: Optional[SectionCache] = None, names: Namespaces = ENGLISH) -> CleanDoc:
