@@ -257,7 +257,8 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
     torch.manual_seed(seed)
     started = time.time()
     encoder = SentenceEncoder(device=device)
-    blocks = blocks_from_docs(load_iterater_docs(iterater_train), "iterater")
+    train_docs = load_iterater_docs(iterater_train)
+    blocks = blocks_from_docs(train_docs, "iterater")
     if arxivedits_train:
         blocks += blocks_from_arxivedits(arxivedits_train, rng)
     for dump in wiki_dumps:
@@ -286,10 +287,9 @@ def train_aligner(out_dir: str, iterater_train: str, arxivedits_train: Optional[
     from revmine.pipeline.align import ClassicalAligner
 
     aligner = NeuralAligner(out_dir, device=dev)
-    tune_docs = load_iterater_docs(iterater_train)[:200]
+    tune_docs = train_docs[:200]
     cv = None
-    n_docs = len({d.doc_id for d in load_iterater_docs(iterater_train)}) if iterater_dev else 0
-    if iterater_dev and cv_folds >= 2 and n_docs >= cv_folds:
+    if iterater_dev and cv_folds >= 2 and len({d.doc_id for d in train_docs}) >= cv_folds:
         # The margin with the best changed-sentence F1 over folds of train+dev, each fold's model trained
         # without it; dev alone is only reported.
         cv = cross_validate(iterater_train, iterater_dev, arxivedits_train, k=cv_folds, epochs=epochs, lr=lr,
