@@ -12,19 +12,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Print a human-readable breakdown, then one JSON line (the machine-readable result) last."""
     if args.task == "edits":
         from revmine.eval.edits import load_arxivedits, score_edits
+        from revmine.pipeline.extract import MergeModel, extract_edits, shipped_merger
 
         try:
             items = load_arxivedits(args.data)
-        except (OSError, ValueError) as exc:
+            merger = MergeModel.load(args.model) if args.model else shipped_merger()
+        except (OSError, ValueError, KeyError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             return 2
-        scores = score_edits(items)
+        scores = score_edits(items, lambda old, new: extract_edits(old, new, merger))
         for typ, row in scores.per_type().items():
             print(f"{typ:<11} precision={row['precision']:.4f} recall={row['recall']:.4f} f1={row['f1']:.4f} "
                   f"gold={row['n_gold']}")
         result = scores.summary()
+        result["rule_f1"] = score_edits(items, extract_edits).summary()["f1"]
+        print(f"plain difflib runs, no merge model: f1={result['rule_f1']:.4f}")
         if args.cv_train:
-            result.update(_cv_edits(args, items))
+            result.update(_cv_edits(args, items, merger))
         print(json.dumps(result))
         return 0
     if args.task == "align":
@@ -56,18 +60,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     raise AssertionError(args.task)
 
 
-def _cv_edits(args: argparse.Namespace, dev_items: list) -> dict:
-    """The extractor's F1 on k folds of train+dev, split by arXiv paper."""
-    from revmine.eval.cv import fmt, group_folds, mean_sd
-    from revmine.eval.edits import load_arxivedits, score_edits
+def _cv_edits(args: argparse.Namespace, dev_items: list, merger) -> dict:
+    """Plain difflib runs and the merge model's recipe (refitted on each fold's rest, at the model's C and
+    threshold) on k folds of train+dev, split by arXiv paper."""
+    from revmine.eval.cv import fmt, mean_sd
+    from revmine.eval.edits import load_arxivedits
+    from revmine.training.edits import cross_validate_merger
 
     pool = load_arxivedits(args.cv_train) + dev_items
-    folds = group_folds(pool, lambda it: it.get("arxiv-id") or it.get("sentence-pair-index"), args.folds)
-    f1s = [score_edits([pool[i] for i in fold]).summary()["f1"] for fold in folds]
-    print(f"{args.folds}-fold cross-validation over train+dev ({len(pool)} pairs, folds by paper): "
-          f"F1 {fmt(f1s)} (folds: {', '.join(f'{f:.3f}' for f in f1s)})")
-    m, s = mean_sd(f1s)
-    return {"cv_f1_mean": round(m, 4), "cv_f1_sd": round(s, 4), "cv_folds": args.folds}
+    settings = ({"cs": (merger.info.get("C", 0.1),), "thresholds": (merger.threshold,)} if merger else {"cs": ()})
+    cv = cross_validate_merger(pool, args.folds, **settings)
+    print(f"{args.folds}-fold cross-validation over train+dev ({len(pool)} pairs, folds by paper), F1 mean ± sd:")
+    print(f"  plain difflib runs: {fmt(cv['rule'])} (folds: {', '.join(f'{f:.3f}' for f in cv['rule'])})")
+    out = {"cv_rule_f1_mean": round(mean_sd(cv["rule"])[0], 4), "cv_folds": args.folds}
+    for setting, f1s in cv["by_setting"].items():
+        print(f"  merge model, {setting}: {fmt(f1s)} (folds: {', '.join(f'{f:.3f}' for f in f1s)})")
+        m, s = mean_sd(f1s)
+        out.update(cv_f1_mean=round(m, 4), cv_f1_sd=round(s, 4))
+    return out
 
 
 def _cv_align(args: argparse.Namespace) -> dict:

@@ -1,4 +1,4 @@
-"""`revmine train aligner|intent|summarizer`: train a model into a folder (config, safetensors, card)."""
+"""`revmine train aligner|intent|summarizer|edits`: train a model into a folder (config, safetensors, card)."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +18,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_intent(args)
     if args.what == "summarizer":
         return _train_summarizer(args)
+    if args.what == "edits":
+        return _train_edits(args)
     from revmine.training.aligner import train_aligner
 
     shared = shared_data()
@@ -32,6 +34,26 @@ def cmd_train(args: argparse.Namespace) -> int:
                             finetune=args.finetune_encoder, wiki_dumps=args.wiki_dump or (), **given(args, "epochs"))
     console.print(f"aligner saved to {args.out}")
     print(json.dumps(metrics))
+    return 0
+
+
+def _train_edits(args: argparse.Namespace) -> int:
+    from revmine.eval.edits import load_arxivedits
+    from revmine.training.edits import train_merger
+
+    shared = shared_data()
+    train = args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json")
+    dev = args.arxivedits_dev or os.path.join(shared, "arxivedits", "dev.json")
+    if not os.path.exists(train):
+        console.print(f"[red]error:[/red] training data not found: {train} (pass --arxivedits-train or set REVMINE_SHARED_DATA)")
+        return 2
+    out = args.out or os.path.join("revmine", "models", "weights", "span-merge")
+    dev_items = load_arxivedits(dev)[: args.limit] if os.path.exists(dev) else None
+    name = lambda p: os.path.relpath(p, shared) if p.startswith(shared) else os.path.basename(p)  # noqa: E731
+    metrics = train_merger(out, load_arxivedits(train)[: args.limit], dev_items, k=args.folds,
+                           sources={"train": name(train), "dev": name(dev) if dev_items else None})
+    console.print(f"span-merge model saved to {out} (chosen by cross-validation: {metrics['chosen']})")
+    print(json.dumps({"chosen": metrics["chosen"], "dev": metrics["dev"]}))
     return 0
 
 
@@ -91,12 +113,13 @@ def _train_intent(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     t = sub.add_parser("train", allow_abbrev=False, help="train a model")
-    t.add_argument("what", choices=("aligner", "intent", "summarizer"))
+    t.add_argument("what", choices=("aligner", "intent", "summarizer", "edits"))
     t.add_argument("--out", help="model folder to write (default: the shipped weights in revmine/models/weights)")
     t.add_argument("--iterater-train", help="IteraTeR train JSON lines (aligner: doc-level; intent: sent-level)")
     t.add_argument("--iterater-dev", help="IteraTeR dev JSON lines (scores go into the model card)")
     t.add_argument("--arxivedits-train", help="arXivEdits train JSON")
-    t.add_argument("--arxivedits-dev", help="intent: arXivEdits dev JSON (scores go into the model card)")
+    t.add_argument("--arxivedits-dev", help="intent / edits: arXivEdits dev JSON (scores go into the model card)")
+    t.add_argument("--folds", type=int, default=5, help="edits: cross-validation folds over train+dev (default 5)")
     t.add_argument("--taxonomy", choices=("arxivedits", "iterater", "both"), default="both",
                    help="intent: train one head, or both on a shared encoder (default)")
     t.add_argument("--limit", type=int, help="intent / summarizer: use only the first N examples (smoke tests)")

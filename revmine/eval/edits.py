@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
-from revmine.pipeline.extract import SpanEdit, extract_edits
+from revmine.pipeline.extract import SpanEdit, extract_edits, shipped_merger
 
 EditKey = tuple[str, Optional[tuple[int, int]], Optional[tuple[int, int]]]
 
@@ -69,7 +69,11 @@ class EditScores:
 
 
 def score_edits(items: Iterable[dict],
-                extractor: Callable[[Sequence[str], Sequence[str]], list[SpanEdit]] = extract_edits) -> EditScores:
+                extractor: Optional[Callable[[Sequence[str], Sequence[str]], list[SpanEdit]]] = None) -> EditScores:
+    """Micro P/R/F1 of `extractor` (default: the pipeline's, difflib runs joined by the shipped merge model)."""
+    if extractor is None:
+        merger = shipped_merger()
+        extractor = lambda old, new: extract_edits(old, new, merger)  # noqa: E731
     s = EditScores()
     for item in items:
         old, new = item["sentence-1"].split(" "), item["sentence-2"].split(" ")
