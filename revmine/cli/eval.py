@@ -202,23 +202,34 @@ def _eval_intent(args: argparse.Namespace) -> int:
         result.update(coarse_macro_f1=round(c["macro_f1"], 4), coarse_weighted_f1=round(c["weighted_f1"], 4))
     result["n"] = report["n"]
     if args.cv_train:
-        result["cv_lexical"] = _cv_intent(args, examples)
+        result["cv_lexical"] = _cv_intent(args, examples, model_dir)
     print(json.dumps(result))
     return 0
 
 
-def _cv_intent(args: argparse.Namespace, dev_examples: list) -> dict:
-    """The lexical intent model on k folds of train+dev (by document or paper), for each C."""
+def _cv_intent(args: argparse.Namespace, dev_examples: list, model_dir: str) -> dict:
+    """The lexical intent model on k folds of train+dev (by document or paper), for each C, then with the
+    model folder's helper (the other taxonomy's lexical model) where this taxonomy takes one."""
     from revmine.eval.intent import load_intents
-    from revmine.training.intent import cross_validate_lexical
+    from revmine.models.lexical import LexicalIntent
+    from revmine.training.intent import HELPERS, cross_validate_lexical
 
     pool = load_intents(args.cv_train, args.taxonomy) + dev_examples
-    cv = cross_validate_lexical(pool, args.taxonomy, k=args.folds)
+    name = HELPERS.get(args.taxonomy)
+    helper = LexicalIntent.load(model_dir, name) if name and LexicalIntent.exists(model_dir, name) else None
+    cv = cross_validate_lexical(pool, args.taxonomy, k=args.folds, helper=helper, helper_name=name if helper else None)
     print(f"lexical model alone, {args.folds}-fold cross-validation over train+dev ({len(pool)} edits, folds by "
           f"{'paper' if args.taxonomy == 'arxivedits' else 'document'}), {cv['metric']} mean ± sd:")
+
+    def show(label: str, row: dict, chosen: bool) -> None:
+        mark = "  <- chosen" if chosen else ""
+        print(f"  {label:<22} {row['mean']:.3f} ± {row['sd']:.3f} (folds: {', '.join(f'{x:.3f}' for x in row['folds'])}){mark}")
+
     for c, row in cv["by_C"].items():
-        mark = "  <- chosen" if c == str(cv["chosen_C"]) else ""
-        print(f"  C={c:<6} {row['mean']:.3f} ± {row['sd']:.3f} (folds: {', '.join(f'{x:.3f}' for x in row['folds'])}){mark}")
+        show(f"C={c}", row, c == str(cv["chosen_C"]) and not cv.get("chosen_helper_weight"))
+    for w, row in cv.get("helper_cv", {}).items():
+        if float(w):
+            show(f"+ {name} x{w}", row, float(w) == cv["chosen_helper_weight"])
     return cv
 
 

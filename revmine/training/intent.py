@@ -109,17 +109,25 @@ def fit_lexical(model_dir: str, train: dict[str, list[EditInput]], dev: Optional
     config.mix, config.training["mix_dev"], metrics = {}, {}, {}
     cv_lexical = config.training.setdefault("lexical_cv", {})
     grid = [round(0.1 * k, 1) for k in range(11)]
-    for tax, examples in train.items():
+    fitted: dict[str, LexicalIntent] = {}
+    for tax in sorted(train, key=lambda t: t in HELPERS):  # a helper is fitted before the model it helps
+        examples = train[tax]
         labels = config.taxonomies[tax]
-        c = 1.0
+        c, weight = 1.0, 0.0
+        helper_name = HELPERS.get(tax) if HELPERS.get(tax) in fitted else None
+        helper = fitted.get(helper_name) if helper_name else None
         pool = examples + list((dev or {}).get(tax) or [])
         if dev and dev.get(tax) and cv_folds >= 2 and len({e.group for e in pool}) >= cv_folds:
-            cv = cross_validate_lexical(pool, tax, k=cv_folds)
-            c = cv["chosen_C"]
+            cv = cross_validate_lexical(pool, tax, k=cv_folds, helper=helper, helper_name=helper_name)
+            c, weight = cv["chosen_C"], cv.get("chosen_helper_weight", 0.0)
             cv_lexical[tax] = {"folds": cv_folds, "metric": cv["metric"], "chosen_C": c,
                                "by_C": {k: {"mean": v["mean"], "sd": v["sd"]} for k, v in cv["by_C"].items()}}
-        lexical = LexicalIntent(labels, C=c).fit(examples)
+            if helper is not None:
+                cv_lexical[tax].update(helper=helper_name, chosen_helper_weight=weight,
+                                       helper_cv={k: {"mean": v["mean"], "sd": v["sd"]} for k, v in cv["helper_cv"].items()})
+        lexical = LexicalIntent(labels, C=c, helper=helper, helper_name=helper_name, helper_weight=weight).fit(examples)
         lexical.save(model_dir, tax)
+        fitted[tax] = lexical
         if not (dev and dev.get(tax)):
             config.mix[tax] = 0.5
             continue
@@ -156,9 +164,17 @@ def _write_config(out_dir: str, config: IntentConfig) -> None:
 
 
 def _cv_lines(config: IntentConfig) -> str:
-    lines = [f"- {tax}, lexical model alone, {cv['metric']} at C = {cv['chosen_C']}: "
-             f"{cv['by_C'][str(cv['chosen_C'])]['mean']} ± {cv['by_C'][str(cv['chosen_C'])]['sd']} "
-             f"({cv['folds']}-fold mean ± sd)" for tax, cv in config.training.get("lexical_cv", {}).items()]
+    def line(tax: str, cv: dict) -> str:
+        c = cv["by_C"][str(cv["chosen_C"])]
+        out = (f"- {tax}, lexical model alone, {cv['metric']} at C = {cv['chosen_C']}: {c['mean']} ± {c['sd']} "
+               f"({cv['folds']}-fold mean ± sd)")
+        if cv.get("helper"):
+            h = cv["helper_cv"][str(cv["chosen_helper_weight"])]
+            out += (f"; with the {cv['helper']} lexical model's probabilities as features (weight chosen: "
+                    f"{cv['chosen_helper_weight']}): {h['mean']} ± {h['sd']}")
+        return out
+
+    lines = [line(tax, cv) for tax, cv in config.training.get("lexical_cv", {}).items()]
     return ("\nCross-validated:\n" + "\n".join(lines) + "\n") if lines else ""
 
 
@@ -205,32 +221,49 @@ Reproduce: `revmine train intent` (reads ../shared/data; see benchmarks/RESULTS.
 
 
 LEXICAL_C = (0.3, 1.0, 3.0, 10.0)  # inverse regularisation strengths tried by `cross_validate_lexical`
+HELPER_WEIGHTS = (3.0,)  # weights of the helper's probabilities tried against none (0.0)
+# Which lexical model may help which: the helper is fitted first, on its own taxonomy's data.
+HELPERS = {"arxivedits": "iterater"}
 
 
 def cross_validate_lexical(examples: list[EditInput], taxonomy: str, k: int = 5,
-                           cs: tuple = LEXICAL_C) -> dict:
+                           cs: tuple = LEXICAL_C, helper: Optional[LexicalIntent] = None,
+                           helper_name: Optional[str] = None, helper_weights: tuple = HELPER_WEIGHTS) -> dict:
     """k-fold cross-validation of the lexical model over `examples` (train+dev), folds by document or
     paper (`EditInput.group`), for each C: the fold mean ± sd of the taxonomy's figure (weighted F1 for
-    arXivEdits, macro F1 for IteraTeR). The encoder part is not refitted per fold: it takes about 40
-    minutes per training on the 2-core CPU."""
+    arXivEdits, macro F1 for IteraTeR). With a `helper` (the other taxonomy's lexical model, fitted on
+    its own data), each of `helper_weights` is then tried at the chosen C, and 0 (no helper) competes.
+    The encoder part is not refitted per fold: it takes about 40 minutes per training on the 2-core CPU."""
     from revmine.eval.cv import group_folds, mean_sd
     from revmine.models.metrics import classification_report
 
     labels = TAXONOMIES[taxonomy]
     metric = SELECT_BY.get(taxonomy, "macro_f1")
     folds = group_folds(examples, lambda e: e.group or id(e), k)
-    table = {}
-    for c in cs:
+
+    def run(make) -> dict:
         scores = []
         for fold in folds:
             held = set(fold)
-            model = LexicalIntent(labels, C=c).fit([e for i, e in enumerate(examples) if i not in held])
+            model = make().fit([e for i, e in enumerate(examples) if i not in held])
             test = [examples[i] for i in fold]
             pred = [lab for lab, _ in _argmax(model.predict_proba(test), labels)]
             scores.append(classification_report([e.label for e in test], pred, labels)[metric])
         m, s = mean_sd(scores)
-        table[str(c)] = {"mean": round(m, 4), "sd": round(s, 4), "folds": [round(x, 4) for x in scores]}
-        log.info("lexical %s C=%s: %s %.4f ± %.4f", taxonomy, c, metric, m, s)
+        return {"mean": round(m, 4), "sd": round(s, 4), "folds": [round(x, 4) for x in scores]}
+
+    table = {}
+    for c in cs:
+        table[str(c)] = run(lambda: LexicalIntent(labels, C=c))
+        log.info("lexical %s C=%s: %s %.4f ± %.4f", taxonomy, c, metric, table[str(c)]["mean"], table[str(c)]["sd"])
     chosen = max(cs, key=lambda c: table[str(c)]["mean"])
+    out = {}
+    if helper is not None:
+        by_weight = {"0.0": table[str(chosen)]}
+        for w in helper_weights:
+            by_weight[str(float(w))] = run(lambda: LexicalIntent(labels, C=chosen, helper=helper,
+                                                                 helper_name=helper_name, helper_weight=w))
+        best = max(by_weight, key=lambda w: (by_weight[w]["mean"], -float(w)))
+        out = {"helper": helper_name, "helper_cv": by_weight, "chosen_helper_weight": float(best)}
     return {"taxonomy": taxonomy, "metric": metric, "folds": k, "examples": len(examples), "by_C": table,
-            "chosen_C": chosen}
+            "chosen_C": chosen, **out}
