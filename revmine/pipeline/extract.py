@@ -26,6 +26,7 @@ _PUNCT = re.compile(r"^[^\w\s]+$")
 # Words whose presence at an edge or in a gap tells merges apart; other tokens fall into coarse classes.
 _FUNCTION_WORDS = frozenset("the a an of in on to for with by and or as at from is are was were be been this that "
                             "these which it its we our can not".split())
+# The merge model ships with the other weights (package data of revmine.models); reading a file is no import.
 SHIPPED_MERGER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "weights",
                               "span-merge")
 
@@ -198,10 +199,13 @@ def difflib_runs(fo: Sequence[str], fn: Sequence[str]) -> list[tuple]:
 
 def choose_units(n_runs: int, units: Sequence[tuple[int, int, SpanEdit, float]]) -> list[SpanEdit]:
     """The edits of the cover of runs 0..n_runs-1 by units (first, end, edit, gain) with the highest total gain."""
+    ending: dict[int, list] = {}
+    for u in units:
+        ending.setdefault(u[1], []).append(u)
     best: list = [(0.0, [])] + [None] * n_runs
     for end in range(1, n_runs + 1):
-        for a, b, e, gain in units:
-            if b == end and best[a] is not None:
+        for a, _, e, gain in ending.get(end, ()):
+            if best[a] is not None:
                 v = best[a][0] + gain
                 if best[end] is None or v > best[end][0] + 1e-12:
                     best[end] = (v, best[a][1] + [e])
