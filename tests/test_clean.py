@@ -248,6 +248,11 @@ _MARKUP = ["{{", "}}", "{{cite|a=", "[[", "]]", "[[File:X.png|thumb|", "<div>", 
 @given(st.lists(st.sampled_from(_MARKUP), max_size=40))
 @example(["\n\n", "#REDIRECT [[T]]"])  # a redirect after blank lines still leads the page
 @example(["\n\n", "== H ==\n"])  # blank lines before a heading: the heading's block is still the first
+@example(["</ref>", "<ref>", "\n\n", "</ref>"])  # a stray closer does not close what opens after it
+@example(["}}", "{{", "\n\n", "}}"])
+@example(["]]", "[[", "\n\n", "]]"])
+@example(["-->", "<!--", "\n\n", "-->"])
+@example(["</div>", "<div>", "\n\n", "</div>"])
 def test_any_markup_cleans_the_same_block_by_block(parts):
     from revmine.pipeline.clean import BlockCache, WikitextError
 

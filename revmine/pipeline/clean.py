@@ -258,8 +258,39 @@ _REF_CLOSE = re.compile(r"</ref>", re.I)
 
 
 def _balanced(s: str) -> bool:
+    """Section pieces: no more templates, tables, comments and refs opened than closed. A construct never
+    closed is text to the parser, so a heading after it still starts a section."""
     return (s.count("{{") <= s.count("}}") and s.count("{|") <= s.count("|}") and s.count("<!--") <= s.count("-->")
             and len(_REF_OPEN.findall(s)) <= len(_REF_CLOSE.findall(s)))
+
+
+_BRACKET = re.compile(r"\{\{|\}\}|\{\||\|\}|\[\[|\]\]|<!--|<ref[^>/]*>|</ref>", re.I)
+_OPENER_OF = {"}}": "{{", "|}": "{|", "]]": "[["}
+
+
+def _closed_in_order(s: str) -> bool:
+    """Every template, table, comment, ref and `[[` link opened in `s` is closed after it. A closer with
+    nothing open is text, as the parser reads it, so it closes nothing that opens later: counts alone would
+    let `</ref><ref>` pass as balanced."""
+    if not ("}}" in s or "|}" in s or "-->" in s or "</" in s or "]]" in s):
+        return not ("{{" in s or "{|" in s or "<!--" in s or "[[" in s or _REF_OPEN.search(s))
+    depth = {"{{": 0, "{|": 0, "[[": 0, "<ref": 0}
+    m = _BRACKET.search(s)
+    while m:
+        tok = m.group()
+        if tok == "<!--":  # a comment hides every bracket inside it
+            end = s.find("-->", m.end())
+            if end < 0:
+                return False
+            m = _BRACKET.search(s, end + 3)
+            continue
+        opener = _OPENER_OF.get(tok) or ("<ref" if tok[:2].lower() == "</" else None)
+        if opener is None:
+            depth["<ref" if tok[0] == "<" else tok] += 1
+        elif depth[opener]:
+            depth[opener] -= 1
+        m = _BRACKET.search(s, m.end())
+    return not any(depth.values())
 
 
 def _unstyled(text: str) -> str:
@@ -490,14 +521,14 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
 
 
 _BLOCK_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*?(/?)>")
-_VOID_TAGS = frozenset({"br", "hr", "img", "wbr", "references", "ref"})  # ref: counted by _balanced
+_VOID_TAGS = frozenset({"br", "hr", "img", "wbr", "references", "ref"})  # ref: _closed_in_order checks it
 
 
 def _block_balanced(s: str) -> bool:
-    """`_balanced`, and also links and every HTML-like tag closed: a `<div>` or `<poem>` spanning a blank
-    line would otherwise be parsed in two halves. An unclosed `<p>` keeps the rest of the section in one
-    block, which is only slower."""
-    if not _balanced(s) or s.count("[[") > s.count("]]"):
+    """`_balanced`, and also links and every HTML-like tag closed, in order: a `<div>` or `<poem>` spanning
+    a blank line would otherwise be parsed in two halves. Blocks only save parsing, so stricter is safe: an
+    unclosed `<p>` or `{{` keeps the rest of the section in one block, which is only slower."""
+    if not (_balanced(s) and s.count("[[") <= s.count("]]") and _closed_in_order(s)):
         return False
     if "<" not in s:
         return True
@@ -506,8 +537,11 @@ def _block_balanced(s: str) -> bool:
         name = name.lower()
         if selfclose or name in _VOID_TAGS:
             continue
-        depth[name] = depth.get(name, 0) + (-1 if close else 1)
-    return all(v <= 0 for v in depth.values())
+        if not close:
+            depth[name] = depth.get(name, 0) + 1
+        elif depth.get(name):  # a closing tag with none open is text
+            depth[name] -= 1
+    return not any(depth.values())
 
 
 _MAX_OPEN_TRIES = 16
