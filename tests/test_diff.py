@@ -237,3 +237,38 @@ def test_a_change_past_500_characters_of_a_node_is_seen():
     ref = "Claim.<ref name=\"long\">" + "A long citation text. " * 40 + "Page 7.</ref> More.\n"
     (change,) = _node_changes(ref, ref.replace("Page 7.", "Page 8."))
     assert (change.node_type, change.action, change.key) == ("reference", "changed", "long")
+
+
+_FRAGMENTS = ["The town is small. ", "It has a port. ", "Ships come in. ", "[[Harbour]] ", "[[Sea|the sea]] ", "{{cite web|url=x}} ",
+              "{{Infobox town|name=A|pop=5}}\n", "<ref>Smith 2001.</ref> ", "<ref name=a/> ", "''bold'' ", "'''x''' ",
+              "\n\n", "\n", "== History ==\n", "=== Port ===\n", "* item\n", "{|\n| a || b\n|}\n", "<!-- note -->",
+              "[[Category:Towns]]\n", "[[File:A.png|thumb|A map]]\n", "[http://x.org site] ", "<div>", "</div>", "{{", "}}",
+              "[[", "]]", "<ref>", "</ref>", "#REDIRECT [[Elsewhere]]\n", "é ü 北京 ", "&amp; &nbsp; ", "<br/>", "\t", "|", "="]
+_WIKITEXT = st.lists(st.sampled_from(_FRAGMENTS), max_size=24).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(old=_WIKITEXT, new=_WIKITEXT)
+def test_any_wikitext_pair_diffs_into_consistent_records(old, new):
+    """Whatever two revisions hold, the diff stage raises nothing but the quarantine error, every changed
+    sentence is aligned exactly once, and every edit's offsets point at its text."""
+    from revmine.pipeline.clean import WikitextError
+
+    try:
+        records = DiffEngine(ClassicalAligner()).diff(_pair(old, new))
+    except WikitextError:
+        return
+    sents = {(r.side, r.sent_idx): r.text for r in records if isinstance(r, Sentence)}
+    aligns = [r for r in records if isinstance(r, Alignment)]
+    assert sorted(("old", i) for a in aligns for i in a.old_idx) == sorted(k for k in sents if k[0] == "old")
+    assert sorted(("new", j) for a in aligns for j in a.new_idx) == sorted(k for k in sents if k[0] == "new")
+    by_idx = {a.align_idx: a for a in aligns}
+    for e in (r for r in records if isinstance(r, Edit)):
+        a = by_idx[e.align_idx]
+        if e.old_char_start is not None:
+            assert a.old_text[e.old_char_start:e.old_char_end] == e.old_text
+        if e.new_char_start is not None:
+            assert a.new_text[e.new_char_start:e.new_char_end] == e.new_text
+    (stats,) = [r for r in records if isinstance(r, DiffStats)]
+    assert stats.alignments == len(aligns) and stats.node_changes == sum(isinstance(r, NodeChange) for r in records)
+    assert all(r.action in ("added", "removed", "changed", "moved") for r in records if isinstance(r, NodeChange))
