@@ -531,7 +531,8 @@ class DumpReader:
         if over:  # truncated to MediaWiki's limits, and flagged by an event row below
             title = clip_bytes(title, self.cfg.max_title_bytes)
             user = clip_bytes(user, self.cfg.max_user_bytes) if user is not None else None
-        comment = f.get("comment")
+        # An empty <comment/> is no comment: MediaWiki never writes one, and mwxml reads it as none.
+        comment = f.get("comment") or None
         if comment is not None and len(comment) > self.cfg.max_comment_chars:
             comment = comment[: self.cfg.max_comment_chars]
         revision = Revision(
