@@ -1,4 +1,7 @@
 """Pairing: parents, identity reverts (mwreverts convention), bots, skips."""
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from helpers import read_all
 from revmine.config import PairConfig
 from revmine.pipeline.pair import pair_revisions
@@ -129,3 +132,18 @@ def test_reverts_agree_with_mwreverts_on_the_shared_dumps(shared_data):
         assert {p.new_rev_id for p in pairs.values() if p.is_reverted} == {k for k in reverted if k in pairs}, path.name
         checked += len(reverting)
     assert checked > 150
+
+
+@settings(max_examples=400, deadline=None)
+@given(shas=st.lists(st.sampled_from("abcde"), min_size=1, max_size=30), radius=st.integers(1, 15))
+def test_reverts_agree_with_mwreverts_on_any_history(shas, radius):
+    """mwreverts.detect as the oracle on random checksum sequences (few distinct texts, so reverts, chains
+    of reverts and reverts of reverts are common), at any radius."""
+    import mwreverts
+
+    pairs = _pairs(shas, radius)
+    expected = list(mwreverts.detect(((s, i + 1) for i, s in enumerate(shas)), radius=radius))
+    assert {k: p.reverted_to_rev_id for k, p in pairs.items() if p.is_revert} == {
+        rv.reverting: rv.reverted_to for rv in expected}
+    reverted = {r for rv in expected for r in rv.reverteds}
+    assert {k for k, p in pairs.items() if p.is_reverted} == {k for k in reverted if k in pairs}
