@@ -247,7 +247,7 @@ _FRAGMENTS = ["The town is small. ", "It has a port. ", "Ships come in. ", "[[Ha
 _WIKITEXT = st.lists(st.sampled_from(_FRAGMENTS), max_size=24).map("".join)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(old=_WIKITEXT, new=_WIKITEXT)
 def test_any_wikitext_pair_diffs_into_consistent_records(old, new):
     """Whatever two revisions hold, the diff stage raises nothing but the quarantine error, every changed
