@@ -85,6 +85,20 @@ def test_unclosed_tags_and_brackets_terminate():
     assert doc.sentences  # something readable survives
 
 
+def test_an_opener_never_closed_does_not_swallow_the_sections_after_it():
+    """An unclosed `{{` or `<ref>` is text to the parser, so later headings still start sections, as
+    mwparserfromhell sees them; the templates and refs after it, closed on their own, do not change that."""
+    import mwparserfromhell
+
+    for broken in ("Lead {{Infobox broken\n", "Lead <ref>never closed\n"):
+        text = broken + "== History ==\nOld times. {{cite|a}}\n== Today ==\nNew times.<ref>b</ref>\n"
+        titles = [s.title for s in clean_wikitext(text).sections]
+        assert titles[1:] == ["History", "Today"], titles
+        assert len(mwparserfromhell.parse(text).filter_headings(recursive=False)) == 2
+    # A closer later on may close it: the sections stay merged, as before.
+    assert len(split_sections("Lead {{a|\n== H ==\nx }}\n== K ==\ny\n")) == 2
+
+
 def test_huge_table_is_dropped_quickly():
     rows = "\n".join(f"|-\n| cell {i} || value {i} || [[Link {i}]]" for i in range(20000))
     text = "Before the table.\n{| class=\"wikitable\"\n" + rows + "\n|}\nAfter the table."

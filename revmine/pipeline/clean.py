@@ -232,12 +232,39 @@ def split_sections(wikitext: str, balanced: Optional[Callable[[str], bool]] = No
     pending = ""
     for a, b in zip(bounds, bounds[1:]):
         pending += wikitext[a:b]
-        if balanced(pending):
+        if balanced(pending) or (b < len(wikitext) and _left_open_for_good(pending, wikitext, b)):
             pieces.append(pending)
             pending = ""
     if pending:
         pieces.append(pending)
     return pieces
+
+
+_NESTING = re.compile(r"\{\{|\}\}|\{\||\|\}|<ref[^>/]*>|</ref>", re.I)
+_KIND = {"{{": "{{", "}}": "{{", "{|": "{|", "|}": "{|"}
+
+
+def _left_open_for_good(piece: str, text: str, at: int) -> bool:
+    """Whether what `piece` leaves open (templates, tables, refs) stays open to the end of `text`: every
+    closer after `at` has an opener of its own there. The parser reads such an opener as text, so the
+    heading at `at` still starts a section; without this, one unclosed `{{` folds the rest of the page
+    into one section. An open comment is not judged (it keeps merging)."""
+    if piece.count("<!--") > piece.count("-->"):
+        return False
+    open_kinds = {k for k, (o, c) in (("{{", ("{{", "}}")), ("{|", ("{|", "|}"))) if piece.count(o) > piece.count(c)}
+    if len(_REF_OPEN.findall(piece)) > len(_REF_CLOSE.findall(piece)):
+        open_kinds.add("<ref")
+    depth = {"{{": 0, "{|": 0, "<ref": 0}
+    for m in _NESTING.finditer(text, at):
+        tok = m.group()
+        kind = _KIND.get(tok) or "<ref"
+        if tok in ("{{", "{|") or (kind == "<ref" and tok[1] != "/"):
+            depth[kind] += 1
+        elif depth[kind]:
+            depth[kind] -= 1
+        elif kind in open_kinds:  # a closer with no opener after `at`: it may close the open one
+            return False
+    return True
 
 
 def heading_starts(text: str) -> list[int]:
