@@ -240,25 +240,20 @@ def split_sections(wikitext: str, balanced: Optional[Callable[[str], bool]] = No
     return pieces
 
 
-_NESTING = re.compile(r"\{\{|\}\}|\{\||\|\}|<ref[^>/]*>|</ref>", re.I)
-_KIND = {"{{": "{{", "}}": "{{", "{|": "{|", "|}": "{|"}
-
-
 def _left_open_for_good(piece: str, text: str, at: int) -> bool:
     """Whether what `piece` leaves open (templates, tables, refs) stays open to the end of `text`: every
     closer after `at` has an opener of its own there. The parser reads such an opener as text, so the
     heading at `at` still starts a section; without this, one unclosed `{{` folds the rest of the page
     into one section. An open comment is not judged (it keeps merging)."""
-    if piece.count("<!--") > piece.count("-->"):
+    open_kinds = _unclosed_kinds(piece)
+    if "<!--" in open_kinds:
         return False
-    open_kinds = {k for k, (o, c) in (("{{", ("{{", "}}")), ("{|", ("{|", "|}"))) if piece.count(o) > piece.count(c)}
-    if len(_REF_OPEN.findall(piece)) > len(_REF_CLOSE.findall(piece)):
-        open_kinds.add("<ref")
-    depth = {"{{": 0, "{|": 0, "<ref": 0}
-    for m in _NESTING.finditer(text, at):
-        tok = m.group()
-        kind = _KIND.get(tok) or "<ref"
-        if tok in ("{{", "{|") or (kind == "<ref" and tok[1] != "/"):
+    depth = {"{{": 0, "{|": 0, "[[": 0, "<ref": 0}
+    for m in _BRACKET.finditer(text, at):
+        if m.group() == "<!--":  # brackets inside a comment count here: that only keeps merging
+            continue
+        kind, closes = _bracket(m.group())
+        if not closes:
             depth[kind] += 1
         elif depth[kind]:
             depth[kind] -= 1
@@ -284,15 +279,31 @@ _REF_OPEN = re.compile(r"<ref[^>/]*>", re.I)
 _REF_CLOSE = re.compile(r"</ref>", re.I)
 
 
+def _unclosed_kinds(s: str) -> set:
+    """The kinds `s` opens more often than it closes ('{{', '{|', '<!--', '<ref'), by counts alone."""
+    out = {o for o, c in (("{{", "}}"), ("{|", "|}"), ("<!--", "-->")) if s.count(o) > s.count(c)}
+    if len(_REF_OPEN.findall(s)) > len(_REF_CLOSE.findall(s)):
+        out.add("<ref")
+    return out
+
+
 def _balanced(s: str) -> bool:
     """Section pieces: no more templates, tables, comments and refs opened than closed. A construct never
     closed is text to the parser, so a heading after it still starts a section."""
-    return (s.count("{{") <= s.count("}}") and s.count("{|") <= s.count("|}") and s.count("<!--") <= s.count("-->")
-            and len(_REF_OPEN.findall(s)) <= len(_REF_CLOSE.findall(s)))
+    return not _unclosed_kinds(s)
 
 
 _BRACKET = re.compile(r"\{\{|\}\}|\{\||\|\}|\[\[|\]\]|<!--|<ref[^>/]*>|</ref>", re.I)
-_OPENER_OF = {"}}": "{{", "|}": "{|", "]]": "[["}
+_CLOSES = {"}}": "{{", "|}": "{|", "]]": "[["}
+
+
+def _bracket(tok: str) -> tuple[str, bool]:
+    """(kind, whether it closes) of a `_BRACKET` token other than `<!--`; kinds: '{{', '{|', '[[', '<ref'."""
+    if tok in _CLOSES:
+        return _CLOSES[tok], True
+    if tok[0] == "<":
+        return "<ref", tok[1] == "/"
+    return tok, False
 
 
 def _closed_in_order(s: str) -> bool:
@@ -304,18 +315,17 @@ def _closed_in_order(s: str) -> bool:
     depth = {"{{": 0, "{|": 0, "[[": 0, "<ref": 0}
     m = _BRACKET.search(s)
     while m:
-        tok = m.group()
-        if tok == "<!--":  # a comment hides every bracket inside it
+        if m.group() == "<!--":  # a comment hides every bracket inside it
             end = s.find("-->", m.end())
             if end < 0:
                 return False
             m = _BRACKET.search(s, end + 3)
             continue
-        opener = _OPENER_OF.get(tok) or ("<ref" if tok[:2].lower() == "</" else None)
-        if opener is None:
-            depth["<ref" if tok[0] == "<" else tok] += 1
-        elif depth[opener]:
-            depth[opener] -= 1
+        kind, closes = _bracket(m.group())
+        if not closes:
+            depth[kind] += 1
+        elif depth[kind]:
+            depth[kind] -= 1
         m = _BRACKET.search(s, m.end())
     return not any(depth.values())
 
