@@ -122,7 +122,7 @@ def register(sub) -> None:
     t.add_argument("--folds", type=int, default=5, help="edits: cross-validation folds over train+dev (default 5)")
     t.add_argument("--taxonomy", choices=("arxivedits", "iterater", "both"), default="both",
                    help="intent: train one head, or both on a shared encoder (default)")
-    t.add_argument("--limit", type=int, help="intent / summarizer: use only the first N examples (smoke tests)")
+    t.add_argument("--limit", type=int, help="intent / summarizer / edits: use only the first N examples (smoke tests)")
     t.add_argument("--data", help="summarizer: folder with train.jsonl and dev.jsonl (default: data/summaries)")
     t.add_argument("--max-examples", type=int,
                    help="summarizer: cap on training rows, so one epoch fits in an hour on 2 CPU cores")

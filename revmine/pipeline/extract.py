@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
+from rapidfuzz.distance import Levenshtein
+
 _TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 _PUNCT = re.compile(r"^[^\w\s]+$")
 # Words whose presence at an edge or in a gap tells merges apart; other tokens fall into coarse classes.
@@ -139,8 +141,6 @@ def _side_features(f: dict, name: str, toks: Sequence[str]) -> None:
 def unit_features(fo: Sequence[str], fn: Sequence[str], e: SpanEdit, kind: str, context: Mapping[str, float]) -> dict:
     """Features of one candidate edit over case-folded tokens: its kind ("keep": one difflib run, "merge":
     a chain of runs), type, side lengths and edge tokens, how alike its sides are, and `context`."""
-    from rapidfuzz.distance import Levenshtein
-
     f = {f"src={kind}": 1.0, f"type={e.type}": 1.0, f"src_type={kind}{e.type}": 1.0, **context}
     o = fo[e.old[0]:e.old[1]] if e.old else []
     n = fn[e.new[0]:e.new[1]] if e.new else []
@@ -167,8 +167,7 @@ def candidate_units(fo: Sequence[str], fn: Sequence[str], runs: Sequence[tuple],
     changed = sum(max(i2 - i1, j2 - j1) for _, i1, i2, j1, j2 in runs)
     frac = changed / max(1, len(fo), len(fn))
     base = {"changed_frac": frac, "heavy": float(frac > 0.5), f"nruns={_bin(len(runs))}": 1.0}
-    near = [runs[k + 1][1] - runs[k][2] <= max_gap and runs[k + 1][3] - runs[k][4] <= max_gap
-            for k in range(len(runs) - 1)]
+    near = _near(runs, max_gap)
     units = []
     for b, (_, i1, i2, j1, j2) in enumerate(runs):
         e = _edit(i1, i2, j1, j2)
@@ -189,6 +188,12 @@ def candidate_units(fo: Sequence[str], fn: Sequence[str], runs: Sequence[tuple],
             e = _edit(runs[a][1], i2, runs[a][3], j2)
             units.append((a, b + 1, e, unit_features(fo, fn, e, "merge", ctx)))
     return units
+
+
+def _near(runs: Sequence[tuple], max_gap: int) -> list[bool]:
+    """For each run but the last: whether the next run is at most `max_gap` unchanged tokens away on both sides."""
+    return [runs[k + 1][1] - runs[k][2] <= max_gap and runs[k + 1][3] - runs[k][4] <= max_gap
+            for k in range(len(runs) - 1)]
 
 
 def difflib_runs(fo: Sequence[str], fn: Sequence[str]) -> list[tuple]:
@@ -217,9 +222,7 @@ def extract_edits(old: Sequence[str], new: Sequence[str], merger: Optional[Merge
     # Tokens never contain spaces, so one casefold over the joined text replaces a per-token loop.
     fo, fn = _fold(old), _fold(new)
     runs = difflib_runs(fo, fn)
-    near = merger is not None and any(runs[k + 1][1] - runs[k][2] <= merger.max_gap and
-                                      runs[k + 1][3] - runs[k][4] <= merger.max_gap for k in range(len(runs) - 1))
-    if not near:  # every run stands alone: no choice to make
+    if merger is None or not any(_near(runs, merger.max_gap)):  # every run stands alone: no choice to make
         return [_edit(i1, i2, j1, j2) for _, i1, i2, j1, j2 in runs]
     units = candidate_units(fo, fn, runs, merger.max_gap, merger.max_chain)
     return choose_units(len(runs), [(a, b, e, 0.0 if f is None else merger.prob(f) - merger.threshold)

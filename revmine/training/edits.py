@@ -18,7 +18,7 @@ def merge_examples(items: Sequence[dict], max_gap: int = 1, max_chain: int = 4) 
     feats, labels = [], []
     for item in items:
         fo, fn = _fold(item["sentence-1"].split(" ")), _fold(item["sentence-2"].split(" "))
-        gold = set().union(*gold_combinations(item)) if gold_combinations(item) else set()
+        gold = set().union(*gold_combinations(item))
         for _, _, e, f in candidate_units(fo, fn, difflib_runs(fo, fn), max_gap, max_chain, all_features=True):
             feats.append(f)
             labels.append(int((e.type, e.old, e.new) in gold))
@@ -50,7 +50,7 @@ def cross_validate_merger(pool: Sequence[dict], k: int = 5, cs: Sequence[float] 
     """Fold F1 of plain difflib runs and of the merge model for each (C, threshold), folds by paper; the
     setting with the best mean is chosen."""
     folds = group_folds(pool, _paper, k)
-    rule, by_setting = [], {}
+    rule, scores = [], {}
     for fold in folds:
         held = set(fold)
         train = [pool[i] for i in range(len(pool)) if i not in held]
@@ -60,14 +60,13 @@ def cross_validate_merger(pool: Sequence[dict], k: int = 5, cs: Sequence[float] 
             model = fit_merger(train, c)
             for t in thresholds:
                 m = MergeModel(model.weights, model.bias, t, model.max_gap, model.max_chain)
-                f1 = score_edits(test, lambda o, n: extract_edits(o, n, m)).summary()["f1"]
-                by_setting.setdefault(f"C={c} threshold={t}", []).append(f1)
-    if not by_setting:
-        return {"folds": k, "pairs": len(pool), "rule": rule, "by_setting": {}, "chosen": None}
-    chosen = max(by_setting, key=lambda s: mean_sd(by_setting[s])[0])
-    c, t = (float(x.split("=")[1]) for x in chosen.split())
-    return {"folds": k, "pairs": len(pool), "rule": rule, "by_setting": by_setting, "chosen": chosen,
-            "C": c, "threshold": t}
+                scores.setdefault((c, t), []).append(score_edits(test, lambda o, n: extract_edits(o, n, m)).summary()["f1"])
+    out = {"folds": k, "pairs": len(pool), "rule": rule,
+           "by_setting": {f"C={c} threshold={t}": v for (c, t), v in scores.items()}, "chosen": None}
+    if scores:
+        c, t = max(scores, key=lambda s: mean_sd(scores[s])[0])
+        out.update(chosen=f"C={c} threshold={t}", C=c, threshold=t)
+    return out
 
 
 def _card(model: MergeModel, cv: dict, dev: Optional[dict], sources: dict, seconds: float) -> str:
