@@ -137,8 +137,10 @@ class IntentClassifier:
         if todo:
             fresh = list(todo.values())
             neural = self.encoder_proba(fresh, batch_size)
-            probs = {t: _mix(p, self.lexical[t].predict_proba(fresh), self.config.mix[t]) if t in self.lexical else p
-                     for t, p in neural.items()}
+            lexical: dict[str, torch.Tensor] = {}
+            for t, model in sorted(self.lexical.items(), key=lambda kv: kv[1].helper is not None):  # helpers first
+                lexical[t] = model.predict_proba(fresh, helper_proba=lexical.get(model.helper_name))
+            probs = {t: _mix(p, lexical[t], self.config.mix[t]) if t in lexical else p for t, p in neural.items()}
             for i, k in enumerate(todo):
                 self._cache[k] = {t: p[i] for t, p in probs.items()}
         rows = [self._cache[k] for k in keys]

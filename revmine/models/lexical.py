@@ -47,14 +47,15 @@ class LexicalIntent:
         self.coef = np.zeros((len(self.labels), 0), dtype=np.float32)
         self.intercept = np.zeros(len(self.labels), dtype=np.float32)
 
-    def _matrix(self, examples: Sequence[EditInput], fit: bool = False):
+    def _matrix(self, examples: Sequence[EditInput], fit: bool = False, helper_proba: Optional[torch.Tensor] = None):
         import scipy.sparse as sp
 
         texts = [span_text(e) for e in examples]
         parts = [(v.fit_transform if fit else v.transform)(texts) for v in (self.char, self.word)]
         parts.append(sp.csr_matrix(np.array([features(e) for e in examples], dtype=np.float64).reshape(len(texts), -1)))
         if self.helper is not None:
-            parts.append(sp.csr_matrix(self.helper_weight * self.helper.predict_proba(examples).double().numpy()))
+            given = self.helper.predict_proba(examples) if helper_proba is None else helper_proba
+            parts.append(sp.csr_matrix(self.helper_weight * given.double().numpy()))
         return sp.hstack(parts).tocsr()
 
     def fit(self, examples: Sequence[EditInput]) -> "LexicalIntent":
@@ -76,10 +77,12 @@ class LexicalIntent:
         self.intercept[lr.classes_] = bias
         return self
 
-    def predict_proba(self, examples: Sequence[EditInput]) -> torch.Tensor:
+    def predict_proba(self, examples: Sequence[EditInput], helper_proba: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """[n, classes] probabilities. `helper_proba`: the helper's own probabilities for `examples`, where
+        the caller has them already (a classifier labelling both taxonomies), so they are not made twice."""
         if not examples:
             return torch.zeros(0, len(self.labels))
-        logits = self._matrix(examples) @ self.coef.T + self.intercept
+        logits = self._matrix(examples, helper_proba=helper_proba) @ self.coef.T + self.intercept
         return torch.from_numpy(np.asarray(logits, dtype=np.float32)).softmax(-1)
 
     def save(self, model_dir: str, taxonomy: str) -> None:
