@@ -18,7 +18,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Collection, Optional
 
 import blingfire
 import mwparserfromhell
@@ -248,18 +248,9 @@ def _left_open_for_good(piece: str, text: str, at: int) -> bool:
     open_kinds = _unclosed_kinds(piece)
     if "<!--" in open_kinds:
         return False
-    depth = {"{{": 0, "{|": 0, "[[": 0, "<ref": 0}
-    for m in _BRACKET.finditer(text, at):
-        if m.group() == "<!--":  # brackets inside a comment count here: that only keeps merging
-            continue
-        kind, closes = _bracket(m.group())
-        if not closes:
-            depth[kind] += 1
-        elif depth[kind]:
-            depth[kind] -= 1
-        elif kind in open_kinds:  # a closer with no opener after `at`: it may close the open one
-            return False
-    return True
+    # A closer after `at` with no opener there may close the open one. Brackets inside a comment count
+    # here: that only keeps merging.
+    return _nest(text, at, hide_comments=False, stop_on=open_kinds) is not None
 
 
 def heading_starts(text: str) -> list[int]:
@@ -312,22 +303,33 @@ def _closed_in_order(s: str) -> bool:
     let `</ref><ref>` pass as balanced."""
     if not ("}}" in s or "|}" in s or "-->" in s or "</" in s or "]]" in s):
         return not ("{{" in s or "{|" in s or "<!--" in s or "[[" in s or _REF_OPEN.search(s))
+    depth = _nest(s)
+    return depth is not None and not any(depth.values())
+
+
+def _nest(s: str, at: int = 0, hide_comments: bool = True, stop_on: Collection[str] = ()) -> Optional[dict]:
+    """How many brackets of each kind are open after walking `s` from `at`; a closer with nothing open is
+    text. None when such a closer is of a kind in `stop_on`, or when a comment that hides its brackets
+    (`hide_comments`) never ends."""
     depth = {"{{": 0, "{|": 0, "[[": 0, "<ref": 0}
-    m = _BRACKET.search(s)
+    m = _BRACKET.search(s, at)
     while m:
-        if m.group() == "<!--":  # a comment hides every bracket inside it
+        if m.group() != "<!--":
+            kind, closes = _bracket(m.group())
+            if not closes:
+                depth[kind] += 1
+            elif depth[kind]:
+                depth[kind] -= 1
+            elif kind in stop_on:
+                return None
+        elif hide_comments:
             end = s.find("-->", m.end())
             if end < 0:
-                return False
+                return None
             m = _BRACKET.search(s, end + 3)
             continue
-        kind, closes = _bracket(m.group())
-        if not closes:
-            depth[kind] += 1
-        elif depth[kind]:
-            depth[kind] -= 1
         m = _BRACKET.search(s, m.end())
-    return not any(depth.values())
+    return depth
 
 
 def _unstyled(text: str) -> str:
