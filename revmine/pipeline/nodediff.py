@@ -144,8 +144,10 @@ def node_changes(key, old: CleanDoc, new: CleanDoc) -> list[NodeChange]:
     # merged back, moves nothing).
     old_anchor = _anchors([renamed.get(s.title, s.title) for s in old.sections], [s.title for s in new.sections])
     new_anchor = _anchors([s.title for s in new.sections], [renamed.get(s.title, s.title) for s in old.sections])
-    old_ids = [(old_anchor[i], n) for i in old_idx for n in old.sections[i].nodes]
-    new_ids = [(new_anchor[i], n) for i in new_idx for n in new.sections[i].nodes]
+    # A node's identity as a plain tuple (what Node's equality compares), so difflib hashes and compares
+    # in C rather than through the dataclass's generated methods.
+    old_ids = [(old_anchor[i], n.type, n.key, n.digest) for i in old_idx for n in old.sections[i].nodes]
+    new_ids = [(new_anchor[i], n.type, n.key, n.digest) for i in new_idx for n in new.sections[i].nodes]
     olds, news = _match(old_seq, new_seq, old_ids, new_ids)
     common = dict(wiki=key.wiki, year=key.year, pair_id=key.pair_id)
     moved_containers = {f"{n.node.type}:{n.node.key}" for n in news if n.action == "moved"}
@@ -180,6 +182,9 @@ def heading_changes(key, old: CleanDoc, new: CleanDoc) -> tuple[list[NodeChange]
     new title of each renamed section."""
     # a heading is its title, its markup and its level: ==History== turned into ===History=== or into
     # ==[[History]]== is a changed heading
+    if [(s.title, s.level, s.heading) for s in old.sections if s.title] == \
+            [(s.title, s.level, s.heading) for s in new.sections if s.title]:
+        return [], {}  # most edits: checked without building a Node per heading
     before = [Node("heading", s.title, "=" * s.level, f"{s.level}:{s.heading}") for s in old.sections if s.title]
     after = [Node("heading", s.title, "=" * s.level, f"{s.level}:{s.heading}") for s in new.sections if s.title]
     if before == after:
