@@ -1,4 +1,5 @@
 """Sentence diff, alignment, span edits and node changes."""
+import dataclasses
 import json
 
 from hypothesis import given, settings
@@ -272,3 +273,27 @@ def test_any_wikitext_pair_diffs_into_consistent_records(old, new):
     (stats,) = [r for r in records if isinstance(r, DiffStats)]
     assert stats.alignments == len(aligns) and stats.node_changes == sum(isinstance(r, NodeChange) for r in records)
     assert all(r.action in ("added", "removed", "changed", "moved") for r in records if isinstance(r, NodeChange))
+
+
+def test_an_edit_war_is_aligned_once_and_diffs_as_fresh_engines_do():
+    """Blocks and sentence pairs seen a few pairs before are looked up; the records are those of an engine
+    that never saw them."""
+    class Counting(ClassicalAligner):
+        calls = 0
+
+        def align(self, old, new):
+            Counting.calls += 1
+            return super().align(old, new)
+
+    good = "Anarchism is a political philosophy. It rejects the state.\n\nSee also the history of anarchism."
+    bad = "Anarchism is a politcal philosophy. It rejects the state!!!\n\nSee also the history of anarchism."
+    war = [(good, bad), (bad, good), (good, bad), (bad, good)]
+    eng = DiffEngine(Counting())
+    got = [eng.diff(_pair(o, n)) for o, n in war]
+    assert Counting.calls == 2  # one block each way; the second round is looked up
+    def content(records):  # all but the count of sections parsed, which the section cache lowers
+        return [dataclasses.replace(r, sections_parsed=0) if isinstance(r, DiffStats) else r for r in records]
+
+    for records, (o, n) in zip(got, war):
+        assert content(records) == content(DiffEngine(ClassicalAligner()).diff(_pair(o, n)))
+    assert any(isinstance(r, Edit) and r.new_text == "politcal" for r in got[2])

@@ -18,7 +18,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Optional
+from typing import Any, Callable, Collection, Optional
 
 import blingfire
 import mwparserfromhell
@@ -631,7 +631,7 @@ def _joined_blocks(parts: list[CleanSection]) -> CleanSection:
                         head.heading)
 
 
-class _LRU:
+class LRU:
     """A bounded mapping that drops the least recently used entry, counting hits and misses."""
 
     def __init__(self, size: int):
@@ -639,7 +639,7 @@ class _LRU:
         self.data: OrderedDict = OrderedDict()
         self.hits = self.misses = 0
 
-    def fetch(self, key, make: Callable[[], CleanSection]) -> tuple[CleanSection, bool]:
+    def fetch(self, key, make: Callable[[], Any]) -> tuple[Any, bool]:
         """(value, made): the cached value for `key`, else `make()`, stored."""
         hit = self.data.get(key)
         if hit is not None:
@@ -654,7 +654,7 @@ class _LRU:
         return value, True
 
 
-class BlockCache(_LRU):
+class BlockCache(LRU):
     """LRU cache of cleaned blocks (see clean_section), keyed by their raw text (as SectionCache)."""
 
     def __init__(self, size: int = 16384):
@@ -685,7 +685,7 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
     return out or [(0, len(paragraph))]
 
 
-class SectionCache(_LRU):
+class SectionCache(LRU):
     """LRU cache of cleaned sections keyed by their raw wikitext (and the wiki's namespace names, where
     they are not English: the same text cleans differently on another wiki).
 
