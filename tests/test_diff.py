@@ -37,6 +37,26 @@ def test_aligner_keeps_order_and_covers_every_sentence():
     assert linked == sorted(linked)  # monotonic: no crossing links
 
 
+_WORDS = "the cat sat on a mat it was happy then slept dog ran far away and back again".split()
+_SENTENCES = st.lists(st.sampled_from(_WORDS), min_size=1, max_size=9).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pool=st.lists(_SENTENCES, min_size=1, max_size=8), data=st.data())
+def test_the_vector_decode_is_the_cell_by_cell_decode(pool, data):
+    """Long blocks are decoded a row (or column) at a time in numpy: the same links, scores and order of
+    insertions and deletions as the cell-by-cell decode, ties (repeated sentences) included."""
+    import numpy as np
+    from rapidfuzz import fuzz, process
+
+    sentences = st.one_of(st.sampled_from(pool), _SENTENCES)
+    old = data.draw(st.lists(sentences, min_size=1, max_size=14))
+    new = data.draw(st.lists(sentences, min_size=1, max_size=14))
+    sim = process.cdist(old, new, scorer=fuzz.ratio, workers=1) / 100.0
+    a = ClassicalAligner()
+    assert a._dp_vector(old, new, sim.astype(np.float64)) == a._dp(old, new, sim.tolist())
+
+
 def test_huge_block_is_chunked_not_quadratic():
     a = ClassicalAligner(max_cells=400)
     old = [f"old sentence {i}" for i in range(60)]

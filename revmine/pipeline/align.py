@@ -11,6 +11,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 
@@ -54,6 +55,7 @@ class ClassicalAligner:
 
     name = "classical"
     MERGE_FLOOR = 0.3
+    VECTOR_SIDE = 24  # blocks with a side this long are decoded a line at a time in numpy (_dp_vector)
 
     def __init__(self, threshold: float = 0.5, merge_penalty: float = 0.02, max_cells: int = 250_000,
                  anchor_cells: int = 64, anchor_sim: float = 0.85):
@@ -77,6 +79,8 @@ class ClassicalAligner:
             anchors = self._anchors(sim)
             if anchors:
                 return self._between_anchors(old, new, sim, anchors)
+        if max(n, m) >= self.VECTOR_SIDE:
+            return self._dp_vector(lo, ln, sim.astype(np.float64))
         return self._dp(lo, ln, sim.tolist())
 
     def _anchors(self, sim) -> list[tuple[int, int]]:
@@ -162,6 +166,103 @@ class ClassicalAligner:
             else:
                 out.append(Aligned(tuple(range(pi, i)), tuple(range(pj, j)), round(float(s), 4), self.name))
             i, j = pi, pj
+        out.reverse()
+        return out
+
+    def _merge_gains(self, one: list[str], two: list[str], sim) -> tuple:
+        """For one side's sentences against each adjacent pair of the other's (`sim`: one x two), the merge's
+        similarity and gain, -inf where `_dp` would not take it: neither half resembles it (MERGE_FLOOR),
+        or it beats neither half nor the threshold. Pairs that cannot beat both are not scored: the two
+        halves' longest common subsequences (recovered from their ratios) plus the joining space bound
+        the merge's, and with it its ratio."""
+        t, floor = self.threshold, self.MERGE_FLOOR
+        n, m = sim.shape
+        gain = np.full((n, max(m - 1, 0)), -np.inf)
+        score = np.zeros_like(gain)
+        if m < 2:
+            return gain, score
+        a, b = sim[:, :-1], sim[:, 1:]
+        la = np.array([len(x) for x in one], dtype=np.float64)[:, None]
+        lb = np.array([len(x) for x in two], dtype=np.float64)[None, :]
+        beat = np.maximum(np.maximum(a, b), t)
+        # ratio = 2 * lcs / (len + len); 0.01 keeps float32 rounding of the ratios on the safe side
+        lcs = a * (la + lb[:, :-1]) / 2 + b * (la + lb[:, 1:]) / 2 + 1.01
+        bound = 2 * np.minimum(la, lcs) / (la + lb[:, :-1] + lb[:, 1:] + 1)
+        ii, jj = np.nonzero(((a >= floor) | (b >= floor)) & (bound > beat - 1e-9))
+        joined = [f"{x} {y}" for x, y in zip(two, two[1:])]
+        s2 = np.array([fuzz.ratio(one[i], joined[j]) for i, j in zip(ii.tolist(), jj.tolist())], dtype=np.float64)
+        s2 /= 100.0
+        ok = s2 > beat[ii, jj]
+        ii, jj, s2 = ii[ok], jj[ok], s2[ok]
+        gain[ii, jj] = s2 - t - self.merge_penalty
+        score[ii, jj] = s2
+        return gain, score
+
+    def _dp_vector(self, lo: list[str], ln: list[str], sim) -> list[Aligned]:
+        """`_dp`'s decode, the same values and the same choice among equal paths, a row (or a column, if
+        the block is taller than wide) at a time: a long block is mostly cells where nothing links.
+
+        `_dp` writes each cell first from a 2-1 merge, then a 1-2 merge, a 1-1 link, a deletion and an
+        insertion, and a later move replaces an earlier one only when strictly better: the winner is the
+        first of these, in that order, with the best value."""
+        n, m = len(lo), len(ln)
+        t, NEG = self.threshold, -np.inf
+        g12, s12 = self._merge_gains(lo, ln, sim)  # (n, m-1): old i with new j, j+1
+        g21, s21 = self._merge_gains(ln, lo, sim.T)  # (m, n-1): new j with old i, i+1
+        g21, s21 = g21.T, s21.T  # (n-1, m)
+        link = np.where(sim > t, sim, NEG)
+        best = np.full((n + 1, m + 1), NEG)
+        kind = np.zeros((n + 1, m + 1), dtype=np.int8)  # 0: 2-1, 1: 1-2, 2: 1-1, 3: deletion, 4: insertion
+        best[0, :] = 0.0
+        best[:, 0] = 0.0
+        kind[0, 1:] = 4
+        kind[1:, 0] = 3
+        if m >= n:  # rows: the insertions within a row are a running maximum
+            for r in range(1, n + 1):
+                cand = np.full((4, m + 1), NEG)
+                if r >= 2 and n >= 2:
+                    cand[0, 1:] = best[r - 2, :m] + g21[r - 2]
+                if m >= 2:
+                    cand[1, 2:] = best[r - 1, :m - 1] + g12[r - 1]
+                cand[2, 1:] = np.where(link[r - 1] > NEG, best[r - 1, :m] + sim[r - 1] - t, NEG)
+                cand[3] = best[r - 1]
+                first = cand.max(axis=0)
+                row = np.maximum.accumulate(first)
+                ins = np.zeros(m + 1, dtype=bool)
+                ins[1:] = row[:-1] > first[1:]
+                best[r] = row
+                kind[r] = np.where(ins, 4, cand.argmax(axis=0))
+                kind[r, 0] = 3
+        else:  # columns: the deletions within a column are a running maximum
+            for c in range(1, m + 1):
+                cand = np.full((3, n + 1), NEG)
+                if n >= 2:
+                    cand[0, 2:] = best[:n - 1, c - 1] + g21[:, c - 1]
+                if c >= 2:
+                    cand[1, 1:] = best[:n, c - 2] + g12[:, c - 2]
+                cand[2, 1:] = np.where(link[:, c - 1] > NEG, best[:n, c - 1] + sim[:, c - 1] - t, NEG)
+                merged = cand.max(axis=0)
+                left = best[:, c - 1]
+                col = np.maximum.accumulate(np.maximum(merged, left))
+                above = np.concatenate(([NEG], col[:-1]))
+                best[:, c] = col
+                kind[:, c] = np.where(merged >= col, cand.argmax(axis=0), np.where(above >= col, 3, 4))
+                kind[0, c] = 4
+        out: list[Aligned] = []
+        i, j = n, m
+        while i or j:
+            k = kind[i, j]
+            if k == 3:
+                out.append(Aligned((i - 1,), (), 0.0, self.name))
+                i -= 1
+            elif k == 4:
+                out.append(Aligned((), (j - 1,), 0.0, self.name))
+                j -= 1
+            else:
+                pi, pj, s = ((i - 2, j - 1, s21[i - 2, j - 1]) if k == 0 else (i - 1, j - 2, s12[i - 1, j - 2]) if k == 1
+                             else (i - 1, j - 1, sim[i - 1, j - 1]))
+                out.append(Aligned(tuple(range(pi, i)), tuple(range(pj, j)), round(float(s), 4), self.name))
+                i, j = pi, pj
         out.reverse()
         return out
 
