@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter, defaultdict
+from operator import attrgetter
 from typing import Optional, Sequence
 
 from revmine.pipeline.clean import CleanDoc, Node
@@ -93,11 +94,13 @@ def _anchors(titles: list[str], other: list[str]) -> list[str]:
     return out
 
 
+_BY_VALUE, _BY_KEY, _BY_TYPE = attrgetter("type", "key", "digest"), attrgetter("type", "key"), attrgetter("type")
+
+
 def _pair(olds: list[_Item], news: list[_Item], action: str, same_key: bool, same_value: bool = False) -> None:
     """Match unmatched items of the same type (and key, if `same_key`; and digest, if `same_value`) in order."""
-    def group(node: Node):
-        return node if same_value else (node.type, node.key) if same_key else node.type
-
+    # Node's equality is its type, key and digest; attrgetter builds the tuple in C
+    group = _BY_VALUE if same_value else _BY_KEY if same_key else _BY_TYPE
     waiting: dict = defaultdict(list)
     for o in olds:
         if o.match is None:
