@@ -181,6 +181,7 @@ def test_shipped_model_meets_the_dev_goals(shared_data):
     from revmine.runner.label import default_intent_dir
 
     clf = IntentClassifier(default_intent_dir())
+    assert clf.lexical["arxivedits"].helper is clf.lexical["iterater"]  # one model, read once
     got = {}
     for tax, path, metric in (("arxivedits", "arxivedits/dev.json", "weighted_f1"),
                               ("iterater", "iterater/sent_level/dev.json", "macro_f1")):

@@ -118,7 +118,9 @@ class IntentClassifier:
         self.model = IntentModel(self.config, encoder.merge_and_unload())
         self.model.load_state_dict(load_file(os.path.join(model_dir, "heads.safetensors")), strict=False)
         self.model.to(self.device).eval()
-        self.lexical = {t: LexicalIntent.load(model_dir, t) for t in self.config.mix if LexicalIntent.exists(model_dir, t)}
+        loaded: dict = {}  # the IteraTeR model is also the arXivEdits model's helper: read it once
+        self.lexical = {t: LexicalIntent.load(model_dir, t, loaded) for t in self.config.mix
+                        if LexicalIntent.exists(model_dir, t)}
         self.name = f"intent-minilm-lora@{os.path.basename(os.path.normpath(model_dir))}"
         self._cache: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
 

@@ -99,21 +99,27 @@ class LexicalIntent:
                   os.path.join(model_dir, f"lexical-{taxonomy}.safetensors"))
 
     @classmethod
-    def load(cls, model_dir: str, taxonomy: str) -> "LexicalIntent":
+    def load(cls, model_dir: str, taxonomy: str, loaded: Optional[dict] = None) -> "LexicalIntent":
+        """The model of `taxonomy` in `model_dir`, with its helper; `loaded` (taxonomy -> model) shares
+        models already loaded, so a helper that is also a model of its own is read once."""
         from safetensors.torch import load_file
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        loaded = {} if loaded is None else loaded
+        if taxonomy in loaded:
+            return loaded[taxonomy]
         with open(os.path.join(model_dir, f"lexical-{taxonomy}.json"), encoding="utf-8") as fh:
             meta = json.load(fh)
         tensors = load_file(os.path.join(model_dir, f"lexical-{taxonomy}.safetensors"))
         helper = meta.get("helper")
-        self = cls(meta["labels"], meta["C"], cls.load(model_dir, helper) if helper else None, helper,
+        self = cls(meta["labels"], meta["C"], cls.load(model_dir, helper, loaded) if helper else None, helper,
                    meta.get("helper_weight", 0.0))
         for name, settings in (("char", CHAR), ("word", WORD)):
             vec = TfidfVectorizer(**settings, vocabulary=meta[f"{name}_vocabulary"])  # min_df: fit only
             vec.idf_ = tensors[f"{name}_idf"].double().numpy()
             setattr(self, name, vec)
         self.coef, self.intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
+        loaded[taxonomy] = self
         return self
 
     @staticmethod
