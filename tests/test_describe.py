@@ -36,6 +36,9 @@ def _diff(old, new, **flags):
     ("#REDIRECT [[Accessible_computing]]\n", "#redirect [[Computer accessibility]]\n",
      "changed redirect target from [[Accessible computing]] to [[Computer accessibility]]"),
     ("#REDIRECT [[Main Page]]\n", "{{Delete}}\n", "added {{Delete}}; removed redirect to [[Main Page]]"),
+    # past three items, the rest is counted, in the singular for one
+    ("Text.\n", "Text.\n{{A}}{{B}}{{C}}{{D}}\n", "added {{A}}; added {{B}}; added {{C}}; 1 other change"),
+    ("Text.\n", "Text.\n{{A}}{{B}}{{C}}{{D}}{{E}}\n", "added {{A}}; added {{B}}; added {{C}}; 2 other changes"),
 ])
 def test_the_describer_writes_what_the_structure_determines(old, new, summary):
     _, _, d = _diff(old, new)

@@ -154,7 +154,7 @@ def _describe_nodes(nodes: Sequence) -> str:
         noun = _NOUN.get(typ, (typ, typ + "s"))[count > 1]
         items.append(f"{action} {count} {noun}" if count > 1 else f"{action} {noun}")
     more = len(items) - MAX_ITEMS
-    return "; ".join(items[:MAX_ITEMS]) + (f"; {more} other changes" if more > 0 else "")
+    return "; ".join(items[:MAX_ITEMS]) + (f"; {more} other change{'s' if more > 1 else ''}" if more > 0 else "")
 
 
 def _item(n) -> str:
