@@ -317,3 +317,15 @@ def test_an_edit_war_is_aligned_once_and_diffs_as_fresh_engines_do():
     for records, (o, n) in zip(got, war):
         assert content(records) == content(DiffEngine(ClassicalAligner()).diff(_pair(o, n)))
     assert any(isinstance(r, Edit) and r.new_text == "politcal" for r in got[2])
+
+
+def test_a_block_too_large_to_keep_is_aligned_but_not_cached(monkeypatch):
+    import revmine.pipeline.diff as diff
+
+    monkeypatch.setattr(diff, "MAX_CACHED_BLOCK", 2)
+    eng = DiffEngine(ClassicalAligner())
+    small = eng.diff(_pair("One cat sat.\n", "One dog sat.\n"))
+    assert len(eng.aligned.data) == 1
+    big = eng.diff(_pair("A cat sat. It was happy. Then it slept.\n", "A dog sat. It was sad. Then it woke.\n"))
+    assert len(eng.aligned.data) == 1  # the 6-sentence block was aligned, not kept
+    assert sum(isinstance(r, Alignment) for r in big) == 3 and sum(isinstance(r, Alignment) for r in small) == 1

@@ -18,6 +18,8 @@ from revmine.schemas import Alignment, DiffStats, Edit, RevisionPair, Sentence
 
 __all__ = ["DiffEngine", "PairKey", "WikitextError", "node_changes", "sentence_opcodes"]
 
+MAX_CACHED_BLOCK = 1024  # sentences (both sides) of the largest block whose alignment the engine keeps
+
 sentence_opcodes = sequence_opcodes  # unchanged sentences are matched like nodes: by hash, in order
 
 
@@ -70,7 +72,10 @@ class DiffEngine:
         known = {k: self.aligned.data[k] for k in keys if k in self.aligned.data}
         todo = {k: b for k, b in zip(keys, blocks) if k not in known}
         known.update(zip(todo, align_blocks(self.aligner, list(todo.values()))))
-        return [self.aligned.fetch(k, lambda k=k: known[k])[0] for k in keys]
+        # The cache keeps its blocks' sentences alive: past MAX_CACHED_BLOCK sentences a block is not kept,
+        # so 512 entries hold at most about 80 MB of text.
+        return [self.aligned.fetch(k, lambda k=k: known[k])[0] if len(k[0]) + len(k[1]) <= MAX_CACHED_BLOCK
+                else known[k] for k in keys]
 
     # ---- phases ----------------------------------------------------------------------------
     def _plan(self, pair: RevisionPair) -> "_Plan":
