@@ -329,3 +329,25 @@ def test_a_block_too_large_to_keep_is_aligned_but_not_cached(monkeypatch):
     big = eng.diff(_pair("A cat sat. It was happy. Then it slept.\n", "A dog sat. It was sad. Then it woke.\n"))
     assert len(eng.aligned.data) == 1  # the 6-sentence block was aligned, not kept
     assert sum(isinstance(r, Alignment) for r in big) == 3 and sum(isinstance(r, Alignment) for r in small) == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(pool=st.lists(_WIKITEXT, min_size=2, max_size=3), data=st.data())
+def test_one_engine_over_a_history_diffs_each_pair_as_a_fresh_engine_does(pool, data):
+    """The caches (sections, blocks, revisions, aligned blocks, span edits) never change a record: a
+    history that returns to earlier texts, as edit wars do, diffs pair by pair through one engine exactly
+    as through a new engine per pair."""
+    from revmine.pipeline.clean import WikitextError
+
+    history = data.draw(st.lists(st.sampled_from(pool), min_size=3, max_size=6))
+    shared = DiffEngine(ClassicalAligner())
+
+    def content(engine, old, new):
+        try:
+            records = engine.diff(_pair(old, new))
+        except WikitextError as exc:
+            return exc.reason
+        return [dataclasses.replace(r, sections_parsed=0) if isinstance(r, DiffStats) else r for r in records]
+
+    for old, new in zip(history, history[1:]):
+        assert content(shared, old, new) == content(DiffEngine(ClassicalAligner()), old, new)
