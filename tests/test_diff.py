@@ -67,8 +67,19 @@ def test_huge_block_is_chunked_not_quadratic():
 def test_extract_edits_types():
     old = "the model was trained on ten GPUs .".split()
     new = "The model is trained on ten GPUs for two days .".split()
-    assert extract_edits(old, new) == [SpanEdit("Substitute", (2, 3), (2, 3)), SpanEdit("Insertion", None, (7, 10))]
+    assert extract_edits(old, new) == [SpanEdit("Substitute", (0, 1), (0, 1)),  # the -> The: a change of case
+                                       SpanEdit("Substitute", (2, 3), (2, 3)), SpanEdit("Insertion", None, (7, 10))]
     assert [e.type for e in extract_edits(["a", "b", "c"], ["a", "c"])] == ["Deletion"]
+
+
+def test_a_change_of_case_is_an_edit_unless_it_belongs_to_a_neighbouring_one():
+    assert extract_edits("the Numerical Action Method works .".split(), "the numerical action method works .".split()) \
+        == [SpanEdit("Substitute", (1, 4), (1, 4))]
+    # the capital of a sentence's new first word goes with the inserted words: no edit of its own
+    assert extract_edits("Details follow .".split(), "More details follow .".split()) == \
+        [SpanEdit("Insertion", None, (0, 1))]
+    (edit,) = edits_between("It spans the Universe.", "It spans the universe.")
+    assert (edit["type"], edit["old_text"], edit["new_text"]) == ("Substitute", "Universe", "universe")
 
 
 def test_edit_char_offsets_point_at_the_span():

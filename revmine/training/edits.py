@@ -17,9 +17,11 @@ def merge_examples(items: Sequence[dict], max_gap: int = 1, max_chain: int = 4) 
     """Each candidate edit's features, and 1 where some gold combination holds exactly that edit."""
     feats, labels = [], []
     for item in items:
-        fo, fn = _fold(item["sentence-1"].split(" ")), _fold(item["sentence-2"].split(" "))
+        old, new = item["sentence-1"].split(" "), item["sentence-2"].split(" ")
+        fo, fn = _fold(old), _fold(new)
         gold = set().union(*gold_combinations(item))
-        for _, _, e, f in candidate_units(fo, fn, difflib_runs(fo, fn), max_gap, max_chain, all_features=True):
+        for _, _, e, f in candidate_units(fo, fn, difflib_runs(fo, fn, old, new), max_gap, max_chain,
+                                          all_features=True):
             feats.append(f)
             labels.append(int((e.type, e.old, e.new) in gold))
     return feats, labels
