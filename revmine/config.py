@@ -77,6 +77,9 @@ class DiffConfig:
     # than 64: the summarizer's length-sorted batches pad less (1.18x on the last 500 Anarchism
     # revisions, at the same peak memory).
     max_batch: StrictInt = 256
+    # ...or fewer, once their old and new texts reach this many characters: a page of 2 MB revisions
+    # holds 16 pairs in flight, not 256.
+    max_batch_chars: StrictInt = 64_000_000
 
 
 @dataclass

@@ -189,6 +189,23 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     assert got == expected and len(got) > 10
 
 
+def test_a_batch_goes_out_early_when_its_texts_are_large(sample_dump, monkeypatch):
+    """Pairs are diffed diff.max_batch at a time, or fewer once their texts reach diff.max_batch_chars, so
+    a page of huge revisions keeps few pairs in memory."""
+    from revmine.config import Config
+    from revmine.runner import compose
+
+    sizes = []
+    real = compose.diff_batch
+    monkeypatch.setattr(compose, "diff_batch", lambda engine, pairs, *a: sizes.append(len(pairs)) or real(engine, pairs, *a))
+    for chars, expected in ((10**9, [21]), (1, [1] * 21)):
+        sizes.clear()
+        config = Config.load(None, **{"diff.aligner": "classical", "diff.max_batch_chars": chars,
+                                      "label.enabled": False, "summarize.enabled": False})
+        list(compose.process_file(str(sample_dump), config, compose.build_engine(config)))
+        assert sizes == expected
+
+
 def test_direct_runner_multi_processing_two_workers(tmp_path, sample_dump, shared_data):
     """Workers in separate processes: pickling of DoFns, configs and records, and per-worker setup."""
     inputs = [str(sample_dump), str(shared_data / "wikipedia" / "enwiki-20211201-pages-meta-history-AccessibleComputing.xml")]

@@ -23,7 +23,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from revmine.config import Config
 from revmine.pipeline.read import PROGRESS
-from revmine.runner.compose import StageClock, build_engine, diff_per_pair, read_file, to_diff
+from revmine.runner.compose import StageClock, batch_full, build_engine, diff_per_pair, read_file, text_chars, to_diff
 from revmine.runner.label import build_labeler, build_summarizer
 from revmine.schemas import RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionedWriter
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class ReadPairFn(beam.DoFn):
     """One input file in; its revisions, pairs and quarantine rows written as partitioned Parquet by this
     worker. Out: (WRITTEN, (table, path, rows)) per file written, and (TO_DIFF, batch) for the diff stage,
-    a batch being up to diff.max_batch (source_key, pair) in file order.
+    a batch being up to diff.max_batch (source_key, pair) in file order (fewer past diff.max_batch_chars).
 
     Writing here, instead of shuffling rows to a writer stage, keeps them out of the runner's memory
     and off the network: a worker streams its file's records straight to Parquet. File names are
@@ -51,7 +51,7 @@ class ReadPairFn(beam.DoFn):
         # Only the time spent here counts as reading: while a batch is out, the fused diff step runs.
         spent, resumed = 0.0, time.monotonic()
         writer = PartitionedWriter(self.staging, key)
-        n = 0
+        n = chars = 0
         batch: list = []
         for rec in read_file(path, self.config, key):
             writer.add(rec)
@@ -59,11 +59,12 @@ class ReadPairFn(beam.DoFn):
                 n = rec.revisions_read
             elif self.config.diff.enabled and to_diff(rec):
                 batch.append((key, rec))
-                if len(batch) >= self.config.diff.max_batch:
+                chars += text_chars(rec)
+                if batch_full(len(batch), chars, self.config):
                     spent += time.monotonic() - resumed
                     yield self.TO_DIFF, batch
                     resumed = time.monotonic()
-                    batch = []
+                    batch, chars = [], 0
         if batch:
             spent += time.monotonic() - resumed
             yield self.TO_DIFF, batch

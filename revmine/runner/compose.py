@@ -67,17 +67,29 @@ def to_diff(rec) -> bool:
     return isinstance(rec, RevisionPair) and rec.skip_reason is None
 
 
+def text_chars(pair: RevisionPair) -> int:
+    """The characters of text a pair holds in memory until it is diffed."""
+    return len(pair.old_text or "") + len(pair.new_text or "")
+
+
+def batch_full(pairs: int, chars: int, config: Config) -> bool:
+    """Whether a diff batch of `pairs` pairs holding `chars` characters of text is to go out now."""
+    return pairs >= config.diff.max_batch or chars >= config.diff.max_batch_chars
+
+
 def process_file(path: str, config: Config, engine: DiffEngine | None, labeler=None, summarizer=None,
                  key: str | None = None) -> Iterator:
     """Every record one input file yields: the pure pipeline for one file, with no Beam in it."""
     pending: list[RevisionPair] = []
+    chars = 0
     for rec in read_file(path, config, key):
         yield rec
         if engine is not None and to_diff(rec):
             pending.append(rec)
-            if len(pending) >= config.diff.max_batch:
+            chars += text_chars(rec)
+            if batch_full(len(pending), chars, config):
                 yield from diff_batch(engine, pending, labeler, summarizer)
-                pending = []
+                pending, chars = [], 0
     if pending:
         yield from diff_batch(engine, pending, labeler, summarizer)
 
