@@ -176,7 +176,7 @@ def tiny_summarizer(tmp_path_factory, shared_data):
     stats = json.loads((base / "data" / "stats.json").read_text())
     assert stats["train"] > 0 and stats["dev"] > 0 and stats["top_train_comments"]
     assert main(["train", "summarizer", "--data", str(base / "data"), "--out", str(base / "adapter"),
-                 "--limit", "16", "--epochs", "2", "--batch", "2", "--low-memory"]) == 0  # the suite stays under 4 GB
+                 "--limit", "8", "--epochs", "2", "--batch", "2", "--low-memory"]) == 0  # the suite stays under 4 GB
     return base
 
 
@@ -185,7 +185,7 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
     from revmine.cli import main
 
     cfg = json.loads((tiny_summarizer / "adapter" / "summarizer.json").read_text())
-    assert cfg["training"]["examples"] == 16 and cfg["most_frequent_train_comment"]
+    assert cfg["training"]["examples"] == 8 and cfg["most_frequent_train_comment"]
     size = sum(p.stat().st_size for p in (tiny_summarizer / "adapter").glob("*") if p.is_file())
     assert size < 6_000_000, size  # rank 8 on all seven projections, stored in fp16
     from safetensors.torch import load_file
