@@ -220,7 +220,7 @@ class ClassicalAligner:
         if m >= n:  # rows: the insertions within a row are a running maximum
             for r in range(1, n + 1):
                 cand = np.full((4, m + 1), NEG)
-                if r >= 2 and n >= 2:
+                if r >= 2:
                     cand[0, 1:] = best[r - 2, :m] + g21[r - 2]
                 if m >= 2:
                     cand[1, 2:] = best[r - 1, :m - 1] + g12[r - 1]
