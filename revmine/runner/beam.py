@@ -23,7 +23,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from revmine.config import Config
 from revmine.pipeline.read import PROGRESS
-from revmine.runner.compose import StageClock, batch_full, build_engine, diff_per_pair, read_file, text_chars, to_diff
+from revmine.runner.compose import PairBatch, StageClock, build_engine, diff_per_pair, read_file, to_diff
 from revmine.runner.label import build_labeler, build_summarizer
 from revmine.schemas import RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionedWriter
@@ -51,23 +51,19 @@ class ReadPairFn(beam.DoFn):
         # Only the time spent here counts as reading: while a batch is out, the fused diff step runs.
         spent, resumed = 0.0, time.monotonic()
         writer = PartitionedWriter(self.staging, key)
-        n = chars = 0
-        batch: list = []
+        n = 0
+        batch = PairBatch(self.config)
         for rec in read_file(path, self.config, key):
             writer.add(rec)
             if isinstance(rec, SourceStats):
                 n = rec.revisions_read
-            elif self.config.diff.enabled and to_diff(rec):
-                batch.append((key, rec))
-                chars += text_chars(rec)
-                if batch_full(len(batch), chars, self.config):
-                    spent += time.monotonic() - resumed
-                    yield self.TO_DIFF, batch
-                    resumed = time.monotonic()
-                    batch, chars = [], 0
-        if batch:
+            elif self.config.diff.enabled and to_diff(rec) and batch.add((key, rec), rec):
+                spent += time.monotonic() - resumed
+                yield self.TO_DIFF, batch.take()
+                resumed = time.monotonic()
+        if batch.items:
             spent += time.monotonic() - resumed
-            yield self.TO_DIFF, batch
+            yield self.TO_DIFF, batch.take()
             resumed = time.monotonic()
         files = writer.close()
         spent += time.monotonic() - resumed

@@ -67,31 +67,37 @@ def to_diff(rec) -> bool:
     return isinstance(rec, RevisionPair) and rec.skip_reason is None
 
 
-def text_chars(pair: RevisionPair) -> int:
-    """The characters of text a pair holds in memory until it is diffed."""
-    return len(pair.old_text or "") + len(pair.new_text or "")
+class PairBatch:
+    """Pairs waiting to be diffed, in file order: full at diff.max_batch pairs, or sooner once their old
+    and new texts reach diff.max_batch_chars characters (a page of huge revisions keeps few in memory)."""
 
+    def __init__(self, config: Config):
+        self.config = config
+        self.items: list = []
+        self.chars = 0
 
-def batch_full(pairs: int, chars: int, config: Config) -> bool:
-    """Whether a diff batch of `pairs` pairs holding `chars` characters of text is to go out now."""
-    return pairs >= config.diff.max_batch or chars >= config.diff.max_batch_chars
+    def add(self, item, pair: RevisionPair) -> bool:
+        """Queue `item` (the pair, or something carrying it); whether the batch is now full."""
+        self.items.append(item)
+        self.chars += len(pair.old_text or "") + len(pair.new_text or "")
+        return len(self.items) >= self.config.diff.max_batch or self.chars >= self.config.diff.max_batch_chars
+
+    def take(self) -> list:
+        """The queued items; the batch starts again empty."""
+        items, self.items, self.chars = self.items, [], 0
+        return items
 
 
 def process_file(path: str, config: Config, engine: DiffEngine | None, labeler=None, summarizer=None,
                  key: str | None = None) -> Iterator:
     """Every record one input file yields: the pure pipeline for one file, with no Beam in it."""
-    pending: list[RevisionPair] = []
-    chars = 0
+    batch = PairBatch(config)
     for rec in read_file(path, config, key):
         yield rec
-        if engine is not None and to_diff(rec):
-            pending.append(rec)
-            chars += text_chars(rec)
-            if batch_full(len(pending), chars, config):
-                yield from diff_batch(engine, pending, labeler, summarizer)
-                pending, chars = [], 0
-    if pending:
-        yield from diff_batch(engine, pending, labeler, summarizer)
+        if engine is not None and to_diff(rec) and batch.add(rec, rec):
+            yield from diff_batch(engine, batch.take(), labeler, summarizer)
+    if batch.items:
+        yield from diff_batch(engine, batch.take(), labeler, summarizer)
 
 
 class StageClock:
