@@ -103,6 +103,32 @@ def test_model_output_that_breaks_the_rule_falls_back_to_the_describer():
     assert (spelled.summary, spelled.path) == ("added France, to bakers", "describer")
 
 
+@pytest.mark.parametrize("old, new, path", [
+    # a long addition: the model words it
+    ("He was born in 1900 in Paris.\n",
+     "He was born in 1900 in Paris, to a family of bakers who had come from Lyon two years before.\n", "model"),
+    # a long removal: the describer, where the model gained nothing on its own training data
+    ("He was born in 1900 in Paris, to a family of bakers who had come from Lyon two years before.\n",
+     "He was born in 1900 in Paris.\n", "describer"),
+    # more than three word-level changes, one of them long: the describer
+    ("One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen.\n",
+     "One 2 three 4 five 6 seven eight nine ten was a number of many words before the end eleven 12 thirteen.\n",
+     "describer"),
+])
+def test_only_content_edits_the_model_words_better_reach_it(old, new, path):
+    from revmine.runner.label import summarize_pairs
+
+    class Echo:
+        name, prompt_version = "fake", "edisum-v4"
+
+        def generate(self, inputs, batch_size=16):
+            return ["added text"] * len(inputs)
+
+    pair, records, _ = _diff(old, new)
+    (summary,) = summarize_pairs(Echo(), [pair], records)
+    assert summary.path == path
+
+
 _FRAGMENTS = ["The cat sat. ", "A dog ran fast. ", "teh ", "the ", "{{Infobox|a=1}}", "{{Infobox|a=2}}", "[[Category:X]]",
               "[[Category:Y]]", "[[Link]] ", "[[Other|text]] ", "<ref>Smith 2001.</ref>", "<ref name=b/>", "\n\n",
               "\n== Sec ==\n", "\n== Two ==\n", "#REDIRECT [[T]]\n", "[http://example.org site] ", "{|\n| a\n|}\n",

@@ -25,6 +25,10 @@ __all__ = ["describe", "describe_content", "route", "Evidence", "check", "accept
 
 MAX_ITEMS = 3
 SPELL_EDITS, SPELL_WORDS = 4, 8
+# The model writes a content edit only where it beat the describer on the summaries train split, its own
+# training data: additions and rewrites of at most this many word-level changes. Removals and larger
+# rewrites gained nothing there (ROUGE-L -0.008 to +0.006 by kind; benchmarks/RESULTS.md).
+MODEL_MAX_EDITS = 3
 COPY_WORDS = 6
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -75,11 +79,20 @@ def route(pair, d: PairDiff, model: bool) -> Optional[tuple]:
     text = describe(d)
     if text is not None:
         return text, "describer", None
-    if pair.is_reverted or pair.is_bot or _spelled(d.word_edits):
-        # A few short word changes are spelled out as well as the model words them: on 240 such training
-        # rows, ROUGE-L 0.190 for the describer and 0.191 for the model (benchmarks/RESULTS.md).
+    if pair.is_reverted or pair.is_bot or not _needs_model(d):
         return describe_content(d), "describer", None
     return None if model else (None, None, "content_edit_unsummarised")
+
+
+def _needs_model(d: PairDiff) -> bool:
+    """Whether the model words this content edit better than `describe_content`, as measured on the
+    summaries train split: not for a few short word changes, which are spelled out as well as the model
+    words them (ROUGE-L 0.190 against 0.191 on 240 rows), nor for removals and edits of more than
+    MODEL_MAX_EDITS word-level changes (benchmarks/RESULTS.md)."""
+    edits = d.word_edits
+    if _spelled(edits) or len(edits) > MODEL_MAX_EDITS:
+        return False
+    return edit_kind(d.old, d.new, edits) != "removed text"
 
 
 def describe_content(d: PairDiff) -> str:
