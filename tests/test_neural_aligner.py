@@ -40,6 +40,19 @@ def test_batched_blocks_match_one_by_one(aligner):
     assert aligner.align_many(blocks) == [aligner.align(o, n) for o, n in blocks]
 
 
+def test_precision_is_configured_and_fp32_ignores_batch_mates(aligner):
+    """auto: bf16 where the CPU does it natively (fp16 on CUDA), embeddings within rounding of fp32; fp32:
+    a sentence embeds the same alone as in a batch of longer ones."""
+    import torch
+
+    fp32 = build_aligner(Config.load(None, **{"diff.precision": "fp32"}))
+    assert (aligner.encoder.precision, fp32.encoder.precision) == ("auto", "fp32")
+    texts = ["A cat sat.", "The lighthouse was built in 1850 by local fishermen from the village nearby."]
+    exact = fp32.encoder.encode(texts)
+    assert torch.allclose(fp32.encoder.encode(texts[:1]), exact[:1], atol=1e-5)
+    assert (aligner.encoder.encode(texts) * exact).sum(-1).min() > 0.99  # cosine: unit vectors
+
+
 def test_missing_weights_fall_back_once(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         a = build_aligner(Config.load(None, **{"diff.aligner_model": str(tmp_path)}))

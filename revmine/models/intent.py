@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from revmine.models.intent_types import FEATURES, TAXONOMIES, EditInput, features  # noqa: F401
-from revmine.models.aligner import base_encoder_path, default_device, mean_pool
+from revmine.models.aligner import base_encoder_path, default_device, inference_autocast, mean_pool
 from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class IntentClassifier:
 
     CACHE = 20_000  # edits whose probabilities are kept: a few MB, most of a long history's repeats
 
-    def __init__(self, model_dir: str, device: Optional[torch.device] = None):
+    def __init__(self, model_dir: str, device: Optional[torch.device] = None, precision: str = "auto"):
         from peft import PeftModel
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
@@ -112,6 +112,7 @@ class IntentClassifier:
         with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
             self.config = IntentConfig(**json.load(fh))
         self.device = device or default_device()
+        self.precision = precision  # models.aligner.inference_autocast
         base = base_encoder_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
         encoder = PeftModel.from_pretrained(AutoModel.from_pretrained(base), os.path.join(model_dir, "adapter"))
@@ -161,7 +162,7 @@ class IntentClassifier:
         for k in range(0, len(order), batch_size):
             idx = order[k:k + batch_size]
             batch, feats = _inputs([examples[i] for i in idx], self.tokenizer, self.config, self.device)
-            with torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
+            with inference_autocast(self.device, self.precision):
                 hidden = self.model.encoder(**batch).last_hidden_state
             pooled = mean_pool(hidden, batch["attention_mask"]).float()
             x = torch.cat([pooled, self.model.norm(feats)], dim=-1)

@@ -20,7 +20,7 @@ from typing import Iterable, Optional, Sequence
 
 import torch
 
-from revmine.models.aligner import default_device
+from revmine.models.aligner import default_device, native_bf16
 from revmine.pipeline.summarize import PROMPT_VERSION
 
 log = logging.getLogger(__name__)
@@ -106,18 +106,6 @@ def prompt_ids(tok, input_text: str, max_input: int) -> list[int]:
     truncation would cut the cue off long inputs, and the model would go on writing diff text)."""
     cue = tok(CUE, add_special_tokens=False)["input_ids"]
     return tok(input_text, truncation=True, max_length=max_input - len(cue))["input_ids"] + cue
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether the hardware does bf16 natively: CUDA, or a CPU with AVX512-BF16 or AMX (through oneDNN).
-    Elsewhere CPU bf16 is emulated and slower than fp32.
-
-    Training runs under bf16 autocast there (the LoRA weights stay fp32): about 1.4x faster per step on
-    the 2-core AVX512-BF16 CPU, the same loss to three decimals. A CPU summarizer casts the merged model
-    to bf16: 1.4-1.6x the summaries/s on one core (benchmarks/RESULTS.md)."""
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def _load_base(device):

@@ -45,7 +45,7 @@ def build_aligner(config: Config):
     try:
         from revmine.models.aligner import NeuralAligner
 
-        return NeuralAligner(model_dir)
+        return NeuralAligner(model_dir, precision=config.diff.precision)
     except (ImportError, OSError) as exc:
         log.warning("neural aligner unavailable (%s): using the classical aligner", exc)
         return classical

@@ -56,7 +56,7 @@ def build_labeler(config: Config):
     def load(folder):
         from revmine.models.intent import IntentClassifier
 
-        return Labeler(IntentClassifier(folder), config.label.whole_sentence_rule)
+        return Labeler(IntentClassifier(folder, precision=config.label.precision), config.label.whole_sentence_rule)
 
     return _load_or_warn(config.label.enabled and config.diff.enabled, config.label.model or default_intent_dir(),
                          "heads.safetensors", "no trained intent model at %s: edits are written without intent "

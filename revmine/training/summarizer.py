@@ -13,8 +13,8 @@ from typing import Optional, Sequence
 import torch
 
 from revmine.models import write_card
-from revmine.models.aligner import default_device
-from revmine.models.summarizer import (Summarizer, SummarizerConfig, _load_base, native_bf16, prompt_ids,
+from revmine.models.aligner import default_device, native_bf16
+from revmine.models.summarizer import (Summarizer, SummarizerConfig, _load_base, prompt_ids,
                                        read_config)
 
 log = logging.getLogger(__name__)
