@@ -180,7 +180,10 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     graph.build(p, [(str(sample_dump), "samplekey")], str(tmp_path / "stage"), config)
     labels = [t.full_label for t in p._current_transform().parts]
     assert "PairBatches" in labels and "DiffWrite" in labels
-    p.run().wait_until_finish()
+    from revmine.runner.run import private_tempdir
+
+    with private_tempdir(str(tmp_path / "scratch")):  # as `revmine run` does: Beam's beam-temp-* stays out of /tmp
+        p.run().wait_until_finish()
     engine = compose.build_engine(config)
     expected = sorted((e.pair_id, e.old_text, e.new_text) for e in compose.process_file(str(sample_dump), config, engine)
                       if isinstance(e, Edit))
