@@ -57,6 +57,36 @@ def test_the_vector_decode_is_the_cell_by_cell_decode(pool, data):
     assert a._dp_vector(old, new, sim.astype(np.float64)) == a._dp(old, new, sim.tolist())
 
 
+def test_provenance_follows_a_split_that_string_similarity_misses():
+    from rapidfuzz import fuzz
+
+    from revmine.pipeline.align import provenance
+
+    old = ["The old stone tower, built in 1850 by local fishermen from the village of Saint-Malo on the northern "
+           "cliff, was painted red and white in 1901."]
+    new = ["The old stone tower was built in 1850 by local fishermen from Saint-Malo.",
+           "It was painted red and white in 1901."]
+    from_old, from_new = provenance(old, new)
+    assert fuzz.ratio(old[0], new[1]) < 50  # the second half is far from the whole old sentence...
+    assert from_new[0, 1] > 0.8 and from_new[0, 0] > 0.8  # ...yet nearly all its characters come from it
+    assert abs(from_old[0].sum() - 1) < 0.2
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5), st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5))
+def test_provenance_shares_are_shares(old, new):
+    from revmine.pipeline.align import provenance
+
+    from_old, from_new = provenance(old, new)
+    assert from_old.shape == from_new.shape == (len(old), len(new))
+    assert (from_old >= 0).all() and (from_old.sum(1) <= 1 + 1e-9).all()
+    assert (from_new >= 0).all() and (from_new <= 1).all()
+    same_old, _ = provenance(old, old)
+    for i, s in enumerate(old):
+        if s.strip():
+            assert same_old[i, i] == 1.0
+
+
 def test_huge_block_is_chunked_not_quadratic():
     a = ClassicalAligner(max_cells=400)
     old = [f"old sentence {i}" for i in range(60)]

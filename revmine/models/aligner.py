@@ -26,10 +26,10 @@ from torch import nn
 
 from revmine.models import write_card
 from revmine.models.crf import AlignmentCRF
-from revmine.pipeline.align import Aligned
+from revmine.pipeline.align import Aligned, provenance
 
 log = logging.getLogger(__name__)
-N_FEATURES = 8
+N_FEATURES = 10
 _CLASSICAL = None
 
 
@@ -148,7 +148,10 @@ def pair_features(old: Sequence[str], new: Sequence[str], eo: torch.Tensor, en: 
         for i in al.old:
             for j in al.new:
                 prior[i, j] = 1.0
-    return torch.stack([cos, ratio, tset, len_ratio, pos, exact, merged * cos, prior], dim=-1)
+    # Character provenance under a word diff of the block: which new sentence each old character went
+    # to. It finds splits and merges that string similarity misses (pipeline/align.provenance).
+    from_old, from_new = (torch.from_numpy(x).float() for x in provenance(old, new))
+    return torch.stack([cos, ratio, tset, len_ratio, pos, exact, merged * cos, prior, from_old, from_new], dim=-1)
 
 
 def _classical():

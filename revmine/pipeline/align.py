@@ -8,6 +8,8 @@ by dynamic programming; the neural CRF aligner implements the same protocol.
 from __future__ import annotations
 
 import bisect
+import difflib
+import re
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -278,6 +280,38 @@ class ClassicalAligner:
             for al in self.align(old[a0:a1], new[b0:b1]):
                 out.append(al.shifted(a0, b0))
         return out
+
+
+_WORD = re.compile(r"\S+")
+
+
+def provenance(old: Sequence[str], new: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, m) shares of characters that a word diff of the block carries from old sentence i into new
+    sentence j: of i's non-space characters, and of j's. A split's half scores high on the second share
+    even when its string similarity to the whole old sentence is low.
+
+    The word diff is difflib's over whitespace-separated words of each side joined by spaces; an equal
+    run maps character by character, a replaced run proportionally onto its replacement (the rule that
+    derives the IteraTeR gold links from their character edits, eval/align.py)."""
+    ot, nt = " ".join(old), " ".join(new)
+    o_owner = np.repeat(np.arange(len(old)), [len(x) + 1 for x in old])[: len(ot)] if old else np.zeros(0, int)
+    n_owner = np.repeat(np.arange(len(new)), [len(x) + 1 for x in new])[: len(nt)] if new else np.zeros(0, int)
+    ow, nw = list(_WORD.finditer(ot)), list(_WORD.finditer(nt))
+    weights = np.zeros((len(old), len(new)))
+    matcher = difflib.SequenceMatcher(None, [w.group() for w in ow], [w.group() for w in nw])
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for a, b in zip(ow[i1:i2], nw[j1:j2]):
+                weights[o_owner[a.start()], n_owner[b.start()]] += a.end() - a.start()
+        elif tag == "replace":
+            a, b, c, d = ow[i1].start(), ow[i2 - 1].end(), nw[j1].start(), nw[j2 - 1].end()
+            chars = np.array([q for q in range(a, b) if not ot[q].isspace()])
+            to = c + (chars - a) * (d - c) // (b - a)
+            np.add.at(weights, (o_owner[chars], n_owner[to]), 1)
+    o_len = np.array([max(1, sum(not ch.isspace() for ch in x)) for x in old], dtype=float)
+    n_len = np.array([max(1, sum(not ch.isspace() for ch in x)) for x in new], dtype=float)
+    # A replaced run maps its characters proportionally, so a shrinking one can over-fill a short new sentence.
+    return np.minimum(weights / o_len[:, None], 1.0), np.minimum(weights / n_len[None, :], 1.0)
 
 
 def align_blocks(aligner: Aligner, blocks: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[list[Aligned]]:
