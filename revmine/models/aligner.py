@@ -116,7 +116,7 @@ class EmissionHead(nn.Module):
     def __init__(self, hidden: int = 32):
         super().__init__()
         self.pair = nn.Sequential(nn.Linear(N_FEATURES, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-        self.null = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
+        self.null = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 1))
 
     def forward(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """feats (B, T, M, F), valid (B, T, M) -> emissions (B, T, M + 1), tag 0 = NULL."""
@@ -124,7 +124,9 @@ class EmissionHead(nn.Module):
         cos_max = feats[..., 0].masked_fill(~valid, -1).max(-1).values
         ratio_max = feats[..., 1].masked_fill(~valid, 0).max(-1).values
         any_valid = valid.any(-1).float()
-        null = self.null(torch.stack([cos_max, ratio_max, any_valid], -1))
+        # how much of the sentence any counterpart takes (features 8 and 9: provenance shares)
+        carried = feats[..., 8:10].masked_fill(~valid[..., None], 0).amax(-2)
+        null = self.null(torch.cat([torch.stack([cos_max, ratio_max, any_valid], -1), carried], -1))
         return torch.cat([null, pair], dim=-1)
 
 
