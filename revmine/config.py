@@ -68,7 +68,9 @@ class PairConfig:
 class DiffConfig:
     __pydantic_config__ = _STRICT
     enabled: StrictBool = True  # false: stop after pairing (revisions, pairs, quarantine only)
-    aligner: Literal["neural", "classical"] = "neural"  # neural (trained CRF; falls back to classical without weights) | classical
+    # neural (trained CRF; falls back to classical without weights) | provenance (word-diff character
+    # provenance, no model) | classical (string similarity)
+    aligner: Literal["neural", "provenance", "classical"] = "neural"
     aligner_model: Optional[StrictStr] = None  # model folder; default: the weights shipped in revmine/models/weights
     align_threshold: StrictFloat = 0.5  # classical aligner: minimum similarity for a link
     section_cache: StrictInt = 4096  # cleaned sections kept per worker

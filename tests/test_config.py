@@ -19,7 +19,7 @@ def test_shipped_configs_validate(path):
 @pytest.mark.parametrize("yaml_text,expected", [
     ("diff:\n  max_batch: \"64\"\n", "diff.max_batch: Input should be a valid integer (got '64')"),
     ("pair:\n  revert_radius: fifteen\n", "pair.revert_radius: Input should be a valid integer (got 'fifteen')"),
-    ("diff:\n  aligner: nueral\n", "diff.aligner: Input should be 'neural' or 'classical' (got 'nueral')"),
+    ("diff:\n  aligner: nueral\n", "diff.aligner: Input should be 'neural', 'provenance' or 'classical' (got 'nueral')"),
     ("read:\n  over_limit: drop\n", "read.over_limit: Input should be 'truncate' or 'quarantine' (got 'drop')"),
     ("label:\n  enabled: sometimes\n", "label.enabled: Input should be a valid boolean (got 'sometimes')"),
     ("diff:\n  align_threshold: \"0.5\"\n", "diff.align_threshold: Input should be a valid number (got '0.5')"),

@@ -72,6 +72,37 @@ def test_provenance_follows_a_split_that_string_similarity_misses():
     assert abs(from_old[0].sum() - 1) < 0.2
 
 
+def test_provenance_keeps_the_most_words_when_a_sentence_moves_past_a_split_one():
+    from revmine.pipeline.align import provenance
+
+    # The moved sentence is the longest unbroken run (21 words), the split one has more words in all (25).
+    # A longest-contiguous-match diff (difflib) takes the moved sentence and loses both halves of the split.
+    moved = "If the council can find the money, then the work could start on the northern side of the river in March."
+    old = ["We think the new bridge will carry most of the traffic by the spring of next year; the mayor said so "
+           "on Monday at the town hall.", moved]
+    new = [moved, "We think the new bridge will carry most of the traffic by the spring of next year, he said.",
+           "The mayor said so on Monday at the town hall."]
+    _, from_new = provenance(old, new)
+    assert from_new[0, 1] > 0.8 and from_new[0, 2] > 0.8
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5), st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5))
+def test_word_diff_is_a_longest_common_subsequence(old, new):
+    from revmine.pipeline.align import word_opcodes
+
+    a, b = " ".join(old).split(), " ".join(new).split()
+    ops = word_opcodes(a, b)
+    assert all(a[i1:i2] == b[j1:j2] for tag, i1, i2, j1, j2 in ops if tag == "equal")
+    assert [x for op in ops for x in range(op[1], op[2])] == list(range(len(a)))  # covers both sides in order
+    assert [x for op in ops for x in range(op[3], op[4])] == list(range(len(b)))
+    lcs = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]  # the textbook DP, as the oracle
+    for i in range(len(a)):
+        for j in range(len(b)):
+            lcs[i + 1][j + 1] = lcs[i][j] + 1 if a[i] == b[j] else max(lcs[i][j + 1], lcs[i + 1][j])
+    assert sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal") == lcs[-1][-1]
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5), st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5))
 def test_provenance_shares_are_shares(old, new):
@@ -392,3 +423,47 @@ def test_one_engine_over_a_history_diffs_each_pair_as_a_fresh_engine_does(pool, 
 
     for old, new in zip(history, history[1:]):
         assert content(shared, old, new) == content(DiffEngine(ClassicalAligner()), old, new)
+
+
+def test_a_chain_of_links_keeps_its_links():
+    """A split next to a merge is one group, but it stands for its own links, not every old x new pair."""
+    import numpy as np
+
+    from revmine.pipeline.align import link_groups
+
+    groups = link_groups({(0, 0), (0, 1), (1, 1)}, 3, 2, "test", np.ones((3, 2)))
+    chain = next(g for g in groups if g.old == (0, 1))
+    assert chain.new == (0, 1) and sorted(chain.pairs) == [(0, 0), (0, 1), (1, 1)]
+    assert chain.shifted(10, 20).pairs == [(10, 20), (10, 21), (11, 21)]
+    assert [g for g in groups if g.old == (2,)][0].kind == "delete"
+    one = link_groups({(0, 0), (0, 1)}, 1, 2, "test", np.ones((1, 2)))
+    assert one[0].links == () and one[0].pairs == [(0, 0), (0, 1)]  # a complete group lists no links
+
+
+def test_provenance_aligner_links_a_split_and_its_chain():
+    from revmine.pipeline.align import ProvenanceAligner
+
+    old = ["The old stone tower, built in 1850 by local fishermen from the village of Saint-Malo on the northern "
+           "cliff, was painted red and white in 1901.", "A museum opened there in 2001 to show the fishing boats."]
+    new = ["The old stone tower was built in 1850 by local fishermen from Saint-Malo.",
+           "It was painted red and white in 1901.", "In 2001 a museum opened there.", "It shows fishing boats."]
+    got = ProvenanceAligner().align(old, new)
+    assert [(a.old, a.new, a.kind) for a in got] == [((0,), (0, 1), "1-n"), ((1,), (2, 3), "1-n")]
+    assert all(a.method == "provenance" for a in got)
+    huge = ProvenanceAligner(max_cells=4)
+    assert [a.method for a in huge.align(old, new)][0] == "classical"  # big blocks go to the chunked DP
+
+
+def test_alignment_rows_carry_their_links():
+    from revmine.pipeline.align import Aligned
+    from revmine.pipeline.diff import DiffEngine
+
+    class Chain:
+        name = "chain"
+
+        def align(self, old, new):
+            return [Aligned((0, 1), (0, 1), 1.0, "chain", ((0, 0), (0, 1), (1, 1)))]
+
+    pair = _pair("Alpha beta gamma delta. Epsilon zeta eta theta.", "Alpha beta gamma. Delta epsilon zeta eta theta.")
+    rows = [r for r in DiffEngine(Chain()).diff(pair) if isinstance(r, Alignment)]
+    assert [r.links for r in rows] == [[[0, 0], [0, 1], [1, 1]]] and rows[0].kind == "n-m"

@@ -245,7 +245,7 @@ def test_whole_sentence_rule_follows_iterater_gold_and_can_be_turned_off(tiny_mo
     assert {t: v[:2] for t, v in WHOLE_SENTENCE.items()} == {"Deletion": ("Content", "coherence"),
                                                             "Insertion": ("Content", "meaning-changed")}
     text = "A new sentence about mutualism."
-    align = Alignment(wiki="w", year=2001, source="wikipedia", pair_id="w:1", align_idx=0, old_idx=[], new_idx=[3],
+    align = Alignment(wiki="w", year=2001, source="wikipedia", pair_id="w:1", align_idx=0, old_idx=[], new_idx=[3], links=[],
                       kind="insert", score=0.0, method="neural-crf", old_text="", new_text=text)
 
     def edit():

@@ -55,7 +55,7 @@ _DUCK = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa
 
 
 def _declared(t):
-    return _DUCK[t.value_type] + "[]" if pa.types.is_list(t) else _DUCK[t]
+    return _declared(t.value_type) + "[]" if pa.types.is_list(t) else _DUCK[t]
 
 
 def test_every_table_empty_gives_views_with_the_declared_types(tmp_path):

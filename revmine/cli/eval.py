@@ -94,9 +94,10 @@ def _cv_align(args: argparse.Namespace) -> dict:
         mark = "  <- chosen" if margin == str(cv["chosen_margin"]) else ""
         print(f"{margin:>14} {row['f1']['mean']:.3f} ± {row['f1']['sd']:.3f}    "
               f"{row['changed_f1']['mean']:.3f} ± {row['changed_f1']['sd']:.3f}{mark}")
-    c = cv["classical"]
-    print(f"{'classical':>14} {c['f1']['mean']:.3f} ± {c['f1']['sd']:.3f}    "
-          f"{c['changed_f1']['mean']:.3f} ± {c['changed_f1']['sd']:.3f}")
+    for name in ("provenance", "classical"):
+        c = cv[name]
+        print(f"{name:>14} {c['f1']['mean']:.3f} ± {c['f1']['sd']:.3f}    "
+              f"{c['changed_f1']['mean']:.3f} ± {c['changed_f1']['sd']:.3f}")
     return cv
 
 
@@ -240,7 +241,8 @@ def register(sub) -> None:
                         "doc-level; intent: edit intents on arXivEdits JSON or IteraTeR sent/doc-level; "
                         "summaries: ROUGE against editors' comments on a dump or a prepared .jsonl split")
     e.add_argument("--data", required=True, help="gold file, e.g. ../shared/data/arxivedits/dev.json")
-    e.add_argument("--aligner", choices=("neural", "classical"), default="neural", help="align: which aligner")
+    e.add_argument("--aligner", choices=("neural", "provenance", "classical"), default="neural",
+                   help="align: which aligner")
     e.add_argument("--model", help="align / intent: model folder (default: the shipped weights)")
     e.add_argument("--taxonomy", choices=("arxivedits", "iterater"), help="intent: which label set to score")
     e.add_argument("--train", help="summaries: train split, for the most-frequent and retrieval baselines and to tell "

