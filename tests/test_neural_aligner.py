@@ -40,6 +40,21 @@ def test_batched_blocks_match_one_by_one(aligner):
     assert aligner.align_many(blocks) == [aligner.align(o, n) for o, n in blocks]
 
 
+def test_blocks_the_provenance_links_settle_skip_the_encoder_with_the_same_result():
+    """The CRF only links sentences the provenance rule left unlinked on both sides, so a block where every
+    old (or every new) sentence is linked already needs neither the encoder nor the CRF."""
+    settled = (["The lighthouse was built in 1850 by local fishermen.", "It was painted red."],
+               ["The lighthouse was built in 1852 by local fishermen.", "It was painted red and white."])
+    # a paraphrase moved past an edited sentence: the word diff carries none of its characters
+    open_ = (["Storms were frequent on that coast.", "The lighthouse was built in 1850."],
+             ["The lighthouse was built in 1852.", "The coast saw many gales every winter."])
+    fast, full = build_aligner(Config()), build_aligner(Config())
+    full.skip_settled = False
+    blocks = [settled, open_, settled]
+    assert fast.align_many(blocks) == full.align_many(blocks)
+    assert fast.encoder.passes == len(set(open_[0] + open_[1])) < full.encoder.passes
+
+
 def test_precision_is_configured_and_fp32_ignores_batch_mates(aligner):
     """auto: bf16 where the CPU does it natively (fp16 on CUDA), embeddings within rounding of fp32; fp32:
     a sentence embeds the same alone as in a batch of longer ones."""

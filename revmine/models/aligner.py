@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 from rapidfuzz import fuzz, process
 from torch import nn
@@ -130,11 +131,18 @@ class EmissionHead(nn.Module):
         return torch.cat([null, pair], dim=-1)
 
 
-def pair_features(old: Sequence[str], new: Sequence[str], eo: torch.Tensor, en: torch.Tensor) -> torch.Tensor:
-    """(n, m, F) features for every old x new sentence pair of one block."""
+def _ratio(lo: Sequence[str], ln: Sequence[str]) -> torch.Tensor:
+    """String similarity of every pair of lower-cased sentences, in [0, 1]: feature 1 and the groups' score."""
+    return torch.tensor(process.cdist(lo, ln, scorer=fuzz.ratio, workers=1) / 100.0, dtype=torch.float32)
+
+
+def pair_features(old: Sequence[str], new: Sequence[str], eo: torch.Tensor, en: torch.Tensor,
+                  shares: Optional[tuple[np.ndarray, np.ndarray]] = None) -> torch.Tensor:
+    """(n, m, F) features for every old x new sentence pair of one block (`shares`: its provenance, when
+    the caller has it already)."""
     n, m = len(old), len(new)
     lo, ln = [s.lower() for s in old], [s.lower() for s in new]
-    ratio = torch.tensor(process.cdist(lo, ln, scorer=fuzz.ratio, workers=1) / 100.0, dtype=torch.float32)
+    ratio = _ratio(lo, ln)
     tset = torch.tensor(process.cdist(lo, ln, scorer=fuzz.token_set_ratio, workers=1) / 100.0, dtype=torch.float32)
     lo_len = torch.tensor([len(s) for s in old], dtype=torch.float32)[:, None]
     ln_len = torch.tensor([len(s) for s in new], dtype=torch.float32)[None, :]
@@ -152,7 +160,7 @@ def pair_features(old: Sequence[str], new: Sequence[str], eo: torch.Tensor, en: 
                 prior[i, j] = 1.0
     # Character provenance under a word diff of the block: which new sentence each old character went
     # to. It finds splits and merges that string similarity misses (pipeline/align.provenance).
-    from_old, from_new = (torch.from_numpy(x).float() for x in provenance(old, new))
+    from_old, from_new = (torch.from_numpy(x).float() for x in (shares or provenance(old, new)))
     return torch.stack([cos, ratio, tset, len_ratio, pos, exact, merged * cos, prior, from_old, from_new], dim=-1)
 
 
@@ -165,11 +173,16 @@ def _classical():
     return _CLASSICAL
 
 
-def block_features(blocks: Sequence[tuple[Sequence[str], Sequence[str]]],
-                   embeddings: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+def block_features(blocks: Sequence[tuple[Sequence[str], Sequence[str]]], embeddings: dict[str, torch.Tensor],
+                   shares: Optional[Sequence[tuple[np.ndarray, np.ndarray]]] = None) -> list[torch.Tensor]:
     """(n, m, F) features of each (old, new) block, from embeddings keyed by sentence text."""
-    return [pair_features(old, new, torch.stack([embeddings[s] for s in old]), torch.stack([embeddings[s] for s in new]))
-            for old, new in blocks]
+    return [pair_features(old, new, torch.stack([embeddings[s] for s in old]), torch.stack([embeddings[s] for s in new]),
+                          shares[k] if shares else None) for k, (old, new) in enumerate(blocks)]
+
+
+def sure_links(shares: tuple[np.ndarray, np.ndarray], share: float) -> set[tuple[int, int]]:
+    """Pairs where at least `share` of either sentence's characters come from the other."""
+    return {(int(i), int(j)) for i, j in zip(*np.nonzero(np.maximum(*shares) >= share))}
 
 
 @dataclass
@@ -235,6 +248,7 @@ class NeuralAligner:
             self.config = AlignerConfig(**json.load(fh))
         share = self.config.provenance_share
         self.fallback = ClassicalAligner() if share is None else ProvenanceAligner(share)
+        self.skip_settled = True  # blocks the CRF cannot change skip it (False: run it anyway, for tests)
         self.merge = merge or self.config.merge
         self.device = device or default_device()
         adapter = os.path.join(model_dir, self.config.adapter) if self.config.adapter else None
@@ -259,18 +273,31 @@ class NeuralAligner:
     def align_many(self, blocks: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[list[Aligned]]:
         """Align many changed blocks at once: one encoder batch, one CRF batch per direction."""
         out: list[Optional[list[Aligned]]] = [None] * len(blocks)
-        work = []
+        work, shares, sure = [], {}, {}
+        share = self.config.provenance_share
         for k, (old, new) in enumerate(blocks):
             if not old or not new:
                 out[k] = [Aligned((i,), (), 0.0, self.name) for i in range(len(old))] + \
                          [Aligned((), (j,), 0.0, self.name) for j in range(len(new))]
-            elif len(old) > self.MAX_BLOCK or len(new) > self.MAX_BLOCK:
+                continue
+            if len(old) > self.MAX_BLOCK or len(new) > self.MAX_BLOCK:
                 out[k] = self.fallback.align(old, new)
-            else:
-                work.append(k)
+                continue
+            shares[k] = provenance(old, new)
+            if share is not None:
+                sure[k] = sure_links(shares[k], share)
+                settled = len({i for i, _ in sure[k]}) == len(old) or len({j for _, j in sure[k]}) == len(new)
+                if settled and self.skip_settled:
+                    # The CRF may only link an old and a new sentence the rule left both unlinked, and one
+                    # side has none: its links would all be dropped, so it need not run (nor the encoder).
+                    out[k] = link_groups(sure[k], len(old), len(new), self.name,
+                                         _ratio([s.lower() for s in old], [s.lower() for s in new]))
+                    continue
+            work.append(k)
         if not work:
             return out
-        feats = block_features([blocks[k] for k in work], self._embed({s for k in work for side in blocks[k] for s in side}))
+        feats = block_features([blocks[k] for k in work], self._embed({s for k in work for side in blocks[k] for s in side}),
+                               [shares[k] for k in work])
         fwd, em_f = decode_direction(self.model, self.model.crf_fwd, feats, self.device)
         bwd, em_b = decode_direction(self.model, self.model.crf_bwd, [f.transpose(0, 1) for f in feats], self.device)
         for b, (k, f, pf, pb) in enumerate(zip(work, feats, fwd, bwd)):
@@ -282,11 +309,9 @@ class NeuralAligner:
                     margin = max(float(em_f[b, i, j + 1] - em_f[b, i, 0]), float(em_b[b, j, i + 1] - em_b[b, j, 0]))
                     if margin >= self.config.union_margin:
                         links.add((i, j))
-            share = self.config.provenance_share
             if share is not None:
-                sure = {(i, j) for i, j in torch.nonzero(f[..., 8:10].amax(-1) >= share).tolist()}
-                took_old, took_new = {i for i, _ in sure}, {j for _, j in sure}
-                links = sure | {(i, j) for i, j in links if i not in took_old and j not in took_new}
+                took_old, took_new = {i for i, _ in sure[k]}, {j for _, j in sure[k]}
+                links = sure[k] | {(i, j) for i, j in links if i not in took_old and j not in took_new}
             out[k] = groups_from_links(links, f, len(blocks[k][0]), len(blocks[k][1]), self.name)
         return out
 
