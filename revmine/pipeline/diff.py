@@ -123,8 +123,9 @@ class DiffEngine:
         key, old, new = plan.key, plan.old, plan.new
         common = dict(wiki=key.wiki, year=key.year, source=key.source, pair_id=key.pair_id)
         ot, nt = old.texts, new.texts
-        # the aligner's indices are local to a block
-        alignments = [a.shifted(i1, j1) for (i1, _, j1, _), aligned in zip(plan.spans, results) for a in aligned]
+        # (alignment, its block's offsets): the aligner's indices are local to a block. Shifted here as plain
+        # lists, not Aligned.shifted: a blanking makes hundreds of thousands of them over a long history.
+        alignments = [(a, i1, j1) for (i1, _, j1, _), aligned in zip(plan.spans, results) for a in aligned]
         out: list = []
         for side, sents, idx in (("old", old, plan.changed_old), ("new", new, plan.changed_new)):
             for i in sorted(idx):
@@ -132,11 +133,12 @@ class DiffEngine:
                 out.append(Sentence(**common, side=side, sent_idx=i, section_idx=s.section_idx, section=s.section,
                                     para_idx=s.para_idx, char_start=s.start, char_end=s.end, text=s.text))
         n_edits = 0
-        for a_idx, a in enumerate(alignments):
-            old_text = " ".join([ot[i] for i in a.old])
-            new_text = " ".join([nt[j] for j in a.new])
-            out.append(Alignment(**common, align_idx=a_idx, old_idx=list(a.old), new_idx=list(a.new),
-                                 links=[[i, j] for i, j in a.pairs], kind=a.kind,
+        for a_idx, (a, i1, j1) in enumerate(alignments):
+            old_idx, new_idx = [i1 + i for i in a.old], [j1 + j for j in a.new]
+            old_text = " ".join([ot[i] for i in old_idx])
+            new_text = " ".join([nt[j] for j in new_idx])
+            links = [[i1 + i, j1 + j] for i, j in a.links] if a.links else [[i, j] for i in old_idx for j in new_idx]
+            out.append(Alignment(**common, align_idx=a_idx, old_idx=old_idx, new_idx=new_idx, links=links, kind=a.kind,
                                  score=float(a.score), method=a.method, old_text=old_text, new_text=new_text))
             edits, _ = self.spans.fetch((old_text, new_text), lambda: edits_between(old_text, new_text))
             for e_idx, edit in enumerate(edits):
