@@ -467,3 +467,19 @@ def test_alignment_rows_carry_their_links():
     pair = _pair("Alpha beta gamma delta. Epsilon zeta eta theta.", "Alpha beta gamma. Delta epsilon zeta eta theta.")
     rows = [r for r in DiffEngine(Chain()).diff(pair) if isinstance(r, Alignment)]
     assert [r.links for r in rows] == [[[0, 0], [0, 1], [1, 1]]] and rows[0].kind == "n-m"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 5), st.integers(0, 5), st.data())
+def test_link_groups_keep_exactly_the_links_and_cover_every_sentence_once(n, m, data):
+    import numpy as np
+
+    from revmine.pipeline.align import link_groups
+
+    cells = [(i, j) for i in range(n) for j in range(m)]
+    links = set(data.draw(st.lists(st.sampled_from(cells), unique=True) if cells else st.just([])))
+    groups = link_groups(links, n, m, "test", np.ones((n, m)))
+    assert {p for g in groups for p in g.pairs} == links
+    assert sorted(i for g in groups for i in g.old) == list(range(n))
+    assert sorted(j for g in groups for j in g.new) == list(range(m))
+    assert all(g.old and g.new for g in groups if g.pairs)  # a linked group has both sides

@@ -201,7 +201,7 @@ def _looks_like_input(name: str) -> bool:
 def dataset_rows(paths: Sequence[str], intents: bool = True) -> Iterator[tuple[str, list[dict]]]:
     """(path, training rows) per dump, with one engine and one intent model for all of them: the rows
     `build summaries-dataset` writes and `eval summaries` reads from a dump. The classical aligner: the
-    dataset is about comments, and it is ten times faster on long histories."""
+    dataset is about comments, and it needs no model."""
     from revmine.runner.label import build_labeler
 
     config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": intents})
