@@ -483,3 +483,18 @@ def test_link_groups_keep_exactly_the_links_and_cover_every_sentence_once(n, m, 
     assert sorted(i for g in groups for i in g.old) == list(range(n))
     assert sorted(j for g in groups for j in g.new) == list(range(m))
     assert all(g.old and g.new for g in groups if g.pairs)  # a linked group has both sides
+
+
+def test_a_word_diff_too_big_for_an_lcs_takes_difflib(monkeypatch):
+    import revmine.pipeline.align as align
+
+    old = ["The old stone tower was built in 1850 by local fishermen and painted red in 1901."]
+    new = ["The old stone tower was built in 1850 by fishermen.", "It was painted red in 1901."]
+    exact = align.provenance(old, new)
+    monkeypatch.setattr(align, "MAX_LCS_CELLS", 10)
+    a, b = " ".join(old).split(), " ".join(new).split()
+    ops = align.word_opcodes(a, b)
+    assert [x for op in ops for x in range(op[1], op[2])] == list(range(len(a)))
+    assert all(a[i1:i2] == b[j1:j2] for tag, i1, i2, j1, j2 in ops if tag == "equal")
+    big = align.provenance(old, new)
+    assert (big[1] > 0.8).all() and abs(big[1] - exact[1]).max() < 0.1  # the same split, found by difflib
