@@ -328,7 +328,7 @@ def provenance(old: Sequence[str], new: Sequence[str]) -> tuple[np.ndarray, np.n
     ot, nt = " ".join(old), " ".join(new)
     o_owner = np.repeat(np.arange(len(old)), [len(x) + 1 for x in old])[: len(ot)] if old else np.zeros(0, int)
     n_owner = np.repeat(np.arange(len(new)), [len(x) + 1 for x in new])[: len(nt)] if new else np.zeros(0, int)
-    # Word spans as arrays, the runs mapped with numpy: a Python loop per word cost 20% of the diff stage.
+    # Word spans as (start, end) arrays, so each run maps with numpy rather than word by word.
     o_at, n_at = (np.array([m.span() for m in _WORD.finditer(t)], dtype=np.int64).reshape(-1, 2) for t in (ot, nt))
     o_len, n_len = o_at[:, 1] - o_at[:, 0], n_at[:, 1] - n_at[:, 0]
     weights = np.zeros((len(old), len(new)))
