@@ -68,7 +68,7 @@ class PairConfig:
 class DiffConfig:
     __pydantic_config__ = _STRICT
     enabled: StrictBool = True  # false: stop after pairing (revisions, pairs, quarantine only)
-    # neural (trained CRF; falls back to classical without weights) | provenance (word-diff character
+    # neural (trained CRF; falls back to provenance without weights) | provenance (word-diff character
     # provenance, no model) | classical (string similarity)
     aligner: Literal["neural", "provenance", "classical"] = "neural"
     aligner_model: Optional[StrictStr] = None  # model folder; default: the weights shipped in revmine/models/weights

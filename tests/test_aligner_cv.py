@@ -17,7 +17,7 @@ def test_aligner_cross_validation_on_a_tiny_slice(shared_data, tmp_path):
                         margins=(0.0, 1.0))
     assert cv["documents"] == 12 and cv["folds"] == 2 and len(set(ids)) >= 2
     assert cv["chosen_margin"] in (0.0, 1.0)
-    for row in [*cv["by_margin"].values(), cv["classical"]]:
+    for row in [*cv["by_margin"].values(), cv["classical"], cv["provenance"]]:
         assert len(row["f1"]["folds"]) == 2 and all(0 <= f <= 1 for f in row["f1"]["folds"])
         assert row["f1"]["mean"] == pytest.approx(sum(row["f1"]["folds"]) / 2, abs=1e-3)
     assert cv["neural"] == cv["by_margin"][str(cv["chosen_margin"])]

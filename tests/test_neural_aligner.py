@@ -71,7 +71,7 @@ def test_precision_is_configured_and_fp32_ignores_batch_mates(aligner):
 def test_missing_weights_fall_back_once(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         a = build_aligner(Config.load(None, **{"diff.aligner_model": str(tmp_path)}))
-    assert a.name == "classical"
+    assert a.name == "provenance"
     assert sum("revmine train aligner" in r.getMessage() for r in caplog.records) == 1
 
 

@@ -29,28 +29,29 @@ def build_engine(config: Config) -> DiffEngine:
 
 
 def build_aligner(config: Config):
-    """The configured aligner; without trained neural weights, say so once and use the classical one."""
+    """The configured aligner. Without trained neural weights, say so once and use the provenance aligner:
+    the neural one's own links, less the CRF's for paraphrases (the same IteraTeR scores, no model)."""
     from revmine.pipeline.align import ClassicalAligner, ProvenanceAligner
 
-    classical = ClassicalAligner(threshold=config.diff.align_threshold)
     if config.diff.aligner == "classical":
-        return classical
+        return ClassicalAligner(threshold=config.diff.align_threshold)
+    provenance = ProvenanceAligner()
     if config.diff.aligner == "provenance":
-        return ProvenanceAligner()
+        return provenance
     if config.diff.aligner != "neural":
         raise ValueError(f"unknown aligner {config.diff.aligner!r} (known: neural, provenance, classical)")
     model_dir = config.diff.aligner_model or default_aligner_dir()
     if not os.path.exists(os.path.join(model_dir, "model.safetensors")):
-        log.warning("no trained aligner at %s: using the classical aligner. Train one with `revmine train aligner`.",
+        log.warning("no trained aligner at %s: using the provenance aligner. Train one with `revmine train aligner`.",
                     model_dir)
-        return classical
+        return provenance
     try:
         from revmine.models.aligner import NeuralAligner
 
         return NeuralAligner(model_dir, precision=config.diff.precision)
     except (ImportError, OSError) as exc:
-        log.warning("neural aligner unavailable (%s): using the classical aligner", exc)
-        return classical
+        log.warning("neural aligner unavailable (%s): using the provenance aligner", exc)
+        return provenance
 
 
 def default_aligner_dir() -> str:
