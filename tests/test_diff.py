@@ -498,3 +498,18 @@ def test_a_word_diff_too_big_for_an_lcs_takes_difflib(monkeypatch):
     assert all(a[i1:i2] == b[j1:j2] for tag, i1, i2, j1, j2 in ops if tag == "equal")
     big = align.provenance(old, new)
     assert (big[1] > 0.8).all() and abs(big[1] - exact[1]).max() < 0.1  # the same split, found by difflib
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5), st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5))
+def test_provenance_aligner_covers_every_sentence_once_and_links_only_what_the_rule_allows(old, new):
+    import numpy as np
+
+    from revmine.pipeline.align import ProvenanceAligner, provenance
+
+    got = ProvenanceAligner().align(old, new)
+    assert sorted(i for a in got for i in a.old) == list(range(len(old)))
+    assert sorted(j for a in got for j in a.new) == list(range(len(new)))
+    if old and new:
+        share = np.maximum(*provenance(old, new))
+        assert {p for a in got for p in a.pairs} == {(i, j) for i, j in zip(*np.nonzero(share >= 0.5))}
