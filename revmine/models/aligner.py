@@ -27,7 +27,7 @@ from torch import nn
 
 from revmine.models import write_card
 from revmine.models.crf import AlignmentCRF
-from revmine.pipeline.align import Aligned, link_groups, provenance
+from revmine.pipeline.align import Aligned, link_groups, provenance, provenance_links
 
 log = logging.getLogger(__name__)
 N_FEATURES = 10
@@ -180,10 +180,6 @@ def block_features(blocks: Sequence[tuple[Sequence[str], Sequence[str]]], embedd
                           shares[k] if shares else None) for k, (old, new) in enumerate(blocks)]
 
 
-def sure_links(shares: tuple[np.ndarray, np.ndarray], share: float) -> set[tuple[int, int]]:
-    """Pairs where at least `share` of either sentence's characters come from the other."""
-    return {(int(i), int(j)) for i, j in zip(*np.nonzero(np.maximum(*shares) >= share))}
-
 
 @dataclass
 class AlignerConfig:
@@ -285,12 +281,12 @@ class NeuralAligner:
                 continue
             shares[k] = provenance(old, new)
             if share is not None:
-                sure[k] = sure_links(shares[k], share)
-                settled = len({i for i, _ in sure[k]}) == len(old) or len({j for _, j in sure[k]}) == len(new)
-                if settled and self.skip_settled:
+                links = provenance_links(shares[k], share)
+                sure[k] = (links, {i for i, _ in links}, {j for _, j in links})  # the links, the sentences they take
+                if self.skip_settled and (len(sure[k][1]) == len(old) or len(sure[k][2]) == len(new)):
                     # The CRF may only link an old and a new sentence the rule left both unlinked, and one
                     # side has none: its links would all be dropped, so it need not run (nor the encoder).
-                    out[k] = link_groups(sure[k], len(old), len(new), self.name,
+                    out[k] = link_groups(links, len(old), len(new), self.name,
                                          _ratio([s.lower() for s in old], [s.lower() for s in new]))
                     continue
             work.append(k)
@@ -310,8 +306,8 @@ class NeuralAligner:
                     if margin >= self.config.union_margin:
                         links.add((i, j))
             if share is not None:
-                took_old, took_new = {i for i, _ in sure[k]}, {j for _, j in sure[k]}
-                links = sure[k] | {(i, j) for i, j in links if i not in took_old and j not in took_new}
+                kept, took_old, took_new = sure[k]
+                links = kept | {(i, j) for i, j in links if i not in took_old and j not in took_new}
             out[k] = groups_from_links(links, f, len(blocks[k][0]), len(blocks[k][1]), self.name)
         return out
 

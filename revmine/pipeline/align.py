@@ -375,10 +375,14 @@ class ProvenanceAligner:
     def align(self, old: Sequence[str], new: Sequence[str]) -> list[Aligned]:
         if len(old) * len(new) > self.max_cells:
             return self.fallback.align(old, new)
-        from_old, from_new = provenance(old, new)
-        score = np.maximum(from_old, from_new)
-        links = {(int(i), int(j)) for i, j in zip(*np.nonzero(score >= self.share))}
-        return link_groups(links, len(old), len(new), self.name, score)
+        shares = provenance(old, new)
+        return link_groups(provenance_links(shares, self.share), len(old), len(new), self.name, np.maximum(*shares))
+
+
+def provenance_links(shares: tuple[np.ndarray, np.ndarray], share: float) -> set[tuple[int, int]]:
+    """The (i, j) pairs of `provenance` shares where at least `share` of either sentence's characters come
+    from the other."""
+    return {(int(i), int(j)) for i, j in zip(*np.nonzero(np.maximum(*shares) >= share))}
 
 
 def link_groups(links: set[tuple[int, int]], n: int, m: int, method: str, score) -> list[Aligned]:
@@ -398,12 +402,15 @@ def link_groups(links: set[tuple[int, int]], n: int, m: int, method: str, score)
     comps: dict = {}
     for node in parent:
         comps.setdefault(find(node), []).append(node)
+    links_of: dict = {}  # component root -> its links, bucketed once rather than filtered per group
+    for i, j in links:
+        links_of.setdefault(find(("o", i)), []).append((i, j))
     out = []
-    for members in comps.values():
+    for root, members in comps.items():
         olds = tuple(sorted(i for s, i in members if s == "o"))
         news = tuple(sorted(j for s, j in members if s == "n"))
         best = float(max((score[i, j] for i in olds for j in news), default=0.0)) if olds and news else 0.0
-        inside = tuple(sorted((i, j) for i, j in links if find(("o", i)) == find(members[0])))
+        inside = tuple(sorted(links_of.get(root, ())))
         out.append(Aligned(olds, news, round(best, 4), method, () if len(inside) == len(olds) * len(news) else inside))
     out.sort(key=lambda a: (min(a.old) if a.old else (min(a.new) - 0.5 if a.new else 0), a.new))
     return out
