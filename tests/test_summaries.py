@@ -226,8 +226,30 @@ def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer)
     eos = s.tokenizer.convert_tokens_to_ids("<|im_end|>")
     stock = s._generate_ids(enc, eos, share_prefill=False)
     assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), stock)
+    assert torch.equal(s._generate_ids(enc, eos, share_prefill=True, in_place=False), stock)
     s.prefill_chunk = 1  # the prefill one prompt at a time, the caches joined: the same tokens again
     assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), stock)
+
+
+def test_beam_cache_reorders_only_what_the_beams_generated():
+    """The in-place beam cache: after a shared prefill, a reorder must equal reordering the whole cache
+    (beams only move within their prompt's group), and appends must show as the cache's keys."""
+    import torch
+
+    from revmine.models.summarizer import _beam_layer_class
+
+    prompt = torch.randn(3, 2, 5, 4).repeat_interleave(2, dim=0)  # 3 prompts x 2 beams, one prefill each
+    layer = _beam_layer_class()(prompt.clone(), prompt.clone() + 1, room=3)
+    full_k, full_v = prompt.clone(), prompt.clone() + 1
+    for step in range(4):  # one step more than the room: the buffer grows
+        k, v = torch.randn(6, 2, 1, 4), torch.randn(6, 2, 1, 4)
+        keys, values = layer.update(k, v)
+        full_k, full_v = torch.cat([full_k, k], dim=2), torch.cat([full_v, v], dim=2)
+        assert torch.equal(keys, full_k) and torch.equal(values, full_v) and layer.get_seq_length() == 6 + step
+        beam_idx = torch.tensor([[1, 1, 2, 3, 5, 4], [0, 0, 3, 3, 4, 5]][step % 2])  # within each prompt's beams
+        layer.reorder_cache(beam_idx)
+        full_k, full_v = full_k.index_select(0, beam_idx), full_v.index_select(0, beam_idx)
+        assert torch.equal(layer.keys, full_k) and torch.equal(layer.values, full_v)
 
 
 @pytest.mark.slow
