@@ -55,11 +55,20 @@ def test_a_content_edit_is_left_to_the_model_with_a_plain_fallback():
     _, _, d = _diff("He was born in 1900 in Paris.\n", "He was born in 1900 in Paris, France, to a family of "
                     "bakers who ran a shop.\n")
     assert describe(d) is None
-    assert describe_content(d) == "expanded text"  # eleven words added: too long to spell out
+    # eleven words added: too long to spell out, so quoted by their first eight
+    assert describe_content(d) == "added France, to a family of bakers who ran …"
+    assert check(describe_content(d), Evidence.of(d)) == (False, False)
     _, _, small = _diff("It was first described in 1840.\n", "It was first described in 1846 by Proudhon.\n")
     assert describe_content(small) == "changed 1840 to 1846 by Proudhon"
     _, _, two = _diff("A cat sat, and a dog ran.\n", "A cat sat and a fox ran fast.\n")
     assert describe_content(two) == "changed dog to fox; added fast"
+    # more than four changes: the first two, each cut to eight words
+    _, _, many = _diff("One two three four five six seven eight nine ten eleven twelve.\n",
+                       "Uno two tres four cinco six siete eight nueve ten eleven twelve.\n")
+    assert describe_content(many) == "changed One to Uno; changed three to tres"
+    # nothing left to quote once punctuation is stripped: the kind of change and its section
+    _, _, marks = _diff("== History ==\nA, b, c, d, e, f.\n", "== History ==\nA. b. c. d. e. f.\n")
+    assert describe_content(marks) == "rewrote text in History"
 
 
 def test_the_faithfulness_rule():
@@ -90,7 +99,8 @@ def test_model_output_that_breaks_the_rule_falls_back_to_the_describer():
     new = "He was born in 1900 in Paris, to a family of bakers who had come from Lyon two years before.\n"
     pair, records, _ = _diff(old, new)
     (bad,) = summarize_pairs(Opinionated("market anarchism is not a radical left-wing ideology"), [pair], records)
-    assert (bad.summary, bad.path) == ("expanded text", "describer")  # the describer's plain content summary
+    # the describer's plain content summary
+    assert (bad.summary, bad.path) == ("added to a family of bakers who had come …", "describer")
     (good,) = summarize_pairs(Opinionated("added family of bakers from Lyon"), [pair], records)
     assert (good.summary, good.path) == ("added family of bakers from Lyon", "model")
     # reverted and bot edits never reach the model

@@ -101,7 +101,8 @@ def node_summary(nodes: Iterable[NodeChange]) -> str:
     return "; ".join(items)
 
 
-def _clip(text: str, n: int = EDIT_WORDS) -> str:
+def clip_words(text: str, n: int = EDIT_WORDS) -> str:
+    """The first n words of `text`, with " …" where it goes on."""
     return _first_words(text, n) + (" …" if len(text.split()) > n else "")
 
 
@@ -119,7 +120,7 @@ def word_edits(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, str]]:
 def edit_summary(old: Sequence[str], new: Sequence[str], edits: Optional[list] = None) -> str:
     """The `<edits>` line: `"a" → "b"` for a substitution, `+"b"` for an insertion, `-"a"` for a deletion.
     `edits`: `word_edits(old, new)`, when the caller has it already."""
-    items = [f'"{_clip(a)}" → "{_clip(b)}"' if a and b else (f'+"{_clip(b)}"' if b else f'-"{_clip(a)}"')
+    items = [f'"{clip_words(a)}" → "{clip_words(b)}"' if a and b else (f'+"{clip_words(b)}"' if b else f'-"{clip_words(a)}"')
              for a, b in (word_edits(old, new) if edits is None else edits)]
     more = len(items) - MAX_EDITS
     return " | ".join(items[:MAX_EDITS]) + (f" | {more} more" if more > 0 else "")
