@@ -3,7 +3,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from revmine.pipeline.describe import Evidence, check, describe, describe_content
+from revmine.pipeline.describe import Evidence, check, describe, describe_content, route
 from revmine.pipeline.diff import DiffEngine
 from revmine.pipeline.summarize import group_diffs
 
@@ -66,9 +66,12 @@ def test_a_content_edit_is_left_to_the_model_with_a_plain_fallback():
     _, _, many = _diff("One two three four five six seven eight nine ten eleven twelve.\n",
                        "Uno two tres four cinco six siete eight nueve ten eleven twelve.\n")
     assert describe_content(many) == "changed One to Uno; changed three to tres"
-    # nothing left to quote once punctuation is stripped: the kind of change and its section
-    _, _, marks = _diff("== History ==\nA, b, c, d, e, f.\n", "== History ==\nA. b. c. d. e. f.\n")
-    assert describe_content(marks) == "rewrote text in History"
+    # punctuation alone is no phrase to spell out, and no edit for the model to word
+    pair, _, marks = _diff("== History ==\nA, b, c, d, e, f.\n", "== History ==\nA. b. c. d. e. f.\n")
+    assert describe_content(marks) == "changed punctuation"
+    pair, _, mark = _diff("A cat sat, and a dog ran.\n", "A cat sat; and a dog ran.\n")
+    assert route(pair, mark, model=True) == ("changed punctuation", "describer", None)
+    assert check("changed punctuation", Evidence.of(mark)) == (False, False)
 
 
 def test_the_faithfulness_rule():

@@ -40,7 +40,7 @@ renamed rename reverted revert revision revisions to last version by restored ty
 copyedits link links linked unlinked wikilink external category categories cat reference references ref refs
 citation citations cite template templates image images file files media caption gallery table tables
 section sections heading headings interwiki interlanguage whitespace formatting format expanded expand
-rewrote rewritten reworded text words word sentence sentences paragraph parameter parameters and or of in
+rewrote rewritten reworded text words word sentence sentences paragraph punctuation parameter parameters and or of in
 on the a an from with for into more other as at its it no redirect redirects redirected page target
 """.split())
 
@@ -91,7 +91,7 @@ def _needs_model(d: PairDiff) -> bool:
     words them (ROUGE-L 0.190 against 0.191 on 240 rows), nor for removals and edits of more than
     MODEL_MAX_EDITS word-level changes (benchmarks/RESULTS.md)."""
     edits = d.word_edits
-    if _spelled(edits) or len(edits) > MODEL_MAX_EDITS:
+    if _spelled(edits) or len(edits) > MODEL_MAX_EDITS or _punctuation_only(edits):
         return False
     return edit_kind(d.old, d.new, edits) != "removed text"
 
@@ -99,10 +99,10 @@ def _needs_model(d: PairDiff) -> bool:
 def describe_content(d: PairDiff) -> str:
     """A plain summary of a content edit. A few short word-level changes are spelled out, as editors write
     them ("changed 1840 to 1846; added citation needed"); a larger edit by its first changes, each cut to
-    a few words ("added In 1840 Proudhon published …; removed the"); an edit with no words to quote by
-    its kind and section ("rewrote text in History"). Node changes follow."""
+    a few words ("added In 1840 Proudhon published …; removed the"); a change of punctuation alone as
+    such; else by its kind and section ("rewrote text in History"). Node changes follow."""
     edits = d.word_edits
-    text = _spelled(edits) or _quoted(edits)
+    text = _spelled(edits) or _quoted(edits) or ("changed punctuation" if _punctuation_only(edits) else None)
     if not text:
         text = edit_kind(d.old, d.new, edits) + (f" in {d.section}" if d.section else "")
     nodes = _describe_nodes(d.nodes) if d.nodes else ""
@@ -118,6 +118,10 @@ def _spelled(word_level: Sequence[tuple[str, str]]) -> Optional[str]:
     if not edits or len(edits) > SPELL_EDITS or any(max(len(a.split()), len(b.split())) > SPELL_WORDS for a, b in edits):
         return None
     return "; ".join(f"changed {a} to {b}" if a and b else (f"added {b}" if b else f"removed {a}") for a, b in edits)
+
+
+def _punctuation_only(word_level: Sequence[tuple[str, str]]) -> bool:
+    return bool(word_level) and not any(_WORD.search(a + b) for a, b in word_level)
 
 
 def _quoted(word_level: Sequence[tuple[str, str]]) -> Optional[str]:
@@ -137,8 +141,8 @@ def _typos(d: PairDiff) -> Optional[str]:
     if not edits or len(edits) > 4:
         return None
     for a, b in edits:
-        if not a or not b or len(a.split()) != 1 or len(b.split()) != 1:
-            return None
+        if not a or not b or len(a.split()) != 1 or len(b.split()) != 1 or not _WORD.search(a + b):
+            return None  # "," -> ";" is punctuation, not a spelling
         # a transposition ("teh" -> "the") is one step, as in Damerau's distance
         if a.lower() == b.lower() or OSA.distance(a.lower(), b.lower()) > max(1, min(len(a), len(b)) // 4):
             return None
