@@ -157,7 +157,8 @@ def _eval_summaries(args: argparse.Namespace) -> int:
         unseen = [e for e in result["examples"] if not e["seen"]] or result["examples"]
         which = "pages absent from train" if unseen is not result["examples"] else "dev"
         with open(args.sample_out, "w", encoding="utf-8") as fh:
-            fh.write(sample_markdown(unseen, title=f"Edit summaries: 20 random examples from {which} "
+            some = "20 random examples" if len(unseen) > 20 else f"all {len(unseen)} examples"
+            fh.write(sample_markdown(unseen, title=f"Edit summaries: {some} from {which} "
                                                     f"({os.path.basename(args.data)})"))
         console.print(f"sample written to {args.sample_out}")
     key = "unseen" if "unseen" in result["subsets"] else "all"

@@ -77,7 +77,8 @@ def register(sub) -> None:
     r.add_argument("--out", required=True, metavar="WAREHOUSE", help="warehouse directory")
     r.add_argument("--config", help="YAML config (see configs/). The default runs every stage, neural aligner, "
                                     "intents and summaries included; configs/fast.yaml turns the neural stages off "
-                                    "and is 7-8x faster on CPU (about 40-49 s against 5-7 s for 500 long revisions)")
+                                    "and is 5-8x faster on CPU (for 500 long revisions: 40-49 s against 5-7 s on bf16 cores, "
+                                    "102 s against 15-20 s in fp32)")
     r.add_argument("--wiki", help="override the wiki name found in the dump")
     r.add_argument("--runner-preset", metavar="YAML", help="Beam flags from a preset (configs/runners/*.yaml)")
     r.add_argument("--wait", action="store_true",
