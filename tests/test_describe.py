@@ -67,7 +67,7 @@ def test_a_content_edit_is_left_to_the_model_with_a_plain_fallback():
                        "Uno two tres four cinco six siete eight nueve ten eleven twelve.\n")
     assert describe_content(many) == "changed One to Uno; changed three to tres"
     # punctuation alone is no phrase to spell out, and no edit for the model to word
-    pair, _, marks = _diff("== History ==\nA, b, c, d, e, f.\n", "== History ==\nA. b. c. d. e. f.\n")
+    _, _, marks = _diff("== History ==\nA, b, c, d, e, f.\n", "== History ==\nA. b. c. d. e. f.\n")
     assert describe_content(marks) == "changed punctuation"
     pair, _, mark = _diff("A cat sat, and a dog ran.\n", "A cat sat; and a dog ran.\n")
     assert route(pair, mark, model=True) == ("changed punctuation", "describer", None)

@@ -113,10 +113,20 @@ def _spelled(word_level: Sequence[tuple[str, str]]) -> Optional[str]:
     """'changed X to Y; added Z' when the edit is at most SPELL_EDITS word-level changes of at most
     SPELL_WORDS words a side. (Chosen on the summaries train split: ROUGE-L against editors' comments
     0.090 with the kind-and-section phrase alone, 0.129 with this; benchmarks/RESULTS.md.)"""
-    edits = [(a.strip(" ,;:"), b.strip(" ,;:")) for a, b in word_level]
-    edits = [(a, b) for a, b in edits if _WORD.search(a + b)]  # punctuation alone is no phrase
+    edits = _wordy(word_level)
     if not edits or len(edits) > SPELL_EDITS or any(max(len(a.split()), len(b.split())) > SPELL_WORDS for a, b in edits):
         return None
+    return _phrases(edits)
+
+
+def _wordy(word_level: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The word-level changes with their edge punctuation stripped; punctuation alone is no phrase."""
+    edits = [(a.strip(" ,;:"), b.strip(" ,;:")) for a, b in word_level]
+    return [(a, b) for a, b in edits if _WORD.search(a + b)]
+
+
+def _phrases(edits: Sequence[tuple[str, str]]) -> str:
+    """'changed X to Y; added Z; removed W'."""
     return "; ".join(f"changed {a} to {b}" if a and b else (f"added {b}" if b else f"removed {a}") for a, b in edits)
 
 
@@ -128,9 +138,8 @@ def _quoted(word_level: Sequence[tuple[str, str]]) -> Optional[str]:
     """The first QUOTE_EDITS word-level changes, each cut to QUOTE_WORDS words. (Chosen on the summaries
     train split, no model involved: ROUGE-L 0.130 with the kind and section for such edits, 0.146 with
     this; one change 0.145, cut to 4 or 6 words 0.141-0.144; benchmarks/RESULTS.md.)"""
-    edits = [(clip_words(a.strip(" ,;:"), QUOTE_WORDS), clip_words(b.strip(" ,;:"), QUOTE_WORDS)) for a, b in word_level]
-    edits = [(a, b) for a, b in edits if _WORD.search(a + b)][:QUOTE_EDITS]
-    return "; ".join(f"changed {a} to {b}" if a and b else (f"added {b}" if b else f"removed {a}") for a, b in edits) or None
+    edits = [(clip_words(a, QUOTE_WORDS), clip_words(b, QUOTE_WORDS)) for a, b in _wordy(word_level)]
+    return _phrases([(a, b) for a, b in edits if _WORD.search(a + b)][:QUOTE_EDITS]) or None  # words may lie past the cut
 
 
 def _typos(d: PairDiff) -> Optional[str]:
