@@ -123,6 +123,14 @@ def test_model_output_that_breaks_the_rule_falls_back_to_the_describer():
     # a long removal: the describer, where the model gained nothing on its own training data
     ("He was born in 1900 in Paris, to a family of bakers who had come from Lyon two years before.\n",
      "He was born in 1900 in Paris.\n", "describer"),
+    # a plain addition and a rewrite, each one long change: the describer, which the model beat by at
+    # most 0.008 ROUGE-L on its own training data (it still words expansions and copyedits)
+    ("He was born in 1900 in Paris, a city he loved all his life.\n",
+     "He was born in 1900 in Paris, a city he loved all his life and in which he wrote every one of his plays.\n",
+     "describer"),
+    ("He was born in 1900 in Paris, where his father sold bread to the neighbours every morning.\n",
+     "He was born in 1900 in Paris, where his mother kept a small shop selling ribbons and lace from Lyon.\n",
+     "describer"),
     # more than three word-level changes, one of them long: the describer
     ("One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen.\n",
      "One 2 three 4 five 6 seven eight nine ten was a number of many words before the end eleven 12 thirteen.\n",

@@ -2,9 +2,9 @@
 
 The describer writes a summary wherever the structure determines the edit, in Wikipedia's edit-summary
 conventions: reverts, pure link / category / reference / template / media / section changes, typo fixes
-and whitespace. It names only what is in the edit, so it can never misstate one. A content edit (words
-added, removed or rewritten) is left to the language model; `describe_content` is the plain fallback
-when the model's output is rejected.
+and whitespace. It names only what is in the edit, so it can never misstate one. A content edit is
+described by `describe_content` (its changes spelled out or quoted), except the few kinds the language
+model words better (`route`); `describe_content` is also the fallback when the model's output is rejected.
 
 Faithfulness: a summary may use only the words of the changed spans, the names of the changed nodes and
 sections, and a fixed vocabulary of edit verbs and objects (`VOCABULARY`). A summary that copies six or
@@ -27,9 +27,11 @@ MAX_ITEMS = 3
 SPELL_EDITS, SPELL_WORDS = 4, 8
 QUOTE_EDITS, QUOTE_WORDS = 2, 8
 # The model writes a content edit only where it beat the describer on the summaries train split, its own
-# training data: additions and rewrites of at most this many word-level changes. Removals and larger
-# rewrites gained nothing there (ROUGE-L -0.008 to +0.006 by kind; benchmarks/RESULTS.md).
+# training data: expansions and copyedits of at most this many word-level changes (ROUGE-L +0.051 and
+# +0.045). Removals, plain additions, rewrites and larger edits gained at most 0.008 there
+# (benchmarks/summary_routing.py; benchmarks/RESULTS.md).
 MODEL_MAX_EDITS = 3
+MODEL_KINDS = frozenset({"expanded text", "copyedit"})
 COPY_WORDS = 6
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -88,12 +90,12 @@ def route(pair, d: PairDiff, model: bool) -> Optional[tuple]:
 def _needs_model(d: PairDiff) -> bool:
     """Whether the model words this content edit better than `describe_content`, as measured on the
     summaries train split: not for a few short word changes, which are spelled out as well as the model
-    words them (ROUGE-L 0.190 against 0.191 on 240 rows), nor for removals and edits of more than
-    MODEL_MAX_EDITS word-level changes (benchmarks/RESULTS.md)."""
+    words them (ROUGE-L 0.190 against 0.191 on 240 rows), nor for edits of more than MODEL_MAX_EDITS
+    word-level changes or of a kind outside MODEL_KINDS (benchmarks/RESULTS.md)."""
     edits = d.word_edits
     if _spelled(edits) or len(edits) > MODEL_MAX_EDITS or _punctuation_only(edits):
         return False
-    return edit_kind(d.old, d.new, edits) != "removed text"
+    return edit_kind(d.old, d.new, edits) in MODEL_KINDS
 
 
 def describe_content(d: PairDiff) -> str:

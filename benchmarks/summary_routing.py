@@ -1,0 +1,96 @@
+"""Which content edits the language model words better than the describer, on the summaries train split.
+
+The summary stage sends a content edit to the model only where the model beat the describer's plain
+content summary (`pipeline/describe.route`). This replays that comparison: N random train rows that
+reach the model today, the model's output (or the describer's, where the faithfulness rule rejects it)
+against the describer's content summary, ROUGE-L F1 per row against the editor's comment, grouped by the
+edit's kind and number of word-level changes. The model trained on these rows, so where it gains nothing
+here it cannot gain on new pages. It also scores stricter acceptance rules for the model's output.
+
+    python benchmarks/summary_routing.py --rows 700 [--data data/summaries/train.jsonl]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import time
+from collections import defaultdict
+
+import torch
+
+from revmine.eval.summaries import evidence
+from revmine.models.summarizer import Summarizer, load_rows
+from revmine.pipeline.describe import VOCABULARY, accept
+from revmine.pipeline.summarize import input_sections
+from revmine.runner.label import default_summarizer_dir
+
+VERBS = frozenset("added add removed remove changed change fixed fix updated update moved move renamed rename "
+                  "reverted revert restored expanded expand rewrote reworded copyedit copyedits linked unlinked".split())
+
+
+def changes(row: dict) -> int:
+    """The edit's number of word-level changes, as the model input lists them ("… | 71 more")."""
+    edits = input_sections(row["input"]).get("edits", "")
+    if not edits:
+        return 0
+    more = re.search(r"\|\s*(\d+) more\s*$", edits)
+    shown = len([e for e in edits.split(" | ") if e.strip() and not re.fullmatch(r"\d+ more", e.strip())])
+    return shown + (int(more.group(1)) if more else 0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="data/summaries/train.jsonl")
+    ap.add_argument("--rows", type=int, default=700)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", help="write the per-row outputs here (.jsonl), to rescore without the model")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    from rouge_score import rouge_scorer
+
+    rows = [r for r in load_rows(args.data) if not r.get("describer")]
+    rows = random.Random(args.seed).sample(rows, min(args.rows, len(rows)))
+    started = time.time()
+    raw = Summarizer(default_summarizer_dir()).generate([r["input"] for r in rows])
+    print(f"{len(rows)} model rows of {args.data}, generated in {time.time() - started:.0f} s")
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+    def score(text: str, ref: str) -> float:
+        return scorer.score(ref, text)["rougeL"].fmeasure
+
+    systems = {
+        "model + fallback (shipped)": lambda r, o: accept(o, evidence(r), r["content"])[0],
+        "the same, output must hold an edit verb": lambda r, o: (
+            accept(o, evidence(r), r["content"])[0] if VERBS & set(o.lower().split()) else r["content"]),
+        "the same, output must use the edit vocabulary for half its words": lambda r, o: (
+            accept(o, evidence(r), r["content"])[0]
+            if sum(w in VOCABULARY for w in o.lower().split()) * 2 >= len(o.split()) else r["content"]),
+        "describer": lambda r, o: r["content"],
+    }
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    for r, o in zip(rows, raw):
+        kind = input_sections(r["input"]).get("kind", "?").split()[0]
+        n = changes(r)
+        key = f"{kind}, {'≤ 3' if n <= 3 else '> 3'} changes"
+        for name, system in systems.items():
+            s = score(system(r, o), r["summary"])
+            groups[key][name].append(s)
+            groups["all"][name].append(s)
+    if args.out:
+        with open(args.out, "w") as f:
+            for r, o in zip(rows, raw):
+                f.write(json.dumps({"pair_id": r["pair_id"], "raw": o}) + "\n")
+    names = list(systems)
+    print("| train rows | n | " + " | ".join(names) + " | gain of the shipped system |")
+    print("|---|---:|" + "---:|" * (len(names) + 1))
+    for key in sorted(groups, key=lambda k: (k == "all", -len(groups[k][names[0]]))):
+        means = [sum(groups[key][n]) / len(groups[key][n]) for n in names]
+        print(f"| {key} | {len(groups[key][names[0]])} | " + " | ".join(f"{m:.3f}" for m in means)
+              + f" | {means[0] - means[-1]:+.3f} |")
+
+
+if __name__ == "__main__":
+    main()
