@@ -95,6 +95,32 @@ def test_tiny_model_mixes_in_a_lexical_model(tiny_model):
     assert "encoder_only" in cfg["metrics"]["dev"]["arxivedits"]
 
 
+@pytest.mark.slow
+def test_whole_model_cross_validation_holds_out_papers_and_resumes(tiny_model, shared_data, tmp_path, monkeypatch):
+    """One fold of the whole recipe on a tiny slice: trained without its held-out papers, scored at every
+    mixing weight, written at once; a second run finds the fold done and trains nothing."""
+    import revmine.training.intent as training
+    from revmine.eval.cv import group_folds
+
+    pools = {"arxivedits": load_intents(str(shared_data / "arxivedits" / "train.json"), "arxivedits")[:40],
+             "iterater": load_intents(str(shared_data / "iterater" / "sent_level" / "train.json"), "iterater")[:40]}
+    seen = []
+    real_train = training.train_intent
+    monkeypatch.setattr(training, "train_intent", lambda out, train, *a, **k: seen.append(train) or real_train(out, train, *a, **k))
+    out = tmp_path / "cv.json"
+    choices = training.lexical_choices(str(tiny_model))
+    result = training.cross_validate_mixed(pools, str(out), choices, k=2, only=[1], epochs=1)
+    held = {pools["arxivedits"][i].group for i in group_folds(pools["arxivedits"], lambda e: e.group, 2)[0]}
+    assert held and not held & {e.group for e in seen[0]["arxivedits"]}  # no held-out paper in training
+    fold = json.loads(out.read_text())["by_fold"]["1"]
+    assert set(fold["arxivedits"]["by_mix"]) == {str(w / 10) for w in range(11)}
+    assert fold["arxivedits"]["n"] + len(seen[0]["arxivedits"]) == 40
+    summary = result["summary"]["arxivedits"]
+    assert summary["at_shipped_mix"]["folds"] == [fold["arxivedits"]["by_mix"][str(choices["arxivedits"]["mix"])]["weighted_f1"]]
+    again = training.cross_validate_mixed(pools, str(out), choices, k=2, only=[1], epochs=1)
+    assert len(seen) == 1 and again["summary"] == result["summary"]
+
+
 def test_a_repeated_edit_is_classified_once_with_the_same_probabilities(tiny_model, shared_data, monkeypatch):
     from revmine.models.intent import IntentClassifier
 

@@ -99,6 +99,8 @@ def _train_intent(args: argparse.Namespace) -> int:
         if os.path.exists(dv):
             dev[tax] = load_intents(dv, tax)[: args.limit]
     out = args.out or os.path.join("revmine", "models", "weights", "intent")
+    if args.cross_validate:
+        return _cross_validate_intent(args, train, dev, out)
     if args.keep_encoder:
         if not os.path.exists(os.path.join(out, "config.json")):
             console.print(f"[red]error:[/red] --keep-encoder needs a trained model folder at {out}")
@@ -111,6 +113,22 @@ def _train_intent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cross_validate_intent(args: argparse.Namespace, train: dict, dev: dict, model_dir: str) -> int:
+    """k encoder trainings over train+dev, the lexical settings of the model in `model_dir` (--out)."""
+    from revmine.training.intent import cross_validate_mixed, lexical_choices
+
+    if not os.path.exists(os.path.join(model_dir, "config.json")):
+        console.print(f"[red]error:[/red] --cross-validate reads the lexical settings of a trained model at {model_dir}")
+        return 2
+    pools = {t: train[t] + dev.get(t, []) for t in train}
+    only = [int(x) for x in args.only_folds.split(",")] if args.only_folds else None
+    result = cross_validate_mixed(pools, args.cross_validate, lexical_choices(model_dir), k=args.folds, only=only,
+                                  **given(args, "epochs"))
+    console.print(f"folds written to {args.cross_validate}")
+    print(json.dumps(result["summary"]))
+    return 0
+
+
 def register(sub) -> None:
     t = sub.add_parser("train", allow_abbrev=False, help="train a model")
     t.add_argument("what", choices=("aligner", "intent", "summarizer", "edits"))
@@ -119,7 +137,13 @@ def register(sub) -> None:
     t.add_argument("--iterater-dev", help="IteraTeR dev JSON lines (scores go into the model card)")
     t.add_argument("--arxivedits-train", help="arXivEdits train JSON")
     t.add_argument("--arxivedits-dev", help="intent / edits: arXivEdits dev JSON (scores go into the model card)")
-    t.add_argument("--folds", type=int, default=5, help="edits: cross-validation folds over train+dev (default 5)")
+    t.add_argument("--folds", type=int, default=5,
+                   help="edits, intent --cross-validate: cross-validation folds over train+dev (default 5)")
+    t.add_argument("--cross-validate", metavar="JSON",
+                   help="intent: train the whole model on k folds of train+dev (by paper or document) instead, "
+                   "each scored at every mixing weight, with the lexical settings of --out; finished folds "
+                   "are kept in JSON and skipped when it is run again")
+    t.add_argument("--only-folds", metavar="I,J", help="intent --cross-validate: run only these folds (1-based) now")
     t.add_argument("--taxonomy", choices=("arxivedits", "iterater", "both"), default="both",
                    help="intent: train one head, or both on a shared encoder (default)")
     t.add_argument("--limit", type=int, help="intent / summarizer / edits: use only the first N examples (smoke tests)")

@@ -7,7 +7,7 @@ import logging
 import os
 import random
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -267,3 +267,97 @@ def cross_validate_lexical(examples: list[EditInput], taxonomy: str, k: int = 5,
         out = {"helper": helper_name, "helper_cv": by_weight, "chosen_helper_weight": float(best)}
     return {"taxonomy": taxonomy, "metric": metric, "folds": k, "examples": len(examples), "by_C": table,
             "chosen_C": chosen, **out}
+
+
+def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choices: dict, k: int = 5,
+                         only: Optional[Sequence[int]] = None, epochs: int = 4,
+                         device: Optional[torch.device] = None) -> dict:
+    """k-fold cross-validation of the whole recipe (encoder, heads, lexical models and their mix) over
+    `pools` (train+dev per taxonomy): fold i of every taxonomy is held out together, so one encoder
+    training per fold serves both figures; folds by paper or document as in `cross_validate_lexical`.
+    `choices` (per taxonomy `C`, `helper_weight` and `mix`: `lexical_choices` of the shipped model) fix
+    the lexical models; every mixing weight of the grid is scored, so the folds can also choose it.
+
+    Each finished fold is written to `out_json` at once, and folds found there are not trained again:
+    a fold takes about half an hour on 2 CPU cores, so the run can be spread over several sittings
+    (`only`: the 1-based folds to run now)."""
+    import tempfile
+
+    from revmine.eval.cv import group_folds
+    from revmine.models.metrics import classification_report
+
+    done: dict = {}
+    if os.path.exists(out_json):
+        with open(out_json, encoding="utf-8") as fh:
+            done = json.load(fh)
+    result = {"folds": k, "epochs": epochs, "choices": choices, "metric": dict(SELECT_BY),
+              "examples": {t: len(p) for t, p in pools.items()}, "by_fold": done.get("by_fold", {})}
+    splits = {t: group_folds(p, lambda e: e.group or id(e), k) for t, p in pools.items()}
+    grid = [round(0.1 * w, 1) for w in range(11)]
+    for i in range(1, k + 1):
+        if str(i) in result["by_fold"] or (only and i not in only):
+            continue
+        started = time.time()
+        held = {t: set(splits[t][i - 1]) for t in pools}
+        train = {t: [e for j, e in enumerate(p) if j not in held[t]] for t, p in pools.items()}
+        test = {t: [p[j] for j in sorted(held[t])] for t, p in pools.items()}
+        fold: dict = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            train_intent(tmp, {t: list(v) for t, v in train.items()}, None, epochs=epochs, device=device)
+            clf = IntentClassifier(tmp, device=device, precision="fp32")
+            lexical: dict[str, LexicalIntent] = {}
+            for tax in sorted(pools, key=lambda t: t in HELPERS):  # a helper before the model it helps
+                helper_name = HELPERS.get(tax) if HELPERS.get(tax) in lexical else None
+                lexical[tax] = LexicalIntent(TAXONOMIES[tax], C=choices[tax]["C"],
+                                             helper=lexical.get(helper_name) if helper_name else None,
+                                             helper_name=helper_name,
+                                             helper_weight=choices[tax].get("helper_weight", 0.0)).fit(train[tax])
+                labels = clf.config.taxonomies[tax]
+                gold = [e.label for e in test[tax]]
+                neural, lex = clf.encoder_proba(test[tax])[tax], lexical[tax].predict_proba(test[tax])
+                reports = {w: classification_report(gold, [lab for lab, _ in _argmax(_mix(neural, lex, w), labels)],
+                                                    labels) for w in grid}
+                fold[tax] = {"n": len(gold), "by_mix": {str(w): {m: round(r[m], 4) for m in ("accuracy", "macro_f1",
+                                                                                          "weighted_f1")}
+                                                        for w, r in reports.items()}}
+        fold["seconds"] = round(time.time() - started)
+        result["by_fold"][str(i)] = fold
+        with open(out_json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=1)
+        log.info("intent fold %d of %d done in %ds", i, k, fold["seconds"])
+    result["summary"] = summarize_mixed_cv(result)
+    with open(out_json, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=1)
+    return result
+
+
+def lexical_choices(model_dir: str) -> dict:
+    """The lexical models' C and helper weight, and the mixing weight, of a trained model folder."""
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    cv = cfg.get("training", {}).get("lexical_cv", {})
+    return {t: {"C": cv.get(t, {}).get("chosen_C", 1.0), "helper_weight": cv.get(t, {}).get("chosen_helper_weight", 0.0),
+                "mix": cfg.get("mix", {}).get(t, 0.5)} for t in cfg.get("taxonomies", {})}
+
+
+def summarize_mixed_cv(result: dict) -> dict:
+    """Per taxonomy, over the finished folds: the fold mean ± sd of its figure at the shipped mixing
+    weight, for the encoder and the lexical model alone, and at the weight with the best fold mean."""
+    from revmine.eval.cv import mean_sd
+
+    folds = [result["by_fold"][f] for f in sorted(result["by_fold"], key=int)]
+    out: dict = {"folds_done": len(folds)}
+    for tax, metric in result["metric"].items():
+        runs = [f[tax]["by_mix"] for f in folds if tax in f]
+        if not runs:
+            continue
+
+        def at(w: str) -> dict:
+            m, s = mean_sd([r[w][metric] for r in runs])
+            return {"mean": round(m, 4), "sd": round(s, 4), "folds": [r[w][metric] for r in runs]}
+
+        shipped = str(float(result["choices"].get(tax, {}).get("mix", 0.5)))
+        best = max(runs[0], key=lambda w: (at(w)["mean"], -abs(float(w) - 0.5)))
+        out[tax] = {"metric": metric, "shipped_mix": shipped, "at_shipped_mix": at(shipped),
+                    "lexical_alone": at("0.0"), "encoder_alone": at("1.0"), "best_mix": best, "at_best_mix": at(best)}
+    return out
