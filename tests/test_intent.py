@@ -119,6 +119,14 @@ def test_whole_model_cross_validation_holds_out_papers_and_resumes(tiny_model, s
     assert summary["at_shipped_mix"]["folds"] == [fold["arxivedits"]["by_mix"][str(choices["arxivedits"]["mix"])]["weighted_f1"]]
     again = training.cross_validate_mixed(pools, str(out), choices, k=2, only=[1], epochs=1)
     assert len(seen) == 1 and again["summary"] == result["summary"]
+    # the model card reports the folds beside the lexical model's
+    import shutil
+    card_dir = tmp_path / "model"
+    shutil.copytree(tiny_model, card_dir)
+    training.record_whole_model_cv(str(card_dir), result)
+    card = (card_dir / "README.md").read_text()
+    assert "the whole model (encoder refitted per fold), weighted_f1 at the shipped mix" in card
+    assert "over 1 of 2 folds" in card
 
 
 def test_a_repeated_edit_is_classified_once_with_the_same_probabilities(tiny_model, shared_data, monkeypatch):

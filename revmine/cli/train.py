@@ -114,8 +114,9 @@ def _train_intent(args: argparse.Namespace) -> int:
 
 
 def _cross_validate_intent(args: argparse.Namespace, train: dict, dev: dict, model_dir: str) -> int:
-    """k encoder trainings over train+dev, the lexical settings of the model in `model_dir` (--out)."""
-    from revmine.training.intent import cross_validate_mixed, lexical_choices
+    """k encoder trainings over train+dev with the lexical settings of the model in `model_dir` (--out),
+    whose card then gets the fold figures."""
+    from revmine.training.intent import cross_validate_mixed, lexical_choices, record_whole_model_cv
 
     if not os.path.exists(os.path.join(model_dir, "config.json")):
         console.print(f"[red]error:[/red] --cross-validate reads the lexical settings of a trained model at {model_dir}")
@@ -124,7 +125,8 @@ def _cross_validate_intent(args: argparse.Namespace, train: dict, dev: dict, mod
     only = [int(x) for x in args.only_folds.split(",")] if args.only_folds else None
     result = cross_validate_mixed(pools, args.cross_validate, lexical_choices(model_dir), k=args.folds, only=only,
                                   **given(args, "epochs"))
-    console.print(f"folds written to {args.cross_validate}")
+    record_whole_model_cv(model_dir, result)
+    console.print(f"folds written to {args.cross_validate}; their summary is in the card of {model_dir}")
     print(json.dumps(result["summary"]))
     return 0
 

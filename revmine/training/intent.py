@@ -175,7 +175,30 @@ def _cv_lines(config: IntentConfig) -> str:
         return out
 
     lines = [line(tax, cv) for tax, cv in config.training.get("lexical_cv", {}).items()]
+    whole = config.training.get("whole_model_cv") or {}
+    for tax, cv in whole.items():
+        if not isinstance(cv, dict):
+            continue
+        shipped, best = cv["at_shipped_mix"], cv["at_best_mix"]
+        lines.append(f"- {tax}, the whole model (encoder refitted per fold), {cv['metric']} at the shipped mix "
+                     f"{cv['shipped_mix']}: {shipped['mean']} ± {shipped['sd']} over {whole['folds_done']} of "
+                     f"{whole.get('folds', 5)} folds; lexical model alone {cv['lexical_alone']['mean']}, encoder alone "
+                     f"{cv['encoder_alone']['mean']}; the folds' best mix {cv['best_mix']}: {best['mean']} ± {best['sd']}")
     return ("\nCross-validated:\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+def _whole_cv_note(config: IntentConfig) -> str:
+    return ("" if not config.training.get("whole_model_cv") else
+            " The whole model's fold figures (below) come from `revmine train intent --cross-validate`, which"
+            "\nrefits the encoder on each fold with this model's lexical settings and scores every mixing weight.")
+
+
+def record_whole_model_cv(model_dir: str, result: dict) -> None:
+    """Write a `cross_validate_mixed` result's summary into a model folder's training record and card."""
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
+        config = IntentConfig(**json.load(fh))
+    config.training["whole_model_cv"] = dict(result["summary"], folds=result["folds"], epochs=result["epochs"])
+    _write_config(model_dir, config)
 
 
 def model_card(config: IntentConfig) -> str:
@@ -200,7 +223,7 @@ and word 1–2-grams of the edited spans plus the same features. The label is th
 
 Selection: the lexical model's C by 5-fold cross-validation over train+dev, folds by paper or document
 (`lexical_cv` in the training record: fold mean ± sd per C); `mix` on dev (grid in the training record),
-because a fold-wise refit of the encoder costs about 40 minutes per fold on the 2-core CPU.
+because a fold-wise refit of the encoder costs about 40 minutes per fold on the 2-core CPU.{_whole_cv_note(config)}
 {_cv_lines(config)}
 
 Taxonomies: {', '.join(f'**{t}** ({len(v)} classes)' for t, v in config.taxonomies.items())}.
