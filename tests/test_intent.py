@@ -127,6 +127,13 @@ def test_whole_model_cross_validation_holds_out_papers_and_resumes(tiny_model, s
     card = (card_dir / "README.md").read_text()
     assert "the whole model (encoder refitted per fold), weighted_f1 at the shipped mix" in card
     assert "over 1 of 2 folds" in card
+    # choosing the mix by the folds: the weight moves to the best fold mean, and dev is scored at it
+    dev = {t: load_intents(str(shared_data / "arxivedits" / "dev.json"), t)[:24] for t in ("arxivedits",)}
+    training.record_whole_model_cv(str(card_dir), result, dev)
+    cfg = json.loads((card_dir / "config.json").read_text())
+    best = float(result["summary"]["arxivedits"]["best_mix"])
+    assert cfg["mix"]["arxivedits"] == best and cfg["metrics"]["dev"]["arxivedits"]["n"] == 24
+    assert "by the whole model's folds" in (card_dir / "README.md").read_text()
 
 
 def test_a_repeated_edit_is_classified_once_with_the_same_probabilities(tiny_model, shared_data, monkeypatch):

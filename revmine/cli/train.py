@@ -125,7 +125,7 @@ def _cross_validate_intent(args: argparse.Namespace, train: dict, dev: dict, mod
     only = [int(x) for x in args.only_folds.split(",")] if args.only_folds else None
     result = cross_validate_mixed(pools, args.cross_validate, lexical_choices(model_dir), k=args.folds, only=only,
                                   **given(args, "epochs"))
-    record_whole_model_cv(model_dir, result)
+    record_whole_model_cv(model_dir, result, dev if args.choose_mix else None)
     console.print(f"folds written to {args.cross_validate}; their summary is in the card of {model_dir}")
     print(json.dumps(result["summary"]))
     return 0
@@ -146,6 +146,8 @@ def register(sub) -> None:
                    "each scored at every mixing weight, with the lexical settings of --out; finished folds "
                    "are kept in JSON and skipped when it is run again")
     t.add_argument("--only-folds", metavar="I,J", help="intent --cross-validate: run only these folds (1-based) now")
+    t.add_argument("--choose-mix", action="store_true",
+                   help="intent --cross-validate: set each mixing weight of --out to the folds' best, and score dev at it")
     t.add_argument("--taxonomy", choices=("arxivedits", "iterater", "both"), default="both",
                    help="intent: train one head, or both on a shared encoder (default)")
     t.add_argument("--limit", type=int, help="intent / summarizer / edits: use only the first N examples (smoke tests)")

@@ -101,14 +101,13 @@ def fit_lexical(model_dir: str, train: dict[str, list[EditInput]], dev: Optional
     the mixing weight on dev (0.5 without dev), score dev, write the card. The last step of
     `train_intent`; also callable on its own to refit them over a kept encoder. Returns dev scores per
     taxonomy."""
-    from revmine.models.metrics import classification_report
 
     started = time.time()
     clf = IntentClassifier(model_dir, device=device)
     config = clf.config
     config.mix, config.training["mix_dev"], metrics = {}, {}, {}
     cv_lexical = config.training.setdefault("lexical_cv", {})
-    grid = [round(0.1 * k, 1) for k in range(11)]
+    grid = list(MIX_GRID)
     fitted: dict[str, LexicalIntent] = {}
     for tax in sorted(train, key=lambda t: t in HELPERS):  # a helper is fitted before the model it helps
         examples = train[tax]
@@ -131,25 +130,39 @@ def fit_lexical(model_dir: str, train: dict[str, list[EditInput]], dev: Optional
         if not (dev and dev.get(tax)):
             config.mix[tax] = 0.5
             continue
-        # One encoder pass over dev serves every weight; weight 1.0 is the encoder alone.
-        gold = [e.label for e in dev[tax]]
-        neural, lex = clf.encoder_proba(dev[tax])[tax], lexical.predict_proba(dev[tax])
-        reports = {w: classification_report(gold, [lab for lab, _ in _argmax(_mix(neural, lex, w), labels)], labels)
-                   for w in grid}
+        reports = mix_reports(clf, lexical, dev[tax], tax, grid)
         score = {w: r[SELECT_BY.get(tax, "macro_f1")] for w, r in reports.items()}
         config.mix[tax] = max(grid, key=lambda w: (round(score[w], 4), -abs(w - 0.5)))
         config.training["mix_dev"][tax] = {str(w): round(v, 4) for w, v in score.items()}
-        metrics[tax] = _rounded(reports[config.mix[tax]])
-        alone = _rounded(reports[1.0])
-        metrics[tax]["encoder_only"] = {k: alone[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
+        metrics[tax] = _dev_metrics(reports, config.mix[tax])
     config.training["seconds"] = config.training.get("seconds", 0) + round(time.time() - started)
     config.metrics = {"dev": metrics} if metrics else {}
     _write_config(model_dir, config)
     return metrics
 
 
-# The figure each taxonomy is judged by: the mixing weight is chosen to maximise it on dev.
+# The figure each taxonomy is judged by: the mixing weight is chosen to maximise it.
 SELECT_BY = {"arxivedits": "weighted_f1", "iterater": "macro_f1"}
+MIX_GRID = tuple(round(0.1 * k, 1) for k in range(11))
+
+
+def mix_reports(clf: IntentClassifier, lexical: LexicalIntent, examples: list[EditInput], tax: str,
+                weights: Sequence[float] = MIX_GRID) -> dict:
+    """A classification report per mixing weight; one encoder pass serves them all (1.0: the encoder alone)."""
+    from revmine.models.metrics import classification_report
+
+    labels = clf.config.taxonomies[tax]
+    gold = [e.label for e in examples]
+    neural, lex = clf.encoder_proba(examples)[tax], lexical.predict_proba(examples)
+    return {w: classification_report(gold, [lab for lab, _ in _argmax(_mix(neural, lex, w), labels)], labels)
+            for w in weights}
+
+
+def _dev_metrics(reports: dict, weight: float) -> dict:
+    """The card's dev record: the report at the chosen weight, and the encoder alone's headline scores."""
+    metrics, alone = _rounded(reports[weight]), _rounded(reports[1.0])
+    metrics["encoder_only"] = {k: alone[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
+    return metrics
 
 
 def _rounded(report: dict) -> dict:
@@ -187,17 +200,37 @@ def _cv_lines(config: IntentConfig) -> str:
     return ("\nCross-validated:\n" + "\n".join(lines) + "\n") if lines else ""
 
 
-def _whole_cv_note(config: IntentConfig) -> str:
-    return ("" if not config.training.get("whole_model_cv") else
+def _mix_selection(config: IntentConfig) -> str:
+    if config.training.get("mix_selection"):
+        return (f"`mix` by the whole model's folds: {config.training['mix_selection']}.\n"
+                "`revmine train intent --cross-validate` refits the encoder on each fold with this model's lexical\n"
+                "settings and scores every mixing weight (the dev grid of the first fit stays in the training record).")
+    note = ("" if not config.training.get("whole_model_cv") else
             " The whole model's fold figures (below) come from `revmine train intent --cross-validate`, which"
             "\nrefits the encoder on each fold with this model's lexical settings and scores every mixing weight.")
+    return ("`mix` on dev (grid in the training record),\nbecause a fold-wise refit of the encoder costs about "
+            "40 minutes per fold on the 2-core CPU." + note)
 
 
-def record_whole_model_cv(model_dir: str, result: dict) -> None:
-    """Write a `cross_validate_mixed` result's summary into a model folder's training record and card."""
+def record_whole_model_cv(model_dir: str, result: dict, dev: Optional[dict[str, list[EditInput]]] = None,
+                          device: Optional[torch.device] = None) -> None:
+    """Write a `cross_validate_mixed` result's summary into a model folder's training record and card.
+    With `dev`, each taxonomy's mixing weight becomes the one with the best fold mean, and dev is scored
+    again at it (it then only reports; the weight had been chosen on dev)."""
     with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
         config = IntentConfig(**json.load(fh))
-    config.training["whole_model_cv"] = dict(result["summary"], folds=result["folds"], epochs=result["epochs"])
+    summary = result["summary"]
+    config.training["whole_model_cv"] = dict(summary, folds=result["folds"], epochs=result["epochs"])
+    if dev:
+        clf = IntentClassifier(model_dir, device=device, precision="fp32")
+        for tax, cv in summary.items():
+            if isinstance(cv, dict) and dev.get(tax) and tax in clf.lexical:
+                weight = float(cv["best_mix"])
+                config.mix[tax] = weight
+                config.metrics.setdefault("dev", {})[tax] = _dev_metrics(
+                    mix_reports(clf, clf.lexical[tax], dev[tax], tax, (weight, 1.0)), weight)
+        config.training["mix_selection"] = (f"best fold mean over {summary['folds_done']} of {result['folds']} folds "
+                                            "(revmine train intent --cross-validate); dev only reports")
     _write_config(model_dir, config)
 
 
@@ -222,8 +255,7 @@ and word 1–2-grams of the edited spans plus the same features. The label is th
 `encoder^mix × lexical^(1 − mix)` (renormalised).
 
 Selection: the lexical model's C by 5-fold cross-validation over train+dev, folds by paper or document
-(`lexical_cv` in the training record: fold mean ± sd per C); `mix` on dev (grid in the training record),
-because a fold-wise refit of the encoder costs about 40 minutes per fold on the 2-core CPU.{_whole_cv_note(config)}
+(`lexical_cv` in the training record: fold mean ± sd per C); {_mix_selection(config)}
 {_cv_lines(config)}
 
 Taxonomies: {', '.join(f'**{t}** ({len(v)} classes)' for t, v in config.taxonomies.items())}.
@@ -307,7 +339,6 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
     import tempfile
 
     from revmine.eval.cv import group_folds
-    from revmine.models.metrics import classification_report
 
     done: dict = {}
     if os.path.exists(out_json):
@@ -316,7 +347,6 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
     result = {"folds": k, "epochs": epochs, "choices": choices, "metric": dict(SELECT_BY),
               "examples": {t: len(p) for t, p in pools.items()}, "by_fold": done.get("by_fold", {})}
     splits = {t: group_folds(p, lambda e: e.group or id(e), k) for t, p in pools.items()}
-    grid = [round(0.1 * w, 1) for w in range(11)]
     for i in range(1, k + 1):
         if str(i) in result["by_fold"] or (only and i not in only):
             continue
@@ -335,12 +365,8 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
                                              helper=lexical.get(helper_name) if helper_name else None,
                                              helper_name=helper_name,
                                              helper_weight=choices[tax].get("helper_weight", 0.0)).fit(train[tax])
-                labels = clf.config.taxonomies[tax]
-                gold = [e.label for e in test[tax]]
-                neural, lex = clf.encoder_proba(test[tax])[tax], lexical[tax].predict_proba(test[tax])
-                reports = {w: classification_report(gold, [lab for lab, _ in _argmax(_mix(neural, lex, w), labels)],
-                                                    labels) for w in grid}
-                fold[tax] = {"n": len(gold), "by_mix": {str(w): {m: round(r[m], 4) for m in ("accuracy", "macro_f1",
+                reports = mix_reports(clf, lexical[tax], test[tax], tax)
+                fold[tax] = {"n": len(test[tax]), "by_mix": {str(w): {m: round(r[m], 4) for m in ("accuracy", "macro_f1",
                                                                                           "weighted_f1")}
                                                         for w, r in reports.items()}}
         fold["seconds"] = round(time.time() - started)
