@@ -4,8 +4,9 @@ Diffs an Anarchism slice with the classical aligner (fast, so only labelling is 
 the edits in the same process: batched as the pipeline does (length-sorted batches of 64, LoRA merged
 into the encoder), and one edit per call (the baseline). Histories repeat edits (a revert re-inserts what
 a vandal deleted) and the classifier labels a repeat once, so the batched run is timed twice: on every
-edit in history order, as the pipeline sees them, and on the distinct edits alone. The classifier's
-cache is emptied before each timed run. Prints edits/s and the ratio.
+edit in history order, as the pipeline sees them, and on the distinct edits alone; the distinct edits
+once more in fp32, against the default precision (int8 on a CPU without native bf16, bf16 on one with
+it). The classifier's cache is emptied before each timed run. Prints edits/s and the ratios.
 
     python benchmarks/intent.py [--model DIR] [--edits 2000] [--threads N] [FILE]
 """
@@ -26,6 +27,7 @@ def main(argv=None) -> int:
     import torch
 
     from revmine.config import Config
+    from revmine.models.aligner import int8_on_cpu, native_bf16
     from revmine.models.intent import IntentClassifier, _key
     from revmine.runner.compose import build_engine, process_file
     from revmine.runner.label import default_intent_dir, edit_input
@@ -70,11 +72,19 @@ def main(argv=None) -> int:
     for e in sample:
         clf.predict([e])
     t_one = (time.perf_counter() - t0) * len(inputs) / len(sample)
+    exact = IntentClassifier(args.model, precision="fp32")  # the same distinct edits, unquantised fp32
+    exact.predict(inputs[:64])
+    exact._cache.clear()
+    t0 = time.perf_counter()
+    exact.predict(inputs)
+    t_fp32 = time.perf_counter() - t0
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    auto = "int8" if int8_on_cpu(clf.device) else "bf16" if native_bf16(clf.device) else "fp32"
     print(f"{os.path.basename(args.file)}: {len(everything):,} edits, {len(inputs):,} distinct, device {device}, "
           f"torch threads {torch.get_num_threads()}")
     print(f"batched (revmine), every edit in history order: {len(everything) / t_all:,.0f} edits/s")
     print(f"batched (revmine), distinct edits:  {len(inputs) / t_batch:,.0f} edits/s")
+    print(f"distinct edits, fp32: {len(inputs) / t_fp32:,.0f} edits/s -> auto ({auto}) is {t_fp32 / t_batch:.2f}x fp32")
     print(f"one edit per call:  {len(inputs) / t_one:,.0f} edits/s  -> batched is {t_one / t_batch:.1f}x faster")
     return 0
 

@@ -95,9 +95,10 @@ class LabelConfig:
     # A whole sentence added or removed gets its labels from a rule (models/intent_types.WHOLE_SENTENCE), not
     # the encoder: nine in ten edits of a long history, at 1/100 of the cost. False: the encoder labels them.
     whole_sentence_rule: StrictBool = True
-    # The intent encoder, as diff.precision: auto is 1.75x the edits/s on a bf16 CPU, at the same dev F1;
-    # fp32 gives scores that do not move (in the third decimal) with an edit's batch-mates.
-    precision: Literal["auto", "fp32"] = "auto"
+    # The intent encoder. auto: bf16 on a CPU that does bf16 natively (1.75x the edits/s, the same dev F1),
+    # int8 dynamic quantisation of its linear layers on other CPUs, fp16 on CUDA; int8: int8 on any CPU;
+    # fp32: scores that do not move (in the third decimal) with an edit's batch-mates.
+    precision: Literal["auto", "fp32", "int8"] = "auto"
 
 
 @dataclass

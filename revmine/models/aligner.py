@@ -54,14 +54,32 @@ def inference_autocast(device: torch.device, precision: str = "auto"):
     """Mixed precision for the MiniLM encoders at inference. "auto": fp16 on CUDA, bf16 on a CPU that does
     bf16 natively (1.75x the intent encoder's edits/s on the 2-core AMX CPU, the same dev F1 to three
     decimals), else fp32. "fp32": scores that do not move with an input's batch-mates (in bf16 they move in
-    the third decimal)."""
-    if precision == "fp32":
+    the third decimal). On a CPU, `int8_on_cpu` may also have quantised the model's linear layers."""
+    if precision == "fp32" or (precision == "int8" and device.type == "cpu"):
         return contextlib.nullcontext()
     if device.type == "cuda":
         return torch.autocast("cuda")
     if native_bf16(device):
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def int8_on_cpu(device: torch.device, precision: str = "auto") -> bool:
+    """Whether the intent encoder runs with int8 dynamic quantisation of its linear layers: on a CPU, when
+    asked for ("int8") and with "auto" where the CPU has no native bf16 (there bf16 is emulated, slower than
+    fp32, and int8 is the fastest of the three)."""
+    if device.type != "cpu":
+        return False
+    return precision == "int8" or (precision == "auto" and not native_bf16(device))
+
+
+def quantize_int8(module: nn.Module) -> nn.Module:
+    """torch's dynamic int8 quantisation of every nn.Linear (weights int8, activations scaled per batch)."""
+    import warnings
+
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao on every call
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8)
 
 
 def base_encoder_path() -> str:

@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from revmine.models.intent_types import FEATURES, TAXONOMIES, EditInput, features  # noqa: F401
-from revmine.models.aligner import base_encoder_path, default_device, inference_autocast, mean_pool
+from revmine.models.aligner import (base_encoder_path, default_device, inference_autocast, int8_on_cpu, mean_pool,
+                                    quantize_int8)
 from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ class IntentClassifier:
         self.model = IntentModel(self.config, encoder.merge_and_unload())
         self.model.load_state_dict(load_file(os.path.join(model_dir, "heads.safetensors")), strict=False)
         self.model.to(self.device).eval()
+        if int8_on_cpu(self.device, precision):
+            self.model.encoder = quantize_int8(self.model.encoder)
         loaded: dict = {}  # the IteraTeR model is also the arXivEdits model's helper: read it once
         self.lexical = {t: LexicalIntent.load(model_dir, t, loaded) for t in self.config.mix
                         if LexicalIntent.exists(model_dir, t)}
