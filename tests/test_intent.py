@@ -119,6 +119,17 @@ def test_whole_model_cross_validation_holds_out_papers_and_resumes(tiny_model, s
     assert summary["at_shipped_mix"]["folds"] == [fold["arxivedits"]["by_mix"][str(choices["arxivedits"]["mix"])]["weighted_f1"]]
     again = training.cross_validate_mixed(pools, str(out), choices, k=2, only=[1], epochs=1)
     assert len(seen) == 1 and again["summary"] == result["summary"]
+    # the fold encoder's held-out probabilities are kept: other lexical settings are scored without training
+    import numpy as np
+    kept = np.load(tmp_path / "cv.encoder.npz")
+    assert kept["1/arxivedits"].shape == (fold["arxivedits"]["n"], len(ARXIVEDITS)) and "2/iterater" not in kept
+    same = training.rescore_lexical(pools, str(out), choices)
+    assert same["by_fold"]["1"] == {t: v for t, v in fold.items() if t != "seconds"} and len(seen) == 1
+    other = training.rescore_lexical(pools, str(out), {t: dict(c, C=c["C"] * 30) for t, c in choices.items()})
+    assert other["by_fold"]["1"]["arxivedits"]["by_mix"]["1.0"] == fold["arxivedits"]["by_mix"]["1.0"]  # encoder alone
+    assert other["by_fold"]["1"] != same["by_fold"]["1"]
+    with pytest.raises(ValueError):
+        training.rescore_lexical({t: p[:30] for t, p in pools.items()}, str(out), choices)
     # the model card reports the folds beside the lexical model's
     import shutil
     card_dir = tmp_path / "model"

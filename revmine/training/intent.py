@@ -149,11 +149,14 @@ MIX_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 def mix_reports(clf: IntentClassifier, lexical: LexicalIntent, examples: list[EditInput], tax: str,
                 weights: Sequence[float] = MIX_GRID) -> dict:
     """A classification report per mixing weight; one encoder pass serves them all (1.0: the encoder alone)."""
+    return _mixed_reports(clf.encoder_proba(examples)[tax], lexical, examples, clf.config.taxonomies[tax], weights)
+
+
+def _mixed_reports(neural: torch.Tensor, lexical: LexicalIntent, examples: list[EditInput], labels: Sequence[str],
+                   weights: Sequence[float] = MIX_GRID) -> dict:
     from revmine.models.metrics import classification_report
 
-    labels = clf.config.taxonomies[tax]
-    gold = [e.label for e in examples]
-    neural, lex = clf.encoder_proba(examples)[tax], lexical.predict_proba(examples)
+    gold, lex = [e.label for e in examples], lexical.predict_proba(examples)
     return {w: classification_report(gold, [lab for lab, _ in _argmax(_mix(neural, lex, w), labels)], labels)
             for w in weights}
 
@@ -360,21 +363,12 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
         held = {t: set(splits[t][i - 1]) for t in pools}
         train = {t: [e for j, e in enumerate(p) if j not in held[t]] for t, p in pools.items()}
         test = {t: [p[j] for j in sorted(held[t])] for t, p in pools.items()}
-        fold: dict = {}
         with tempfile.TemporaryDirectory() as tmp:
             train_intent(tmp, {t: list(v) for t, v in train.items()}, None, epochs=epochs, device=device)
             clf = IntentClassifier(tmp, device=device, precision="fp32")
-            lexical: dict[str, LexicalIntent] = {}
-            for tax in sorted(pools, key=lambda t: t in HELPERS):  # a helper before the model it helps
-                helper_name = HELPERS.get(tax) if HELPERS.get(tax) in lexical else None
-                lexical[tax] = LexicalIntent(TAXONOMIES[tax], C=choices[tax]["C"],
-                                             helper=lexical.get(helper_name) if helper_name else None,
-                                             helper_name=helper_name,
-                                             helper_weight=choices[tax].get("helper_weight", 0.0)).fit(train[tax])
-                reports = mix_reports(clf, lexical[tax], test[tax], tax)
-                fold[tax] = {"n": len(test[tax]), "by_mix": {str(w): {m: round(r[m], 4) for m in ("accuracy", "macro_f1",
-                                                                                          "weighted_f1")}
-                                                        for w, r in reports.items()}}
+            neural = {t: clf.encoder_proba(test[t])[t] for t in pools}
+        _save_encoder_proba(out_json, i, neural)
+        fold = _score_fold(train, test, neural, choices)
         fold["seconds"] = round(time.time() - started)
         result["by_fold"][str(i)] = fold
         with open(out_json, "w", encoding="utf-8") as fh:
@@ -383,6 +377,70 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
     result["summary"] = summarize_mixed_cv(result)
     with open(out_json, "w", encoding="utf-8") as fh:
         json.dump(result, fh, indent=1)
+    return result
+
+
+def _score_fold(train: dict[str, list[EditInput]], test: dict[str, list[EditInput]],
+                neural: dict[str, torch.Tensor], choices: dict) -> dict:
+    """One fold's figures at every mixing weight: the lexical models fitted on its training part with
+    `choices`, mixed with the fold encoder's probabilities of its held-out part."""
+    fold: dict = {}
+    lexical: dict[str, LexicalIntent] = {}
+    for tax in sorted(train, key=lambda t: t in HELPERS):  # a helper before the model it helps
+        helper_name = HELPERS.get(tax) if HELPERS.get(tax) in lexical else None
+        lexical[tax] = LexicalIntent(TAXONOMIES[tax], C=choices[tax]["C"],
+                                     helper=lexical.get(helper_name) if helper_name else None,
+                                     helper_name=helper_name,
+                                     helper_weight=choices[tax].get("helper_weight", 0.0)).fit(train[tax])
+        reports = _mixed_reports(neural[tax], lexical[tax], test[tax], TAXONOMIES[tax])
+        fold[tax] = {"n": len(test[tax]), "by_mix": {str(w): {m: round(r[m], 4) for m in ("accuracy", "macro_f1",
+                                                                                          "weighted_f1")}
+                                                     for w, r in reports.items()}}
+    return fold
+
+
+def _encoder_proba_path(out_json: str) -> str:
+    return os.path.splitext(out_json)[0] + ".encoder.npz"
+
+
+def _save_encoder_proba(out_json: str, fold: int, neural: dict[str, torch.Tensor]) -> None:
+    """Keep a fold encoder's probabilities of its held-out examples beside the fold results, so that
+    lexical settings can be scored on the whole model's folds again without training an encoder
+    (`rescore_lexical`)."""
+    import numpy as np
+
+    path = _encoder_proba_path(out_json)
+    kept = dict(np.load(path)) if os.path.exists(path) else {}
+    kept.update({f"{fold}/{t}": p.numpy() for t, p in neural.items()})
+    np.savez_compressed(path, **kept)
+
+
+def rescore_lexical(pools: dict[str, list[EditInput]], cv_json: str, choices: dict) -> dict:
+    """The whole model's folds in `cv_json` scored again with other lexical settings (`choices`, as
+    `lexical_choices` gives them), the encoder part read from the probabilities its folds kept: minutes,
+    not an encoder training per fold. The same folds and the same result layout as `cross_validate_mixed`."""
+    import numpy as np
+
+    from revmine.eval.cv import group_folds
+
+    with open(cv_json, encoding="utf-8") as fh:
+        done = json.load(fh)
+    if done["examples"] != {t: len(p) for t, p in pools.items()}:
+        raise ValueError(f"{cv_json} was cross-validated over other examples: {done['examples']}")
+    kept = np.load(_encoder_proba_path(cv_json))
+    k = done["folds"]
+    result = {"folds": k, "epochs": done["epochs"], "choices": choices, "metric": dict(SELECT_BY),
+              "examples": {t: len(p) for t, p in pools.items()}, "by_fold": {}}
+    splits = {t: group_folds(p, lambda e: e.group or id(e), k) for t, p in pools.items()}
+    for i in range(1, k + 1):
+        if not all(f"{i}/{t}" in kept for t in pools):
+            continue
+        held = {t: set(splits[t][i - 1]) for t in pools}
+        train = {t: [e for j, e in enumerate(p) if j not in held[t]] for t, p in pools.items()}
+        test = {t: [p[j] for j in sorted(held[t])] for t, p in pools.items()}
+        result["by_fold"][str(i)] = _score_fold(train, test, {t: torch.from_numpy(kept[f"{i}/{t}"]) for t in pools},
+                                                choices)
+    result["summary"] = summarize_mixed_cv(result)
     return result
 
 
