@@ -347,22 +347,15 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
     (`only`: the 1-based folds to run now)."""
     import tempfile
 
-    from revmine.eval.cv import group_folds
-
     done: dict = {}
     if os.path.exists(out_json):
         with open(out_json, encoding="utf-8") as fh:
             done = json.load(fh)
-    result = {"folds": k, "epochs": epochs, "choices": choices, "metric": dict(SELECT_BY),
-              "examples": {t: len(p) for t, p in pools.items()}, "by_fold": done.get("by_fold", {})}
-    splits = {t: group_folds(p, lambda e: e.group or id(e), k) for t, p in pools.items()}
-    for i in range(1, k + 1):
+    result = _cv_result(pools, k, epochs, choices, done.get("by_fold", {}))
+    for i, (train, test) in _fold_parts(pools, k):
         if str(i) in result["by_fold"] or (only and i not in only):
             continue
         started = time.time()
-        held = {t: set(splits[t][i - 1]) for t in pools}
-        train = {t: [e for j, e in enumerate(p) if j not in held[t]] for t, p in pools.items()}
-        test = {t: [p[j] for j in sorted(held[t])] for t, p in pools.items()}
         with tempfile.TemporaryDirectory() as tmp:
             train_intent(tmp, {t: list(v) for t, v in train.items()}, None, epochs=epochs, device=device)
             clf = IntentClassifier(tmp, device=device, precision="fp32")
@@ -378,6 +371,24 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
     with open(out_json, "w", encoding="utf-8") as fh:
         json.dump(result, fh, indent=1)
     return result
+
+
+def _cv_result(pools: dict[str, list[EditInput]], k: int, epochs: int, choices: dict, by_fold: dict) -> dict:
+    """The head of a whole-model cross-validation result, which `rescore_lexical` shares."""
+    return {"folds": k, "epochs": epochs, "choices": choices, "metric": dict(SELECT_BY),
+            "examples": {t: len(p) for t, p in pools.items()}, "by_fold": by_fold}
+
+
+def _fold_parts(pools: dict[str, list[EditInput]], k: int):
+    """(i, (train, held-out)) per 1-based fold: fold i of every taxonomy together, by paper or document
+    as in `cross_validate_lexical`. Built lazily, one fold at a time."""
+    from revmine.eval.cv import group_folds
+
+    splits = {t: group_folds(p, lambda e: e.group or id(e), k) for t, p in pools.items()}
+    for i in range(1, k + 1):
+        held = {t: set(splits[t][i - 1]) for t in pools}
+        yield i, ({t: [e for j, e in enumerate(p) if j not in held[t]] for t, p in pools.items()},
+                  {t: [p[j] for j in sorted(held[t])] for t, p in pools.items()})
 
 
 def _score_fold(train: dict[str, list[EditInput]], test: dict[str, list[EditInput]],
@@ -421,23 +432,15 @@ def rescore_lexical(pools: dict[str, list[EditInput]], cv_json: str, choices: di
     not an encoder training per fold. The same folds and the same result layout as `cross_validate_mixed`."""
     import numpy as np
 
-    from revmine.eval.cv import group_folds
-
     with open(cv_json, encoding="utf-8") as fh:
         done = json.load(fh)
     if done["examples"] != {t: len(p) for t, p in pools.items()}:
         raise ValueError(f"{cv_json} was cross-validated over other examples: {done['examples']}")
     kept = np.load(_encoder_proba_path(cv_json))
-    k = done["folds"]
-    result = {"folds": k, "epochs": done["epochs"], "choices": choices, "metric": dict(SELECT_BY),
-              "examples": {t: len(p) for t, p in pools.items()}, "by_fold": {}}
-    splits = {t: group_folds(p, lambda e: e.group or id(e), k) for t, p in pools.items()}
-    for i in range(1, k + 1):
+    result = _cv_result(pools, done["folds"], done["epochs"], choices, {})
+    for i, (train, test) in _fold_parts(pools, done["folds"]):
         if not all(f"{i}/{t}" in kept for t in pools):
             continue
-        held = {t: set(splits[t][i - 1]) for t in pools}
-        train = {t: [e for j, e in enumerate(p) if j not in held[t]] for t, p in pools.items()}
-        test = {t: [p[j] for j in sorted(held[t])] for t, p in pools.items()}
         result["by_fold"][str(i)] = _score_fold(train, test, {t: torch.from_numpy(kept[f"{i}/{t}"]) for t in pools},
                                                 choices)
     result["summary"] = summarize_mixed_cv(result)
