@@ -226,14 +226,20 @@ def test_eval_intent_cli_ends_with_json(tiny_model, shared_data, capsys):
                  "--data", str(shared_data / "arxivedits" / "dev.json")]) == 2
 
 
-@pytest.mark.slow
-def test_shipped_model_reproduces_its_card(shared_data):
-    """The committed intent model, in fp32, on both dev sets: the figures its card reports, with the mixing
-    weights the whole model's five folds chose (dev only reports), and no lower than those figures allow."""
+@pytest.fixture(scope="module")
+def shipped_fp32():
+    """The committed intent model in fp32, loaded once: its cache lets a second test reuse the dev passes."""
     from revmine.models.intent import IntentClassifier
     from revmine.runner.label import default_intent_dir
 
-    clf = IntentClassifier(default_intent_dir(), precision="fp32")
+    return IntentClassifier(default_intent_dir(), precision="fp32")
+
+
+@pytest.mark.slow
+def test_shipped_model_reproduces_its_card(shared_data, shipped_fp32):
+    """The committed intent model, in fp32, on both dev sets: the figures its card reports, with the mixing
+    weights the whole model's five folds chose (dev only reports), and no lower than those figures allow."""
+    clf = shipped_fp32
     assert clf.lexical["arxivedits"].helper is clf.lexical["iterater"]  # one model, read once
     cv = clf.config.training["whole_model_cv"]
     assert cv["folds_done"] == cv["folds"] == 5
@@ -249,7 +255,7 @@ def test_shipped_model_reproduces_its_card(shared_data):
     assert got["arxivedits"] >= 0.77 and got["iterater"] >= 0.57, got
 
 
-def test_int8_encoder_on_a_cpu_without_bf16_keeps_the_labels(shared_data, monkeypatch):
+def test_int8_encoder_on_a_cpu_without_bf16_keeps_the_labels(shared_data, shipped_fp32, monkeypatch):
     """"auto" on a CPU without native bf16 quantises the shipped encoder's linear layers to int8; on dev
     edits of both taxonomies it must give the fp32 model's labels nearly everywhere."""
     from revmine.models import aligner
@@ -257,7 +263,7 @@ def test_int8_encoder_on_a_cpu_without_bf16_keeps_the_labels(shared_data, monkey
     from revmine.runner.label import default_intent_dir
 
     monkeypatch.setattr(aligner, "native_bf16", lambda device: False)
-    exact = IntentClassifier(default_intent_dir(), precision="fp32")
+    exact = shipped_fp32
     auto = IntentClassifier(default_intent_dir())
 
     def quantised(clf) -> int:
