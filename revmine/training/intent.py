@@ -396,13 +396,8 @@ def _score_fold(train: dict[str, list[EditInput]], test: dict[str, list[EditInpu
     """One fold's figures at every mixing weight: the lexical models fitted on its training part with
     `choices`, mixed with the fold encoder's probabilities of its held-out part."""
     fold: dict = {}
-    lexical: dict[str, LexicalIntent] = {}
-    for tax in sorted(train, key=lambda t: t in HELPERS):  # a helper before the model it helps
-        helper_name = HELPERS.get(tax) if HELPERS.get(tax) in lexical else None
-        lexical[tax] = LexicalIntent(TAXONOMIES[tax], C=choices[tax]["C"],
-                                     helper=lexical.get(helper_name) if helper_name else None,
-                                     helper_name=helper_name,
-                                     helper_weight=choices[tax].get("helper_weight", 0.0)).fit(train[tax])
+    lexical = fold_lexical(train, choices)
+    for tax in train:
         reports = _mixed_reports(neural[tax], lexical[tax], test[tax], TAXONOMIES[tax])
         fold[tax] = {"n": len(test[tax]), "by_mix": {str(w): {m: round(r[m], 4) for m in ("accuracy", "macro_f1",
                                                                                           "weighted_f1")}
@@ -410,7 +405,20 @@ def _score_fold(train: dict[str, list[EditInput]], test: dict[str, list[EditInpu
     return fold
 
 
-def _encoder_proba_path(out_json: str) -> str:
+def fold_lexical(train: dict[str, list[EditInput]], choices: dict) -> dict[str, LexicalIntent]:
+    """One lexical model per taxonomy fitted on `train` with `choices` (C, helper weight), a helper
+    before the model it helps."""
+    lexical: dict[str, LexicalIntent] = {}
+    for tax in sorted(train, key=lambda t: t in HELPERS):
+        helper_name = HELPERS.get(tax) if HELPERS.get(tax) in lexical else None
+        lexical[tax] = LexicalIntent(TAXONOMIES[tax], C=choices[tax]["C"],
+                                     helper=lexical.get(helper_name) if helper_name else None,
+                                     helper_name=helper_name,
+                                     helper_weight=choices[tax].get("helper_weight", 0.0)).fit(train[tax])
+    return lexical
+
+
+def encoder_proba_path(out_json: str) -> str:
     return os.path.splitext(out_json)[0] + ".encoder.npz"
 
 
@@ -420,7 +428,7 @@ def _save_encoder_proba(out_json: str, fold: int, neural: dict[str, torch.Tensor
     (`rescore_lexical`)."""
     import numpy as np
 
-    path = _encoder_proba_path(out_json)
+    path = encoder_proba_path(out_json)
     kept = dict(np.load(path)) if os.path.exists(path) else {}
     kept.update({f"{fold}/{t}": p.numpy() for t, p in neural.items()})
     np.savez_compressed(path, **kept)
@@ -436,7 +444,7 @@ def rescore_lexical(pools: dict[str, list[EditInput]], cv_json: str, choices: di
         done = json.load(fh)
     if done["examples"] != {t: len(p) for t, p in pools.items()}:
         raise ValueError(f"{cv_json} was cross-validated over other examples: {done['examples']}")
-    kept = np.load(_encoder_proba_path(cv_json))
+    kept = np.load(encoder_proba_path(cv_json))
     result = _cv_result(pools, done["folds"], done["epochs"], choices, {})
     for i, (train, test) in _fold_parts(pools, done["folds"]):
         if not all(f"{i}/{t}" in kept for t in pools):
