@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     from revmine.eval.intent import load_intents
     from revmine.models.intent import TAXONOMIES
     from revmine.models.metrics import classification_report
-    from revmine.training.intent import SELECT_BY, _fold_parts, encoder_proba_path, fold_lexical
+    from revmine.training.intent import SELECT_BY, fold_lexical, kept_folds
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cv", default=os.path.join(HERE, "intent_cv_kept.json"))
@@ -44,16 +44,13 @@ def main(argv=None) -> int:
         return 2
     with open(args.cv, encoding="utf-8") as fh:
         cv = json.load(fh)
-    kept = np.load(encoder_proba_path(args.cv))
     pools = {t: sum((load_intents(os.path.join(args.data, f), t) for f in pair), []) for t, pair in files.items()}
 
     # Held-out log-probabilities of both parts, per kept fold.
     folds: dict[int, dict] = {}
-    for i, (train, test) in _fold_parts(pools, cv["folds"]):
-        if not all(f"{i}/{t}" in kept for t in pools):
-            continue
+    for i, train, test, neural in kept_folds(pools, args.cv):
         lexical = fold_lexical(train, cv["choices"])
-        folds[i] = {t: (np.log(np.clip(kept[f"{i}/{t}"], 1e-9, None)),
+        folds[i] = {t: (np.log(np.clip(neural[t].numpy(), 1e-9, None)),
                         np.log(np.clip(lexical[t].predict_proba(test[t]).numpy(), 1e-9, None)),
                         [e.label for e in test[t]]) for t in pools}
     if len(folds) < 2:

@@ -418,7 +418,7 @@ def fold_lexical(train: dict[str, list[EditInput]], choices: dict) -> dict[str, 
     return lexical
 
 
-def encoder_proba_path(out_json: str) -> str:
+def _encoder_proba_path(out_json: str) -> str:
     return os.path.splitext(out_json)[0] + ".encoder.npz"
 
 
@@ -428,7 +428,7 @@ def _save_encoder_proba(out_json: str, fold: int, neural: dict[str, torch.Tensor
     (`rescore_lexical`)."""
     import numpy as np
 
-    path = encoder_proba_path(out_json)
+    path = _encoder_proba_path(out_json)
     kept = dict(np.load(path)) if os.path.exists(path) else {}
     kept.update({f"{fold}/{t}": p.numpy() for t, p in neural.items()})
     np.savez_compressed(path, **kept)
@@ -438,21 +438,28 @@ def rescore_lexical(pools: dict[str, list[EditInput]], cv_json: str, choices: di
     """The whole model's folds in `cv_json` scored again with other lexical settings (`choices`, as
     `lexical_choices` gives them), the encoder part read from the probabilities its folds kept: minutes,
     not an encoder training per fold. The same folds and the same result layout as `cross_validate_mixed`."""
+    with open(cv_json, encoding="utf-8") as fh:
+        done = json.load(fh)
+    result = _cv_result(pools, done["folds"], done["epochs"], choices, {})
+    for i, train, test, neural in kept_folds(pools, cv_json):
+        result["by_fold"][str(i)] = _score_fold(train, test, neural, choices)
+    result["summary"] = summarize_mixed_cv(result)
+    return result
+
+
+def kept_folds(pools: dict[str, list[EditInput]], cv_json: str):
+    """(i, train, held-out, encoder probabilities of held-out) for each fold of `cv_json` that kept its
+    encoder's probabilities, over the same `pools` (train+dev per taxonomy) it was run on."""
     import numpy as np
 
     with open(cv_json, encoding="utf-8") as fh:
         done = json.load(fh)
     if done["examples"] != {t: len(p) for t, p in pools.items()}:
         raise ValueError(f"{cv_json} was cross-validated over other examples: {done['examples']}")
-    kept = np.load(encoder_proba_path(cv_json))
-    result = _cv_result(pools, done["folds"], done["epochs"], choices, {})
+    kept = np.load(_encoder_proba_path(cv_json))
     for i, (train, test) in _fold_parts(pools, done["folds"]):
-        if not all(f"{i}/{t}" in kept for t in pools):
-            continue
-        result["by_fold"][str(i)] = _score_fold(train, test, {t: torch.from_numpy(kept[f"{i}/{t}"]) for t in pools},
-                                                choices)
-    result["summary"] = summarize_mixed_cv(result)
-    return result
+        if all(f"{i}/{t}" in kept for t in pools):
+            yield i, train, test, {t: torch.from_numpy(kept[f"{i}/{t}"]) for t in pools}
 
 
 def lexical_choices(model_dir: str) -> dict:
