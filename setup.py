@@ -29,7 +29,7 @@ setup(
         "pyyaml>=6",
         "pydantic>=2.6",  # configuration files are validated at load (revmine/config.py)
         "blingfire>=0.1.8",  # sentence splitting (chosen on speed and accuracy, see clean.py)
-        "rapidfuzz>=3",  # string similarity for the classical aligner
+        "rapidfuzz>=3.6",  # string similarity for the classical aligner (process.cpdist: 3.6)
         "torch==2.13.0",  # the CPU wheel: an unpinned torch pulls several GB of CUDA packages
         "transformers>=4.40",
         "safetensors>=0.4",

@@ -202,8 +202,9 @@ class ClassicalAligner:
         bound = 2 * np.minimum(la, lcs) / (la + lb[:, :-1] + lb[:, 1:] + 1)
         ii, jj = np.nonzero(((a >= floor) | (b >= floor)) & (bound > beat - 1e-9))
         joined = [f"{x} {y}" for x, y in zip(two, two[1:])]
-        s2 = np.array([fuzz.ratio(one[i], joined[j]) for i, j in zip(ii.tolist(), jj.tolist())], dtype=np.float64)
-        s2 /= 100.0
+        # one call over all candidate pairs: a blanked page restored makes tens of thousands of them
+        s2 = process.cpdist([one[i] for i in ii.tolist()], [joined[j] for j in jj.tolist()], scorer=fuzz.ratio,
+                            dtype=np.float64) / 100.0 if len(ii) else np.zeros(0)
         ok = s2 > beat[ii, jj]
         ii, jj, s2 = ii[ok], jj[ok], s2[ok]
         gain[ii, jj] = s2 - t - self.merge_penalty

@@ -18,7 +18,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Optional
+from typing import Any, Callable, Collection, NamedTuple, Optional
 
 import blingfire
 import mwparserfromhell
@@ -145,8 +145,9 @@ class CleanSection:
     heading: str = ""  # the heading's wikitext between the = signs (a link in it is part of the heading)
 
 
-@dataclass(frozen=True)
-class SentenceRef:
+class SentenceRef(NamedTuple):
+    """A sentence and where it sits. A named tuple, not a frozen dataclass: a pair with a page blanked and
+    restored builds hundreds of them, and a frozen dataclass sets each field through object.__setattr__."""
     text: str
     section_idx: int
     section: str
@@ -170,6 +171,10 @@ class SentenceList:
         return len(self.texts)
 
     def ref(self, i: int) -> SentenceRef:
+        return self._refs[i]
+
+    def locate(self, i: int) -> tuple:
+        """`ref(i)` as a plain tuple in SentenceRef's field order: the diff builds one per changed sentence."""
         return self._refs[i]
 
     @classmethod
@@ -208,14 +213,16 @@ class CleanDoc(SentenceList):
         return [self.ref(i) for i in range(len(self.texts))]
 
     def ref(self, i: int) -> SentenceRef:
+        return SentenceRef._make(self.locate(i))
+
+    def locate(self, i: int) -> tuple:
         s = bisect.bisect_right(self.first_sent, i) - 1
         while self.sections[s].sent_texts == () or i - self.first_sent[s] >= len(self.sections[s].sent_texts):
             s += 1  # skip sections without sentences that share the same first index
         sec = self.sections[s]
         para, a, b = sec.sent_spans[i - self.first_sent[s]]
         base = self.char_base[s]
-        return SentenceRef(sec.sent_texts[i - self.first_sent[s]], s, sec.title, self.para_base[s] + para,
-                           base + a, base + b)
+        return sec.sent_texts[i - self.first_sent[s]], s, sec.title, self.para_base[s] + para, base + a, base + b
 
 
 def split_sections(wikitext: str, balanced: Optional[Callable[[str], bool]] = None) -> list[str]:
@@ -509,7 +516,7 @@ def clean_section(raw: str, names: Namespaces = ENGLISH, blocks: Optional["Block
     if len(raw) > MAX_SECTION_CHARS:
         raise WikitextError("section_too_large", f"a section of {len(raw):,} characters (limit {MAX_SECTION_CHARS:,})")
     if blocks is not None and not _REDIRECT.match(raw):  # a redirect page is short, and its target leads it
-        parts = split_blocks(raw)
+        parts = split_blocks(raw, blocks.balanced)
         if len(parts) > 1:
             return _joined_blocks([blocks.get(part, names, first=i == 0) for i, part in enumerate(parts)])
     return _clean_block(raw, names, first=True)
@@ -586,8 +593,9 @@ def _block_balanced(s: str) -> bool:
 _MAX_OPEN_TRIES = 16
 
 
-def split_blocks(raw: str) -> list[str]:
-    """A section cut after each blank line, where the text so far balances (`_block_balanced`).
+def split_blocks(raw: str, balanced: Callable[[str], bool] = _block_balanced) -> list[str]:
+    """A section cut after each blank line, where the text so far balances (`_block_balanced`, or
+    `balanced` when the caller remembers its answers: BlockCache.balanced).
 
     Each check rescans the open block, so after `_MAX_OPEN_TRIES` failed checks in a row (an unclosed
     `<p>` at the top of a long section, say) the rest stays one block: the cost stays linear."""
@@ -603,7 +611,7 @@ def split_blocks(raw: str) -> list[str]:
         block = raw[start:end]
         if not block.strip():
             pass  # leading blank lines join the first block, which holds the heading
-        elif _block_balanced(block):
+        elif balanced(block):
             out.append(block)
             start, tries = end, 0
         else:
@@ -659,6 +667,19 @@ class BlockCache(LRU):
 
     def __init__(self, size: int = 16384):
         super().__init__(size)
+        self._balanced: set = set()
+
+    def balanced(self, block: str) -> bool:
+        """`_block_balanced(block)`, remembering the blocks that passed: an edited section is split again
+        whole, and all but one of its blocks were checked when the section was last split."""
+        if block in self._balanced:
+            return True
+        if not _block_balanced(block):
+            return False
+        if len(self._balanced) >= self.size:
+            self._balanced.clear()
+        self._balanced.add(block)
+        return True
 
     def get(self, raw: str, names: Namespaces, first: bool) -> CleanSection:
         return self.fetch((raw, first, names), lambda: _clean_block(raw, names, first))[0]

@@ -129,16 +129,17 @@ class DiffEngine:
         out: list = []
         for side, sents, idx in (("old", old, plan.changed_old), ("new", new, plan.changed_new)):
             for i in sorted(idx):
-                s = sents.ref(i)
-                out.append(Sentence(**common, side=side, sent_idx=i, section_idx=s.section_idx, section=s.section,
-                                    para_idx=s.para_idx, char_start=s.start, char_end=s.end, text=s.text))
+                text, section_idx, section, para_idx, start, end = sents.locate(i)
+                out.append(Sentence(**common, side=side, sent_idx=i, section_idx=section_idx, section=section,
+                                    para_idx=para_idx, char_start=start, char_end=end, text=text))
         n_edits = 0
         for a_idx, (a, i1, j1) in enumerate(alignments):
             old_idx, new_idx = [i1 + i for i in a.old], [j1 + j for j in a.new]
             old_text = " ".join([ot[i] for i in old_idx])
             new_text = " ".join([nt[j] for j in new_idx])
-            out.append(Alignment(**common, align_idx=a_idx, old_idx=old_idx, new_idx=new_idx,
-                                 links=[[i1 + i, j1 + j] for i, j in a.pairs], kind=a.kind,
+            # a.pairs, shifted in one pass
+            links = [[i1 + i, j1 + j] for i, j in a.links] if a.links else [[i, j] for i in old_idx for j in new_idx]
+            out.append(Alignment(**common, align_idx=a_idx, old_idx=old_idx, new_idx=new_idx, links=links, kind=a.kind,
                                  score=float(a.score), method=a.method, old_text=old_text, new_text=new_text))
             edits, _ = self.spans.fetch((old_text, new_text), lambda: edits_between(old_text, new_text))
             for e_idx, edit in enumerate(edits):
