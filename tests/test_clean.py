@@ -276,3 +276,50 @@ def test_any_markup_cleans_the_same_block_by_block(parts):
     except WikitextError:
         return
     assert _whole(clean_section(raw, blocks=BlockCache())) == expected
+
+
+def _tree(code) -> list:
+    return [(type(n).__name__, str(n)) for n in code.filter(recursive=True)]
+
+
+def _library_and_fast_trees(raw: str) -> tuple[list, list]:
+    from revmine.pipeline import wikiparse
+
+    fast = _tree(wikiparse.parse(raw))
+    assert wikiparse.fast_path(False) > 0
+    try:
+        library = _tree(wikiparse.parse(raw))
+    finally:
+        wikiparse.fast_path(True)
+    return library, fast
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(_MARKUP), max_size=40))
+def test_the_parser_fast_path_builds_the_library_s_trees(parts):
+    library, fast = _library_and_fast_trees("".join(parts))
+    assert fast == library
+
+
+def test_the_parser_fast_path_builds_the_library_s_trees_on_a_real_dump(shared_data):
+    from revmine.pipeline.read import read_dump
+    from revmine.schemas import Revision
+
+    checked = 0
+    for rev in read_dump(str(shared_data / "wikipedia" / "enwiki-Anarchism-revs-last-500.xml.bz2")):
+        if isinstance(rev, Revision) and rev.text and rev.source_ordinal % 50 == 0:
+            library, fast = _library_and_fast_trees(rev.text)
+            assert fast == library and len(fast) > 100
+            checked += 1
+    assert checked >= 10
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.lists(st.sampled_from(_MARKUP), max_size=12).map("".join), max_size=8))
+def test_the_block_cache_s_balance_check_is_the_plain_one(texts):
+    from revmine.pipeline.clean import BlockCache, _block_balanced, split_blocks
+
+    blocks = BlockCache(4)  # small: the memory is cleared along the way
+    for raw in texts * 2:  # every text twice: the second time from memory
+        assert blocks.balanced(raw) == _block_balanced(raw)
+        assert split_blocks(raw, blocks.balanced) == split_blocks(raw)

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, NamedTuple, Optional
 
 import blingfire
-import mwparserfromhell
 from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text,
                                     Wikilink)
 
+from revmine.pipeline.wikiparse import parse
 from revmine.schemas.names import wiki_base
 
 # Tags whose content is not prose. (ref is handled separately: it is also a node we track.)
@@ -502,7 +502,7 @@ class _Renderer:
                     caption = m.group(2) or ""
                     self._add("media", name, caption)
                     if caption:
-                        self._inside(f"media:{name}", mwparserfromhell.parse(caption, skip_style_tags=True))
+                        self._inside(f"media:{name}", parse(caption))
         finally:
             self.container = outer
 
@@ -529,7 +529,7 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
         # Bold and italics stay text and are stripped below: MediaWiki closes them at the end of a line and
         # reads <ref> before them, whereas mwparserfromhell lets an unclosed '' swallow the rest of the
         # paragraph, a </ref> included, and the citation then leaks into the prose.
-        code = mwparserfromhell.parse(raw[redirect.end():] if redirect else raw, skip_style_tags=True)
+        code = parse(raw[redirect.end():] if redirect else raw)
     except Exception as exc:  # mwparserfromhell raises ParserError and, on odd input, others
         raise WikitextError("unparseable_wikitext", f"{type(exc).__name__}: {exc}") from exc
     title, level, heading = "", 0, ""
