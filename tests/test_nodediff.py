@@ -4,6 +4,8 @@ import pathlib
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from revmine.eval.nodes import Agreement, from_mwedittypes_names, mwedittypes_counts, revmine_counts
 from revmine.pipeline.clean import clean_wikitext
@@ -232,3 +234,19 @@ def test_a_languages_namespace_aliases_make_media_and_categories():
                                               clean_wikitext("Text.\n[[Bild:Karte.png|mini]]\n", names=de))] == ["media"]
     assert Namespaces.of(None, "enwiki") is Namespaces.of(None, "") and ("wikilink", "Bild:Karte.png") in {
         (c.node_type, c.key) for c in _records(old, "Text.\n[[Bild:Karte.png|mini]]\n")}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from("abc"), max_size=12), st.lists(st.sampled_from("abc"), max_size=12))
+def test_shared_ends_are_found_as_a_plain_loop_finds_them(old, new):
+    from revmine.pipeline.nodediff import _shared_run
+
+    n, m = len(old), len(new)
+    p = 0
+    while p < n and p < m and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < n - p and s < m - p and old[n - 1 - s] == new[m - 1 - s]:
+        s += 1
+    assert _shared_run(old, new, 0, 0, 1, min(n, m)) == p
+    assert _shared_run(old, new, n - 1, m - 1, -1, min(n, m) - p) == s

@@ -33,12 +33,8 @@ def sequence_opcodes(old: Sequence, new: Sequence) -> list[tuple]:
     leaves difflib only the middle, where it is quadratic in the worst case.
     """
     n, m = len(old), len(new)
-    p = 0
-    while p < n and p < m and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < n - p and s < m - p and old[n - 1 - s] == new[m - 1 - s]:
-        s += 1
+    p = _shared_run(old, new, 0, 0, 1, min(n, m))
+    s = _shared_run(old, new, n - 1, m - 1, -1, min(n, m) - p)
     ops = [("equal", 0, p, 0, p)] if p else []
     if p < n - s or p < m - s:
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old[p:n - s], new[p:m - s], autojunk=False).get_opcodes():
@@ -46,6 +42,27 @@ def sequence_opcodes(old: Sequence, new: Sequence) -> list[tuple]:
     if s:
         ops.append(("equal", n - s, n, m - s, m))
     return ops
+
+
+def _shared_run(a: Sequence, b: Sequence, i: int, j: int, step: int, limit: int) -> int:
+    """How many items a[i], a[i+step], … equal b[j], b[j+step], … in a row, at most `limit`. By bisection
+    over slices, which compare in C (and shared items are mostly the same objects): a loop in Python over
+    a page's 500 sentences cost more than the difflib call after it."""
+    def same(lo: int, hi: int) -> bool:  # items lo..hi-1 of the run
+        if step == 1:
+            return a[i + lo:i + hi] == b[j + lo:j + hi]
+        return a[i - hi + 1:i - lo + 1] == b[j - hi + 1:j - lo + 1]
+
+    if limit <= 0 or same(0, limit):
+        return max(limit, 0)
+    lo, hi = 0, limit - 1  # the run is at least lo long and at most hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if same(lo, mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 class _Item:
