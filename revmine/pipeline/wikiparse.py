@@ -23,12 +23,13 @@ __all__ = ["parse", "fast_path", "library_parse_anything"]
 library_parse_anything = getattr(mwparserfromhell.utils.parse_anything, "library", mwparserfromhell.utils.parse_anything)
 
 
-def _parse_anything(value, context: int = 0, *, skip_style_tags: bool = False):
+def _parse_anything(value, *args, **kwargs):
+    # every other argument passes through as given, so a later release's new ones reach the library
     if isinstance(value, Wikicode):
         return value
     if isinstance(value, Node):
         return Wikicode(SmartList([value]))
-    return library_parse_anything(value, context, skip_style_tags=skip_style_tags)
+    return library_parse_anything(value, *args, **kwargs)
 
 
 _parse_anything.library = library_parse_anything  # type: ignore[attr-defined]
