@@ -238,9 +238,11 @@ def test_beam_cache_reorders_only_what_the_beams_generated():
 
     from revmine.models.summarizer import _beam_layer_class
 
-    prompt = torch.randn(3, 2, 5, 4).repeat_interleave(2, dim=0)  # 3 prompts x 2 beams, one prefill each
-    layer = _beam_layer_class()(prompt.clone(), prompt.clone() + 1, room=3)
+    prefill = torch.randn(3, 2, 5, 4)  # 3 prompts, one prefill each, copied for 2 beams
+    layer = _beam_layer_class()(prefill.clone(), prefill.clone() + 1, room=3, beams=2)
+    prompt = prefill.repeat_interleave(2, dim=0)  # what the stock cache's batch_repeat_interleave holds
     full_k, full_v = prompt.clone(), prompt.clone() + 1
+    assert torch.equal(layer.keys, full_k) and torch.equal(layer.values, full_v)
     for step in range(4):  # one step more than the room: the buffer grows
         k, v = torch.randn(6, 2, 1, 4), torch.randn(6, 2, 1, 4)
         keys, values = layer.update(k, v)
