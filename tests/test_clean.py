@@ -206,6 +206,10 @@ def _whole(section):
     "Intro.\n\n{|\n| a\n\n| b\n|}\n\nAfter [[File:X.png|thumb|A\n\ncaption]].\n\nEnd.\n",
     "<p>Unclosed paragraph.\n\nNext one.\n\n<!-- a comment\n\nover a blank line -->Text.\n",
     "#REDIRECT [[Target]]\n\n{{R from move}}\n",
+    # a ref whose name swallowed its ">" (URL-encoded by a bot): the parser reads on to the next "<",
+    # past the blank line, so the blank line is no cut (the full Anarchism history has 7 such sections)
+    "One.<ref name=a%26gt%3B Cite one.</ref>\n\nTwo.<ref name=b%26gt%3B Cite two.</ref>\n",
+    "A list:\n* one <span title='x\n* two'>b</span>\n* three\n",
 ])
 def test_a_section_cleaned_block_by_block_is_the_same_section(raw):
     from revmine.pipeline.clean import BlockCache
@@ -261,6 +265,8 @@ _MARKUP = ["{{", "}}", "{{cite|a=", "[[", "]]", "[[File:X.png|thumb|", "<div>", 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from(_MARKUP), max_size=40))
 @example(["\n\n", "#REDIRECT [[T]]"])  # a redirect after blank lines still leads the page
+@example(["=", "\n\n", "== H ==\n"])  # a lone "=" line before the heading: the heading does not lead
+@example(["=", "\n", "== H ==\n"])
 @example(["\n\n", "== H ==\n"])  # blank lines before a heading: the heading's block is still the first
 @example(["</ref>", "<ref>", "\n\n", "</ref>"])  # a stray closer does not close what opens after it
 @example(["}}", "{{", "\n\n", "}}"])

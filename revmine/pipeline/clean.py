@@ -538,7 +538,10 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
     r = _Renderer(names)
     if redirect:
         r._add("redirect", _norm_title(redirect.group(1)), redirect.group(0).strip())
-    if first and headings and str(code).lstrip().startswith("="):
+    # the section's title is its heading only where the heading leads it ("=" on a line of its own and then
+    # a heading is a line of text and a heading)
+    lead = next((n for n in code.nodes if not isinstance(n, Text) or n.value.strip()), None) if first else None
+    if headings and lead is headings[0]:
         title = _SPACES.sub(" ", _joined(r.text_of(headings[0].title))).strip()
         level, heading = headings[0].level, str(headings[0].title).strip()
         r._inside(f"heading:{title}", headings[0].title)  # links in a heading are nodes too
@@ -568,6 +571,7 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
 
 
 _BLOCK_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*?(/?)>")
+_TAG_LEFT_OPEN = re.compile(r"<[/!a-zA-Z][^<>]*(?=<|$)")
 _VOID_TAGS = frozenset({"br", "hr", "img", "wbr", "references", "ref"})  # ref: _closed_in_order checks it
 
 
@@ -579,6 +583,8 @@ def _block_balanced(s: str) -> bool:
         return False
     if "<" not in s:
         return True
+    if _TAG_LEFT_OPEN.search(s):  # a tag whose attributes go on past the cut (`<script src="'` + newline)
+        return False
     depth: dict[str, int] = {}
     for close, name, selfclose in _BLOCK_TAG.findall(s):
         name = name.lower()
@@ -595,18 +601,24 @@ _MAX_OPEN_TRIES = 16
 
 
 def split_blocks(raw: str, balanced: Callable[[str], bool] = _block_balanced) -> list[str]:
-    """A section cut after each blank line, where the text so far balances (`_block_balanced`, or
-    `balanced` when the caller remembers its answers: BlockCache.balanced).
+    """A section cut after each blank line, and each such block after each line end, wherever the text
+    so far balances (`_block_balanced`, or `balanced` when the caller remembers its answers:
+    BlockCache.balanced). An edit to one item of a list, or one line of a long block, then parses that line.
 
     Each check rescans the open block, so after `_MAX_OPEN_TRIES` failed checks in a row (an unclosed
     `<p>` at the top of a long section, say) the rest stays one block: the cost stays linear."""
-    if "\n\n" not in raw:
+    return [line for block in _cut(raw, "\n\n", balanced) for line in _cut(block, "\n", balanced)]
+
+
+def _cut(raw: str, sep: str, balanced: Callable[[str], bool]) -> list[str]:
+    """`raw` cut after each `sep` (and the newlines that follow it) where the text so far balances."""
+    if sep not in raw:
         return [raw]
     out: list[str] = []
     start = tries = 0
-    i = raw.find("\n\n")
+    i = raw.find(sep)
     while i >= 0 and tries < _MAX_OPEN_TRIES:
-        end = i + 2
+        end = i + len(sep)
         while end < len(raw) and raw[end] == "\n":
             end += 1
         block = raw[start:end]
@@ -617,7 +629,7 @@ def split_blocks(raw: str, balanced: Callable[[str], bool] = _block_balanced) ->
             start, tries = end, 0
         else:
             tries += 1
-        i = raw.find("\n\n", end)
+        i = raw.find(sep, end)
     if start < len(raw):
         out.append(raw[start:])
     return out
