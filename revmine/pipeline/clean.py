@@ -511,9 +511,9 @@ class _Renderer:
 def clean_section(raw: str, names: Namespaces = ENGLISH, blocks: Optional["BlockCache"] = None) -> CleanSection:
     """Parse and clean one raw section. Raises WikitextError for sections we refuse or cannot parse.
 
-    With `blocks`, the section is cleaned block by block (text between blank lines whose markup
-    balances), each block once: an edit to one paragraph of a long section parses that paragraph, not the
-    section. The result is the same CleanSection (tests/test_clean.py compares both on every shared dump)."""
+    With `blocks`, the section is cleaned block by block (lines, or runs of lines, whose markup balances;
+    see split_blocks), each block once: an edit to one paragraph of a long section parses that paragraph,
+    not the section. The result is the same CleanSection (tests/test_clean.py compares both on every shared dump)."""
     if len(raw) > MAX_SECTION_CHARS:
         raise WikitextError("section_too_large", f"a section of {len(raw):,} characters (limit {MAX_SECTION_CHARS:,})")
     if blocks is not None and not _REDIRECT.match(raw):  # a redirect page is short, and its target leads it
