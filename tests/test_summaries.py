@@ -228,7 +228,12 @@ def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer)
     assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), stock)
     assert torch.equal(s._generate_ids(enc, eos, share_prefill=True, in_place=False), stock)
     s.prefill_chunk = 1  # the prefill one prompt at a time, the caches joined: the same tokens again
+    widths = []  # tokens per prompt row through the embedding: decoding steps feed one, the prefill all
+    hook = s.model.get_input_embeddings().register_forward_pre_hook(
+        lambda module, args: widths.append(args[0].shape[1]) if args[0].shape[1] > 1 else None)
     assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), stock)
+    hook.remove()
+    assert widths == (enc["attention_mask"].sum(1) - 1).tolist()  # no pad column went through the model
 
 
 def test_beam_cache_reorders_only_what_the_beams_generated():

@@ -175,22 +175,28 @@ class Summarizer:
 
     def _prefill(self, ids, mask):
         """The KV cache of a left-padded batch of prompts, computed `prefill_chunk` prompts at a time: a
-        prompt's cache does not depend on its batch-mates, and the forward's transient memory grows with the batch."""
+        prompt's cache does not depend on its batch-mates, and the forward's transient memory grows with the
+        batch. Each chunk drops the pad columns it has no prompt in (a length-sorted batch padded a third of
+        its prefill tokens on the last-500 slice); its cache is padded back with zeros, which the mask hides."""
         from transformers import DynamicCache
 
-        chunk = self.prefill_chunk
+        chunk, width = self.prefill_chunk, ids.shape[1]
         caches = []
         for k in range(0, ids.shape[0], chunk):
-            cache, m = DynamicCache(config=self.model.config), mask[k:k + chunk]
-            self.model(input_ids=ids[k:k + chunk], attention_mask=m, past_key_values=cache, use_cache=True,
+            m = mask[k:k + chunk]
+            used = m.any(0).nonzero()
+            start = int(used[0]) if len(used) else width - 1
+            cache, m = DynamicCache(config=self.model.config), m[:, start:]
+            self.model(input_ids=ids[k:k + chunk, start:], attention_mask=m, past_key_values=cache, use_cache=True,
                        position_ids=(m.cumsum(-1) - 1).clamp(min=0),  # left padding: count real tokens only
                        logits_to_keep=1)  # the prefill's logits go unused: all of them are batch x prompt x 49k
-            caches.append(cache)
-        if len(caches) == 1:
-            return caches[0]
+            caches.append((start, cache))
         merged = DynamicCache(config=self.model.config)
-        for i in range(len(caches[0].layers)):
-            merged.update(torch.cat([c.layers[i].keys for c in caches]), torch.cat([c.layers[i].values for c in caches]), i)
+        for i in range(len(caches[0][1].layers)):
+            merged.update(*(torch.cat([torch.nn.functional.pad(getattr(c.layers[i], side), (0, 0, start, 0))
+                                       for start, c in caches]) for side in ("keys", "values")), i)
+            for _, c in caches:  # each chunk's layer dropped once joined: no second full copy at the peak
+                c.layers[i].keys = c.layers[i].values = None
         return merged
 
 
