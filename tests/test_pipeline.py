@@ -56,11 +56,52 @@ def test_partitioned_by_wiki_and_year(sample_warehouse):
     assert con.execute("select count(*) from quarantine").fetchone()[0] == 0  # empty table is still a typed view
 
 
-def test_rerun_replaces_instead_of_duplicating(tmp_path, sample_dump):
+def test_rerun_replaces_instead_of_duplicating(tmp_path, sample_dump, monkeypatch):
+    """Also: the second run in this process borrows the first one's models from the shelf, with their
+    caches emptied, and its rows are the same as a run that loaded them."""
+    import revmine.models.intent as intent
+    from revmine.runner import shelf
+
+    loads, init = [], intent.IntentClassifier.__init__
+    monkeypatch.setattr(intent.IntentClassifier, "__init__", lambda self, *a, **k: loads.append(1) or init(self, *a, **k))
+    shelf.clear()
     run([str(sample_dump)], str(tmp_path))
+    first = _rows(tmp_path)
+    assert set(shelf.idle()) == {"aligner", "intent", "summarizer"} and len(loads) == 1
+    assert shelf._idle["intent"][1]._cache  # it labelled edits, and remembers them until lent again
     run([str(sample_dump)], str(tmp_path))
+    assert len(loads) == 1 and _rows(tmp_path) == first
     con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
     assert con.execute("select count(*), count(distinct new_rev_id) from revision_pairs").fetchone() == (25, 25)
+    assert con.execute("select count(intent) from edits").fetchone()[0] > 0  # the lent models ran
+    assert con.execute("select count(summary) from summaries").fetchone()[0] > 0
+
+
+def test_the_shelf_lends_a_model_to_one_worker_at_a_time():
+    from revmine.runner import shelf
+
+    class Model:
+        cleared = 0
+
+        def clear_caches(self):
+            self.cleared += 1
+
+    shelf.clear()
+    assert shelf.model("intent", "a", Model) is not shelf.model("intent", "a", Model)  # outside a worker: never shelved
+    with shelf.borrowing() as first:
+        one = shelf.model("intent", "a", Model)
+    with shelf.borrowing() as second:  # a worker set up while the first still holds its model
+        assert shelf.model("intent", "a", Model) is not one
+    shelf.give_back(first)
+    shelf.give_back(second)  # the model given back last of each kind stays
+    with shelf.borrowing() as third:
+        again = shelf.model("intent", "a", Model)
+        assert again is not one and again.cleared == 1  # lent with its caches emptied
+        assert shelf.model("intent", "b", Model).cleared == 0  # another folder or precision: loaded anew
+    assert shelf.idle() == {}
+    shelf.give_back(third)
+    assert shelf.idle() == {"intent": "b"}
+    shelf.clear()
 
 
 def test_cli_run_and_query(tmp_path, sample_dump, capsys):

@@ -274,6 +274,10 @@ class NeuralAligner:
     def align(self, old: Sequence[str], new: Sequence[str]) -> list[Aligned]:
         return self.align_many([(old, new)])[0]
 
+    def clear_caches(self) -> None:
+        """Forget the sentence embeddings: a run lent this model starts as one that loaded it."""
+        self.cache.clear()
+
     def _embed(self, texts: set[str]) -> dict[str, torch.Tensor]:
         missing = sorted(t for t in texts if t not in self.cache)
         if missing:

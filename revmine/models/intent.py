@@ -128,6 +128,11 @@ class IntentClassifier:
         self.name = f"intent-minilm-lora@{os.path.basename(os.path.normpath(model_dir))}"
         self._cache: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
 
+    def clear_caches(self) -> None:
+        """Forget the edits seen: a run lent this model labels as one that loaded it (the int8 encoder's
+        probabilities move a little with an edit's batch-mates)."""
+        self._cache.clear()
+
     @property
     def taxonomies(self) -> list[str]:
         return list(self.config.taxonomies)

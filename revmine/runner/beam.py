@@ -24,6 +24,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from revmine.config import Config
 from revmine.pipeline.read import PROGRESS
 from revmine.runner.compose import PairBatch, StageClock, build_engine, diff_per_pair, read_file, to_diff
+from revmine.runner import shelf
 from revmine.runner.label import build_labeler, build_summarizer
 from revmine.schemas import RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionedWriter
@@ -90,6 +91,7 @@ class DiffBatchFn(beam.DoFn):
         self.config = config
         self.staging = staging
         self.engine = self.labeler = self.summarizer = None
+        self.borrowed: dict = {}
         self.writers: dict[str, PartitionedWriter] = {}
         self.clock = StageClock()
         self.bundle = ""
@@ -97,9 +99,13 @@ class DiffBatchFn(beam.DoFn):
         self.last_progress = self.started = 0.0
 
     def setup(self):
-        self.engine = build_engine(self.config)
-        self.labeler = build_labeler(self.config)
-        self.summarizer = build_summarizer(self.config)
+        with shelf.borrowing() as self.borrowed:  # models another worker of this process gave back
+            self.engine = build_engine(self.config)
+            self.labeler = build_labeler(self.config)
+            self.summarizer = build_summarizer(self.config)
+
+    def teardown(self):
+        shelf.give_back(self.borrowed)
 
     def start_bundle(self):
         self.writers = {}

@@ -18,6 +18,7 @@ from revmine.pipeline.diff import DiffEngine, WikitextError
 from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump
 from revmine.pipeline.summarize import clean_comment, dataset_row, edisum_candidate, group_diffs
+from revmine.runner import shelf
 from revmine.runner.label import label_edits, shipped_weights, summarize_pairs
 from revmine.schemas import Quarantine, RevisionPair
 
@@ -48,7 +49,8 @@ def build_aligner(config: Config):
     try:
         from revmine.models.aligner import NeuralAligner
 
-        return NeuralAligner(model_dir, precision=config.diff.precision)
+        return shelf.model("aligner", (model_dir, config.diff.precision),
+                           lambda: NeuralAligner(model_dir, precision=config.diff.precision))
     except (ImportError, OSError) as exc:
         log.warning("neural aligner unavailable (%s): using the provenance aligner", exc)
         return provenance

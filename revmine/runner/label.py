@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from revmine.config import Config
 from revmine.models.intent_types import WHOLE_SENTENCE, WHOLE_SENTENCE_MODEL, EditInput, coarse
+from revmine.runner import shelf
 from revmine.schemas import Alignment, Edit
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ def build_labeler(config: Config):
     def load(folder):
         from revmine.models.intent import IntentClassifier
 
-        return Labeler(IntentClassifier(folder, precision=config.label.precision), config.label.whole_sentence_rule)
+        classifier = shelf.model("intent", (folder, config.label.precision),
+                                 lambda: IntentClassifier(folder, precision=config.label.precision))
+        return Labeler(classifier, config.label.whole_sentence_rule)
 
     return _load_or_warn(config.label.enabled and config.diff.enabled, config.label.model or default_intent_dir(),
                          "heads.safetensors", "no trained intent model at %s: edits are written without intent "
@@ -133,7 +136,7 @@ def build_summarizer(config: Config):
     def load(folder):
         from revmine.models.summarizer import Summarizer
 
-        return Summarizer(folder)
+        return shelf.model("summarizer", folder, lambda: Summarizer(folder))
 
     enabled = config.summarize.enabled and config.diff.enabled
     model = _load_or_warn(enabled, config.summarize.model or default_summarizer_dir(), "summarizer.json",
