@@ -39,3 +39,13 @@ if os.environ.get("REVMINE_TEST_MEMORY"):
         terminalreporter.write_line("tests that raised the peak RSS (MB: this process, largest child):")
         for nodeid, own, child in _peaks:
             terminalreporter.write_line(f"  {own:>6,} {child:>6,}  {nodeid}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shelf_emptied_after_each_module():
+    """The runs of one test module share the models they load (revmine/runner/shelf.py); the next module
+    starts without them, so idle models never add to the memory of another module's model training."""
+    yield
+    from revmine.runner import shelf
+
+    shelf.clear()
