@@ -272,7 +272,7 @@ def test_continue_training_an_adapter(tiny_summarizer, tmp_path):
 
     start = tiny_summarizer / "adapter"
     assert main(["train", "summarizer", "--data", str(tiny_summarizer / "data"), "--out", str(tmp_path / "more"),
-                 "--limit", "8", "--init-adapter", str(start), "--lr", "5e-4", "--batch", "2", "--low-memory"]) == 0
+                 "--limit", "4", "--init-adapter", str(start), "--lr", "5e-4", "--batch", "2", "--low-memory"]) == 0
     cfg = json.loads((tmp_path / "more" / "summarizer.json").read_text())
     assert cfg["training"]["lr"] == 5e-4 and cfg["training"]["continued_from"]["training"]["epochs"] == 2
     before, after = (load_file(str(d / "adapter_model.safetensors")) for d in (start, tmp_path / "more"))
