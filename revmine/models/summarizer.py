@@ -184,14 +184,17 @@ class Summarizer:
         chunk, width = self.prefill_chunk, ids.shape[1]
         caches = []
         for k in range(0, ids.shape[0], chunk):
-            m = mask[k:k + chunk]
-            used = m.any(0).nonzero() if self.trim_prefill else torch.zeros(1)
-            start = int(used[0]) if len(used) else width - 1  # an all-pad chunk keeps one column
+            m, start = mask[k:k + chunk], 0
+            if self.trim_prefill:
+                used = m.any(0).nonzero()
+                start = int(used[0]) if len(used) else width - 1  # an all-pad chunk keeps one column
             cache, m = DynamicCache(config=self.model.config), m[:, start:]
             self.model(input_ids=ids[k:k + chunk, start:], attention_mask=m, past_key_values=cache, use_cache=True,
                        position_ids=(m.cumsum(-1) - 1).clamp(min=0),  # left padding: count real tokens only
                        logits_to_keep=1)  # the prefill's logits go unused: all of them are batch x prompt x 49k
             caches.append((start, cache))
+        if len(caches) == 1 and caches[0][0] == 0:  # one chunk as wide as the batch: nothing to join
+            return caches[0][1]
         merged = DynamicCache(config=self.model.config)
         for i in range(len(caches[0][1].layers)):
             merged.update(*(torch.cat([torch.nn.functional.pad(getattr(c.layers[i], side), (0, 0, start, 0))

@@ -137,9 +137,8 @@ class DiffEngine:
             old_idx, new_idx = [i1 + i for i in a.old], [j1 + j for j in a.new]
             old_text = " ".join([ot[i] for i in old_idx])
             new_text = " ".join([nt[j] for j in new_idx])
-            # a.pairs, shifted in one pass
-            links = [[i1 + i, j1 + j] for i, j in a.links] if a.links else [[i, j] for i in old_idx for j in new_idx]
-            out.append(Alignment(**common, align_idx=a_idx, old_idx=old_idx, new_idx=new_idx, links=links, kind=a.kind,
+            out.append(Alignment(**common, align_idx=a_idx, old_idx=old_idx, new_idx=new_idx,
+                                 links=[[i1 + i, j1 + j] for i, j in a.pairs], kind=a.kind,
                                  score=float(a.score), method=a.method, old_text=old_text, new_text=new_text))
             edits, _ = self.spans.fetch((old_text, new_text), lambda: edits_between(old_text, new_text))
             for e_idx, edit in enumerate(edits):

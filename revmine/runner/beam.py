@@ -23,8 +23,8 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from revmine.config import Config
 from revmine.pipeline.read import PROGRESS
-from revmine.runner.compose import PairBatch, StageClock, build_engine, diff_per_pair, read_file, to_diff
 from revmine.runner import shelf
+from revmine.runner.compose import PairBatch, StageClock, build_engine, diff_per_pair, read_file, to_diff
 from revmine.runner.label import build_labeler, build_summarizer
 from revmine.schemas import RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionedWriter
