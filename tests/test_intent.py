@@ -119,6 +119,9 @@ def test_whole_model_cross_validation_holds_out_papers_and_resumes(tiny_model, s
     assert summary["at_shipped_mix"]["folds"] == [fold["arxivedits"]["by_mix"][str(choices["arxivedits"]["mix"])]["weighted_f1"]]
     again = training.cross_validate_mixed(pools, str(out), choices, k=2, only=[1], epochs=1)
     assert len(seen) == 1 and again["summary"] == result["summary"]
+    with pytest.raises(ValueError, match="class weight power"):  # one recipe per file: no mixed folds
+        training.cross_validate_mixed(pools, str(out), choices, k=2, only=[2], epochs=1, class_weight_power=1.0)
+    assert len(seen) == 1
     # the fold encoder's held-out probabilities are kept: other lexical settings are scored without training
     import numpy as np
     kept = np.load(tmp_path / "cv.encoder.npz")

@@ -107,7 +107,7 @@ def _train_intent(args: argparse.Namespace) -> int:
             return 2
         metrics = fit_lexical(out, train, dev or None)
     else:
-        metrics = train_intent(out, train, dev or None, sources=sources, **given(args, "epochs"))
+        metrics = train_intent(out, train, dev or None, sources=sources, **given(args, "epochs", "class_weight_power"))
     console.print(f"intent model saved to {out}")
     print(json.dumps({t: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1", "n")} for t, m in metrics.items()}))
     return 0
@@ -124,7 +124,7 @@ def _cross_validate_intent(args: argparse.Namespace, train: dict, dev: dict, mod
     pools = {t: train[t] + dev.get(t, []) for t in train}
     only = [int(x) for x in args.only_folds.split(",")] if args.only_folds else None
     result = cross_validate_mixed(pools, args.cross_validate, lexical_choices(model_dir), k=args.folds, only=only,
-                                  **given(args, "epochs"))
+                                  **given(args, "epochs", "class_weight_power"))
     record_whole_model_cv(model_dir, result, dev if args.choose_mix else None)
     console.print(f"folds written to {args.cross_validate}; their summary is in the card of {model_dir}")
     print(json.dumps(result["summary"]))
@@ -146,6 +146,9 @@ def register(sub) -> None:
                    "each scored at every mixing weight, with the lexical settings of --out; finished folds "
                    "are kept in JSON and skipped when it is run again")
     t.add_argument("--only-folds", metavar="I,J", help="intent --cross-validate: run only these folds (1-based) now")
+    t.add_argument("--class-weight-power", type=float,
+                   help="intent: the encoder's loss weighs class c by (n_max / n_c) ** POWER (default 0.5; 1 balances "
+                   "the classes fully)")
     t.add_argument("--choose-mix", action="store_true",
                    help="intent --cross-validate: set each mixing weight of --out to the folds' best, and score dev at it")
     t.add_argument("--taxonomy", choices=("arxivedits", "iterater", "both"), default="both",

@@ -335,7 +335,7 @@ def cross_validate_lexical(examples: list[EditInput], taxonomy: str, k: int = 5,
 
 def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choices: dict, k: int = 5,
                          only: Optional[Sequence[int]] = None, epochs: int = 4,
-                         device: Optional[torch.device] = None) -> dict:
+                         class_weight_power: float = 0.5, device: Optional[torch.device] = None) -> dict:
     """k-fold cross-validation of the whole recipe (encoder, heads, lexical models and their mix) over
     `pools` (train+dev per taxonomy): fold i of every taxonomy is held out together, so one encoder
     training per fold serves both figures; folds by paper or document as in `cross_validate_lexical`.
@@ -344,20 +344,26 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
 
     Each finished fold is written to `out_json` at once, and folds found there are not trained again:
     a fold takes about half an hour on 2 CPU cores, so the run can be spread over several sittings
-    (`only`: the 1-based folds to run now)."""
+    (`only`: the 1-based folds to run now). `class_weight_power`: the encoder's class weights, as in
+    `train_intent`; a file's folds are all trained with one."""
     import tempfile
 
     done: dict = {}
     if os.path.exists(out_json):
         with open(out_json, encoding="utf-8") as fh:
             done = json.load(fh)
+        if done.get("class_weight_power", 0.5) != class_weight_power:
+            raise ValueError(f"{out_json} holds folds trained with class weight power "
+                             f"{done.get('class_weight_power', 0.5)}, not {class_weight_power}")
     result = _cv_result(pools, k, epochs, choices, done.get("by_fold", {}))
+    result["class_weight_power"] = class_weight_power
     for i, (train, test) in _fold_parts(pools, k):
         if str(i) in result["by_fold"] or (only and i not in only):
             continue
         started = time.time()
         with tempfile.TemporaryDirectory() as tmp:
-            train_intent(tmp, {t: list(v) for t, v in train.items()}, None, epochs=epochs, device=device)
+            train_intent(tmp, {t: list(v) for t, v in train.items()}, None, epochs=epochs,
+                         class_weight_power=class_weight_power, device=device)
             clf = IntentClassifier(tmp, device=device, precision="fp32")
             neural = {t: clf.encoder_proba(test[t])[t] for t in pools}
         _save_encoder_proba(out_json, i, neural)
