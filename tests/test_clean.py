@@ -270,6 +270,7 @@ _MARKUP = ["{{", "}}", "{{cite|a=", "[[", "]]", "[[File:X.png|thumb|", "<div>", 
 @example(["\n\n", "== H ==\n"])  # blank lines before a heading: the heading's block is still the first
 @example(["</ref>", "<ref>", "\n\n", "</ref>"])  # a stray closer does not close what opens after it
 @example(["}}", "{{", "\n\n", "}}"])
+@example(["{|", "|}", "\n\n", "|}"])  # "|}" on the "{|" line closes nothing: the table runs on
 @example(["]]", "[[", "\n\n", "]]"])
 @example(["-->", "<!--", "\n\n", "-->"])
 @example(["</div>", "<div>", "\n\n", "</div>"])

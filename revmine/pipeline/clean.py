@@ -322,7 +322,9 @@ def _nest(s: str, at: int = 0, hide_comments: bool = True, stop_on: Collection[s
     depth = {"{{": 0, "{|": 0, "[[": 0, "<ref": 0}
     m = _BRACKET.search(s, at)
     while m:
-        if m.group() != "<!--":
+        if m.group() == "|}" and s[s.rfind("\n", 0, m.start()) + 1:m.start()].strip():
+            pass  # the parser closes a table only at a line's start: mid-line "|}" is text
+        elif m.group() != "<!--":
             kind, closes = _bracket(m.group())
             if not closes:
                 depth[kind] += 1
