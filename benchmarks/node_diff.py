@@ -23,12 +23,12 @@ from revmine.runner.compose import expand_inputs, read_file, to_diff
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "wikipedia")
 
 
-def real_pairs(folder: str, n: int, max_chars: int = 60_000) -> list[tuple[str, str, str]]:
-    """(label, old text, new text) for up to `n` pairs, spread over every dump.
+def real_pairs(inputs: str | list[str], n: int, max_chars: int = 60_000) -> list[tuple[str, str, str]]:
+    """(label, old text, new text) for up to `n` pairs, spread over every dump in `inputs` (folders or files).
 
     Texts over `max_chars` are left out: mwedittypes' tree differ is super-linear and takes minutes on
     a whole late Anarchism revision (~150,000 characters)."""
-    files = sorted(expand_inputs([folder]))
+    files = sorted(expand_inputs([inputs] if isinstance(inputs, str) else inputs))
     found: list[list] = []
     for path in files:
         got = []

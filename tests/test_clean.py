@@ -62,6 +62,17 @@ def test_heading_inside_template_does_not_split_it():
     assert len(pieces) == 2 and pieces[1].startswith("== Real")
 
 
+def test_a_table_whose_first_line_holds_a_mid_line_closer_is_not_cut_at_the_heading_inside_it():
+    """Only a "|}" that starts its line closes a table: the parser reads this table on past the heading."""
+    import mwparserfromhell
+
+    text = "Lead.\n{| a |}\nText.\n== H ==\nMore.\n|}\nEnd.\n"
+    assert [type(n).__name__ for n in mwparserfromhell.parse(text).nodes] == ["Text", "Tag", "Text"]
+    assert split_sections(text) == [text]
+    closed = "Lead.\n{| a\n|}\nText.\n== H ==\nMore.\n"
+    assert len(split_sections(closed)) == 2
+
+
 def test_section_cache_reuses_unchanged_sections():
     cache = SectionCache()
     clean_wikitext(ARTICLE, cache)

@@ -81,7 +81,7 @@ def damaged(draw):
     return bytes(data)
 
 
-@settings(max_examples=1200, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=700, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow,
                                                                                   HealthCheck.function_scoped_fixture])
 @given(data=damaged(), container=st.sampled_from(["xml", "xml", "bz2", "gz"]))
 # Found by this test: a <revision> opened and closed inside a <text>, then more text. The text's

@@ -59,9 +59,12 @@ def test_real_pairs_agree_with_mwedittypes(shared_data):
     from node_diff import real_pairs
 
     result = Agreement()
-    for label, old, new in real_pairs(str(shared_data / "wikipedia"), 160, max_chars=30_000):
+    # every dump but the 1.05 GB Anarchism history, whose reading alone took 10 s
+    dumps = [str(p) for p in (shared_data / "wikipedia").rglob("*") if p.is_file() and not p.name.endswith(".md")
+             and "Anarchism-history" not in p.name]
+    for label, old, new in real_pairs(dumps, 200, max_chars=30_000):
         result.add(label, revmine_counts(old, new), *mwedittypes_counts(old, new))
-    assert result.pairs >= 150
+    assert result.pairs >= 190
     for t, (agree, involved) in result.by_type_unmoved.items():
         if involved >= 10:
             assert agree / involved >= 0.9, (t, agree, involved, result.disagreements[:5])

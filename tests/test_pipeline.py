@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from revmine.cli import main
+from revmine.config import Config
 from revmine.pipeline.accounting import Accounting
 from revmine.runner.run import run
 from revmine.warehouse.layout import read_table
@@ -120,6 +121,11 @@ def test_cli_reports_missing_input(tmp_path):
     assert main(["run", "--input", str(tmp_path / "missing.xml"), "--out", str(tmp_path / "wh")]) == 2
 
 
+# The default config but summaries, the slowest stage, for tests about other things (summaries are tested in
+# tests/test_summaries.py and by the default runs here).
+_NO_SUMMARIES = Config.load(None, **{"summarize.enabled": False})
+
+
 def test_bad_inputs_do_not_stop_the_run(tmp_path, sample_dump):
     """Good and bad files in one run: the good ones land, the bad ones are quarantined, books balance."""
     inputs = tmp_path / "in"
@@ -128,7 +134,7 @@ def test_bad_inputs_do_not_stop_the_run(tmp_path, sample_dump):
     (inputs / "empty.xml").write_bytes(b"")
     (inputs / "broken.xml.bz2").write_bytes(b"BZh91AY&SY" + b"\x00" * 50)
     (inputs / "bomb.xml").write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><mediawiki/>')
-    result = run([str(inputs)], str(tmp_path / "wh"))
+    result = run([str(inputs)], str(tmp_path / "wh"), _NO_SUMMARIES)
     acc = result.accounting
     assert acc.balanced and acc.pairs_written == 21 and acc.files == 4 and acc.incomplete_files == 3
     con = duckdb.connect(str(tmp_path / "wh" / "catalog.duckdb"), read_only=True)
@@ -145,8 +151,6 @@ def test_runner_preset_and_config(tmp_path, sample_dump, capsys):
 
 
 def test_config_rejects_unknown_keys(tmp_path):
-    from revmine.config import Config
-
     bad = tmp_path / "bad.yaml"
     bad.write_text("pair:\n  revert_raduis: 3\n")
     with pytest.raises(ValueError, match="revert_raduis"):
@@ -170,7 +174,8 @@ def test_portable_runner_loopback(tmp_path, sample_dump):
 
 
 def test_diff_tables_are_filled_for_wiki_and_arxiv(tmp_path, sample_dump, shared_data):
-    result = run([str(sample_dump), str(shared_data / "arxivedits" / "pipeline_example_input.json")], str(tmp_path))
+    result = run([str(sample_dump), str(shared_data / "arxivedits" / "pipeline_example_input.json")], str(tmp_path),
+                 _NO_SUMMARIES)
     acc = result.accounting
     assert acc.balanced and acc.diffed == acc.pairs_written == 23
     con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
@@ -191,8 +196,6 @@ def test_diff_tables_are_filled_for_wiki_and_arxiv(tmp_path, sample_dump, shared
 
 
 def test_diff_stage_can_be_switched_off(tmp_path, sample_dump):
-    from revmine.config import Config
-
     result = run([str(sample_dump)], str(tmp_path), Config.load(None, **{"diff.enabled": False}))
     assert result.accounting.balanced and result.accounting.diffed == 0
     con = duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)
@@ -210,7 +213,6 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
     """Pairs go read -> BatchElements -> diff in the graph; the rows equal the pure function's, in any batch size."""
     import apache_beam as beam
 
-    from revmine.config import Config
     from revmine.runner import beam as graph
     from revmine.runner import compose
     from revmine.schemas import Edit
@@ -236,7 +238,6 @@ def test_beam_batches_pairs_and_writes_what_the_pure_path_yields(tmp_path, sampl
 def test_a_batch_goes_out_early_when_its_texts_are_large(sample_dump, monkeypatch):
     """Pairs are diffed diff.max_batch at a time, or fewer once their texts reach diff.max_batch_chars, so
     a page of huge revisions keeps few pairs in memory."""
-    from revmine.config import Config
     from revmine.runner import compose
 
     sizes = []
@@ -251,11 +252,12 @@ def test_a_batch_goes_out_early_when_its_texts_are_large(sample_dump, monkeypatc
 
 
 def test_direct_runner_multi_processing_two_workers(tmp_path, sample_dump, shared_data):
-    """Workers in separate processes: pickling of DoFns, configs and records, and per-worker setup."""
+    """Workers in separate processes: pickling of DoFns, configs and records, and per-worker setup of the
+    aligner and intent models (summaries, the slowest stage, have tests of their own)."""
     inputs = [str(sample_dump), str(shared_data / "wikipedia" / "enwiki-20211201-pages-meta-history-AccessibleComputing.xml")]
-    result = run(inputs, str(tmp_path / "wh"),
+    result = run(inputs, str(tmp_path / "wh"), _NO_SUMMARIES,
                  beam_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
-    reference = run(inputs, str(tmp_path / "ref"))
+    reference = run(inputs, str(tmp_path / "ref"), _NO_SUMMARIES)
     assert result.accounting.balanced and result.accounting.as_dict() == reference.accounting.as_dict()
     got = read_table(str(tmp_path / "wh"), "edits").num_rows
     assert got == read_table(str(tmp_path / "ref"), "edits").num_rows > 0
@@ -283,7 +285,6 @@ def _rows(wh):
 def test_dask_runner_on_a_local_cluster_gives_the_direct_runners_rows(tmp_path, sample_dump):
     """Beam's DaskRunner on a dask.distributed LocalCluster with two worker processes, two inputs."""
     distributed = pytest.importorskip("distributed")
-    from revmine.config import Config
 
     other = tmp_path / "otherwiki-history.xml"
     other.write_text(sample_dump.read_text(encoding="utf-8").replace("samplewiki", "otherwiki"), encoding="utf-8")
@@ -317,8 +318,6 @@ def test_progress_says_how_far_how_fast_and_how_long(shared_data, caplog):
 
 
 def test_a_run_reports_the_time_of_each_stage(tmp_path, sample_dump, capsys):
-    from revmine.config import Config
-
     config = Config.load(None, **{"diff.aligner": "classical", "summarize.enabled": False})
     result = run([str(sample_dump)], str(tmp_path / "wh"), config)
     assert set(result.timings) == {"read, pair and write", "diff (clean, align, span edits, node changes)",

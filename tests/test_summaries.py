@@ -176,7 +176,8 @@ def tiny_summarizer(tmp_path_factory, shared_data):
     stats = json.loads((base / "data" / "stats.json").read_text())
     assert stats["train"] > 0 and stats["dev"] > 0 and stats["top_train_comments"]
     assert main(["train", "summarizer", "--data", str(base / "data"), "--out", str(base / "adapter"),
-                 "--limit", "8", "--epochs", "2", "--batch", "2", "--low-memory"]) == 0  # the suite stays under 4 GB
+                 "--limit", "4", "--epochs", "2", "--batch", "2", "--eval-examples", "1",
+                 "--low-memory"]) == 0  # the suite stays under 4 GB
     return base
 
 
@@ -185,7 +186,7 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
     from revmine.cli import main
 
     cfg = json.loads((tiny_summarizer / "adapter" / "summarizer.json").read_text())
-    assert cfg["training"]["examples"] == 8 and cfg["most_frequent_train_comment"]
+    assert cfg["training"]["examples"] == 4 and cfg["most_frequent_train_comment"]
     size = sum(p.stat().st_size for p in (tiny_summarizer / "adapter").glob("*") if p.is_file())
     assert size < 6_000_000, size  # rank 8 on all seven projections, stored in fp16
     from safetensors.torch import load_file
@@ -272,7 +273,8 @@ def test_continue_training_an_adapter(tiny_summarizer, tmp_path):
 
     start = tiny_summarizer / "adapter"
     assert main(["train", "summarizer", "--data", str(tiny_summarizer / "data"), "--out", str(tmp_path / "more"),
-                 "--limit", "4", "--init-adapter", str(start), "--lr", "5e-4", "--batch", "2", "--low-memory"]) == 0
+                 "--limit", "2", "--init-adapter", str(start), "--lr", "5e-4", "--batch", "2", "--eval-examples", "1",
+                 "--low-memory"]) == 0
     cfg = json.loads((tmp_path / "more" / "summarizer.json").read_text())
     assert cfg["training"]["lr"] == 5e-4 and cfg["training"]["continued_from"]["training"]["epochs"] == 2
     before, after = (load_file(str(d / "adapter_model.safetensors")) for d in (start, tmp_path / "more"))

@@ -278,9 +278,16 @@ _REF_OPEN = re.compile(r"<ref[^>/]*>", re.I)
 _REF_CLOSE = re.compile(r"</ref>", re.I)
 
 
+_TABLE_CLOSE = re.compile(r"^[^\S\n]*\|\}", re.M)
+
+
 def _unclosed_kinds(s: str) -> set:
-    """The kinds `s` opens more often than it closes ('{{', '{|', '<!--', '<ref'), by counts alone."""
-    out = {o for o, c in (("{{", "}}"), ("{|", "|}"), ("<!--", "-->")) if s.count(o) > s.count(c)}
+    """The kinds `s` opens more often than it closes ('{{', '{|', '<!--', '<ref'), by counts alone. As in
+    `_nest`, only a `|}` that starts its line closes a table."""
+    out = {o for o, c in (("{{", "}}"), ("<!--", "-->")) if s.count(o) > s.count(c)}
+    tables = s.count("{|")
+    if tables and (tables > s.count("|}") or tables > len(_TABLE_CLOSE.findall(s))):
+        out.add("{|")
     if len(_REF_OPEN.findall(s)) > len(_REF_CLOSE.findall(s)):
         out.add("<ref")
     return out
