@@ -6,6 +6,16 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "samplewiki-history.xml"
 SHARED = pathlib.Path(os.environ.get("REVMINE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+FULL_HISTORY = "enwiki-Anarchism-history-2001-2010.xml.lzma"  # 1.05 GB: read whole only by the tests that need it
+
+
+def wikipedia_dumps(full_history: bool = True) -> list[pathlib.Path]:
+    """The shared Wikipedia dumps (README files aside), sorted; none when the shared data is absent."""
+    folder = SHARED / "wikipedia"
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".md")
+                   and (full_history or p.name != FULL_HISTORY)), key=str)
 
 
 @pytest.fixture(scope="session")

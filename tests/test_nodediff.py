@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import wikipedia_dumps
 from revmine.eval.nodes import Agreement, from_mwedittypes_names, mwedittypes_counts, revmine_counts
 from revmine.pipeline.clean import clean_wikitext
 from revmine.pipeline.nodediff import node_changes
@@ -60,9 +61,7 @@ def test_real_pairs_agree_with_mwedittypes(shared_data):
 
     result = Agreement()
     # every dump but the 1.05 GB Anarchism history, whose reading alone took 10 s
-    dumps = [str(p) for p in (shared_data / "wikipedia").rglob("*") if p.is_file() and not p.name.endswith(".md")
-             and "Anarchism-history" not in p.name]
-    for label, old, new in real_pairs(dumps, 200, max_chars=30_000):
+    for label, old, new in real_pairs([str(p) for p in wikipedia_dumps(full_history=False)], 200, max_chars=30_000):
         result.add(label, revmine_counts(old, new), *mwedittypes_counts(old, new))
     assert result.pairs >= 190
     for t, (agree, involved) in result.by_type_unmoved.items():

@@ -5,9 +5,8 @@ import sys
 
 import pytest
 
+from conftest import FULL_HISTORY, wikipedia_dumps
 from revmine.runner.run import run
-
-ANARCHISM = "enwiki-Anarchism-history-2001-2010.xml.lzma"
 
 # VmHWM (not ru_maxrss, which survives exec and would include the forking pytest process).
 _PEAK_RSS = """
@@ -21,7 +20,7 @@ print(n, int(hwm.split()[1]) // 1024)
 
 
 def test_anarchism_history_reads_in_flat_memory(shared_data):
-    res = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(shared_data / "wikipedia" / ANARCHISM)],
+    res = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(shared_data / "wikipedia" / FULL_HISTORY)],
                          capture_output=True, text=True, check=True)
     records, peak_mb = map(int, res.stdout.split())
     assert records == 15180 * 2 + 1  # revisions + pairs + the file's stats
@@ -56,8 +55,7 @@ def shared_run(shared_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("shared-wh")
     # The full 2001-2010 history would be 80% of this run's time; the tests above read all of it, and
     # benchmarks/every_stage.py puts all of it through the diff stages.
-    inputs = sorted(str(p) for p in (shared_data / "wikipedia").rglob("*")
-                    if p.is_file() and not p.name.endswith(".md") and p.name != ANARCHISM)
+    inputs = [str(p) for p in wikipedia_dumps(full_history=False)]
     # The classical aligner keeps this whole-corpus run to a minute on CI's CPU; the neural aligner's
     # end-to-end run is tests/test_neural_aligner.py.
     result = run(inputs + [str(shared_data / "arxivedits" / "pipeline_example_input.json")],

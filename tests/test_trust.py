@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, wikipedia_dumps
 from helpers import assert_books_balance, read_all, reasons
 from revmine.cli import main
 from revmine.config import Config, ReadConfig
@@ -466,13 +466,12 @@ def test_jobs_check_wiki_and_date(tmp_path, capsys):
 
 # ---- the books against the input, on every real dump and corrupted variants of them ------------------------
 
-WIKIPEDIA_FILES = sorted(p.relative_to(SHARED / "wikipedia").as_posix() for p in (SHARED / "wikipedia").rglob("*")
-                         if p.is_file() and not p.name.endswith(".md")) if (SHARED / "wikipedia").is_dir() else []
-
-
 # The 1.05 GB Anarchism history is left to tests/test_read_shared_dumps.py, which checks its books against
 # the revision count the data's README states (its tag count): reading it again here took 13 s of the suite.
-@pytest.mark.parametrize("name", [n for n in WIKIPEDIA_FILES if "Anarchism-history" not in n])
+WIKIPEDIA_FILES = [p.relative_to(SHARED / "wikipedia").as_posix() for p in wikipedia_dumps(full_history=False)]
+
+
+@pytest.mark.parametrize("name", WIKIPEDIA_FILES)
 def test_books_equal_the_tag_count_on_every_shared_dump(shared_data, name):
     path = shared_data / "wikipedia" / name
     out = read_all(path, keep_text=False)
@@ -480,7 +479,7 @@ def test_books_equal_the_tag_count_on_every_shared_dump(shared_data, name):
     assert_books_balance(out)
 
 
-@pytest.mark.parametrize("name", [n for n in WIKIPEDIA_FILES if "Anarchism-history" not in n])
+@pytest.mark.parametrize("name", WIKIPEDIA_FILES)
 def test_books_equal_the_tag_count_on_corrupted_shared_dumps(shared_data, tmp_path, name):
     from trust_helpers import decompressed
 
