@@ -20,10 +20,13 @@ from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
 
+# The encoder loss's class weights are (n_max / n_c) ** this by default; chosen on folds (balancing fully, 1, lost).
+CLASS_WEIGHT_POWER = 0.5
+
 
 def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
                  epochs: int = 4, batch: int = 16, lr: float = 5e-4, head_lr: float = 2e-3, seed: int = 13,
-                 class_weight_power: float | dict = 0.5, device: Optional[torch.device] = None,
+                 class_weight_power: float | dict = CLASS_WEIGHT_POWER, device: Optional[torch.device] = None,
                  config: Optional[IntentConfig] = None, sources: Optional[dict] = None) -> dict:
     """Train the shared encoder (LoRA) and one head per taxonomy in `train`; save the model folder.
 
@@ -51,7 +54,8 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
     for tax, examples in train.items():
         labels = config.taxonomies[tax]
         counts = [max(sum(e.label == lab for e in examples), 1) for lab in labels]
-        power = class_weight_power.get(tax, 0.5) if isinstance(class_weight_power, dict) else class_weight_power
+        power = (class_weight_power.get(tax, CLASS_WEIGHT_POWER) if isinstance(class_weight_power, dict)
+                 else class_weight_power)
         weights[tax] = torch.tensor([(max(counts) / c) ** power for c in counts], device=device)
     lora = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
     heads = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
@@ -335,7 +339,7 @@ def cross_validate_lexical(examples: list[EditInput], taxonomy: str, k: int = 5,
 
 def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choices: dict, k: int = 5,
                          only: Optional[Sequence[int]] = None, epochs: int = 4,
-                         class_weight_power: float = 0.5, device: Optional[torch.device] = None) -> dict:
+                         class_weight_power: float = CLASS_WEIGHT_POWER, device: Optional[torch.device] = None) -> dict:
     """k-fold cross-validation of the whole recipe (encoder, heads, lexical models and their mix) over
     `pools` (train+dev per taxonomy): fold i of every taxonomy is held out together, so one encoder
     training per fold serves both figures; folds by paper or document as in `cross_validate_lexical`.
@@ -352,9 +356,10 @@ def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choic
     if os.path.exists(out_json):
         with open(out_json, encoding="utf-8") as fh:
             done = json.load(fh)
-        if done.get("class_weight_power", 0.5) != class_weight_power:
-            raise ValueError(f"{out_json} holds folds trained with class weight power "
-                             f"{done.get('class_weight_power', 0.5)}, not {class_weight_power}")
+        stored = done.get("class_weight_power", CLASS_WEIGHT_POWER)  # files from before the option: the default
+        if stored != class_weight_power:
+            raise ValueError(f"{out_json} holds folds trained with class weight power {stored}, "
+                             f"not {class_weight_power}")
     result = _cv_result(pools, k, epochs, choices, done.get("by_fold", {}))
     result["class_weight_power"] = class_weight_power
     for i, (train, test) in _fold_parts(pools, k):
