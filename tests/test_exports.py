@@ -8,12 +8,14 @@ from revmine.warehouse.export import INSTRUCTIONS, split_of
 
 @pytest.fixture(scope="module")
 def real_warehouse(tmp_path_factory, shared_data, sample_dump):
-    """A real run: a small enwiki history plus our sample, with the shipped intent model and summarizer."""
+    """A real run: a small enwiki history plus our sample, with the shipped intent model. No export reads the
+    model's summaries (Edisum rows pair the diff with the editor's comment), so the summarizer, whose run has
+    tests of its own, stays off."""
     from revmine.config import Config
     from revmine.runner.run import run
 
     out = tmp_path_factory.mktemp("real")
-    config = Config.load(None, **{"diff.aligner": "classical"})
+    config = Config.load(None, **{"diff.aligner": "classical", "summarize.enabled": False})
     result = run([str(shared_data / "wikipedia" / "enwiki-20140102.tiny.xml.gz"), str(sample_dump)], str(out), config)
     assert result.accounting.balanced
     return out

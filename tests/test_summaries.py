@@ -176,7 +176,7 @@ def tiny_summarizer(tmp_path_factory, shared_data):
     stats = json.loads((base / "data" / "stats.json").read_text())
     assert stats["train"] > 0 and stats["dev"] > 0 and stats["top_train_comments"]
     assert main(["train", "summarizer", "--data", str(base / "data"), "--out", str(base / "adapter"),
-                 "--limit", "4", "--epochs", "2", "--batch", "2", "--eval-examples", "1",
+                 "--limit", "2", "--epochs", "2", "--batch", "2", "--eval-examples", "1",
                  "--low-memory"]) == 0  # the suite stays under 4 GB
     return base
 
@@ -186,7 +186,7 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
     from revmine.cli import main
 
     cfg = json.loads((tiny_summarizer / "adapter" / "summarizer.json").read_text())
-    assert cfg["training"]["examples"] == 4 and cfg["most_frequent_train_comment"]
+    assert cfg["training"]["examples"] == 2 and cfg["most_frequent_train_comment"]
     size = sum(p.stat().st_size for p in (tiny_summarizer / "adapter").glob("*") if p.is_file())
     assert size < 6_000_000, size  # rank 8 on all seven projections, stored in fp16
     from safetensors.torch import load_file
@@ -220,7 +220,7 @@ def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer)
     s = Summarizer(str(tiny_summarizer / "adapter"), device=torch.device("cpu"))
     s.model.float()
     s.config.num_beams, s.config.max_new_tokens = 2, 8
-    rows = load_rows(str(tiny_summarizer / "data" / "dev.jsonl"))[:4]
+    rows = load_rows(str(tiny_summarizer / "data" / "dev.jsonl"))[:2]
     enc = s.tokenizer.pad({"input_ids": [prompt_ids(s.tokenizer, r["input"][: 60 * (i + 1)], 320) for i, r in enumerate(rows)]},
                           return_tensors="pt")
     assert (enc["attention_mask"] == 0).any()  # the batch really is padded
