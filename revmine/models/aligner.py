@@ -279,7 +279,7 @@ class NeuralAligner:
         self.cache.clear()
 
     def _embed(self, texts: set[str]) -> dict[str, torch.Tensor]:
-        missing = sorted(t for t in texts if t not in self.cache)
+        missing = sorted((t for t in texts if t not in self.cache), key=lambda t: (len(t), t))  # less padding
         if missing:
             for t, e in zip(missing, self.encoder.encode(missing).cpu()):
                 self.cache[t] = e

@@ -92,11 +92,15 @@ class IntentModel(nn.Module):
         return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
 
 
-def _inputs(examples: Sequence[EditInput], tokenizer, config: IntentConfig, device) -> tuple[dict, torch.Tensor]:
+def _encode(examples: Sequence[EditInput], tokenizer, config: IntentConfig, **kw):
+    """The encoder's input: the old and the new marked window as a sentence pair."""
     a = [marked(e.old, e.old_spans, config.window) for e in examples]
     b = [marked(e.new, e.new_spans, config.window) for e in examples]
-    batch = tokenizer(a, b, padding=True, truncation="longest_first", max_length=config.max_length,
-                      return_tensors="pt").to(device)
+    return tokenizer(a, b, truncation="longest_first", max_length=config.max_length, **kw)
+
+
+def _inputs(examples: Sequence[EditInput], tokenizer, config: IntentConfig, device) -> tuple[dict, torch.Tensor]:
+    batch = _encode(examples, tokenizer, config, padding=True, return_tensors="pt").to(device)
     return batch, torch.tensor([features(e) for e in examples], dtype=torch.float32, device=device)
 
 
@@ -165,11 +169,16 @@ class IntentClassifier:
     @torch.no_grad()
     def encoder_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
         out = {t: torch.zeros(len(examples), len(self.config.taxonomies[t])) for t in self.taxonomies}
-        # Sorting by length keeps padding low inside a batch; rows go back in input order.
-        order = sorted(range(len(examples)), key=lambda i: len(examples[i].old) + len(examples[i].new))
+        # Batches of similar token length keep padding low; rows go back in input order. The tokens are
+        # the marked windows, not the sentences: sorting by sentence length padded 60,000 token slots for
+        # 37,549 real tokens on the last-500 Anarchism slice, sorting by tokens 41,504.
+        enc = _encode(examples, self.tokenizer, self.config)
+        order = sorted(range(len(examples)), key=lambda i: len(enc["input_ids"][i]))
         for k in range(0, len(order), batch_size):
             idx = order[k:k + batch_size]
-            batch, feats = _inputs([examples[i] for i in idx], self.tokenizer, self.config, self.device)
+            batch = self.tokenizer.pad({key: [v[i] for i in idx] for key, v in enc.items()},
+                                       return_tensors="pt").to(self.device)
+            feats = torch.tensor([features(examples[i]) for i in idx], dtype=torch.float32, device=self.device)
             with inference_autocast(self.device, self.precision):
                 hidden = self.model.encoder(**batch).last_hidden_state
             pooled = mean_pool(hidden, batch["attention_mask"]).float()
