@@ -281,7 +281,7 @@ def test_int8_encoder_on_a_cpu_without_bf16_keeps_the_labels(shared_data, shippe
         labels = exact.config.taxonomies[tax]
         scores = [classification_report([e.label for e in dev], [labels[i] for i in p.argmax(-1)], labels)[metric]
                   for p in (a, b)]
-        # all of dev: 95.8% and 94.8% the same labels; weighted F1 0.774 -> 0.776, macro F1 0.575 -> 0.592
+        # all of dev: 96.0% and 94.3% the same labels; weighted F1 0.774 -> 0.771, macro F1 0.575 -> 0.592
         assert same >= 0.92 and scores[1] >= scores[0] - 0.02, (tax, same, scores)
 
 
