@@ -1,0 +1,83 @@
+"""Vectorizer settings of the lexical intent models, scored on the whole model's cross-validation folds.
+
+The lexical models read character n-grams (`char_wb` 1–4, min_df 2) and word n-grams (1–2) of the
+edited spans. Each variant below changes one setting, refits both lexical models on every fold's
+training part (the helper first, at the shipped C and helper weight) and mixes them with the fold
+encoders' kept held-out probabilities (`revmine train intent --cross-validate
+benchmarks/intent_cv_kept.json`), so no encoder is trained: about 25 s a variant. Prints, per variant
+and taxonomy, the fold mean ± sd of the taxonomy's figure at mixing weights 0 (lexical alone), 0.3, 0.4
+(shipped) and 0.5.
+
+    python benchmarks/intent_lexical_grid.py [--cv benchmarks/intent_cv_kept.json] [--data ../shared/data] [VARIANT ...]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VARIANTS = {
+    "shipped": ({}, {}),
+    "char 1-5": ({"ngram_range": (1, 5)}, {}),
+    "char 2-5": ({"ngram_range": (2, 5)}, {}),
+    "char (across words) 1-4": ({"analyzer": "char"}, {}),
+    "char min_df 1": ({"min_df": 1}, {}),
+    "char min_df 3": ({"min_df": 3}, {}),
+    "word 1-3": ({}, {"ngram_range": (1, 3)}),
+    "word 1-1": ({}, {"ngram_range": (1, 1)}),
+    "word min_df 2": ({}, {"min_df": 2}),
+}
+WEIGHTS = (0.0, 0.3, 0.4, 0.5)
+
+
+def main(argv=None) -> int:
+    import json
+
+    from revmine.eval.cv import mean_sd
+    from revmine.eval.intent import load_intents
+    from revmine.models import lexical
+    from revmine.models.intent import TAXONOMIES
+    from revmine.training.intent import SELECT_BY, _mixed_reports, fold_lexical, kept_folds
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cv", default=os.path.join(HERE, "intent_cv_kept.json"))
+    ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
+    ap.add_argument("variants", nargs="*", help=f"of: {', '.join(VARIANTS)} (default: all)")
+    args = ap.parse_args(argv)
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {unknown}")
+    files = {"arxivedits": ("arxivedits/train.json", "arxivedits/dev.json"),
+             "iterater": ("iterater/sent_level/train.json", "iterater/sent_level/dev.json")}
+    if not all(os.path.exists(os.path.join(args.data, f)) for pair in files.values() for f in pair):
+        print(f"the arXivEdits and IteraTeR gold is not at {args.data}", file=sys.stderr)
+        return 2
+    with open(args.cv, encoding="utf-8") as fh:
+        choices = json.load(fh)["choices"]
+    pools = {t: sum((load_intents(os.path.join(args.data, f), t) for f in pair), []) for t, pair in files.items()}
+    folds = list(kept_folds(pools, args.cv))
+    shipped = dict(lexical.CHAR), dict(lexical.WORD)
+    for name in args.variants or list(VARIANTS):
+        char, word = VARIANTS[name]
+        for settings, base, change in ((lexical.CHAR, shipped[0], char), (lexical.WORD, shipped[1], word)):
+            settings.clear()
+            settings.update(base, **change)
+        scores: dict = {t: {w: [] for w in WEIGHTS} for t in pools}
+        for _, train, test, neural in folds:
+            models = fold_lexical(train, choices)
+            for t in pools:
+                for w, report in _mixed_reports(neural[t], models[t], test[t], TAXONOMIES[t], WEIGHTS).items():
+                    scores[t][w].append(report[SELECT_BY[t]])
+        for t in pools:
+            cells = ", ".join(f"{w}: {m:.4f} ± {s:.4f}" for w, (m, s) in
+                              ((w, mean_sd(v)) for w, v in scores[t].items()))
+            print(f"{name:24} {t:10} {SELECT_BY[t]:11} {len(folds)} folds  {cells}", flush=True)
+    for settings, base in zip((lexical.CHAR, lexical.WORD), shipped):  # the shipped settings again
+        settings.clear()
+        settings.update(base)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
