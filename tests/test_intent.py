@@ -229,6 +229,38 @@ def test_eval_intent_cli_ends_with_json(tiny_model, shared_data, capsys):
                  "--data", str(shared_data / "arxivedits" / "dev.json")]) == 2
 
 
+def test_encoder_batches_go_by_the_token_length_of_the_marked_windows(tiny_model):
+    """The encoder reads each sentence cropped to a window around its spans, so a long sentence can be a
+    short input. Batches are formed by the inputs' own token counts (the least padding for batches of
+    that size), and every row's probabilities are those it gets alone."""
+    from revmine.models.intent import IntentClassifier, _encode
+
+    words = [f"w{i}" for i in range(200)]
+    sentence = lambda n: " ".join(words[:n]) + "."  # noqa: E731
+
+    def edit(n: int, at: int) -> EditInput:
+        old = sentence(n)
+        new = old.replace(f" w{at} ", f" changed{at} ", 1)
+        return _edit(old, new)
+
+    # by characters: 10, 20, 28, 200 words; by window tokens: 10, 20, 13 (span at the start), 25
+    examples = [edit(200, 100), edit(28, 1), edit(20, 10), edit(10, 5)]
+    clf = IntentClassifier(str(tiny_model), precision="fp32")
+    widths: list[tuple[int, int]] = []
+    hook = clf.model.encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        batched = clf.encoder_proba(examples, batch_size=2)
+    finally:
+        hook.remove()
+    lengths = sorted(len(ids) for ids in _encode(examples, clf.tokenizer, clf.config)["input_ids"])
+    least = sum(max(lengths[k:k + 2]) * len(lengths[k:k + 2]) for k in range(0, len(lengths), 2))
+    assert sum(rows * width for rows, width in widths) == least, (widths, lengths)
+    alone = [clf.encoder_proba([e], batch_size=1) for e in examples]
+    for tax, probs in batched.items():
+        assert torch.allclose(probs, torch.cat([a[tax] for a in alone]), atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def shipped_fp32():
     """The committed intent model in fp32, loaded once: its cache lets a second test reuse the dev passes."""
