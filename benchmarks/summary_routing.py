@@ -8,6 +8,7 @@ edit's kind and number of word-level changes. The model trained on these rows, s
 here it cannot gain on new pages. It also scores stricter acceptance rules for the model's output.
 
     python benchmarks/summary_routing.py --rows 700 [--data data/summaries/train.jsonl]
+    python benchmarks/summary_routing.py --kind copyedit --exact-changes   # every copyedit row, by its changes
 """
 from __future__ import annotations
 
@@ -47,12 +48,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", help="write the per-row outputs here (.jsonl), to rescore without the model")
+    ap.add_argument("--kind", help="only rows of this kind (expanded, copyedit, ...): every such row, unsampled")
+    ap.add_argument("--exact-changes", action="store_true", help="group by 0, 1, 2, 3 and > 3 changes")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from rouge_score import rouge_scorer
 
     rows = [r for r in load_rows(args.data) if not r.get("describer")]
-    rows = random.Random(args.seed).sample(rows, min(args.rows, len(rows)))
+    if args.kind:
+        rows = [r for r in rows if input_sections(r["input"]).get("kind", "?").split()[0] == args.kind]
+    else:
+        rows = random.Random(args.seed).sample(rows, min(args.rows, len(rows)))
     started = time.time()
     raw = Summarizer(default_summarizer_dir()).generate([r["input"] for r in rows])
     print(f"{len(rows)} model rows of {args.data}, generated in {time.time() - started:.0f} s")
@@ -74,7 +80,7 @@ def main() -> None:
     for r, o in zip(rows, raw):
         kind = input_sections(r["input"]).get("kind", "?").split()[0]
         n = changes(r)
-        key = f"{kind}, {'≤ 3' if n <= 3 else '> 3'} changes"
+        key = f"{kind}, {(n if args.exact_changes else '≤ 3') if n <= 3 else '> 3'} changes"
         for name, system in systems.items():
             s = score(system(r, o), r["summary"])
             groups[key][name].append(s)
