@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         table("configs/fast.yaml", fast)
         table("default config (every stage on)", default)
         if len(rounds) > 1:
-            print(f"\nrounds (fast wall, default wall, ratio): " + "; ".join(
+            print("\nrounds (fast wall, default wall, ratio): " + "; ".join(
                 f"{f['wall']:.1f} s, {d['wall']:.1f} s, {d['wall'] / f['wall']:.2f}" for f, d in rounds))
             print("the tables are the round with the median ratio")
         print(f"\nratio 1: default / fast wall = {default['wall'] / fast['wall']:.2f} (goal <= 6); "
