@@ -23,12 +23,24 @@ BIAS_GRID = [x / 4 for x in range(-6, 7)]
 PRIOR_GRID = (-0.3, -0.15, 0.0, 0.15, 0.3, 0.5)
 
 
+def train_dev_pools(data: str):
+    """Train+dev intent examples per taxonomy, the pools the whole model's folds were cut from; None, with
+    a message, when the gold is missing."""
+    from revmine.eval.intent import load_intents
+
+    files = {"arxivedits": ("arxivedits/train.json", "arxivedits/dev.json"),
+             "iterater": ("iterater/sent_level/train.json", "iterater/sent_level/dev.json")}
+    if not all(os.path.exists(os.path.join(data, f)) for pair in files.values() for f in pair):
+        print(f"the arXivEdits and IteraTeR gold is not at {data}", file=sys.stderr)
+        return None
+    return {t: sum((load_intents(os.path.join(data, f), t) for f in pair), []) for t, pair in files.items()}
+
+
 def main(argv=None) -> int:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from revmine.eval.cv import mean_sd
-    from revmine.eval.intent import load_intents
     from revmine.models.intent import TAXONOMIES
     from revmine.models.metrics import classification_report
     from revmine.training.intent import SELECT_BY, fold_lexical, kept_folds
@@ -37,14 +49,11 @@ def main(argv=None) -> int:
     ap.add_argument("--cv", default=os.path.join(HERE, "intent_cv_kept.json"))
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
     args = ap.parse_args(argv)
-    files = {"arxivedits": ("arxivedits/train.json", "arxivedits/dev.json"),
-             "iterater": ("iterater/sent_level/train.json", "iterater/sent_level/dev.json")}
-    if not all(os.path.exists(os.path.join(args.data, f)) for pair in files.values() for f in pair):
-        print(f"the arXivEdits and IteraTeR gold is not at {args.data}", file=sys.stderr)
+    pools = train_dev_pools(args.data)
+    if pools is None:
         return 2
     with open(args.cv, encoding="utf-8") as fh:
         cv = json.load(fh)
-    pools = {t: sum((load_intents(os.path.join(args.data, f), t) for f in pair), []) for t, pair in files.items()}
 
     # Held-out log-probabilities of both parts, per kept fold.
     folds: dict[int, dict] = {}

@@ -35,10 +35,11 @@ def main(argv=None) -> int:
     import json
 
     from revmine.eval.cv import mean_sd
-    from revmine.eval.intent import load_intents
     from revmine.models import lexical
     from revmine.models.intent import TAXONOMIES
     from revmine.training.intent import SELECT_BY, _mixed_reports, fold_lexical, kept_folds
+
+    from intent_calibration import train_dev_pools  # benchmarks/ is on the path when a script here runs
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cv", default=os.path.join(HERE, "intent_cv_kept.json"))
@@ -48,14 +49,11 @@ def main(argv=None) -> int:
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         ap.error(f"unknown variant(s) {unknown}")
-    files = {"arxivedits": ("arxivedits/train.json", "arxivedits/dev.json"),
-             "iterater": ("iterater/sent_level/train.json", "iterater/sent_level/dev.json")}
-    if not all(os.path.exists(os.path.join(args.data, f)) for pair in files.values() for f in pair):
-        print(f"the arXivEdits and IteraTeR gold is not at {args.data}", file=sys.stderr)
+    pools = train_dev_pools(args.data)
+    if pools is None:
         return 2
     with open(args.cv, encoding="utf-8") as fh:
         choices = json.load(fh)["choices"]
-    pools = {t: sum((load_intents(os.path.join(args.data, f), t) for f in pair), []) for t, pair in files.items()}
     folds = list(kept_folds(pools, args.cv))
     shipped = dict(lexical.CHAR), dict(lexical.WORD)
     for name in args.variants or list(VARIANTS):
