@@ -9,6 +9,7 @@ here it cannot gain on new pages. It also scores stricter acceptance rules for t
 
     python benchmarks/summary_routing.py --rows 700 [--data data/summaries/train.jsonl]
     python benchmarks/summary_routing.py --kind copyedit --exact-changes   # every copyedit row, by its changes
+    python benchmarks/summary_routing.py --rows 2000 --rejection   # every model row; is rejection predictable?
 """
 from __future__ import annotations
 
@@ -50,6 +51,9 @@ def main() -> None:
     ap.add_argument("--out", help="write the per-row outputs here (.jsonl), to rescore without the model")
     ap.add_argument("--kind", help="only rows of this kind (expanded, copyedit, ...): every such row, unsampled")
     ap.add_argument("--exact-changes", action="store_true", help="group by 0, 1, 2, 3 and > 3 changes")
+    ap.add_argument("--rejection", action="store_true",
+                    help="also: can the input tell which outputs the faithfulness rule will reject (so the model "
+                         "need not write them)? A logistic regression over input features, 5 folds in time order")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from rouge_score import rouge_scorer
@@ -96,6 +100,48 @@ def main() -> None:
         means = [sum(groups[key][n]) / len(groups[key][n]) for n in names]
         print(f"| {key} | {len(groups[key][names[0]])} | " + " | ".join(f"{m:.3f}" for m in means)
               + f" | {means[0] - means[-1]:+.3f} |")
+    if args.rejection:
+        rejection(rows, raw, score)
+
+
+def input_features(row: dict) -> list[float]:
+    """What the model input says before generation: kind, sizes, node changes, sections of text."""
+    import math
+
+    s = input_sections(row["input"])
+    kind, nodes = s.get("kind", "").split()[:1], s.get("nodes", "")
+    new, old = len(s.get("new_text", "").split()), len(s.get("old_text", "").split())
+    return [kind == ["copyedit"], kind == ["expanded"], math.log1p(new), math.log1p(old), math.log1p(max(new - old, 0)),
+            nodes.count(";") + bool(nodes), "reference" in nodes, "link" in nodes, "template" in nodes,
+            "image" in nodes, s.get("new_text", "").count("<sep>"), changes(row), bool(s.get("section")),
+            math.log1p(len(row["input"]))]
+
+
+def rejection(rows: list, raw: list, score) -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from revmine.pipeline.describe import check
+
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["timestamp"])
+    x = np.array([input_features(rows[i]) for i in order], dtype=float)
+    y = np.array([any(check(raw[i], evidence(rows[i]))) for i in order])
+    shipped = np.array([score(accept(raw[i], evidence(rows[i]), rows[i]["content"])[0], rows[i]["summary"])
+                        for i in order])
+    describer = np.array([score(rows[i]["content"], rows[i]["summary"]) for i in order])
+    p = np.zeros(len(y))
+    folds = np.array_split(np.arange(len(y)), 5)
+    for k, test in enumerate(folds):
+        train = np.concatenate([f for j, f in enumerate(folds) if j != k])
+        p[test] = LogisticRegression(max_iter=2000).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    print(f"\nrejected by the faithfulness rule: {y.mean():.3f} of {len(y)}; predicted from the input: "
+          f"ROC AUC {roc_auc_score(y, p):.3f} (5 folds in time order)")
+    for t in (0.5, 0.6, 0.7):
+        skip = p >= t
+        print(f"skip the model where p >= {t}: {skip.mean():.3f} of rows, {y[skip].mean() if skip.any() else 0:.3f} "
+              f"of them rejected; ROUGE-L {np.where(skip, describer, shipped).mean():.4f} "
+              f"(all to the model: {shipped.mean():.4f})")
 
 
 if __name__ == "__main__":
