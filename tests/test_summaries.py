@@ -209,6 +209,28 @@ def test_train_and_eval_summaries(tiny_summarizer, capsys, tmp_path):
     assert "**human:**" in sample.read_text() and "**revmine (" in sample.read_text()
 
 
+def test_merge_into_a_cast_model_writes_the_weights_a_merge_then_cast_writes():
+    """For bf16 (or fp16 on CUDA) the shipped adapter is merged out of place, weight by weight, not into the
+    memory-mapped checkpoint: the weights must equal peft's in-place merge followed by the cast, bit for bit,
+    with the embeddings still tied to the output layer."""
+    pytest.importorskip("gguf")
+    import torch
+    from peft import PeftModel
+
+    from revmine.models.summarizer import _load_base, merged
+    from revmine.runner.label import default_summarizer_dir
+
+    adapter = default_summarizer_dir()
+    reference = PeftModel.from_pretrained(_load_base(torch.device("cpu"))[1], adapter).merge_and_unload()
+    reference = reference.to(torch.bfloat16).state_dict()
+    model = merged(_load_base(torch.device("cpu"))[1], adapter, torch.bfloat16)
+    got = model.state_dict()
+    assert got.keys() == reference.keys()
+    assert all(got[k].dtype == torch.bfloat16 and torch.equal(got[k], reference[k]) for k in got)
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
+    assert type(model).__name__ == "LlamaForCausalLM"  # no adapter layers left
+
+
 @pytest.mark.slow
 def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer):
     """Beams decode from one prefill's copied cache: in fp32 the tokens equal generate()'s own beam search,
