@@ -42,6 +42,11 @@ def changes(row: dict) -> int:
     return shown + (int(more.group(1)) if more else 0)
 
 
+def kind(row: dict) -> str:
+    """The edit's kind as the model input states it: expanded, copyedit, ..."""
+    return input_sections(row["input"]).get("kind", "?").split()[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="data/summaries/train.jsonl")
@@ -60,7 +65,7 @@ def main() -> None:
 
     rows = [r for r in load_rows(args.data) if not r.get("describer")]
     if args.kind:
-        rows = [r for r in rows if input_sections(r["input"]).get("kind", "?").split()[0] == args.kind]
+        rows = [r for r in rows if kind(r) == args.kind]
     else:
         rows = random.Random(args.seed).sample(rows, min(args.rows, len(rows)))
     started = time.time()
@@ -81,12 +86,12 @@ def main() -> None:
         "describer": lambda r, o: r["content"],
     }
     groups: dict = defaultdict(lambda: defaultdict(list))
+    per_row = []  # each row's score by system
     for r, o in zip(rows, raw):
-        kind = input_sections(r["input"]).get("kind", "?").split()[0]
         n = changes(r)
-        key = f"{kind}, {(n if args.exact_changes else '≤ 3') if n <= 3 else '> 3'} changes"
-        for name, system in systems.items():
-            s = score(system(r, o), r["summary"])
+        key = f"{kind(r)}, {(n if args.exact_changes else '≤ 3') if n <= 3 else '> 3'} changes"
+        per_row.append({name: score(system(r, o), r["summary"]) for name, system in systems.items()})
+        for name, s in per_row[-1].items():
             groups[key][name].append(s)
             groups["all"][name].append(s)
     if args.out:
@@ -101,7 +106,7 @@ def main() -> None:
         print(f"| {key} | {len(groups[key][names[0]])} | " + " | ".join(f"{m:.3f}" for m in means)
               + f" | {means[0] - means[-1]:+.3f} |")
     if args.rejection:
-        rejection(rows, raw, score)
+        rejection(rows, raw, [s["model + fallback (shipped)"] for s in per_row], [s["describer"] for s in per_row])
 
 
 def input_features(row: dict) -> list[float]:
@@ -109,15 +114,17 @@ def input_features(row: dict) -> list[float]:
     import math
 
     s = input_sections(row["input"])
-    kind, nodes = s.get("kind", "").split()[:1], s.get("nodes", "")
+    nodes = s.get("nodes", "")
     new, old = len(s.get("new_text", "").split()), len(s.get("old_text", "").split())
-    return [kind == ["copyedit"], kind == ["expanded"], math.log1p(new), math.log1p(old), math.log1p(max(new - old, 0)),
+    return [kind(row) == "copyedit", kind(row) == "expanded", math.log1p(new), math.log1p(old), math.log1p(max(new - old, 0)),
             nodes.count(";") + bool(nodes), "reference" in nodes, "link" in nodes, "template" in nodes,
             "image" in nodes, s.get("new_text", "").count("<sep>"), changes(row), bool(s.get("section")),
             math.log1p(len(row["input"]))]
 
 
-def rejection(rows: list, raw: list, score) -> None:
+def rejection(rows: list, raw: list, shipped_scores: list, describer_scores: list) -> None:
+    """Whether the input predicts which outputs the faithfulness rule rejects, and what skipping the model
+    where it predicts so would cost; the scores are each row's ROUGE-L of both systems, as the table has them."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -127,9 +134,7 @@ def rejection(rows: list, raw: list, score) -> None:
     order = sorted(range(len(rows)), key=lambda i: rows[i]["timestamp"])
     x = np.array([input_features(rows[i]) for i in order], dtype=float)
     y = np.array([any(check(raw[i], evidence(rows[i]))) for i in order])
-    shipped = np.array([score(accept(raw[i], evidence(rows[i]), rows[i]["content"])[0], rows[i]["summary"])
-                        for i in order])
-    describer = np.array([score(rows[i]["content"], rows[i]["summary"]) for i in order])
+    shipped, describer = np.array(shipped_scores)[order], np.array(describer_scores)[order]
     p = np.zeros(len(y))
     folds = np.array_split(np.arange(len(y)), 5)
     for k, test in enumerate(folds):

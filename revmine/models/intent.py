@@ -99,9 +99,13 @@ def _encode(examples: Sequence[EditInput], tokenizer, config: IntentConfig, **kw
     return tokenizer(a, b, truncation="longest_first", max_length=config.max_length, **kw)
 
 
+def _feature_tensor(examples: Sequence[EditInput], device) -> torch.Tensor:
+    return torch.tensor([features(e) for e in examples], dtype=torch.float32, device=device)
+
+
 def _inputs(examples: Sequence[EditInput], tokenizer, config: IntentConfig, device) -> tuple[dict, torch.Tensor]:
     batch = _encode(examples, tokenizer, config, padding=True, return_tensors="pt").to(device)
-    return batch, torch.tensor([features(e) for e in examples], dtype=torch.float32, device=device)
+    return batch, _feature_tensor(examples, device)
 
 
 class IntentClassifier:
@@ -178,7 +182,7 @@ class IntentClassifier:
             idx = order[k:k + batch_size]
             batch = self.tokenizer.pad({key: [v[i] for i in idx] for key, v in enc.items()},
                                        return_tensors="pt").to(self.device)
-            feats = torch.tensor([features(examples[i]) for i in idx], dtype=torch.float32, device=self.device)
+            feats = _feature_tensor([examples[i] for i in idx], self.device)
             with inference_autocast(self.device, self.precision):
                 hidden = self.model.encoder(**batch).last_hidden_state
             pooled = mean_pool(hidden, batch["attention_mask"]).float()
