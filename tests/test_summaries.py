@@ -234,7 +234,7 @@ def test_merge_into_a_cast_model_writes_the_weights_a_merge_then_cast_writes():
 @pytest.mark.slow
 def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer):
     """Beams decode from one prefill's copied cache: in fp32 the tokens equal generate()'s own beam search,
-    on a left-padded batch of prompts of different lengths."""
+    on a left-padded batch of prompts of different lengths, and the prefill computes no logits."""
     import torch
 
     from revmine.models.summarizer import Summarizer, load_rows, prompt_ids
@@ -257,6 +257,11 @@ def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer)
     assert torch.equal(s._generate_ids(enc, eos, share_prefill=True), stock)
     hook.remove()
     assert widths == (enc["attention_mask"].sum(1) - 1).tolist()  # no pad column went through the model
+    heads = []  # the prefill's logits go unused: the 49k-word output layer must not run for it
+    hook = s.model.get_output_embeddings().register_forward_pre_hook(lambda module, args: heads.append(args[0].shape))
+    s._prefill(enc["input_ids"][:, :-1], enc["attention_mask"][:, :-1])
+    hook.remove()
+    assert heads == []
 
 
 def test_beam_cache_reorders_only_what_the_beams_generated():
