@@ -68,6 +68,10 @@ class IntentConfig:
     # Weight of the encoder's probabilities against the lexical model's, per taxonomy (chosen on dev by
     # train_intent); a taxonomy missing here uses the encoder alone.
     mix: dict = field(default_factory=dict)
+    # An edit whose lexical models (every taxonomy has one) all give their top label at least this
+    # probability takes their labels without the encoder; None runs the encoder for every edit. Chosen on
+    # the whole model's folds (`training.intent.skip_encoder_cv`).
+    skip_encoder_at: Optional[float] = None
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -134,7 +138,8 @@ class IntentClassifier:
         self.lexical = {t: LexicalIntent.load(model_dir, t, loaded) for t in self.config.mix
                         if LexicalIntent.exists(model_dir, t)}
         self.name = f"intent-minilm-lora@{os.path.basename(os.path.normpath(model_dir))}"
-        self._cache: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
+        self.lexical_name = f"intent-lexical@{os.path.basename(os.path.normpath(model_dir))}"
+        self._cache: OrderedDict[tuple, tuple[dict[str, torch.Tensor], bool]] = OrderedDict()
 
     def clear_caches(self) -> None:
         """Forget the edits seen: a run lent this model labels as one that loaded it (the int8 encoder's
@@ -147,7 +152,14 @@ class IntentClassifier:
 
     def predict_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
         """Class probabilities [n, classes] per taxonomy, in the order of `config.taxonomies[tax]`:
-        the encoder's, mixed with the lexical model's where the folder has one.
+        the encoder's, mixed with the lexical model's where the folder has one; the lexical models' alone
+        where they are all sure (`config.skip_encoder_at`)."""
+        rows = self._rows(examples, batch_size)
+        return {t: torch.stack([r[0][t] for r in rows]) if rows else torch.zeros(0, len(self.config.taxonomies[t]))
+                for t in self.taxonomies}
+
+    def _rows(self, examples: Sequence[EditInput], batch_size: int) -> list[tuple[dict[str, torch.Tensor], bool]]:
+        """(probabilities per taxonomy, whether the encoder ran) per example.
 
         An edit seen before is not classified again. Histories repeat edits: a revert re-inserts the
         sentences a vandal deleted, and the next vandal deletes them again."""
@@ -155,20 +167,33 @@ class IntentClassifier:
         todo = {k: e for k, e in zip(keys, examples) if k not in self._cache}  # unique, in first-seen order
         if todo:
             fresh = list(todo.values())
-            neural = self.encoder_proba(fresh, batch_size)
             lexical: dict[str, torch.Tensor] = {}
             for t, model in sorted(self.lexical.items(), key=lambda kv: kv[1].helper is not None):  # helpers first
                 lexical[t] = model.predict_proba(fresh, helper_proba=lexical.get(model.helper_name))
-            probs = {t: _mix(p, lexical[t], self.config.mix[t]) if t in lexical else p for t, p in neural.items()}
+            need = [i for i, sure in enumerate(self._lexical_sure(lexical, len(fresh))) if not sure]
+            neural = self.encoder_proba([fresh[i] for i in need], batch_size) if need else {}
+            probs = {t: lexical[t].clone() if t in lexical else torch.zeros(len(fresh), len(self.config.taxonomies[t]))
+                     for t in self.taxonomies}
+            for t, p in neural.items():
+                probs[t][need] = _mix(p, lexical[t][need], self.config.mix[t]) if t in lexical else p
+            ran = set(need)
             for i, k in enumerate(todo):
-                self._cache[k] = {t: p[i] for t, p in probs.items()}
+                self._cache[k] = ({t: p[i] for t, p in probs.items()}, i in ran)
         rows = [self._cache[k] for k in keys]
         for k in keys:  # least recently used go first once the cache is full
             self._cache.move_to_end(k)
         while len(self._cache) > self.CACHE:
             self._cache.popitem(last=False)
-        return {t: torch.stack([r[t] for r in rows]) if rows else torch.zeros(0, len(self.config.taxonomies[t]))
-                for t in self.taxonomies}
+        return rows
+
+    def _lexical_sure(self, lexical: dict[str, torch.Tensor], n: int) -> list[bool]:
+        """Per example: whether every taxonomy's lexical model is at least `skip_encoder_at` sure, so the
+        encoder can be skipped (one encoder pass serves all taxonomies, so all must be sure)."""
+        at = self.config.skip_encoder_at
+        if at is None or set(lexical) != set(self.taxonomies):
+            return [False] * n
+        least = torch.stack([p.max(-1).values for p in lexical.values()]).min(0).values
+        return (least >= at).tolist()
 
     @torch.no_grad()
     def encoder_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
@@ -193,8 +218,16 @@ class IntentClassifier:
 
     def predict(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, list[tuple[str, float]]]:
         """(label, probability) per example, for every taxonomy the model has a head for."""
-        return {tax: _argmax(probs, self.config.taxonomies[tax])
-                for tax, probs in self.predict_proba(examples, batch_size).items()}
+        return self.predict_with_source(examples, batch_size)[0]
+
+    def predict_with_source(self, examples: Sequence[EditInput],
+                            batch_size: int = 64) -> tuple[dict[str, list[tuple[str, float]]], list[str]]:
+        """`predict`'s labels, and per example the name of what labelled it: `name`, or `lexical_name` where
+        the lexical models were sure enough to skip the encoder."""
+        rows = self._rows(examples, batch_size)
+        labels = {t: _argmax(torch.stack([r[0][t] for r in rows]), self.config.taxonomies[t]) if rows else []
+                  for t in self.taxonomies}
+        return labels, [self.name if ran else self.lexical_name for _, ran in rows]
 
 
 def _key(e: EditInput) -> tuple:

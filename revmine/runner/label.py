@@ -102,7 +102,8 @@ def label_edits(labeler: Optional[Labeler], records: Sequence) -> int:
         e.intent_score, e.intent_coarse, e.intent_model = None, coarse(e.intent), WHOLE_SENTENCE_MODEL
     if classify:
         clf = labeler.classifier
-        labels = clf.predict([edit_input(e, aligned[(e.wiki, e.pair_id, e.align_idx)]) for e in classify])
+        labels, source = clf.predict_with_source([edit_input(e, aligned[(e.wiki, e.pair_id, e.align_idx)])
+                                                  for e in classify])
         arx, itr = labels.get("arxivedits"), labels.get("iterater")
         for i, e in enumerate(classify):
             if arx:
@@ -110,7 +111,7 @@ def label_edits(labeler: Optional[Labeler], records: Sequence) -> int:
                 e.intent_coarse = coarse(e.intent)
             if itr:
                 e.intent_iterater, e.intent_iterater_score = itr[i][0], round(itr[i][1], 4)
-            e.intent_model = clf.name
+            e.intent_model = source[i]
     return len(edits)
 
 

@@ -183,7 +183,10 @@ class Edit:
                                         "(intent_model 'rule:whole-sentence')", None)
     intent_iterater: Optional[str] = doc("IteraTeR intent: clarity, fluency, coherence, style or meaning-changed", None)
     intent_iterater_score: Optional[float] = doc("classifier probability of `intent_iterater`", None)
-    intent_model: Optional[str] = doc("intent model that labelled the edit", None)
+    intent_model: Optional[str] = doc("what labelled the edit: the classifier ('intent-minilm-lora@…', its encoder "
+                                      "mixed with its lexical models), its lexical models alone where all were "
+                                      "sure enough to skip the encoder ('intent-lexical@…'), or "
+                                      "'rule:whole-sentence'", None)
 
 
 @record("node_changes", partition_by=PARTITIONS)

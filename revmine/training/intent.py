@@ -247,11 +247,27 @@ def record_whole_model_cv(model_dir: str, result: dict, dev: Optional[dict[str, 
     _write_config(model_dir, config)
 
 
+def _skip_lines(config: IntentConfig) -> str:
+    cv = config.training.get("skip_encoder_cv")
+    if not cv or config.skip_encoder_at is None:
+        return ""
+    at, never = cv["at_chosen"], cv["never"]
+    figures = "; ".join(f"{t} {r['metric']} {r['mean']} ± {r['sd']} (encoder for every edit: {never[t]['mean']} ± "
+                        f"{never[t]['sd']}), {r['skipped']:.0%} of its edits skip the encoder" for t, r in at.items())
+    return (f"\nThe encoder is skipped where every lexical model gives its top label at least {config.skip_encoder_at}: "
+            "such an edit takes the lexical labels (`intent_model` 'intent-lexical@…'). The threshold is the lowest at "
+            f"which no taxonomy's fold mean falls below the encoder-for-every-edit one, on the {cv['folds']} kept folds "
+            f"(`benchmarks/intent_skip.py`): {figures}.\n")
+
+
 def model_card(config: IntentConfig) -> str:
     def row(name: str, m: dict, n="") -> str:
         return f"| {name} | {m['accuracy']} | {m['macro_f1']} | {m['weighted_f1']} | {n} |"
 
-    rows = "\n".join(row(f"{tax} (mix {config.mix.get(tax, 1.0)})", m, m["n"]) + (
+    rows = "\n".join((row(f"{tax}, shipped: the encoder skipped where the lexical models are at least "
+                          f"{config.skip_encoder_at} sure ({m['skip_encoder']['skipped']:.0%} of dev edits)",
+                          m["skip_encoder"], m["n"]) + "\n" if "skip_encoder" in m else "")
+                     + row(f"{tax} (mix {config.mix.get(tax, 1.0)}, the encoder for every edit)", m, m["n"]) + (
         "\n" + row(f"{tax}, encoder alone", m["encoder_only"], m["n"]) if "encoder_only" in m else "")
         for tax, m in config.metrics.get("dev", {}).items())
     per = "\n".join(f"- {tax}: " + ", ".join(f"{k} {v}" for k, v in m["per_class_f1"].items())
@@ -269,7 +285,7 @@ and word 1–2-grams of the edited spans plus the same features. The label is th
 
 Selection: the lexical model's C by 5-fold cross-validation over train+dev, folds by paper or document
 (`lexical_cv` in the training record: fold mean ± sd per C); {_mix_selection(config)}
-{_cv_lines(config)}
+{_cv_lines(config)}{_skip_lines(config)}
 
 Taxonomies: {', '.join(f'**{t}** ({len(v)} classes)' for t, v in config.taxonomies.items())}.
 
@@ -471,6 +487,91 @@ def kept_folds(pools: dict[str, list[EditInput]], cv_json: str):
     for i, (train, test) in _fold_parts(pools, done["folds"]):
         if all(f"{i}/{t}" in kept for t in pools):
             yield i, train, test, {t: torch.from_numpy(kept[f"{i}/{t}"]) for t in pools}
+
+
+# Thresholds tried for skipping the encoder where every lexical model is sure (`IntentConfig.skip_encoder_at`).
+SKIP_GRID = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+def skip_encoder_cv(pools: dict[str, list[EditInput]], cv_json: str, choices: dict,
+                    grid: Sequence[float] = SKIP_GRID) -> dict:
+    """The whole model's kept folds scored with the encoder skipped where both lexical models are sure.
+
+    Per threshold (and "never"), per taxonomy: the fold mean ± sd of its figure and the share of its edits
+    that skip the encoder. Both lexical models are refitted on each fold's training part; the other
+    taxonomy's model never sees the taxonomy's own gold (another dataset). The labels of a skipped edit are
+    the lexical model's, the rest the shipped mix of the fold encoder's kept probabilities."""
+    import numpy as np
+
+    from revmine.eval.cv import mean_sd
+    from revmine.models.metrics import classification_report
+
+    runs: dict = {}
+    folds = 0
+    for _, train, test, neural in kept_folds(pools, cv_json):
+        folds += 1
+        lexical = fold_lexical(train, choices)
+        for tax in pools:
+            labels = TAXONOMIES[tax]
+            lex = {t: m.predict_proba(test[tax]) for t, m in lexical.items()}
+            sure = torch.stack([p.max(-1).values for p in lex.values()]).min(0).values
+            mixed = _mix(neural[tax], lex[tax], float(choices[tax]["mix"]))
+            gold = [e.label for e in test[tax]]
+            for at in (*grid, None):
+                skip = torch.zeros(len(gold), dtype=torch.bool) if at is None else sure >= at
+                pred = torch.where(skip, lex[tax].argmax(-1), mixed.argmax(-1)).tolist()
+                report = classification_report(gold, [labels[j] for j in pred], labels)
+                run = runs.setdefault(str(at), {}).setdefault(tax, {"scores": [], "skipped": []})
+                run["scores"].append(round(report[SELECT_BY[tax]], 4))
+                run["skipped"].append(float(skip.float().mean()))
+    by = {}
+    for at, taxes in runs.items():
+        by[at] = {}
+        for tax, run in taxes.items():
+            m, sd = mean_sd(run["scores"])
+            by[at][tax] = {"metric": SELECT_BY[tax], "mean": round(m, 4), "sd": round(sd, 4), "folds": run["scores"],
+                           "skipped": round(float(np.mean(run["skipped"])), 3)}
+    return {"folds": folds, "by_threshold": by, "chosen": choose_skip(by)}
+
+
+def choose_skip(by_threshold: dict) -> Optional[float]:
+    """The lowest threshold at which no taxonomy's fold mean falls below the encoder-for-every-edit one;
+    None when every threshold costs some taxonomy."""
+    never = by_threshold.get("None")
+    if not never:
+        return None
+    fine = [float(at) for at, taxes in by_threshold.items() if at != "None"
+            and all(taxes[t]["mean"] >= never[t]["mean"] for t in never)]
+    return min(fine, default=None)
+
+
+def record_skip_encoder(model_dir: str, result: dict, dev: Optional[dict[str, list[EditInput]]] = None) -> None:
+    """A `skip_encoder_cv` result into a model folder: its chosen threshold and the fold figures; with `dev`,
+    dev scored again as the model now labels it (fp32; dev only reports)."""
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
+        config = IntentConfig(**json.load(fh))
+    config.skip_encoder_at = result["chosen"]
+    if dev:
+        from revmine.models.metrics import classification_report
+
+        _write_config(model_dir, config)
+        clf = IntentClassifier(model_dir, device=torch.device("cpu"), precision="fp32")
+        for tax, examples in dev.items():
+            if tax in config.metrics.get("dev", {}) and examples:
+                labels, source = clf.predict_with_source(examples)
+                report = classification_report([e.label for e in examples], [lab for lab, _ in labels[tax]],
+                                               TAXONOMIES[tax])
+                config.metrics["dev"][tax]["skip_encoder"] = dict(
+                    {k: round(report[k], 4) for k in ("accuracy", "macro_f1", "weighted_f1")},
+                    skipped=round(sum(s != clf.name for s in source) / len(source), 3))
+    by = result["by_threshold"]
+    pick = lambda at: {t: {k: r[k] for k in ("metric", "mean", "sd", "skipped")} for t, r in by[at].items()}  # noqa: E731
+    config.training["skip_encoder_cv"] = {  # one line per threshold: the card stays short
+        "folds": result["folds"], "chosen": result["chosen"], "never": pick("None"),
+        "at_chosen": pick(str(result["chosen"])) if result["chosen"] is not None else None,
+        "by_threshold": {at: "; ".join(f"{t} {r['mean']} ± {r['sd']}, {r['skipped']:.0%} skip" for t, r in taxes.items())
+                         for at, taxes in by.items()}}
+    _write_config(model_dir, config)
 
 
 def lexical_choices(model_dir: str) -> dict:

@@ -1,0 +1,65 @@
+"""The intent encoder skipped where both lexical models are sure: labels on the whole model's folds.
+
+Both taxonomies' labels come from one encoder pass, so an edit can skip the encoder only when both
+lexical models are sure of it. For each threshold, an edit whose two lexical models' top probabilities
+both reach it takes the lexical labels; the rest take the shipped mix. Scored on the kept folds of
+`revmine train intent --cross-validate benchmarks/intent_cv_kept.json` (the encoder's held-out
+probabilities are kept; both lexical models are refitted per fold, so no encoder is trained: about 30 s).
+Prints, per threshold, the fold mean ± sd of each taxonomy's figure and the share of edits that skip the
+encoder, and the threshold chosen: the lowest at which no taxonomy's fold mean falls below the
+encoder-for-every-edit one. `--write` records it in a model folder (config.json and card) with dev scored again in fp32 (dev
+only reports).
+
+    python benchmarks/intent_skip.py [--cv benchmarks/intent_cv_kept.json] [--data ../shared/data] [--write revmine/models/weights/intent]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv=None) -> int:
+    from revmine.training.intent import record_skip_encoder, skip_encoder_cv
+
+    from intent_calibration import train_dev_pools  # benchmarks/ is on the path when a script here runs
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cv", default=os.path.join(HERE, "intent_cv_kept.json"))
+    ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
+    ap.add_argument("--write", metavar="MODEL_DIR", help="record the chosen threshold in this intent model folder")
+    args = ap.parse_args(argv)
+    pools = train_dev_pools(args.data)
+    if pools is None:
+        return 2
+    with open(args.cv, encoding="utf-8") as fh:
+        choices = json.load(fh)["choices"]
+    result = skip_encoder_cv(pools, args.cv, choices)
+    if not result["folds"]:
+        print(f"{args.cv}: no fold kept its encoder probabilities", file=sys.stderr)
+        return 2
+    taxes = list(pools)
+    print(f"{result['folds']} kept folds of {args.cv}\n")
+    print("| lexical models both at least | " + " | ".join(
+        f"{t} {result['by_threshold']['None'][t]['metric']}, fold mean ± sd | {t} edits skipping the encoder"
+        for t in taxes) + " |")
+    print("|---|" + "---:|---:|" * len(taxes))
+    for at, row in result["by_threshold"].items():
+        cells = [c for t in taxes for c in (f"{row[t]['mean']:.4f} ± {row[t]['sd']:.4f}", f"{row[t]['skipped']:.0%}")]
+        print(f"| {'never (the encoder for every edit)' if at == 'None' else at} | " + " | ".join(cells) + " |")
+    print(f"\nchosen (the lowest threshold at which no taxonomy's fold mean falls below never's): {result['chosen']}")
+    if args.write:
+        from revmine.eval.intent import load_intents
+
+        dev = {"arxivedits": load_intents(os.path.join(args.data, "arxivedits", "dev.json"), "arxivedits"),
+               "iterater": load_intents(os.path.join(args.data, "iterater", "sent_level", "dev.json"), "iterater")}
+        record_skip_encoder(args.write, result, dev)
+        print(f"recorded in {args.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
