@@ -3,6 +3,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from revmine.eval.intent import (ARXIVEDITS, ITERATER, EditInput, classification_report, coarse, diff_spans,
                                  load_intents)
@@ -195,6 +197,47 @@ def test_the_encoder_is_skipped_where_every_lexical_model_is_sure(tiny_model, sh
         want = torch.stack([lexical[tax][i] if s else mixed[tax][i] for i, s in enumerate(sure)])
         assert torch.allclose(probs[tax], want, atol=1e-5)
         assert [lab for lab, _ in labels[tax]] == [clf.config.taxonomies[tax][j] for j in want.argmax(-1).tolist()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(list("ab É\t\n.-_1'ŉ\u00a0\u2003ßİ")), max_size=40),
+       st.sampled_from([("char_wb", (1, 4)), ("char_wb", (2, 5)), ("word", (1, 2)), ("word", (2, 3))]))
+def test_span_vectorizer_grams_are_sklearns(text, settings_):
+    """The loaded lexical models' n-grams, against scikit-learn's analyzer of the same settings: short words,
+    runs of whitespace, non-breaking spaces and case folds that change a string's length included."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from revmine.models.lexical import SpanVectorizer
+
+    analyzer, ngrams = settings_
+    ours = SpanVectorizer(analyzer, ngrams, {}, [])
+    assert ours.grams(text) == TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams).build_analyzer()(text)
+
+
+def test_a_loaded_lexical_model_reads_spans_as_sklearn_does_without_importing_it(shared_data):
+    """The shipped lexical models, loaded: their tf-idf matrices equal scikit-learn's vectorizers rebuilt from
+    the same vocabulary and idf, on dev edits of both taxonomies; and loading them imports no scikit-learn
+    (its import was 0.75 s of every run's start-up)."""
+    import subprocess
+    import sys
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from revmine.models.lexical import CHAR, WORD, LexicalIntent, span_text
+    from revmine.runner.label import default_intent_dir
+
+    texts = [span_text(e) for e in load_intents(str(shared_data / "arxivedits" / "dev.json"), "arxivedits")]
+    texts += [span_text(e) for e in load_intents(str(shared_data / "iterater" / "sent_level" / "dev.json"), "iterater")]
+    for tax in ("arxivedits", "iterater"):
+        model = LexicalIntent.load(default_intent_dir(), tax)
+        for ours, settings_ in ((model.char, CHAR), (model.word, WORD)):
+            theirs = TfidfVectorizer(**settings_, vocabulary=ours.vocabulary_)
+            theirs.idf_ = ours.idf_
+            got, want = ours.transform(texts), theirs.transform(texts)
+            assert got.shape == want.shape and abs(got - want).max() < 1e-12
+    code = ("import sys; from revmine.models.lexical import LexicalIntent; "
+            f"LexicalIntent.load({default_intent_dir()!r}, 'arxivedits'); print('sklearn' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
 def test_lexical_model_learns_and_round_trips(tmp_path, shared_data):

@@ -13,12 +13,15 @@ auxiliary supervision for arXivEdits: over 5 folds of arXivEdits train+dev its w
 (0.566 to 0.560), so IteraTeR's model has none.
 
 Stored without pickle: vocabularies and settings in `lexical-<taxonomy>.json`, idf weights and the
-classifier in `lexical-<taxonomy>.safetensors`; sklearn rebuilds the vectorizers from them.
+classifier in `lexical-<taxonomy>.safetensors`. scikit-learn fits the vectorizers; a loaded model reads
+them with `SpanVectorizer`, the same transform without importing scikit-learn.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
+from collections import Counter
 from typing import Optional, Sequence
 
 import numpy as np
@@ -34,16 +37,65 @@ def span_text(e: EditInput) -> str:
     return f"O: {e.old_text} N: {e.new_text}"
 
 
+class SpanVectorizer:
+    """`TfidfVectorizer.transform` with a fitted vocabulary and idf (lowercase, `char_wb` or `word` n-grams,
+    sublinear tf, l2 norm), written out because importing scikit-learn took 0.75 s of every pipeline run's
+    start-up; tests/test_intent.py checks it against scikit-learn's analyzers and matrices."""
+
+    _SPACES = re.compile(r"\s\s+")
+    _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+    def __init__(self, analyzer: str, ngram_range: tuple, vocabulary: dict, idf, sublinear_tf: bool = True, **_):
+        if analyzer not in ("char_wb", "word"):
+            raise ValueError(f"SpanVectorizer reads char_wb and word n-grams, not {analyzer}")
+        self.analyzer, self.ngram_range, self.sublinear_tf = analyzer, tuple(ngram_range), sublinear_tf
+        self.vocabulary_, self.idf_ = vocabulary, np.asarray(idf, dtype=np.float64)
+
+    def grams(self, text: str) -> list[str]:
+        """The n-grams scikit-learn's analyzer of the same settings gives, in its order."""
+        text, (lo, hi) = text.lower(), self.ngram_range
+        out: list[str] = []
+        if self.analyzer == "char_wb":
+            for word in self._SPACES.sub(" ", text).split():
+                word = f" {word} "
+                for n in range(lo, hi + 1):
+                    out += [word[i:i + n] for i in range(max(len(word) - n, 0) + 1)]
+                    if len(word) <= n:  # a word as short as n is counted once, whatever larger n follow
+                        break
+            return out
+        tokens = self._TOKEN.findall(text)
+        for n in range(lo, hi + 1):
+            out += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        return out
+
+    def transform(self, texts: Sequence[str]):
+        import scipy.sparse as sp
+
+        indptr, indices, counts = [0], [], []
+        for text in texts:
+            row = Counter(j for j in map(self.vocabulary_.get, self.grams(text)) if j is not None)
+            cols = sorted(row)
+            indices += cols
+            counts += [row[j] for j in cols]
+            indptr.append(len(indices))
+        tf = np.asarray(counts, dtype=np.float64)
+        if self.sublinear_tf:
+            tf = np.log(tf) + 1.0
+        x = sp.csr_matrix((tf * self.idf_[np.asarray(indices, dtype=np.int64)], indices, indptr),
+                          shape=(len(texts), len(self.idf_)))
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sp.diags(1.0 / norms) @ x
+
+
 class LexicalIntent:
     def __init__(self, labels: Sequence[str], C: float = 1.0, helper: Optional["LexicalIntent"] = None,
                  helper_name: Optional[str] = None, helper_weight: float = 0.0):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         self.labels, self.C = list(labels), C
         # The helper's probabilities are features; with weight 0 (or no helper) the model stands alone.
         self.helper = helper if helper_weight else None
         self.helper_name, self.helper_weight = (helper_name, helper_weight) if self.helper else (None, 0.0)
-        self.char, self.word = TfidfVectorizer(**CHAR), TfidfVectorizer(**WORD)
+        self.char = self.word = None  # fitted by `fit`, or read by `load`
         self.coef = np.zeros((len(self.labels), 0), dtype=np.float32)
         self.intercept = np.zeros(len(self.labels), dtype=np.float32)
 
@@ -60,8 +112,10 @@ class LexicalIntent:
 
     def fit(self, examples: Sequence[EditInput]) -> "LexicalIntent":
         """Balanced class weights: rare classes (IteraTeR style, arXivEdits Lang-other) still get a say."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
+        self.char, self.word = TfidfVectorizer(**CHAR), TfidfVectorizer(**WORD)
         x = self._matrix(examples, fit=True)
         y = [self.labels.index(e.label) for e in examples]
         lr = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced").fit(x, y)
@@ -103,7 +157,6 @@ class LexicalIntent:
         """The model of `taxonomy` in `model_dir`, with its helper; `loaded` (taxonomy -> model) shares
         models already loaded, so a helper that is also a model of its own is read once."""
         from safetensors.torch import load_file
-        from sklearn.feature_extraction.text import TfidfVectorizer
 
         loaded = {} if loaded is None else loaded
         if taxonomy in loaded:
@@ -114,10 +167,9 @@ class LexicalIntent:
         helper = meta.get("helper")
         self = cls(meta["labels"], meta["C"], cls.load(model_dir, helper, loaded) if helper else None, helper,
                    meta.get("helper_weight", 0.0))
-        for name, settings in (("char", CHAR), ("word", WORD)):
-            vec = TfidfVectorizer(**settings, vocabulary=meta[f"{name}_vocabulary"])  # min_df: fit only
-            vec.idf_ = tensors[f"{name}_idf"].double().numpy()
-            setattr(self, name, vec)
+        for name, settings in (("char", CHAR), ("word", WORD)):  # min_df: fit only
+            setattr(self, name, SpanVectorizer(**settings, vocabulary=meta[f"{name}_vocabulary"],
+                                               idf=tensors[f"{name}_idf"].double().numpy()))
         self.coef, self.intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
         loaded[taxonomy] = self
         return self
