@@ -150,6 +150,21 @@ def test_whole_model_cross_validation_holds_out_papers_and_resumes(tiny_model, s
     assert cfg["mix"]["arxivedits"] == best and cfg["metrics"]["dev"]["arxivedits"]["n"] == 24
     card = (card_dir / "README.md").read_text()
     assert "by the whole model's folds" in card and f"at the mix they chose, {best} (shipped)" in card
+    # the encoder-skipping threshold, scored on the same kept fold: "never" is the mix alone, and a higher
+    # threshold skips no more edits; the choice follows the rule and lands in the config and the card
+    skip = training.skip_encoder_cv(pools, str(out), choices)
+    never, mixed = skip["by_threshold"]["None"], fold["arxivedits"]["by_mix"][str(choices["arxivedits"]["mix"])]
+    assert skip["folds"] == 1 and never["arxivedits"]["folds"] == [mixed["weighted_f1"]]
+    shares = [skip["by_threshold"][str(at)]["iterater"]["skipped"] for at in training.SKIP_GRID]
+    assert shares == sorted(shares, reverse=True) and never["iterater"]["skipped"] == 0
+    assert skip["chosen"] == training.choose_skip(skip["by_threshold"])
+    if skip["chosen"] is not None:
+        at = skip["by_threshold"][str(skip["chosen"])]
+        assert all(at[t]["mean"] >= never[t]["mean"] for t in never)
+    training.record_skip_encoder(str(card_dir), skip)
+    assert json.loads((card_dir / "config.json").read_text())["skip_encoder_at"] == skip["chosen"]
+    assert training.choose_skip({"None": {"a": {"mean": 0.5}}, "0.6": {"a": {"mean": 0.5}},
+                                 "0.5": {"a": {"mean": 0.49}}, "0.7": {"a": {"mean": 0.51}}}) == 0.6
 
 
 def test_a_repeated_edit_is_classified_once_with_the_same_probabilities(tiny_model, shared_data, monkeypatch):

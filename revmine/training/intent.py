@@ -493,37 +493,48 @@ def kept_folds(pools: dict[str, list[EditInput]], cv_json: str):
 SKIP_GRID = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
+def lexical_sure_folds(pools: dict[str, list[EditInput]], cv_json: str, choices: dict):
+    """Per kept fold of `cv_json` and taxonomy: (fold, taxonomy, the fold encoder's held-out probabilities, the
+    taxonomy's lexical probabilities, how sure the less sure of the lexical models is, gold labels). Both
+    lexical models are refitted on the fold's training part; the other taxonomy's model never sees the
+    taxonomy's own gold (another dataset)."""
+    for i, train, test, neural in kept_folds(pools, cv_json):
+        lexical = fold_lexical(train, choices)
+        for tax in pools:
+            lex = {t: m.predict_proba(test[tax]) for t, m in lexical.items()}
+            sure = torch.stack([p.max(-1).values for p in lex.values()]).min(0).values
+            yield i, tax, neural[tax], lex[tax], sure, [e.label for e in test[tax]]
+
+
+def skipping_labels(neural: torch.Tensor, lexical: torch.Tensor, sure: torch.Tensor, mix: float,
+                    at: Optional[float]) -> tuple[list[int], torch.Tensor]:
+    """(label indices, which skipped): the lexical label where `sure` reaches `at`, else the mix."""
+    skip = torch.zeros(len(sure), dtype=torch.bool) if at is None else sure >= at
+    return torch.where(skip, lexical.argmax(-1), _mix(neural, lexical, mix).argmax(-1)).tolist(), skip
+
+
 def skip_encoder_cv(pools: dict[str, list[EditInput]], cv_json: str, choices: dict,
                     grid: Sequence[float] = SKIP_GRID) -> dict:
-    """The whole model's kept folds scored with the encoder skipped where both lexical models are sure.
-
-    Per threshold (and "never"), per taxonomy: the fold mean ± sd of its figure and the share of its edits
-    that skip the encoder. Both lexical models are refitted on each fold's training part; the other
-    taxonomy's model never sees the taxonomy's own gold (another dataset). The labels of a skipped edit are
-    the lexical model's, the rest the shipped mix of the fold encoder's kept probabilities."""
+    """The whole model's kept folds scored with the encoder skipped where both lexical models are sure
+    (`lexical_sure_folds`): per threshold (and "never"), per taxonomy, the fold mean ± sd of its figure and
+    the share of its edits that skip the encoder. A skipped edit takes the lexical label, the rest the
+    shipped mix of the fold encoder's kept probabilities."""
     import numpy as np
 
     from revmine.eval.cv import mean_sd
     from revmine.models.metrics import classification_report
 
     runs: dict = {}
-    folds = 0
-    for _, train, test, neural in kept_folds(pools, cv_json):
-        folds += 1
-        lexical = fold_lexical(train, choices)
-        for tax in pools:
-            labels = TAXONOMIES[tax]
-            lex = {t: m.predict_proba(test[tax]) for t, m in lexical.items()}
-            sure = torch.stack([p.max(-1).values for p in lex.values()]).min(0).values
-            mixed = _mix(neural[tax], lex[tax], float(choices[tax]["mix"]))
-            gold = [e.label for e in test[tax]]
-            for at in (*grid, None):
-                skip = torch.zeros(len(gold), dtype=torch.bool) if at is None else sure >= at
-                pred = torch.where(skip, lex[tax].argmax(-1), mixed.argmax(-1)).tolist()
-                report = classification_report(gold, [labels[j] for j in pred], labels)
-                run = runs.setdefault(str(at), {}).setdefault(tax, {"scores": [], "skipped": []})
-                run["scores"].append(round(report[SELECT_BY[tax]], 4))
-                run["skipped"].append(float(skip.float().mean()))
+    folds = set()
+    for i, tax, neural, lex, sure, gold in lexical_sure_folds(pools, cv_json, choices):
+        folds.add(i)
+        labels = TAXONOMIES[tax]
+        for at in (*grid, None):
+            pred, skip = skipping_labels(neural, lex, sure, float(choices[tax]["mix"]), at)
+            report = classification_report(gold, [labels[j] for j in pred], labels)
+            run = runs.setdefault(str(at), {}).setdefault(tax, {"scores": [], "skipped": []})
+            run["scores"].append(round(report[SELECT_BY[tax]], 4))
+            run["skipped"].append(float(skip.float().mean()))
     by = {}
     for at, taxes in runs.items():
         by[at] = {}
@@ -531,7 +542,7 @@ def skip_encoder_cv(pools: dict[str, list[EditInput]], cv_json: str, choices: di
             m, sd = mean_sd(run["scores"])
             by[at][tax] = {"metric": SELECT_BY[tax], "mean": round(m, 4), "sd": round(sd, 4), "folds": run["scores"],
                            "skipped": round(float(np.mean(run["skipped"])), 3)}
-    return {"folds": folds, "by_threshold": by, "chosen": choose_skip(by)}
+    return {"folds": len(folds), "by_threshold": by, "chosen": choose_skip(by)}
 
 
 def choose_skip(by_threshold: dict) -> Optional[float]:
