@@ -179,10 +179,10 @@ class Edit:
     new_text: str = doc("inserted or replacing text ('' for a deletion)")
     intent: Optional[str] = doc("arXivEdits fine-grained intent (7 classes); NULL when no intent model is loaded", None)
     intent_coarse: Optional[str] = doc("arXivEdits coarse intent: Content, Improve-grammar-Typo, Format or Language", None)
-    intent_score: Optional[float] = doc("classifier probability of `intent`; NULL where a rule labelled the edit "
-                                        "(intent_model 'rule:whole-sentence')", None)
+    intent_score: Optional[float] = doc("probability of `intent` from what labelled it (`intent_model`); NULL where "
+                                        "a rule labelled the edit (intent_model 'rule:whole-sentence')", None)
     intent_iterater: Optional[str] = doc("IteraTeR intent: clarity, fluency, coherence, style or meaning-changed", None)
-    intent_iterater_score: Optional[float] = doc("classifier probability of `intent_iterater`", None)
+    intent_iterater_score: Optional[float] = doc("probability of `intent_iterater` from what labelled it", None)
     intent_model: Optional[str] = doc("what labelled the edit: the classifier ('intent-minilm-lora@…', its encoder "
                                       "mixed with its lexical models), its lexical models alone where all were "
                                       "sure enough to skip the encoder ('intent-lexical@…'), or "
