@@ -62,6 +62,8 @@ def table(label: str, got: dict) -> None:
     print(f"  {'stage':48} {'seconds':>8} {'items':>8} {'items/s':>9} {'share':>6}")
     for stage, (sec, items) in sorted(got["timings"].items(), key=lambda kv: -kv[1][0]):
         print(f"  {stage:48} {sec:8.1f} {items:8,} {items / sec if sec else 0:9.1f} {sec / total:6.0%}")
+    # With one worker the stages run one after the other, so the rest of the wall is imports and model loading.
+    print(f"  {'start-up and the rest (wall less the stages)':48} {got['wall'] - sum(s for s, _ in got['timings'].values()):8.1f}")
 
 
 def non_neural(path: str) -> tuple[int, int]:
