@@ -72,12 +72,12 @@ def main(argv=None) -> int:
 def nested(pools: dict, cv: str, choices: dict, chosen) -> None:
     """What the model's selection is worth on a fold that chose nothing. For each fold, the other four
     choose as the shipped model was chosen: each taxonomy's mixing weight by the best fold mean (a tie to
-    the weight nearer 0.5), then the threshold by `choose_skip`'s rule over both taxonomies. The choice is
+    the weight nearer 0.5), then the threshold by `choose_skip` over both taxonomies. The choice is
     scored on the fold left out. The fold means above are optimistic by the difference."""
     from revmine.eval.cv import mean_sd
     from revmine.models.intent import TAXONOMIES
     from revmine.models.metrics import classification_report
-    from revmine.training.intent import SELECT_BY, SKIP_GRID, lexical_sure_folds, skipping_labels
+    from revmine.training.intent import SELECT_BY, SKIP_GRID, choose_skip, lexical_sure_folds, skipping_labels
 
     mixes = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
     grid: dict = {}  # (taxonomy, mix, threshold) -> {fold: figure}
@@ -93,8 +93,7 @@ def nested(pools: dict, cv: str, choices: dict, chosen) -> None:
     for f in folds:
         others = lambda key: round(sum(v for g, v in grid[key].items() if g != f) / (len(folds) - 1), 4)  # noqa: E731
         mix = {t: max(mixes, key=lambda m: (others((t, m, None)), -abs(m - 0.5))) for t in pools}
-        fine = [at for at in SKIP_GRID if all(others((t, mix[t], at)) >= others((t, mix[t], None)) for t in pools)]
-        at = min(fine, default=None)
+        at = choose_skip({str(a): {t: {"mean": others((t, mix[t], a))} for t in pools} for a in (*SKIP_GRID, None)})
         for t in pools:
             got.setdefault((t, "mix"), []).append(grid[(t, mix[t], None)][f])
             got.setdefault((t, "both"), []).append(grid[(t, mix[t], at)][f])

@@ -192,8 +192,7 @@ class IntentClassifier:
         at = self.config.skip_encoder_at
         if at is None or set(lexical) != set(self.taxonomies):
             return [False] * n
-        least = torch.stack([p.max(-1).values for p in lexical.values()]).min(0).values
-        return (least >= at).tolist()
+        return (least_sure(lexical) >= at).tolist()
 
     @torch.no_grad()
     def encoder_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
@@ -228,6 +227,11 @@ class IntentClassifier:
         labels = {t: _argmax(torch.stack([r[0][t] for r in rows]), self.config.taxonomies[t]) if rows else []
                   for t in self.taxonomies}
         return labels, [self.name if ran else self.lexical_name for _, ran in rows]
+
+
+def least_sure(lexical: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per example, the top probability of the least sure of the lexical models (taxonomy -> [n, classes])."""
+    return torch.stack([p.max(-1).values for p in lexical.values()]).min(0).values
 
 
 def _key(e: EditInput) -> tuple:

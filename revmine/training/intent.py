@@ -15,7 +15,7 @@ from torch import nn
 from revmine.models import write_card
 from revmine.models.aligner import base_encoder_path, default_device
 from revmine.models.intent import (TAXONOMIES, EditInput, IntentClassifier, IntentConfig, IntentModel,
-                                   _argmax, _inputs, _mix)
+                                   _argmax, _inputs, _mix, least_sure)
 from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
@@ -502,8 +502,7 @@ def lexical_sure_folds(pools: dict[str, list[EditInput]], cv_json: str, choices:
         lexical = fold_lexical(train, choices)
         for tax in pools:
             lex = {t: m.predict_proba(test[tax]) for t, m in lexical.items()}
-            sure = torch.stack([p.max(-1).values for p in lex.values()]).min(0).values
-            yield i, tax, neural[tax], lex[tax], sure, [e.label for e in test[tax]]
+            yield i, tax, neural[tax], lex[tax], least_sure(lex), [e.label for e in test[tax]]
 
 
 def skipping_labels(neural: torch.Tensor, lexical: torch.Tensor, sure: torch.Tensor, mix: float,
@@ -565,8 +564,8 @@ def record_skip_encoder(model_dir: str, result: dict, dev: Optional[dict[str, li
     if dev:
         from revmine.models.metrics import classification_report
 
-        _write_config(model_dir, config)
         clf = IntentClassifier(model_dir, device=torch.device("cpu"), precision="fp32")
+        clf.config.skip_encoder_at = config.skip_encoder_at  # dev labelled as the recorded model will label it
         for tax, examples in dev.items():
             if tax in config.metrics.get("dev", {}) and examples:
                 labels, source = clf.predict_with_source(examples)
