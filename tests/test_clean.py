@@ -1,11 +1,14 @@
 """Wikitext cleaning: what is dropped, what is kept, offsets, and inputs that must not hang or crash."""
+import subprocess
+import sys
 import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from revmine.pipeline.clean import SectionCache, clean_section, clean_wikitext, split_sections, text_sentences
+from revmine.pipeline import clean
+from revmine.pipeline.clean import SectionCache, WikitextError, clean_section, clean_wikitext, split_sections, text_sentences
 
 ARTICLE = """{{Infobox person
 | name = Ada Lovelace
@@ -94,6 +97,60 @@ def test_unclosed_tags_and_brackets_terminate():
     doc = clean_wikitext(text * 50)
     assert time.perf_counter() - start < 10
     assert doc.sentences  # something readable survives
+
+
+# Markup whose every opener stays open: mwparserfromhell's tokenizer goes back over the rest of the text
+# from each one. The C tokenizer took 20 s, about 110 s, 10 s and 50 s on these (time quadratic in length).
+BACKTRACKING = {"unclosed refs": "<ref>" * 20_000, "template parameters": "{{a|b=" * 12_000,
+                "external links": "[http://x " * 10_000, "unterminated tags": '<ref name="' * 8_000,
+                "closers before openers": "}}" * 6_000 + "{{a|b=" * 6_000}
+
+
+@pytest.mark.parametrize("text", BACKTRACKING.values(), ids=BACKTRACKING)
+def test_markup_that_makes_the_tokenizer_backtrack_is_refused_with_its_reason(text):
+    with pytest.raises(WikitextError) as exc:
+        clean_wikitext("Lead sentence.\n\n" + text)
+    assert exc.value.reason == "markup_too_costly" and "reads for" in exc.value.detail
+
+
+def test_open_markup_that_costs_little_is_cleaned_and_closed_markup_is_not_measured(monkeypatch):
+    """Broken but cheap markup (a few unclosed constructs, or many over a short text) is cleaned as before,
+    and a long table that closes what it opens never pays for the measurement."""
+    broken = "Start of text. <ref>never closed [[link without end {{tmpl without end <div><span> x\n\nNext para."
+    assert clean_wikitext(broken * 50).sentences
+    assert clean_wikitext("Intro. <ref>open " + "A sentence with [[a link]] and {{tl|x}}. " * 3_000).sentences
+
+    def measured(text):
+        raise AssertionError("check_cost ran on a well-formed table")
+
+    monkeypatch.setattr(clean, "check_cost", measured)
+    table = '{| class="wikitable"\n' + "".join(f"|-\n| [[Link {i}|b]] || [http://x.org/{i} t] || {{{{flag|X}}}} "
+                                               f'<ref name="r{i}">cite</ref>\n' for i in range(2_000)) + "|}\n"
+    assert clean_wikitext(table).sections[0].nodes
+
+
+_MARKUP = st.lists(st.sampled_from(["{{", "}}", "[[", "]]", "[", "]", "<ref>", "</ref>", '<ref name="', "<div>",
+                                    "</div>", "{|", "\n|}", "|", "=", "<!--", "-->", "http://x.org ", "word ",
+                                    "\n", "''", "&amp;", "<br/>", "\n==h==\n"]), max_size=40).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_MARKUP)
+def test_the_counting_tokenizer_is_the_library_s(text):
+    """The cost check counts reads in the library's Python tokenizer: it must still tokenize as the C one."""
+    from mwparserfromhell.parser import CTokenizer
+
+    from revmine.pipeline.wikiparse import _CountingTokenizer
+
+    assert _CountingTokenizer(10 ** 9).tokenize(text, 0, True) == CTokenizer().tokenize(text, 0, True)
+
+
+def test_splitting_an_unterminated_tag_run_takes_linear_time():
+    """Tag patterns stop at "<": `<ref[^>/]*>` scanned to the end of the text from each "<ref" (990 KB of
+    them: 267 s). A subprocess, so the old pattern fails by its timeout instead of stalling the suite."""
+    code = "from revmine.pipeline.clean import split_sections; print(len(split_sections('<ref name=\"' * 90_000)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "1"
 
 
 def test_an_opener_never_closed_does_not_swallow_the_sections_after_it():

@@ -172,6 +172,29 @@ def test_the_same_bytes_twice_with_two_worker_processes(tmp_path, fast, sample_d
     assert result.accounting.balanced and result.accounting.revisions_read == 25
 
 
+# ---- wikitext that would stall a worker -------------------------------------------------------------
+
+def test_a_revision_whose_markup_makes_the_parser_backtrack_quarantines_its_pairs(tmp_path, fast, monkeypatch):
+    """A vandalised revision (an unterminated tag repeated: minutes in mwparserfromhell's tokenizer) costs
+    its two pairs, each a pair-level quarantine row with the reason, and the run goes on. Its text is
+    measured once, not again as the next pair's old side."""
+    from revmine.pipeline import clean
+
+    measured = []
+    monkeypatch.setattr(clean, "check_cost", lambda t, check=clean.check_cost: (measured.append(len(t)), check(t)))
+    vandal = "&lt;ref name=&quot;" * 8_000
+    text = dump(page(1, [5, 6, 7, 8])).replace("Some text here. Another sentence. 6", vandal, 1)
+    path = tmp_path / "v.xml"
+    path.write_text(text)
+    result = run([str(path)], str(tmp_path / "wh"), fast)
+    assert result.accounting.balanced and result.accounting.pairs_written == 3
+    assert result.accounting.diff_quarantined == {"markup_too_costly": 2}  # 5 -> 6 and 6 -> 7
+    assert _count(tmp_path / "wh", "SELECT count(*) FROM quarantine WHERE reason = 'markup_too_costly' "
+                                   "AND level = 'pair' AND stage = 'clean' AND rev_id IN (6, 7)") == 2
+    assert _count(tmp_path / "wh", "SELECT count(*) FROM diffs") == 1  # 7 -> 8
+    assert len(measured) == 1
+
+
 # ---- duplicate revision ids ---------------------------------------------------------------------------
 
 def test_a_revision_id_on_two_pages_is_quarantined(tmp_path):

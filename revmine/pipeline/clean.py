@@ -24,7 +24,7 @@ import blingfire
 from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text,
                                     Wikilink)
 
-from revmine.pipeline.wikiparse import parse
+from revmine.pipeline.wikiparse import MarkupTooCostly, check_cost, parse
 from revmine.schemas.names import wiki_base
 
 # Tags whose content is not prose. (ref is handled separately: it is also a node we track.)
@@ -55,7 +55,9 @@ _WRAP_LAST = frozenset({"nowrap", "nobr", "lang", "transl", "small", "smaller", 
 _DROPPED = "\x00"
 _DROPPED_SPACE = re.compile(r"(?<=\S)\x00+(?=\w)")
 _STYLE = re.compile(r"'{2,5}")
-_STRAY_REF = re.compile(r"<\s*/?\s*ref\b[^>]*>", re.I)
+# Tag patterns stop at "<": with "[^>]*" each "<ref" of "<ref name=\"" repeated (no ">" after it) scanned
+# to the end of the text, time quadratic in its length (990 KB: 267 s in split_sections).
+_STRAY_REF = re.compile(r"<\s*/?\s*ref\b[^<>]*>", re.I)
 _EMPTY_BRACKETS = re.compile(r"\[\s*\]")
 MAX_SECTION_CHARS = 1_000_000  # guard against pathological sections; larger ones are quarantined
 _VALUE_CHARS = 500
@@ -274,7 +276,7 @@ def heading_starts(text: str) -> list[int]:
     return out
 
 
-_REF_OPEN = re.compile(r"<ref[^>/]*>", re.I)
+_REF_OPEN = re.compile(r"<ref[^<>/]*>", re.I)
 _REF_CLOSE = re.compile(r"</ref>", re.I)
 
 
@@ -299,7 +301,7 @@ def _balanced(s: str) -> bool:
     return not _unclosed_kinds(s)
 
 
-_BRACKET = re.compile(r"\{\{|\}\}|\{\||\|\}|\[\[|\]\]|<!--|<ref[^>/]*>|</ref>", re.I)
+_BRACKET = re.compile(r"\{\{|\}\}|\{\||\|\}|\[\[|\]\]|<!--|<ref[^<>/]*>|</ref>", re.I)
 _CLOSES = {"}}": "{{", "|}": "{|", "]]": "[["}
 
 
@@ -512,7 +514,7 @@ class _Renderer:
                     caption = m.group(2) or ""
                     self._add("media", name, caption)
                     if caption:
-                        self._inside(f"media:{name}", parse(caption))
+                        self._inside(f"media:{name}", _guarded_parse(caption))
         finally:
             self.container = outer
 
@@ -539,7 +541,9 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
         # Bold and italics stay text and are stripped below: MediaWiki closes them at the end of a line and
         # reads <ref> before them, whereas mwparserfromhell lets an unclosed '' swallow the rest of the
         # paragraph, a </ref> included, and the citation then leaks into the prose.
-        code = parse(raw[redirect.end():] if redirect else raw)
+        code = _guarded_parse(raw[redirect.end():] if redirect else raw)
+    except MarkupTooCostly as exc:
+        raise WikitextError("markup_too_costly", str(exc)) from exc
     except Exception as exc:  # mwparserfromhell raises ParserError and, on odd input, others
         raise WikitextError("unparseable_wikitext", f"{type(exc).__name__}: {exc}") from exc
     title, level, heading = "", 0, ""
@@ -559,6 +563,8 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
         text = r.render(code)
     except RecursionError as exc:
         raise WikitextError("unparseable_wikitext", "nesting too deep to walk") from exc
+    except MarkupTooCostly as exc:  # an image caption is parsed again on its own
+        raise WikitextError("markup_too_costly", str(exc)) from exc
     paragraphs = []
     for line in text.split("\n"):
         line = _SPACES.sub(" ", _EMPTY_BRACKETS.sub("", _joined(_STRAY_REF.sub(_DROPPED, line)))).strip()
@@ -594,6 +600,11 @@ def _block_balanced(s: str) -> bool:
         return True
     if _TAG_LEFT_OPEN.search(s):  # a tag whose attributes go on past the cut (`<script src="'` + newline)
         return False
+    return not any(_open_tags(s).values())
+
+
+def _open_tags(s: str) -> dict[str, int]:
+    """How many of each HTML-like tag `s` opens and does not close (void and self-closing tags aside)."""
     depth: dict[str, int] = {}
     for close, name, selfclose in _BLOCK_TAG.findall(s):
         name = name.lower()
@@ -603,10 +614,32 @@ def _block_balanced(s: str) -> bool:
             depth[name] = depth.get(name, 0) + 1
         elif depth.get(name):  # a closing tag with none open is text
             depth[name] -= 1
-    return not any(depth.values())
+    return depth
 
 
 _MAX_OPEN_TRIES = 16
+
+# Left-open constructs x characters above which a text's tokenizing is measured first (check_cost). Each
+# construct the tokenizer cannot close sends it back over the rest of the text: at this figure the C
+# tokenizer takes up to about 0.35 s. A real block with a few unclosed refs stays well under it; a long
+# wikitable that closes everything it opens is not measured at all.
+SUSPECT_SCANS = 5_000_000
+
+
+def _left_open(s: str) -> int:
+    """How many constructs `s` leaves open, order-aware where the bracket walk is: templates, tables,
+    links and refs (`_nest`), other HTML-like tags, and `<` or `[` with no `>` or `]` to match."""
+    depth = _nest(s)
+    n = sum(depth.values()) if depth is not None else s.count("<!--")
+    return n + max(0, s.count("<") - s.count(">")) + max(0, s.count("[") - s.count("]")) + sum(_open_tags(s).values())
+
+
+def _guarded_parse(text: str):
+    """`parse`, after `check_cost` where the text leaves many constructs open over many characters.
+    Raises MarkupTooCostly for text whose tokenizing would take time quadratic in its length."""
+    if len(text) * len(text) > SUSPECT_SCANS and _left_open(text) * len(text) > SUSPECT_SCANS:
+        check_cost(text)
+    return parse(text)
 
 
 def split_blocks(raw: str, balanced: Callable[[str], bool] = _block_balanced) -> list[str]:
@@ -668,6 +701,9 @@ class LRU:
         self.size = size
         self.data: OrderedDict = OrderedDict()
         self.hits = self.misses = 0
+        # Texts refused as too costly to tokenize, (reason, detail) by key: a vandalised revision is the
+        # new side of one pair and the old side of the next, and its refusal takes seconds to reach.
+        self._refused: dict = {}
 
     def fetch(self, key, make: Callable[[], Any]) -> tuple[Any, bool]:
         """(value, made): the cached value for `key`, else `make()`, stored."""
@@ -676,7 +712,16 @@ class LRU:
             self.data.move_to_end(key)
             self.hits += 1
             return hit, False
-        value = make()
+        if key in self._refused:
+            raise WikitextError(*self._refused[key])
+        try:
+            value = make()
+        except WikitextError as exc:
+            if exc.reason == "markup_too_costly":
+                if len(self._refused) >= 64:
+                    self._refused.clear()
+                self._refused[key] = (exc.reason, exc.detail)
+            raise
         self.misses += 1
         self.data[key] = value
         if len(self.data) > self.size:
