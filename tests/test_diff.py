@@ -513,3 +513,52 @@ def test_provenance_aligner_covers_every_sentence_once_and_links_only_what_the_r
     if old and new:
         share = np.maximum(*provenance(old, new))
         assert {p for a in got for p in a.pairs} == {(i, j) for i, j in zip(*np.nonzero(share >= 0.5))}
+
+
+def test_a_sentence_of_many_thousand_tokens_is_diffed_without_difflib_s_quadratic_matcher(monkeypatch):
+    """A 40,000-token "sentence" of 50 distinct words took difflib 16 s (and four times as long at each
+    doubling); past MAX_DIFFLIB_TOKENS the runs come from rapidfuzz's Levenshtein alignment."""
+    import difflib
+    import random
+
+    from revmine.pipeline import extract
+
+    real = difflib.SequenceMatcher
+
+    def bounded(junk, a, b, **kw):
+        assert max(len(a), len(b)) <= extract.MAX_DIFFLIB_TOKENS, f"difflib on {len(a)} x {len(b)} tokens"
+        return real(junk, a, b, **kw)
+
+    monkeypatch.setattr(extract.difflib, "SequenceMatcher", bounded)
+    rng = random.Random(0)
+    old = [f"w{rng.randrange(50)}" for _ in range(40_000)]
+    new = [t if rng.random() > 0.05 else f"w{rng.randrange(50)}" for t in old]
+    new[100:100] = ["Inserted", "words"]
+    edits = extract_edits(old, new, extract.shipped_merger())
+    assert any(e.new and new[e.new[0]:e.new[1]] == ["Inserted", "words"] for e in edits)
+
+    def kept(tokens, spans):  # the tokens no edit touches, in order: the same on both sides
+        inside = {i for a, b in spans for i in range(a, b)}
+        return [t.casefold() for i, t in enumerate(tokens) if i not in inside]
+
+    assert kept(old, [e.old for e in edits if e.old]) == kept(new, [e.new for e in edits if e.new])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=60), st.lists(st.sampled_from("abcdefg"), max_size=60))
+def test_the_long_sequence_opcodes_rebuild_the_new_side_as_difflib_s_do(a, b):
+    """Past the difflib limit the opcodes keep difflib's shape: they cover both sides in order, equal
+    stretches are equal, and no two changes touch (the limit lowered to 0 to fuzz it on short input)."""
+    from revmine.pipeline import extract
+
+    saved, extract.MAX_DIFFLIB_TOKENS = extract.MAX_DIFFLIB_TOKENS, 0
+    try:
+        ops = extract._opcodes(a, b)
+    finally:
+        extract.MAX_DIFFLIB_TOKENS = saved
+    assert (ops[0][1], ops[0][3]) == (0, 0) and (ops[-1][2], ops[-1][4]) == (len(a), len(b))
+    assert all(x[2] == y[1] and x[4] == y[3] for x, y in zip(ops, ops[1:]))
+    assert all(a[i1:i2] == b[j1:j2] for t, i1, i2, j1, j2 in ops if t == "equal")
+    assert all(not (x[0] != "equal" and y[0] != "equal") for x, y in zip(ops, ops[1:]))
+    assert all(t == {(True, True): "replace", (True, False): "delete", (False, True): "insert"}[(i1 < i2, j1 < j2)]
+               for t, i1, i2, j1, j2 in ops if t != "equal")
