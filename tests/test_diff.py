@@ -517,19 +517,19 @@ def test_provenance_aligner_covers_every_sentence_once_and_links_only_what_the_r
 
 def test_a_sentence_of_many_thousand_tokens_is_diffed_without_difflib_s_quadratic_matcher(monkeypatch):
     """A 40,000-token "sentence" of 50 distinct words took difflib 16 s (and four times as long at each
-    doubling); past MAX_DIFFLIB_TOKENS the runs come from rapidfuzz's Levenshtein alignment."""
+    doubling); past MAX_DIFFLIB_ITEMS the runs come from rapidfuzz's Levenshtein alignment."""
     import difflib
     import random
 
-    from revmine.pipeline import extract
+    from revmine.pipeline import extract, seqdiff
 
     real = difflib.SequenceMatcher
 
     def bounded(junk, a, b, **kw):
-        assert max(len(a), len(b)) <= extract.MAX_DIFFLIB_TOKENS, f"difflib on {len(a)} x {len(b)} tokens"
+        assert max(len(a), len(b)) <= seqdiff.MAX_DIFFLIB_ITEMS, f"difflib on {len(a)} x {len(b)} tokens"
         return real(junk, a, b, **kw)
 
-    monkeypatch.setattr(extract.difflib, "SequenceMatcher", bounded)
+    monkeypatch.setattr(seqdiff.difflib, "SequenceMatcher", bounded)
     rng = random.Random(0)
     old = [f"w{rng.randrange(50)}" for _ in range(40_000)]
     new = [t if rng.random() > 0.05 else f"w{rng.randrange(50)}" for t in old]
@@ -549,13 +549,13 @@ def test_a_sentence_of_many_thousand_tokens_is_diffed_without_difflib_s_quadrati
 def test_the_long_sequence_opcodes_rebuild_the_new_side_as_difflib_s_do(a, b):
     """Past the difflib limit the opcodes keep difflib's shape: they cover both sides in order, equal
     stretches are equal, and no two changes touch (the limit lowered to 0 to fuzz it on short input)."""
-    from revmine.pipeline import extract
+    from revmine.pipeline import seqdiff
 
-    saved, extract.MAX_DIFFLIB_TOKENS = extract.MAX_DIFFLIB_TOKENS, 0
+    saved, seqdiff.MAX_DIFFLIB_ITEMS = seqdiff.MAX_DIFFLIB_ITEMS, 0
     try:
-        ops = extract._opcodes(a, b)
+        ops = seqdiff.opcodes(a, b)
     finally:
-        extract.MAX_DIFFLIB_TOKENS = saved
+        seqdiff.MAX_DIFFLIB_ITEMS = saved
     assert (ops[0][1], ops[0][3]) == (0, 0) and (ops[-1][2], ops[-1][4]) == (len(a), len(b))
     assert all(x[2] == y[1] and x[4] == y[3] for x, y in zip(ops, ops[1:]))
     assert all(a[i1:i2] == b[j1:j2] for t, i1, i2, j1, j2 in ops if t == "equal")

@@ -12,7 +12,6 @@ or at similar tokens) gained nothing across folds (benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import math
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 from rapidfuzz.distance import Levenshtein
+
+from revmine.pipeline.seqdiff import opcodes
 
 _TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 _PUNCT = re.compile(r"^[^\w\s]+$")
@@ -196,29 +197,6 @@ def _near(runs: Sequence[tuple], max_gap: int) -> list[bool]:
             for k in range(len(runs) - 1)]
 
 
-# difflib's matcher (autojunk off) is quadratic and worse on long, repetitive token sequences: a 40,000-token
-# "sentence" of 50 distinct words took 16 s a pair, four times as long at each doubling, and a section may
-# hold 1 M characters. Past this length (arXivEdits sentences stay under 200 tokens) the runs come from
-# rapidfuzz's bit-parallel Levenshtein alignment (C++, Hirschberg's bounded memory): 160,000 tokens in 4 s.
-MAX_DIFFLIB_TOKENS = 2_000
-
-
-def _opcodes(fo: Sequence[str], fn: Sequence[str]) -> list[tuple]:
-    """difflib-style opcodes: alternating equal stretches and single non-equal runs."""
-    if max(len(fo), len(fn)) <= MAX_DIFFLIB_TOKENS:
-        return difflib.SequenceMatcher(None, fo, fn, autojunk=False).get_opcodes()
-    out: list = []
-    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(fo, fn):
-        if tag != "equal" and out and out[-1][0] != "equal":  # adjacent changes are one run, as in difflib
-            _, a1, _, b1, _ = out.pop()
-            i1, j1 = a1, b1
-            tag = "replace" if i1 < i2 and j1 < j2 else ("delete" if i1 < i2 else "insert")
-        elif tag != "equal":
-            tag = "replace" if i1 < i2 and j1 < j2 else tag
-        out.append((tag, i1, i2, j1, j2))
-    return out
-
-
 def difflib_runs(fo: Sequence[str], fn: Sequence[str], old: Optional[Sequence[str]] = None,
                  new: Optional[Sequence[str]] = None) -> list[tuple]:
     """difflib's non-matching opcodes between two case-folded token sequences.
@@ -229,7 +207,7 @@ def difflib_runs(fo: Sequence[str], fn: Sequence[str], old: Optional[Sequence[st
     it). A capital next to another change usually belongs to it (a sentence's new first word), and as a
     run of its own it cost more than it gained on arXivEdits train+dev: F1 of plain runs 0.679, with
     every case change 0.671, with the untouched ones 0.685."""
-    ops = _opcodes(fo, fn)
+    ops = opcodes(fo, fn)
     runs = [op for op in ops if op[0] != "equal"]
     if old is None or new is None:
         return runs

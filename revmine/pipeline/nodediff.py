@@ -15,19 +15,20 @@ all sections, so a section added, removed, renamed or moved is reported as a `he
 """
 from __future__ import annotations
 
-import difflib
 from collections import Counter, defaultdict
 from operator import attrgetter
 from typing import Optional, Sequence
 
 from revmine.pipeline.clean import CleanDoc, Node
+from revmine.pipeline.seqdiff import opcodes
 from revmine.schemas import NodeChange
 
 __all__ = ["node_changes", "sequence_opcodes", "template_params"]
 
 
 def sequence_opcodes(old: Sequence, new: Sequence) -> list[tuple]:
-    """difflib opcodes over two sequences of hashables, with the common prefix and suffix matched first.
+    """difflib opcodes over two sequences of hashables (seqdiff.opcodes: bounded work on long ones), with the
+    common prefix and suffix matched first.
 
     Consecutive revisions share almost everything; trimming the shared ends in a plain loop
     leaves difflib only the middle, where it is quadratic in the worst case.
@@ -37,7 +38,7 @@ def sequence_opcodes(old: Sequence, new: Sequence) -> list[tuple]:
     s = _shared_run(old, new, n - 1, m - 1, -1, min(n, m) - p)
     ops = [("equal", 0, p, 0, p)] if p else []
     if p < n - s or p < m - s:
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old[p:n - s], new[p:m - s], autojunk=False).get_opcodes():
+        for tag, i1, i2, j1, j2 in opcodes(old[p:n - s], new[p:m - s]):
             ops.append((tag, i1 + p, i2 + p, j1 + p, j2 + p))
     if s:
         ops.append(("equal", n - s, n, m - s, m))
