@@ -29,7 +29,7 @@ def synthetic(repeats: list[int]) -> None:
 
     from revmine.pipeline.clean import WikitextError, clean_wikitext
 
-    print(f"| markup | characters | C tokenizer alone | guarded cleaning | verdict | ratio |\n|---|---:|---:|---:|---|---:|")
+    print("| markup | characters | C tokenizer alone | guarded cleaning | verdict | ratio |\n|---|---:|---:|---:|---|---:|")
     for name, unit in FAMILIES.items():
         for n in repeats:
             text = unit * n
