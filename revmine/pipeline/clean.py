@@ -542,8 +542,8 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
         # reads <ref> before them, whereas mwparserfromhell lets an unclosed '' swallow the rest of the
         # paragraph, a </ref> included, and the citation then leaks into the prose.
         code = _guarded_parse(raw[redirect.end():] if redirect else raw)
-    except MarkupTooCostly as exc:
-        raise WikitextError("markup_too_costly", str(exc)) from exc
+    except WikitextError:
+        raise
     except Exception as exc:  # mwparserfromhell raises ParserError and, on odd input, others
         raise WikitextError("unparseable_wikitext", f"{type(exc).__name__}: {exc}") from exc
     title, level, heading = "", 0, ""
@@ -563,8 +563,6 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
         text = r.render(code)
     except RecursionError as exc:
         raise WikitextError("unparseable_wikitext", "nesting too deep to walk") from exc
-    except MarkupTooCostly as exc:  # an image caption is parsed again on its own
-        raise WikitextError("markup_too_costly", str(exc)) from exc
     paragraphs = []
     for line in text.split("\n"):
         line = _SPACES.sub(" ", _EMPTY_BRACKETS.sub("", _joined(_STRAY_REF.sub(_DROPPED, line)))).strip()
@@ -635,10 +633,15 @@ def _left_open(s: str) -> int:
 
 
 def _guarded_parse(text: str):
-    """`parse`, after `check_cost` where the text leaves many constructs open over many characters.
-    Raises MarkupTooCostly for text whose tokenizing would take time quadratic in its length."""
+    """`parse`, after `check_cost` where the text leaves many constructs open over many characters (a
+    block, or an image caption parsed again on its own). Raises WikitextError("markup_too_costly") for
+    text whose tokenizing would take time quadratic in its length."""
+    # Short texts skip the estimate: they hold too few characters for either factor to grow large.
     if len(text) * len(text) > SUSPECT_SCANS and _left_open(text) * len(text) > SUSPECT_SCANS:
-        check_cost(text)
+        try:
+            check_cost(text)
+        except MarkupTooCostly as exc:
+            raise WikitextError("markup_too_costly", str(exc)) from exc
     return parse(text)
 
 
