@@ -1,10 +1,11 @@
 """Node changes: nested nodes, renames, moves, template parameters and sections, with mwedittypes as the oracle."""
 import json
+from collections import Counter
 import pathlib
 import sys
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import wikipedia_dumps
@@ -273,3 +274,121 @@ def test_thousands_of_alike_nodes_are_matched_without_difflib_s_quadratic_matche
     new = clean_wikitext("Text. " + "[[b]] {{a}} " * 6_000)
     changes = node_changes(_Key(), old, new)
     assert len(changes) <= 4 and all(c.action in ("moved", "added", "removed") for c in changes)
+
+
+# ---- nodes are paired in place: an unchanged paragraph or line between them keeps them apart ----------------
+
+@pytest.mark.parametrize("old, new", [
+    ("Intro [[Alpha]] text.\n\nA plain paragraph.\n\nAnother one.\n\nEnd [[Gamma]] here.\n",
+     "Intro text.\n\nA plain paragraph.\n\nAnother one.\n\nEnd [[Beta]] [[Gamma]] here.\n"),
+    ("* [[Alpha]] one\n* two\n* three\n* [[Gamma]] four\n", "* one\n* two\n* three\n* [[Beta]] [[Gamma]] four\n"),
+    ("{{Cite|a=1}} first.\n\nKept.\n\nLast.\n", "First.\n\nKept.\n\nLast {{Cite|a=2}}.\n"),
+])
+def test_a_node_removed_and_another_added_paragraphs_apart_are_not_one_change(old, new):
+    """A link taken out of the lead and another put in three paragraphs on are a removal and an addition:
+    an unchanged paragraph (or list line) between them anchors the match. mwedittypes says so for the list
+    lines and calls the paragraphs' links one change; a same-named template is one change wherever it went
+    (matched by name across the page), as before."""
+    got = sorted((t, a) for t, a, _ in changes(old, new))
+    kind = "template" if "Cite" in old else "wikilink"
+    assert got == ([(kind, "changed")] if kind == "template" else [(kind, "added"), (kind, "removed")])
+
+
+def test_a_node_replaced_in_its_paragraph_is_still_one_change():
+    assert [(t, a) for t, a, _ in changes("A [[Alpha]] b.\n\nKept.\n", "A [[Beta]] b, now longer.\n\nKept.\n")] == [
+        ("wikilink", "changed")]
+
+
+_WORDS = ("river", "city", "music", "science", "people")
+
+
+@st.composite
+def _node(draw, kind=None):
+    kind = kind or draw(st.sampled_from(["link", "piped", "template", "ref", "ext", "cat", "media"]))
+    w = draw(st.sampled_from(_WORDS)).capitalize() + str(draw(st.integers(1, 30)))
+    v = draw(st.sampled_from(_WORDS))
+    return kind, {"link": f"[[{w}]]", "piped": f"[[{w}|{v}]]", "template": f"{{{{T{w[:2]}|a={v}}}}}",
+                  "ref": f"<ref>{v} {w}</ref>", "ext": f"[http://example.org/{w} {v}]", "cat": f"[[Category:{w}]]",
+                  "media": f"[[File:{w}.jpg|thumb|{v}]]"}[kind]
+
+
+@st.composite
+def _page(draw):
+    """Paragraphs of words and nodes, under one or two headings: [[kind, text], ...] per paragraph."""
+    paras = []
+    for s in range(draw(st.integers(1, 2))):
+        if s:
+            paras.append([["heading", f"== Head {draw(st.integers(1, 30))} =="]])
+        for _ in range(draw(st.integers(1, 3))):
+            parts = []
+            for _ in range(draw(st.integers(1, 5))):
+                if draw(st.booleans()):
+                    parts.append(list(draw(_node())))
+                parts.append(["text", " ".join(draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=4))) + "."])
+            paras.append(parts)
+    return paras
+
+
+def _text(paras) -> str:
+    return "\n\n".join(" ".join(s for _, s in parts) for parts in paras) + "\n"
+
+
+@st.composite
+def _node_edit(draw, paras, where=None):
+    """`paras` with one node added, removed or changed (in paragraph `where`, if given)."""
+    paras = [[list(p) for p in parts] for parts in paras]
+    spots = [(i, j) for i, parts in enumerate(paras) for j, (k, _) in enumerate(parts) if k != "text"
+             and (where is None or i == where)]
+    texts = [(i, j) for i, parts in enumerate(paras) for j, (k, _) in enumerate(parts) if k == "text"
+             and (where is None or i == where)]
+    op = draw(st.sampled_from(["add"] if not spots else ["change"] if not texts else ["add", "remove", "change"]))
+    if op == "add":
+        i, j = draw(st.sampled_from(texts))
+        paras[i].insert(j + 1, list(draw(_node())))
+    else:
+        i, j = draw(st.sampled_from(spots))
+        kind = paras[i][j][0]
+        if op == "remove":
+            del paras[i][j]
+        elif kind == "heading":
+            paras[i][j] = ["heading", f"== Head {draw(st.integers(31, 60))} =="]
+        else:
+            paras[i][j] = list(draw(_node(kind)))
+    return paras
+
+
+def _moves_left_out(counts):
+    return {t: {a: n for a, n in acts.items() if a != "moved"} for t, acts in counts.items()
+            if any(a != "moved" for a in acts)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_any_single_node_edit_counts_as_mwedittypes_counts_it(data):
+    """mwedittypes is the oracle: one node added, removed or changed anywhere in a generated page gives the
+    same counts per node type and action from both tools."""
+    pytest.importorskip("mwedittypes")
+    base = data.draw(_page())
+    old, new = _text(base), _text(data.draw(_node_edit(base)))
+    assert revmine_counts(old, new) == _moves_left_out(mwedittypes_counts(old, new)[0]), (old, new)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_edits_an_unchanged_paragraph_apart_count_as_each_alone(data):
+    """Two node edits with an unchanged paragraph between them report what each reports alone: nothing
+    pairs across the anchor. (mwedittypes itself varies here, so revmine's single edits, checked against
+    it above, are the oracle.) Edits that touch nodes of the same type and key are left out: an identical
+    node is a move, and a same-named one a change, wherever they went."""
+    base = data.draw(_page().filter(lambda p: len(p) >= 3))
+    first = data.draw(st.integers(0, len(base) - 3))
+    second = data.draw(st.integers(first + 2, len(base) - 1))
+    one = data.draw(_node_edit(base, where=first))
+    both = data.draw(_node_edit(one, where=second))
+    two = [both[i] if i == second else base[i] for i in range(len(base))]
+    alone = [_records(_text(base), _text(new)) for new in (one, two)]
+    touched = [{(c.node_type, k) for c in recs for k in (c.key, c.old_key) if k} for recs in alone]
+    assume(not touched[0] & touched[1])
+    counted = [Counter((c.node_type, c.action) for c in recs) for recs in alone]
+    assert Counter((t, a) for t, a, _ in changes(_text(base), _text(both))) == \
+        counted[0] + counted[1], (_text(base), _text(both))

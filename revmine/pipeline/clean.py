@@ -145,6 +145,9 @@ class CleanSection:
     nodes: tuple[Node, ...]
     level: int = 0  # heading level (2 for ==Title==); 0 for the lead
     heading: str = ""  # the heading's wikitext between the = signs (a link in it is part of the heading)
+    # (digest of the block's raw text, how many of `nodes` it holds) for each block (see split_blocks), in
+    # order: the node differ anchors on unchanged blocks, so nodes paragraphs apart are never paired
+    blocks: tuple[tuple[str, int], ...] = ()
 
 
 class SentenceRef(NamedTuple):
@@ -580,7 +583,7 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
                 sent_spans.append((p_idx, pos + a, pos + a + len(stripped)))
         pos += len(para) + 1
     return CleanSection(title, "\n".join(paragraphs), len(paragraphs), tuple(sent_texts), tuple(sent_spans),
-                        tuple(r.nodes), level, heading)
+                        tuple(r.nodes), level, heading, ((_digest(raw), len(r.nodes)),))
 
 
 _BLOCK_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*?(/?)>")
@@ -682,9 +685,10 @@ def _cut(raw: str, sep: str, balanced: Callable[[str], bool]) -> list[str]:
 
 def _joined_blocks(parts: list[CleanSection]) -> CleanSection:
     """One section from its cleaned blocks: paragraphs and sentence offsets follow on, nodes in order."""
-    texts, spans, sents, nodes = [], [], [], []
+    texts, spans, sents, nodes, blocks = [], [], [], [], []
     pos = para = 0
     for p in parts:
+        blocks.extend(p.blocks)
         if p.text:
             texts.append(p.text)
             spans.extend((i + para, a + pos, b + pos) for i, a, b in p.sent_spans)
@@ -694,7 +698,7 @@ def _joined_blocks(parts: list[CleanSection]) -> CleanSection:
         nodes.extend(p.nodes)
     head = parts[0]
     return CleanSection(head.title, "\n".join(texts), para, tuple(sents), tuple(spans), tuple(nodes), head.level,
-                        head.heading)
+                        head.heading, tuple(blocks))
 
 
 class LRU:

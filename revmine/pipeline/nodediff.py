@@ -1,7 +1,9 @@
 """Node changes between two cleaned revisions: added, removed, changed (in place or renamed) and moved.
 
 Only sections whose raw text differs are compared; their nodes, nested ones included, are laid out in
-document order and matched as a sequence (difflib, shared ends trimmed first):
+document order, each block (paragraph or line, see clean.split_blocks) led by a marker of its text, and
+matched as a sequence (difflib, shared ends trimmed first). An unchanged block is thus an anchor that no
+pairing below crosses in place:
 
 1. an identical node removed in one place and added in another is a move;
 2. in a replaced stretch, a removed and an added node of the same type are one change: same key first,
@@ -131,7 +133,30 @@ def _pair(olds: list[_Item], news: list[_Item], action: str, same_key: bool, sam
                 o.match, n.match, o.action, n.action = n, o, action, action
 
 
-def _match(old_seq: list[tuple[Node, str]], new_seq: list[tuple[Node, str]], old_ids: Sequence,
+def _laid_out(doc: CleanDoc, idx: list[int], anchor: list[str]) -> tuple[list, list]:
+    """The nodes of sections `idx` in document order as (node, section title), each block of a section
+    led by a marker (None) whose identity is the block's text, and the identities to match them by.
+
+    A node's identity is a plain tuple (what Node's equality compares), so difflib hashes and compares in
+    C rather than through the dataclass's generated methods. The markers make an unchanged paragraph or
+    line an anchor: a link removed from one paragraph and another added three paragraphs on are a removal
+    and an addition, not one changed link."""
+    seq: list = []
+    ids: list = []
+    for i in idx:
+        section = doc.sections[i]
+        at = 0
+        for digest, n in section.blocks or (("", len(section.nodes)),):
+            seq.append(None)
+            ids.append(("\n", anchor[i], digest))
+            for node in section.nodes[at:at + n]:
+                seq.append((node, section.title))
+                ids.append((anchor[i], node.type, node.key, node.digest))
+            at += n
+    return seq, ids
+
+
+def _match(old_seq: list[Optional[tuple[Node, str]]], new_seq: list[Optional[tuple[Node, str]]], old_ids: Sequence,
            new_ids: Sequence) -> tuple[list[_Item], list[_Item]]:
     """The (node, section) items of the stretches where `old_ids` and `new_ids` differ, matched as the
     module docstring says; unmatched items keep `match` None."""
@@ -140,8 +165,8 @@ def _match(old_seq: list[tuple[Node, str]], new_seq: list[tuple[Node, str]], old
     blocks: list[tuple[list[_Item], list[_Item]]] = []
     for tag, i1, i2, j1, j2 in sequence_opcodes(old_ids, new_ids):
         if tag != "equal":
-            bo = [_Item(n, s) for n, s in old_seq[i1:i2]]
-            bn = [_Item(n, s) for n, s in new_seq[j1:j2]]
+            bo = [_Item(*x) for x in old_seq[i1:i2] if x is not None]  # block markers are no nodes
+            bn = [_Item(*x) for x in new_seq[j1:j2] if x is not None]
             olds.extend(bo)
             news.extend(bn)
             blocks.append((bo, bn))
@@ -157,18 +182,14 @@ def node_changes(key, old: CleanDoc, new: CleanDoc) -> list[NodeChange]:
     """NodeChange records for one pair; `key` carries wiki, year and pair_id."""
     headings, renamed = heading_changes(key, old, new)
     old_idx, new_idx = _changed_sections(old, new)
-    old_seq = [(n, old.sections[i].title) for i in old_idx for n in old.sections[i].nodes]
-    new_seq = [(n, new.sections[i].title) for i in new_idx for n in new.sections[i].nodes]
     # A node is matched in place within its section, so one that went to another section is a move even
     # where the order of the page's nodes is unchanged. A renamed section keeps its nodes, and a section
     # that exists on one side only counts as part of the one before it (a section split in two, or
     # merged back, moves nothing).
     old_anchor = _anchors([renamed.get(s.title, s.title) for s in old.sections], [s.title for s in new.sections])
     new_anchor = _anchors([s.title for s in new.sections], [renamed.get(s.title, s.title) for s in old.sections])
-    # A node's identity as a plain tuple (what Node's equality compares), so difflib hashes and compares
-    # in C rather than through the dataclass's generated methods.
-    old_ids = [(old_anchor[i], n.type, n.key, n.digest) for i in old_idx for n in old.sections[i].nodes]
-    new_ids = [(new_anchor[i], n.type, n.key, n.digest) for i in new_idx for n in new.sections[i].nodes]
+    old_seq, old_ids = _laid_out(old, old_idx, old_anchor)
+    new_seq, new_ids = _laid_out(new, new_idx, new_anchor)
     olds, news = _match(old_seq, new_seq, old_ids, new_ids)
     common = dict(wiki=key.wiki, year=key.year, pair_id=key.pair_id)
     moved_containers = {f"{n.node.type}:{n.node.key}" for n in news if n.action == "moved"}
