@@ -304,12 +304,17 @@ _WORDS = ("river", "city", "music", "science", "people")
 
 @st.composite
 def _node(draw, kind=None):
-    kind = kind or draw(st.sampled_from(["link", "piped", "template", "ref", "ext", "cat", "media"]))
+    kind = kind or draw(st.sampled_from(sorted(_KINDS)))
     w = draw(st.sampled_from(_WORDS)).capitalize() + str(draw(st.integers(1, 30)))
-    v = draw(st.sampled_from(_WORDS))
-    return kind, {"link": f"[[{w}]]", "piped": f"[[{w}|{v}]]", "template": f"{{{{T{w[:2]}|a={v}}}}}",
-                  "ref": f"<ref>{v} {w}</ref>", "ext": f"[http://example.org/{w} {v}]", "cat": f"[[Category:{w}]]",
-                  "media": f"[[File:{w}.jpg|thumb|{v}]]"}[kind]
+    return kind, _KINDS[kind].format(w=w, v=draw(st.sampled_from(_WORDS)), t=w[:2])
+
+
+# One node of each type, and nodes nested in templates, references, captions, tables and galleries
+_KINDS = {"link": "[[{w}]]", "piped": "[[{w}|{v}]]", "template": "{{{{T{t}|a={v}}}}}", "ref": "<ref>{v} {w}</ref>",
+          "named_ref": '<ref name="{t}">{v}</ref>', "ext": "[http://example.org/{w} {v}]", "cat": "[[Category:{w}]]",
+          "media": "[[File:{w}.jpg|thumb|{v}]]", "interlanguage": "[[fr:{w}]]", "link_in_template": "{{{{Box{t}|x=[[{w}]]}}}}",
+          "link_in_ref": "<ref>See [[{w}]]</ref>", "link_in_caption": "[[File:{w}.png|thumb|A [[{v}]] map]]",
+          "table": "\n{{| class=wikitable\n| {w} || [[{v}]]\n|}}\n", "gallery": "\n<gallery>\nFile:{w}.jpg|{v}\n</gallery>\n"}
 
 
 @st.composite
