@@ -11,7 +11,7 @@ from revmine.pipeline.arxiv import read_arxiv
 from revmine.pipeline.diff import DiffEngine
 from revmine.pipeline.extract import edits_between
 from revmine.pipeline.extract import SpanEdit, extract_edits, tokenize
-from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, RevisionPair, Sentence, SourceStats
+from revmine.schemas import Alignment, DiffStats, Edit, NodeChange, Quarantine, RevisionPair, Sentence, SourceStats
 
 
 def test_aligner_expresses_every_shape():
@@ -219,6 +219,21 @@ def test_arxiv_jsonl(tmp_path):
     edit_pair = next(p for p in pairs if p.pair_id.endswith("v1-v2"))
     (edit,) = [r for r in DiffEngine().diff(edit_pair) if isinstance(r, Edit)]
     assert (edit.type, edit.old_text, edit.source) == ("Deletion", "new", "arxiv")
+
+
+def test_arxiv_jsonl_records_holding_line_separators_and_deep_nesting(tmp_path):
+    """JSON writers leave U+2028 and U+0085 unescaped in strings (ensure_ascii=False); str.splitlines cut
+    each such record into malformed pieces. A line nested deeper than json's recursion limit raised
+    RecursionError and stopped the run; it is one malformed record."""
+    path = tmp_path / "papers.jsonl"
+    lines = [json.dumps({"paper_id": "p", "version": v, "text": f"One\u2028two {v}.\u0085 Three."}, ensure_ascii=False)
+             for v in (1, 2)] + ['{"paper_id": "q", "version": 1, "text": ' + "[" * 50_000 + "]" * 50_000 + "}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    recs = list(read_arxiv(str(path)))
+    (stats,) = [r for r in recs if isinstance(r, SourceStats)]
+    assert stats.revisions_read == 3
+    assert sorted(r.pair_id for r in recs if isinstance(r, RevisionPair)) == ["arxiv:p:v0-v1", "arxiv:p:v1-v2"]
+    assert [(q.reason, q.line) for q in recs if isinstance(q, Quarantine)] == [("malformed_record", 3)]
 
 
 def test_arxivedits_example_format(shared_data):

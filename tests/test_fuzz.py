@@ -6,12 +6,15 @@ example and a reproduce blob; `--hypothesis-seed=N` replays a run.
 """
 import bz2
 import gzip
+import json
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import assert_books_balance, read_all
 from revmine.config import ReadConfig
+from revmine.pipeline.arxiv import read_arxiv
+from revmine.schemas import Quarantine, RevisionPair, SourceStats
 from revmine.warehouse.layout import write_records
 from trust_helpers import count_revision_tags, snapshot
 
@@ -106,3 +109,47 @@ def test_any_damaged_dump_is_read_without_loss(tmp_path_factory, data, container
     before = snapshot(root)
     write_records(str(wh), "k" * 16, [r for recs in out.values() for r in recs])
     assert {p for p in snapshot(root) - before if not p.startswith("wh")} == set()
+
+
+# ---- arXiv paper versions as JSON lines -------------------------------------------------------------------
+
+# Unescaped in JSON strings by writers with ensure_ascii=False, and line ends to str.splitlines
+_SEPARATORS = "\u2028\u2029\u0085\x0b\x0c\x1c\x1d\x1e"
+_RECORD = st.fixed_dictionaries(
+    {"paper_id": st.one_of(st.sampled_from(["2101.00001", "p", ""]), st.integers(0, 3)),
+     "version": st.one_of(st.integers(1, 4), st.sampled_from(["v1", "v2", "V3"])),
+     "text": st.text(alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from(_SEPARATORS), max_size=60)},
+    optional={"timestamp": st.sampled_from([1_600_000_000, "2020-01-02T03:04:05Z", None])})
+_BAD_LINE = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), min_size=1, max_size=30),
+    st.sampled_from(['{"paper_id": ' + "[" * 5000 + "]" * 5000 + ', "version": 1, "text": "x"}',  # deeper than
+                     "[" * 100_000,  # json's recursion limit
+                     '{"paper_id": true, "version": 1, "text": "x"}', '{"paper_id": "p", "version": 1, "text": 7}',
+                     '{"paper_id": "p", "version": "v-1", "text": "x"}', "null", "[]"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(_RECORD.map(lambda r: json.dumps(r, ensure_ascii=False)), _BAD_LINE), max_size=12),
+       crlf=st.booleans())
+def test_any_json_lines_input_is_read_without_loss(tmp_path_factory, lines, crlf):
+    """Every non-blank line is one version read: a pair (a creation included) or a quarantine row, never
+    an exception. A record's text may hold U+2028, U+0085 and the other characters str.splitlines ends a
+    line at, as JSON writers leave them unescaped; each valid record is still one version."""
+    path = tmp_path_factory.mktemp("arxiv") / "papers.jsonl"
+    path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode("utf-8", "surrogatepass"))
+    recs = list(read_arxiv(str(path)))
+    (stats,) = [r for r in recs if isinstance(r, SourceStats)]
+    assert stats.revisions_read == sum(1 for line in lines if line.strip())
+    assert_books_balance({"sources": [stats], "pairs": [r for r in recs if isinstance(r, RevisionPair)],
+                          "quarantine": [r for r in recs if isinstance(r, Quarantine)]})
+    valid = {(str(r["paper_id"]), int(str(r["version"]).lower().lstrip("v"))) for r in map(_record, lines) if r}
+    assert len([r for r in recs if isinstance(r, RevisionPair)]) == len({v for v in valid if v[1] >= 0})
+
+
+def _record(line):
+    try:
+        rec = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    ok = isinstance(rec, dict) and isinstance(rec.get("paper_id"), (str, int)) and not isinstance(rec["paper_id"], bool)
+    return rec if ok and isinstance(rec.get("text"), str) and isinstance(rec.get("version"), (int, str)) else None

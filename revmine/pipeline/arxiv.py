@@ -87,7 +87,7 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
             obj = json.loads(text)
             if isinstance(obj, dict) and obj and all(isinstance(v, dict) and "simple" in v for v in obj.values()):
                 example = obj
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # not one document: read as lines, each judged alone
             pass
     if example is not None:
         fmt = "arxivedits-json"
@@ -106,17 +106,21 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
                                  "sentences_key": tuple(sents), "bytes": len(" ".join(sents).encode())})
             papers[paper] = versions
     else:
-        for lineno, line in enumerate(text.splitlines(), 1):
+        # JSON Lines ends a record at "\n" only: str.splitlines would also cut at U+2028, U+0085 and other
+        # separators that JSON writers (ensure_ascii=False) leave unescaped inside strings.
+        for lineno, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             read += 1
             try:
                 rec = json.loads(line)
-                paper, version, body = str(rec["paper_id"]), _version(rec["version"]), rec["text"]
+                paper, version, body = rec["paper_id"], _version(rec["version"]), rec["text"]
+                if not isinstance(paper, (str, int)) or isinstance(paper, bool):
+                    raise TypeError("paper_id is not a string or an integer")
                 if not isinstance(body, str):
                     raise TypeError("text is not a string")
-                ts = _epoch(rec.get("timestamp"))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+                paper, ts = str(paper), _epoch(rec.get("timestamp"))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
                 yield _quarantine(path, lineno, "malformed_record", f"line {lineno}: {type(exc).__name__}: {exc}"[:500])
                 continue
             if not in_range(version, ID_RANGE) or (ts is not None and not in_range(ts, EPOCH_RANGE)):
