@@ -1,7 +1,7 @@
 """Vectorizer settings of the lexical intent models, scored on the whole model's cross-validation folds.
 
 The lexical models read character n-grams (`char_wb` 1–4, min_df 2) and word n-grams (1–2) of the
-edited spans. Each variant below changes one setting, refits both lexical models on every fold's
+edited spans (`O: old N: new`). Each variant below changes one setting or the span text, refits both lexical models on every fold's
 training part (the helper first, at the shipped C and helper weight) and mixes them with the fold
 encoders' kept held-out probabilities (`revmine train intent --cross-validate
 benchmarks/intent_cv_kept.json`), so no encoder is trained: about 25 s a variant. Prints, per variant
@@ -13,6 +13,7 @@ and taxonomy, the fold mean ± sd of the taxonomy's figure at mixing weights 0 (
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import sys
 
@@ -27,7 +28,21 @@ VARIANTS = {
     "word 1-3": ({}, {"ngram_range": (1, 3)}),
     "word 1-1": ({}, {"ngram_range": (1, 1)}),
     "word min_df 2": ({}, {"min_df": 2}),
+    # the span text itself: which side of the edit each word came from
+    "+ del_/add_ words": ({}, {}, lambda e, base: f"{base(e)} {_one_sided(e)}"),
+    "side-marked words": ({}, {}, lambda e, base: " ".join(["O:", *_marked(e.old_text, 0), "N:", *_marked(e.new_text, 1)])),
+    "+ side-marked words": ({}, {}, lambda e, base: " ".join([base(e), *_marked(e.old_text, 0), *_marked(e.new_text, 1)])),
 }
+
+
+def _one_sided(e) -> str:
+    """The words only one side has (with multiplicity), as del_w and add_w."""
+    old, new = collections.Counter(e.old_text.lower().split()), collections.Counter(e.new_text.lower().split())
+    return " ".join(["del_" + w for w in (old - new).elements()] + ["add_" + w for w in (new - old).elements()])
+
+
+def _marked(text: str, side: int) -> list[str]:
+    return [w + "\u2080\u2081"[side] for w in text.split()]
 WEIGHTS = (0.0, 0.3, 0.4, 0.5)
 
 
@@ -56,8 +71,10 @@ def main(argv=None) -> int:
         choices = json.load(fh)["choices"]
     folds = list(kept_folds(pools, args.cv))
     shipped = dict(lexical.CHAR), dict(lexical.WORD)
+    span_text = lexical.span_text
     for name in args.variants or list(VARIANTS):
-        char, word = VARIANTS[name]
+        char, word, *text = VARIANTS[name]
+        lexical.span_text = (lambda e, f=text[0]: f(e, span_text)) if text else span_text
         for settings, base, change in ((lexical.CHAR, shipped[0], char), (lexical.WORD, shipped[1], word)):
             settings.clear()
             settings.update(base, **change)
@@ -71,6 +88,7 @@ def main(argv=None) -> int:
             cells = ", ".join(f"{w}: {m:.4f} ± {s:.4f}" for w, (m, s) in
                               ((w, mean_sd(v)) for w, v in scores[t].items()))
             print(f"{name:24} {t:10} {SELECT_BY[t]:11} {len(folds)} folds  {cells}", flush=True)
+    lexical.span_text = span_text
     for settings, base in zip((lexical.CHAR, lexical.WORD), shipped):  # the shipped settings again
         settings.clear()
         settings.update(base)
