@@ -367,7 +367,7 @@ def _moves_left_out(counts):
             if any(a != "moved" for a in acts)}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_any_single_node_edit_counts_as_mwedittypes_counts_it(data):
     """mwedittypes is the oracle: one node added, removed or changed anywhere in a generated page gives the
@@ -378,7 +378,7 @@ def test_any_single_node_edit_counts_as_mwedittypes_counts_it(data):
     assert revmine_counts(old, new) == _moves_left_out(mwedittypes_counts(old, new)[0]), (old, new)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_edits_an_unchanged_paragraph_apart_count_as_each_alone(data):
     """Two node edits with an unchanged paragraph between them report what each reports alone: nothing
