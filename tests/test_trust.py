@@ -119,6 +119,20 @@ def test_wiki_override_is_checked_too(tmp_path, sample_dump, capsys):
     assert not (tmp_path / "wh").exists()
 
 
+def test_the_printed_query_command_names_an_odd_warehouse_path_exactly(tmp_path, sample_dump, capsys):
+    """A warehouse path with a space, quotes and rich markup ("[bold]") is printed as it is, and the query
+    command the run suggests gives that path back when a shell splits it."""
+    import shlex
+
+    (tmp_path / "fast.yaml").write_text(FAST_CONFIG)
+    wh = tmp_path / "it's a [bold]warehouse"
+    assert main(["run", "--input", str(sample_dump), "--out", str(wh), "--config", str(tmp_path / "fast.yaml")]) == 0
+    printed = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("warehouse: "))
+    hint = printed[printed.index("query with `") + len("query with `"):]
+    argv = shlex.split(hint[:hint.index("`")])
+    assert argv[:2] == ["revmine", "query"] and argv[2] == str(wh) and f"warehouse: {wh} " in printed
+
+
 # ---- content identity -------------------------------------------------------------------------------
 
 def test_redownloaded_complete_file_replaces_the_truncated_one(tmp_path, fast):

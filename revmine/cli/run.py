@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from rich.console import Console
 from rich.markup import escape
@@ -49,8 +50,10 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     Console().print(result.accounting.render())
     if result.timings:
         Console().print(timing_table(result.timings))
-    console.print(f"warehouse: {result.warehouse}  (run {result.run_id}; query with "
-                  f"`revmine query {result.warehouse} \"SELECT ...\"`)")
+    # quoted for the shell (a path may hold spaces or quotes), escaped for rich ("[x]" is markup), and not
+    # wrapped, so the command can be copied whole
+    console.print(f"warehouse: {escape(result.warehouse)}  (run {result.run_id}; query with "
+                  f"`revmine query {escape(shlex.quote(result.warehouse))} \"SELECT ...\"`)", soft_wrap=True)
     return 0
 
 
