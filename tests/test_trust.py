@@ -549,3 +549,28 @@ def test_a_lock_left_by_a_run_that_died_before_writing_is_removed(tmp_path, samp
     (wh / "_staging" / "20260101T000000Z-dead01.lock").write_text("{}")
     run([str(sample_dump)], str(wh), fast)
     assert not (wh / "_staging").exists()
+
+
+# ---- inputs that are not files ----------------------------------------------------------------------------
+
+def test_a_device_or_a_fifo_given_as_input_is_quarantined_not_read(tmp_path):
+    """/dev/zero never ends and a FIFO with no writer blocks its reader forever (the content key alone
+    hashed /dev/zero until killed). Each is one file-level `unreadable_file` row; the other inputs land.
+    A subprocess, so the old behaviour fails by its timeout instead of stalling the suite."""
+    import subprocess
+    import sys
+
+    fifos = [tmp_path / "pipe.xml", tmp_path / "pipe.jsonl"]
+    for f in fifos:
+        os.mkfifo(f)
+    devices = [p for p in ("/dev/zero",) if os.path.exists(p)]
+    (tmp_path / "fast.yaml").write_text(FAST_CONFIG)
+    wh = tmp_path / "wh"
+    sample = os.path.join(os.path.dirname(__file__), "..", "samples", "samplewiki-history.xml")
+    code = ("import sys; from revmine.cli import main; sys.exit(main(['run', '--input', *sys.argv[1:-2], "
+            "'--out', sys.argv[-2], '--config', sys.argv[-1]]))")
+    subprocess.run([sys.executable, "-c", code, *map(str, fifos), *devices, sample, str(wh), str(tmp_path / "fast.yaml")],
+                   capture_output=True, timeout=120, check=True)
+    assert _count(wh, "SELECT count(*) FROM quarantine WHERE level = 'file' AND reason = 'unreadable_file'") == \
+        len(fifos) + len(devices)
+    assert _count(wh, "SELECT count(*) FROM revision_pairs") == 25

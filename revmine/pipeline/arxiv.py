@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from typing import Iterator, Optional
 
 from revmine.pipeline.clean import given_sentences, text_sentences
-from revmine.pipeline.fields import source_key
+from revmine.pipeline.decompress import open_raw
+from revmine.pipeline.fields import input_key, source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
 from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range
 
@@ -74,8 +75,17 @@ def _quarantine(path: str, line: Optional[int], reason: str, detail: str, n_revi
 def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
     """Yield RevisionPair (with sentences in flight), Quarantine and one SourceStats.
     `key`: the input's content key, when the caller computed it already."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with open_raw(path) as fh:
+            raw = fh.read()
+    except OSError as exc:  # the same file-level row as an unreadable dump gets
+        yield Quarantine(wiki=WIKI, level="file", reason="unreadable_file", detail=f"{path}: {type(exc).__name__}: {exc}",
+                         source_file=path, byte_offset=None, line=None, column=None, page_id=None, rev_id=None,
+                         stage="read", n_revisions=0)
+        yield SourceStats(wiki=WIKI, source_file=path, source_key=key or input_key(path), compression="unknown",
+                          schema_version=None, is_stub=False, pages=0, revisions_read=0, bytes_decompressed=0,
+                          complete=False)
+        return
     read = 0
     papers: dict[str, list[dict]] = {}
     fmt = "jsonl"

@@ -55,9 +55,16 @@ class Position:
             return None
 
 
+class NotARegularFile(OSError):
+    """A local input that is a device, a FIFO or a socket: /dev/zero never ends, and a FIFO with no writer
+    blocks its reader forever, so neither is opened (the input is quarantined as unreadable)."""
+
+
 def open_raw(path: str) -> BinaryIO:
     """The file's bytes as stored: local paths directly, remote ones (gs://, s3://) through Beam."""
     if os.path.exists(path):
+        if not os.path.isfile(path):
+            raise NotARegularFile(f"{path} is not a regular file")
         return open(path, "rb")
     # Remote paths (gs://, s3://, hdfs://) go through Beam's filesystem layer on workers.
     from apache_beam.io.filesystem import CompressionTypes
