@@ -236,6 +236,38 @@ def test_arxiv_jsonl_records_holding_line_separators_and_deep_nesting(tmp_path):
     assert [(q.reason, q.line) for q in recs if isinstance(q, Quarantine)] == [("malformed_record", 3)]
 
 
+def test_an_arxivedits_document_keeps_its_content_key(tmp_path):
+    """The document's pair ids ("1", "2"...) once overwrote the input's content key, so the `sources` row
+    of an arXivEdits-format input named key "2" instead of the hash of its bytes."""
+    from revmine.pipeline.fields import source_key
+
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps({"1": {"simple": ["A b."], "complex": ["A c."]}, "2": {"simple": ["D."], "complex": ["E."]}}))
+    for given in ("0123456789abcdef", None):
+        (stats,) = [r for r in read_arxiv(str(path), given) if isinstance(r, SourceStats)]
+        assert stats.source_key == (given or source_key(str(path))) and stats.revisions_read == 4
+        assert stats.compression == "arxivedits-json" and stats.bytes_decompressed == path.stat().st_size
+
+
+def test_json_lines_are_streamed_and_texts_split_when_paired(tmp_path, monkeypatch):
+    """A JSON-lines file is read a line at a time (a version is held as its text, not its sentences, until
+    its paper is paired): memory once grew to 7.5 times the file. Each version is split once."""
+    from revmine.pipeline import arxiv
+
+    split = []
+    monkeypatch.setattr(arxiv, "text_sentences", lambda t, real=arxiv.text_sentences: (split.append(t), real(t))[1])
+    path = tmp_path / "papers.jsonl"
+    path.write_text("".join(json.dumps({"paper_id": p, "version": v, "text": f"Text {p} {v}."}) + "\n"
+                            for v in (1, 2, 3) for p in ("a", "b")))
+    recs = read_arxiv(str(path))
+    first = next(recs)  # every line is read before the first pair, and only that pair's text is split
+    assert isinstance(first, RevisionPair) and split == ["Text a 1."]
+    rest = list(recs)
+    assert len(split) == 6 and sorted(split) == sorted(set(split))
+    (stats,) = [r for r in rest if isinstance(r, SourceStats)]
+    assert stats.revisions_read == 6 and stats.bytes_decompressed == path.stat().st_size
+
+
 def test_arxivedits_example_format(shared_data):
     recs = list(read_arxiv(str(shared_data / "arxivedits" / "pipeline_example_input.json")))
     pairs = [r for r in recs if isinstance(r, RevisionPair) and r.skip_reason is None]
