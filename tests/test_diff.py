@@ -243,9 +243,9 @@ def test_an_arxivedits_document_keeps_its_content_key(tmp_path):
 
     path = tmp_path / "pairs.json"
     path.write_text(json.dumps({"1": {"simple": ["A b."], "complex": ["A c."]}, "2": {"simple": ["D."], "complex": ["E."]}}))
-    for given in ("0123456789abcdef", None):
-        (stats,) = [r for r in read_arxiv(str(path), given) if isinstance(r, SourceStats)]
-        assert stats.source_key == (given or source_key(str(path))) and stats.revisions_read == 4
+    for passed in ("0123456789abcdef", None):
+        (stats,) = [r for r in read_arxiv(str(path), passed) if isinstance(r, SourceStats)]
+        assert stats.source_key == (passed or source_key(str(path))) and stats.revisions_read == 4
         assert stats.compression == "arxivedits-json" and stats.bytes_decompressed == path.stat().st_size
 
 
