@@ -251,7 +251,7 @@ def test_an_arxivedits_document_keeps_its_content_key(tmp_path):
 
 def test_json_lines_are_streamed_and_texts_split_when_paired(tmp_path, monkeypatch):
     """A JSON-lines file is read a line at a time (a version is held as its text, not its sentences, until
-    its paper is paired): memory once grew to 7.5 times the file. Each version is split once."""
+    its paper is paired): memory once grew to 7.6 times the file. Each version is split once."""
     from revmine.pipeline import arxiv
 
     split = []

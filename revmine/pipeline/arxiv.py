@@ -78,7 +78,7 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
     `key`: the input's content key, when the caller computed it already.
 
     JSON lines are streamed, and a version is held as its text until its paper's pairs are made, where it
-    is split into sentences once: holding every version's sentences took 7.5 times the file's size."""
+    is split into sentences once: holding every version's sentences took 7.6 times the file's size."""
     try:
         fh = open_raw(path)
     except OSError as exc:  # the same file-level row as an unreadable dump gets
