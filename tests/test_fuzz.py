@@ -128,13 +128,21 @@ _BAD_LINE = st.one_of(
                      '{"paper_id": "p", "version": "v-1", "text": "x"}', "null", "[]"]))
 
 
+# "\ud800" escapes are valid JSON that decode to no UTF-8 text (json.dumps writes them for lone surrogates)
+_ODD_RECORD = st.fixed_dictionaries({"paper_id": st.sampled_from(["p", "q\ud800"]), "version": st.integers(1, 3),
+                                     "text": st.text(max_size=20)})
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(st.one_of(_RECORD.map(lambda r: json.dumps(r, ensure_ascii=False)), _BAD_LINE), max_size=12),
+@given(lines=st.lists(st.one_of(_RECORD.map(lambda r: json.dumps(r, ensure_ascii=False)), _BAD_LINE,
+                                _ODD_RECORD.map(json.dumps)), max_size=12),
        crlf=st.booleans())
 def test_any_json_lines_input_is_read_without_loss(tmp_path_factory, lines, crlf):
     """Every non-blank line is one version read: a pair (a creation included) or a quarantine row, never
     an exception. A record's text may hold U+2028, U+0085 and the other characters str.splitlines ends a
-    line at, as JSON writers leave them unescaped; each valid record is still one version."""
+    line at, as JSON writers leave them unescaped; each valid record is still one version. One whose
+    paper id or text holds a lone surrogate ("\\ud800") is quarantined; it used to raise
+    UnicodeEncodeError."""
     path = tmp_path_factory.mktemp("arxiv") / "papers.jsonl"
     path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode("utf-8", "surrogatepass"))
     recs = list(read_arxiv(str(path)))
@@ -152,4 +160,13 @@ def _record(line):
     except (ValueError, RecursionError):
         return None
     ok = isinstance(rec, dict) and isinstance(rec.get("paper_id"), (str, int)) and not isinstance(rec["paper_id"], bool)
-    return rec if ok and isinstance(rec.get("text"), str) and isinstance(rec.get("version"), (int, str)) else None
+    ok = ok and isinstance(rec.get("text"), str) and isinstance(rec.get("version"), (int, str))
+    return rec if ok and _utf8(str(rec["paper_id"])) and _utf8(rec["text"]) else None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

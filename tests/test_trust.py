@@ -133,6 +133,35 @@ def test_the_printed_query_command_names_an_odd_warehouse_path_exactly(tmp_path,
     assert argv[:2] == ["revmine", "query"] and argv[2] == str(wh) and f"warehouse: {wh} " in printed
 
 
+def test_a_file_name_that_is_not_utf8_is_quarantined_and_the_run_goes_on(tmp_path, fast):
+    """A Latin-1 file name reaches Python as lone surrogates, which Beam's string coder could not encode:
+    the whole run stopped. The file is now not read: a file-level row names it with the odd byte as \\xNN,
+    the books balance, the other inputs land, and a second run replaces rather than adds."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    odd_xml, odd_jsonl = os.fsdecode(bytes(folder) + b"/caf\xe9.xml"), os.fsdecode(bytes(folder) + b"/r\xe9sum\xe9.jsonl")
+    with open(odd_xml, "w") as fh:
+        fh.write(dump(page(1, [10, 11])))
+    with open(odd_jsonl, "w") as fh:
+        fh.write(json.dumps({"paper_id": "p", "version": 1, "text": "A."}) + "\n")
+    (folder / "good.xml").write_text(dump(page(2, [20, 21])))
+    wh = tmp_path / "wh"
+    for _ in range(2):
+        result = run([str(folder)], str(wh), fast)
+        assert result.accounting.balanced and result.accounting.revisions_read == 2
+    assert _count(wh, "SELECT count(*) FROM revision_pairs") == 2
+    assert sorted(_rows(wh, "SELECT source_file FROM quarantine WHERE reason = 'invalid_file_name' AND level = 'file'")) == \
+        [f"{folder}/caf\\xe9.xml", f"{folder}/r\\xe9sum\\xe9.jsonl"]
+
+
+def _rows(wh, sql):
+    con = duckdb.connect(str(wh / "catalog.duckdb"), read_only=True)
+    try:
+        return [r[0] for r in con.execute(sql).fetchall()]
+    finally:
+        con.close()
+
+
 # ---- content identity -------------------------------------------------------------------------------
 
 def test_redownloaded_complete_file_replaces_the_truncated_one(tmp_path, fast):

@@ -120,7 +120,9 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
                     raise TypeError("paper_id is not a string or an integer")
                 if not isinstance(body, str):
                     raise TypeError("text is not a string")
-                paper, ts = str(paper), _epoch(rec.get("timestamp"))
+                # "\ud800" is valid JSON but no UTF-8 text: UnicodeEncodeError (a ValueError) quarantines it
+                paper, ts, n_bytes = str(paper), _epoch(rec.get("timestamp")), len(body.encode("utf-8"))
+                paper.encode("utf-8")
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
                 yield _quarantine(path, lineno, "malformed_record", f"line {lineno}: {type(exc).__name__}: {exc}"[:500])
                 continue
@@ -128,8 +130,7 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
                 what = f"version {version}" if not in_range(version, ID_RANGE) else f"timestamp {ts}"
                 yield _quarantine(path, lineno, "value_out_of_range", f"line {lineno}: {what} is out of range")
                 continue
-            papers.setdefault(paper, []).append({"version": version, "ts": ts, "text": body,
-                                                 "bytes": len(body.encode())})
+            papers.setdefault(paper, []).append({"version": version, "ts": ts, "text": body, "bytes": n_bytes})
     n_papers = len(papers)
     for paper, versions in papers.items():
         versions.sort(key=lambda v: v["version"])
@@ -180,6 +181,20 @@ def _arxivedits_versions(path: str, example: dict, papers: dict[str, list[dict]]
             yield _quarantine(path, None, "malformed_record", f"{key!r:.80}: sentences are not lists of strings",
                               n_revisions=2)
             continue
+        if not _utf8(key, *old_s, *new_s):
+            yield _quarantine(path, None, "malformed_record", f"{key!r:.80}: an unpaired surrogate (\\ud800-\\udfff)",
+                              n_revisions=2)
+            continue
         papers[f"{stem}-{key}"] = [{"version": v, "ts": None, "sentences": given_sentences(sents),
                                     "sentences_key": tuple(sents), "bytes": len(" ".join(sents).encode())}
                                    for v, sents in ((1, old_s), (2, new_s))]
+
+
+def _utf8(*texts: str) -> bool:
+    """Whether every text can be written as UTF-8 (JSON's "\\ud800" escapes decode to strings that cannot)."""
+    try:
+        for t in texts:
+            t.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -24,10 +24,11 @@ from revmine.pipeline.accounting import Accounting
 from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
+from revmine.schemas import Quarantine, SourceStats
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import find_duplicates, remove_duplicates
-from revmine.warehouse.layout import (STAGING, commit_run, input_index, read_table, staged_files, staging_dir,
-                                      write_input_index)
+from revmine.warehouse.layout import (STAGING, PartitionedWriter, commit_run, input_index, read_table, staged_files,
+                                      staging_dir, write_input_index)
 from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
 
 log = logging.getLogger(__name__)
@@ -113,11 +114,15 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     if missing:
         raise FileNotFoundError(f"input not found: {missing[0]}")
     warehouse = os.path.abspath(warehouse) if "://" not in warehouse else warehouse
-    keys, duplicates = identify_inputs(paths)
+    # Names first that can be stored: of two inputs with the same bytes, the one read is one with a text name
+    keys, duplicates = identify_inputs(sorted(paths, key=lambda path: not _text_name(path)))
+    unnamed = {path: keys.pop(path) for path in list(keys) if not _text_name(path)}
     stage_dir = staging_dir(warehouse, run_id)
     with staging_lock(stage_dir, run_id):
         if "://" not in stage_dir and os.path.exists(stage_dir):
             shutil.rmtree(stage_dir)
+        for path, key in unnamed.items():
+            _refuse_unnamed(stage_dir, path, key)
         options = PipelineOptions(list(beam_args))
         log.info("run %s: %d input(s) -> %s", run_id, len(keys), warehouse)
         scratch = os.path.join(stage_dir, "_tmp") if "://" not in stage_dir else tempfile.gettempdir()
@@ -137,8 +142,34 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
         files = staged_files(warehouse, run_id)
         timings = StageClock.read(stage_dir) if "://" not in stage_dir else {}
-    return Staged(run_id, warehouse, list(keys), sorted(set(keys.values())), acc, files, input_keys, duplicates,
-                  timings)
+    return Staged(run_id, warehouse, list(keys), sorted(set(keys.values()) | set(unnamed.values())), acc, files,
+                  input_keys, duplicates, timings)
+
+
+def _text_name(path: str) -> bool:
+    """Whether a path is text: a file name in another encoding than UTF-8 reaches Python as lone surrogates
+    (os.fsdecode), which neither Beam's string coder nor a Parquet column can hold."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_unnamed(stage_dir: str, path: str, key: str) -> None:
+    """An input whose name is not text is not read: a file-level row (its name with the odd bytes as \\xNN)
+    and its sources row are staged under its content key, so the books show it."""
+    shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+    writer = PartitionedWriter(stage_dir, key)
+    writer.add(Quarantine(wiki="unknown", level="file", reason="invalid_file_name",
+                          detail=f"{shown}: the file name is not UTF-8; rename the file to read it", source_file=shown,
+                          byte_offset=None, line=None, column=None, page_id=None, rev_id=None, stage="read",
+                          n_revisions=0))
+    writer.add(SourceStats(wiki="unknown", source_file=shown, source_key=key, compression="unknown",
+                           schema_version=None, is_stub=False, pages=0, revisions_read=0, bytes_decompressed=0,
+                           complete=False))
+    writer.close()
+    log.warning("%s: the file name is not UTF-8, so the file is not read (quarantined as invalid_file_name)", shown)
 
 
 def _replaced_keys(warehouse: str, ours: dict[str, str], index: Optional[dict[str, str]] = None) -> list[str]:
