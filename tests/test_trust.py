@@ -162,6 +162,15 @@ def _rows(wh, sql):
         con.close()
 
 
+def test_a_warehouse_path_that_is_not_utf8_is_refused_before_anything_is_written(tmp_path, sample_dump, capsys):
+    """Every warehouse file name and row holds the path; a Latin-1 one stopped the run with a traceback."""
+    wh = os.fsdecode(bytes(tmp_path) + b"/entrep\xf4t")
+    assert main(["run", "--input", str(sample_dump), "--out", wh]) == 2
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps the line
+    assert "entrep\\xf4t is not a UTF-8 path" in err
+    assert not os.path.exists(wh)
+
+
 # ---- content identity -------------------------------------------------------------------------------
 
 def test_redownloaded_complete_file_replaces_the_truncated_one(tmp_path, fast):

@@ -12,7 +12,7 @@ from revmine.cli._common import console, live_progress
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from revmine.config import Config
-    from revmine.runner.run import UnbalancedBooks, run
+    from revmine.runner.run import UnbalancedBooks, check_text_path, run
     from revmine.schemas.names import check_wiki_name
     from revmine.warehouse.lock import WarehouseBusy
 
@@ -23,6 +23,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     try:
         if args.wiki:
             check_wiki_name(args.wiki, "--wiki")
+        check_text_path(args.out, "--out")
         config = Config.load(args.config, **overrides)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")

@@ -113,6 +113,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     missing = [p for p in paths if "://" not in p and not os.path.exists(p)]
     if missing:
         raise FileNotFoundError(f"input not found: {missing[0]}")
+    check_text_path(warehouse)
     warehouse = os.path.abspath(warehouse) if "://" not in warehouse else warehouse
     # Names first that can be stored: of two inputs with the same bytes, the one read is one with a text name
     keys, duplicates = identify_inputs(sorted(paths, key=lambda path: not _text_name(path)))
@@ -144,6 +145,13 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
         timings = StageClock.read(stage_dir) if "://" not in stage_dir else {}
     return Staged(run_id, warehouse, list(keys), sorted(set(keys.values()) | set(unnamed.values())), acc, files,
                   input_keys, duplicates, timings)
+
+
+def check_text_path(path: str, what: str = "the warehouse") -> None:
+    """ValueError for a path that is not text (not UTF-8 on disk): every warehouse file name and row holds it."""
+    if not _text_name(path):
+        raise ValueError(f"{what}: {os.fsencode(path).decode('utf-8', 'backslashreplace')} is not a UTF-8 path; "
+                         "choose a folder whose name is")
 
 
 def _text_name(path: str) -> bool:
