@@ -212,3 +212,23 @@ def test_invalid_bytes_between_pages(tmp_path, sample_xml):
     (event,) = out["quarantine"]  # repaired, and reported: nothing happens silently
     assert event.reason == "invalid_utf8" and event.n_revisions == 0 and event.byte_offset > 0
     assert_books_balance(out)
+
+
+# ---- gold and dataset files that are not what the command expects ----------------------------------------
+
+@pytest.mark.parametrize("args, content, says", [
+    (["eval", "edits"], {"a": 1}, "not arXivEdits sentence-pair data"),
+    (["eval", "edits"], [1, 2], "not arXivEdits sentence-pair data"),
+    (["eval", "intent", "--taxonomy", "arxivedits"], {"a": {"sentence-1": 3}}, "not arXivEdits sentence-pair data"),
+    (["eval", "summaries"], {"a": 1}, "row 1 is not a summaries-dataset row"),
+])
+def test_a_gold_file_of_the_wrong_shape_is_one_error_line(tmp_path, capsys, args, content, says):
+    """Valid JSON of another shape raised TypeError or KeyError with a traceback; now exit 2 and one line."""
+    import json
+
+    from revmine.cli import main
+
+    path = tmp_path / "gold.json"
+    path.write_text(json.dumps(content))
+    assert main([*args, "--data", str(path)]) == 2
+    assert says in " ".join(capsys.readouterr().err.split())

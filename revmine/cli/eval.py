@@ -113,7 +113,7 @@ def _summary_rows(path: str) -> list[dict]:
 
 
 def _eval_summaries(args: argparse.Namespace) -> int:
-    from revmine.eval.summaries import SYSTEM, evaluate, sample_markdown
+    from revmine.eval.summaries import SYSTEM, check_rows, evaluate, sample_markdown
     from revmine.models.summarizer import Summarizer, load_rows
     from revmine.runner.label import default_summarizer_dir
 
@@ -123,8 +123,8 @@ def _eval_summaries(args: argparse.Namespace) -> int:
         return 2
     train_path = args.train or os.path.join(os.path.dirname(args.data), "train.jsonl")
     try:
-        rows = _summary_rows(args.data)
-        train = load_rows(train_path) if os.path.exists(train_path) else []
+        rows = check_rows(_summary_rows(args.data), args.data)
+        train = check_rows(load_rows(train_path), train_path) if os.path.exists(train_path) else []
     except (OSError, ValueError, KeyError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

@@ -19,8 +19,9 @@ EditKey = tuple[str, Optional[tuple[int, int]], Optional[tuple[int, int]]]
 def load_arxivedits(path: str) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
-    items = list(data.values()) if isinstance(data, dict) else list(data)
-    if not items or "sentence-1" not in items[0]:
+    items = list(data.values()) if isinstance(data, dict) else list(data) if isinstance(data, list) else []
+    if not items or not all(isinstance(i, dict) and isinstance(i.get("sentence-1"), str)
+                            and isinstance(i.get("sentence-2"), str) for i in items):
         raise ValueError(f"{path}: not arXivEdits sentence-pair data (expected 'sentence-1', 'sentence-2', "
                          "'edits-combination-0..2')")
     return items
