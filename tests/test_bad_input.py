@@ -232,3 +232,15 @@ def test_a_gold_file_of_the_wrong_shape_is_one_error_line(tmp_path, capsys, args
     path.write_text(json.dumps(content))
     assert main([*args, "--data", str(path)]) == 2
     assert says in " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.parametrize("what", ["intent", "edits", "summarizer"])
+def test_training_data_of_the_wrong_shape_is_one_error_line(tmp_path, capsys, what):
+    from revmine.cli import main
+
+    (tmp_path / "gold.json").write_text('{"a": 1}')
+    (tmp_path / "train.jsonl").write_text('{"a": 1}\n')
+    args = {"intent": ["--taxonomy", "arxivedits", "--arxivedits-train", str(tmp_path / "gold.json")],
+            "edits": ["--arxivedits-train", str(tmp_path / "gold.json")], "summarizer": ["--data", str(tmp_path)]}[what]
+    assert main(["train", what, *args, "--out", str(tmp_path / "model")]) == 2
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "model").exists()

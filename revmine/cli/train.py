@@ -48,9 +48,14 @@ def _train_edits(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] training data not found: {train} (pass --arxivedits-train or set REVMINE_SHARED_DATA)")
         return 2
     out = args.out or os.path.join("revmine", "models", "weights", "span-merge")
-    dev_items = load_arxivedits(dev)[: args.limit] if os.path.exists(dev) else None
+    try:
+        dev_items = load_arxivedits(dev)[: args.limit] if os.path.exists(dev) else None
+        train_items = load_arxivedits(train)[: args.limit]
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
     name = lambda p: os.path.relpath(p, shared) if p.startswith(shared) else os.path.basename(p)  # noqa: E731
-    metrics = train_merger(out, load_arxivedits(train)[: args.limit], dev_items, k=args.folds,
+    metrics = train_merger(out, train_items, dev_items, k=args.folds,
                            sources={"train": name(train), "dev": name(dev) if dev_items else None})
     console.print(f"span-merge model saved to {out} (chosen by cross-validation: {metrics['chosen']})")
     print(json.dumps({"chosen": metrics["chosen"], "dev": metrics["dev"]}))
@@ -58,6 +63,7 @@ def _train_edits(args: argparse.Namespace) -> int:
 
 
 def _train_summarizer(args: argparse.Namespace) -> int:
+    from revmine.eval.summaries import check_rows
     from revmine.models.summarizer import load_rows
     from revmine.training.summarizer import train_summarizer
     from revmine.runner.label import default_summarizer_dir
@@ -68,8 +74,13 @@ def _train_summarizer(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {train_path} not found; make it with `revmine build summaries-dataset --out {data}`")
         return 2
     out = args.out or default_summarizer_dir()
-    dev = load_rows(dev_path) if os.path.exists(dev_path) else []
-    metrics = train_summarizer(out, load_rows(train_path), dev[: args.limit] if args.limit else dev,
+    try:
+        dev = check_rows(load_rows(dev_path), dev_path) if os.path.exists(dev_path) else []
+        rows = check_rows(load_rows(train_path), train_path)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    metrics = train_summarizer(out, rows, dev[: args.limit] if args.limit else dev,
                                sources={"data": data}, **given(args, "epochs", "max_examples", "eval_examples", "lr", "batch"),
                                **({"max_examples": args.limit} if args.limit else {}),
                                init_adapter=args.init_adapter, low_memory=args.low_memory)
@@ -94,10 +105,14 @@ def _train_intent(args: argparse.Namespace) -> int:
         if not os.path.exists(tr):
             console.print(f"[red]error:[/red] training data not found: {tr} (pass --{tax}-train or set REVMINE_SHARED_DATA)")
             return 2
-        train[tax] = load_intents(tr, tax)[: args.limit]
+        try:
+            train[tax] = load_intents(tr, tax)[: args.limit]
+            if os.path.exists(dv):
+                dev[tax] = load_intents(dv, tax)[: args.limit]
+        except (OSError, ValueError, KeyError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
         sources[tax] = os.path.relpath(tr, shared) if tr.startswith(shared) else os.path.basename(tr)
-        if os.path.exists(dv):
-            dev[tax] = load_intents(dv, tax)[: args.limit]
     out = args.out or os.path.join("revmine", "models", "weights", "intent")
     if args.cross_validate:
         return _cross_validate_intent(args, train, dev, out)
