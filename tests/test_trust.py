@@ -171,6 +171,48 @@ def test_a_warehouse_path_that_is_not_utf8_is_refused_before_anything_is_written
     assert not os.path.exists(wh)
 
 
+def test_a_copied_warehouse_reads_its_own_files_not_the_original_s(tmp_path, fast, sample_dump):
+    """The catalog's views name files by absolute path: a copy's catalog read the original's files (the
+    report and exports, silently; `revmine query` failed in its sandbox). The copy's catalog is now built
+    again on first use, so each warehouse reads only itself."""
+    import shutil
+
+    from revmine.warehouse.catalog import connect, query
+
+    first, copy = tmp_path / "first", tmp_path / "copy"
+    run([str(sample_dump)], str(first), fast)
+    shutil.copytree(first, copy)
+    (tmp_path / "more.xml").write_text(dump(page(7, [70, 71, 72])))
+    run([str(tmp_path / "more.xml")], str(first), fast)  # the original moves on
+    assert query(str(copy), "SELECT count(*) FROM revision_pairs")[1] == [(25,)]
+    con = connect(str(copy))
+    try:
+        assert con.execute("SELECT count(*) FROM revision_pairs").fetchone() == (25,)
+    finally:
+        con.close()
+    assert query(str(first), "SELECT count(*) FROM revision_pairs")[1] == [(28,)]
+
+
+def test_a_damaged_parquet_file_is_named_in_one_line_and_the_catalog_is_left_as_it_was(tmp_path, fast, sample_dump,
+                                                                                        capsys):
+    """A part file cut short (a copy interrupted, a full disk) made `revmine catalog` and every later run end in
+    a duckdb traceback, and left a half-built catalog file behind each time."""
+    wh = tmp_path / "wh"
+    run([str(sample_dump)], str(wh), fast)
+    part = sorted((wh / "revision_pairs").rglob("*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[:100])
+    before = (wh / "catalog.duckdb").read_bytes()
+    assert main(["catalog", str(wh)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the revision_pairs table cannot be read" in err and part.name in err.replace(" ", "")
+    (tmp_path / "more.xml").write_text(dump(page(7, [70, 71])))
+    assert main(["run", "--input", str(tmp_path / "more.xml"), "--out", str(wh), "--config",
+                 str(tmp_path / "fast.yaml")]) == 2
+    assert "the run's rows are in the warehouse, but" in " ".join(capsys.readouterr().err.split())
+    assert (wh / "catalog.duckdb").read_bytes() == before
+    assert not [p for p in os.listdir(wh) if ".tmp-" in p]
+
+
 # ---- content identity -------------------------------------------------------------------------------
 
 def test_redownloaded_complete_file_replaces_the_truncated_one(tmp_path, fast):

@@ -10,14 +10,18 @@ from revmine.cli._common import console
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from revmine.warehouse.catalog import build_catalog
+    from revmine.warehouse.catalog import CatalogError, build_catalog
     from revmine.warehouse.lock import warehouse_lock
 
     if not os.path.isdir(args.warehouse):
         console.print(f"[red]error:[/red] {escape(args.warehouse)} is not a folder")
         return 2
     with warehouse_lock(args.warehouse, wait=True, command="revmine catalog"):
-        console.print(f"catalog: {build_catalog(args.warehouse)}")
+        try:
+            console.print(f"catalog: {escape(build_catalog(args.warehouse))}")
+        except CatalogError as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}")
+            return 2
     return 0
 
 

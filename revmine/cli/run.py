@@ -14,6 +14,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from revmine.config import Config
     from revmine.runner.run import UnbalancedBooks, check_text_path, run
     from revmine.schemas.names import check_wiki_name
+    from revmine.warehouse.catalog import CatalogError
     from revmine.warehouse.lock import WarehouseBusy
 
     live = live_progress()
@@ -45,6 +46,9 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         return 3
     except (FileNotFoundError, WarehouseBusy) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    except CatalogError as exc:  # raised after the run's rows were committed
+        console.print(f"[red]error:[/red] the run's rows are in the warehouse, but {escape(str(exc))}")
         return 2
     for skipped, first in result.duplicates.items():
         console.print(f"[yellow]{escape(skipped)}[/yellow] has the same bytes as {escape(first)}: read once")

@@ -2,11 +2,15 @@
 
     duckdb WAREHOUSE/catalog.duckdb "SELECT count(*) FROM revision_pairs"
 
-Views use absolute paths; after moving a warehouse, run `revmine catalog WAREHOUSE` to refresh.
+Views use absolute paths, so the catalog opens from any folder. A warehouse moved or copied elsewhere
+keeps a catalog naming the old folder's files: `connect` notices and builds it again in place (or, where
+the folder cannot be written, says to run `revmine catalog WAREHOUSE`), so nothing reads the old copy.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import uuid
 from typing import Optional
 
@@ -14,6 +18,8 @@ import duckdb
 import pyarrow as pa
 
 from revmine.schemas import TABLES, Table
+
+log = logging.getLogger(__name__)
 CATALOG = "catalog.duckdb"
 
 _DUCK_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.int16(): "SMALLINT",
@@ -21,6 +27,10 @@ _DUCK_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGE
                pa.timestamp("s", tz="UTC"): "TIMESTAMPTZ", pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ"}
 # `revmine query` runs only statements that read: COPY, EXPORT, ATTACH, INSTALL, SET ... are refused.
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+class CatalogError(ValueError):
+    """The warehouse's Parquet files cannot all be read, so the catalog is not (re)built."""
 
 
 class QueryRefused(ValueError):
@@ -63,10 +73,19 @@ def build_catalog(warehouse: str) -> str:
     try:
         con.execute("SET TimeZone = 'UTC'")
         for table in TABLES.values():
-            con.execute(f"CREATE OR REPLACE VIEW {table.name} AS {_view_sql(warehouse, table)}")
+            try:
+                con.execute(f"CREATE OR REPLACE VIEW {table.name} AS {_view_sql(warehouse, table)}")
+            except duckdb.Error as exc:  # a damaged Parquet file (a copy cut short): duckdb names it
+                raise CatalogError(f"{warehouse}: the {table.name} table cannot be read, so no catalog was "
+                                   f"built: {str(exc).splitlines()[0]}") from exc
         con.execute("CHECKPOINT")
-    finally:
+    except BaseException:
         con.close()
+        for leftover in (tmp, tmp + ".wal"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        raise
+    con.close()
     os.replace(tmp, path)
     if os.path.exists(tmp + ".wal"):
         os.remove(tmp + ".wal")
@@ -81,6 +100,17 @@ def connect(warehouse: str, read_only: bool = True, sandbox: bool = False) -> du
         raise FileNotFoundError(f"{path} not found: is {warehouse!r} a revmine warehouse? "
                                 f"(run `revmine run ... --out {warehouse}` or `revmine catalog {warehouse}`)")
     con = duckdb.connect(path, read_only=read_only)
+    elsewhere = _foreign_files(con, warehouse)
+    if elsewhere:
+        con.close()
+        log.warning("%s names files under %s (the warehouse was moved or copied): building it again", path, elsewhere)
+        try:
+            build_catalog(warehouse)
+        except OSError as exc:
+            raise FileNotFoundError(f"{path} names files under {elsewhere}, not under {warehouse} (the warehouse was "
+                                    f"moved or copied), and it cannot be rebuilt here ({exc}); run `revmine catalog "
+                                    f"{warehouse}` where it can be written") from exc
+        con = duckdb.connect(path, read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
     if sandbox:
         # Both spellings: the views name files by absolute path, which may pass through a symlink.
@@ -89,6 +119,20 @@ def connect(warehouse: str, read_only: bool = True, sandbox: bool = False) -> du
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con
+
+
+_PARQUET_GLOB = re.compile(r"read_parquet\('((?:[^']|'')*)'")
+
+
+def _foreign_files(con: duckdb.DuckDBPyConnection, warehouse: str) -> Optional[str]:
+    """The folder a view reads outside `warehouse` (a catalog built before the warehouse moved), or None."""
+    roots = (os.path.join(os.path.abspath(warehouse), ""), os.path.join(os.path.realpath(warehouse), ""))
+    for (sql,) in con.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall():
+        for glob in _PARQUET_GLOB.findall(sql or ""):
+            glob = glob.replace("''", "'")
+            if not glob.startswith(roots):
+                return os.path.dirname(glob.split("*")[0].rstrip("/"))
+    return None
 
 
 def check_read_only(sql: str, con: duckdb.DuckDBPyConnection) -> None:
