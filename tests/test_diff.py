@@ -236,6 +236,21 @@ def test_arxiv_jsonl_records_holding_line_separators_and_deep_nesting(tmp_path):
     assert [(q.reason, q.line) for q in recs if isinstance(q, Quarantine)] == [("malformed_record", 3)]
 
 
+def test_arxiv_files_that_start_with_a_byte_order_mark(tmp_path):
+    """Windows tools start UTF-8 files with a BOM, which json refuses: the first record was quarantined."""
+    lines = tmp_path / "papers.jsonl"
+    lines.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps({"paper_id": "p", "version": v, "text": f"Text {v}."}) + "\n"
+                                               for v in (1, 2)).encode())
+    document = tmp_path / "pairs.json"
+    document.write_bytes(b"\xef\xbb\xbf" + json.dumps({"1": {"simple": ["A b."], "complex": ["A c."]}}).encode())
+    for path in (lines, document):
+        recs = list(read_arxiv(str(path)))
+        assert not [q for q in recs if isinstance(q, Quarantine)]
+        assert len([r for r in recs if isinstance(r, RevisionPair)]) == 2
+        (stats,) = [r for r in recs if isinstance(r, SourceStats)]
+        assert stats.bytes_decompressed == path.stat().st_size and stats.revisions_read == 2
+
+
 def test_an_arxivedits_document_keeps_its_content_key(tmp_path):
     """The document's pair ids ("1", "2"...) once overwrote the input's content key, so the `sources` row
     of an arXivEdits-format input named key "2" instead of the hash of its bytes."""

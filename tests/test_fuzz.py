@@ -136,15 +136,15 @@ _ODD_RECORD = st.fixed_dictionaries({"paper_id": st.sampled_from(["p", "q\ud800"
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.one_of(_RECORD.map(lambda r: json.dumps(r, ensure_ascii=False)), _BAD_LINE,
                                 _ODD_RECORD.map(json.dumps)), max_size=12),
-       crlf=st.booleans())
-def test_any_json_lines_input_is_read_without_loss(tmp_path_factory, lines, crlf):
+       crlf=st.booleans(), bom=st.booleans())
+def test_any_json_lines_input_is_read_without_loss(tmp_path_factory, lines, crlf, bom):
     """Every non-blank line is one version read: a pair (a creation included) or a quarantine row, never
     an exception. A record's text may hold U+2028, U+0085 and the other characters str.splitlines ends a
     line at, as JSON writers leave them unescaped; each valid record is still one version. One whose
     paper id or text holds a lone surrogate ("\\ud800") is quarantined; it used to raise
     UnicodeEncodeError."""
     path = tmp_path_factory.mktemp("arxiv") / "papers.jsonl"
-    path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode("utf-8", "surrogatepass"))
+    path.write_bytes(b"\xef\xbb\xbf" * bom + ("\r\n" if crlf else "\n").join(lines).encode("utf-8", "surrogatepass"))
     recs = list(read_arxiv(str(path)))
     (stats,) = [r for r in recs if isinstance(r, SourceStats)]
     assert stats.revisions_read == sum(1 for line in lines if line.strip())

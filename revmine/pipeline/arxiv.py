@@ -10,6 +10,7 @@ quarantined (each counts as one revision read), so the books balance as for dump
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import itertools
 import json
@@ -96,12 +97,14 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
         # Binary lines end at b"\n" only, as JSON Lines does: str.splitlines would also cut at U+2028, U+0085
         # and other separators that JSON writers (ensure_ascii=False) leave unescaped inside strings.
         head = fh.readline()
+        if head.startswith(codecs.BOM_UTF8):  # Windows tools write one; json refuses it
+            head, size = head[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)
         streamed = _is_record(head)
         if streamed:
             lines: Iterable[bytes] = itertools.chain([head], fh)
         else:  # maybe one JSON document (arXivEdits' format), else lines read from memory
             whole = head + fh.read()
-            size = len(whole)
+            size += len(whole)
             example = _arxivedits_document(whole)
             lines = whole.split(b"\n") if example is None else []
             if example is not None:
