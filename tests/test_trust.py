@@ -213,6 +213,19 @@ def test_a_damaged_parquet_file_is_named_in_one_line_and_the_catalog_is_left_as_
     assert not [p for p in os.listdir(wh) if ".tmp-" in p]
 
 
+def test_a_file_named_like_a_pattern_is_read_and_a_mistyped_input_creates_no_warehouse(tmp_path, fast, sample_dump,
+                                                                                       capsys):
+    """"dump[1].xml" was taken for a glob (matching dump1.xml) and reported as no dump found; an input that
+    was not found still left an empty warehouse folder with a lock file."""
+    import shutil
+
+    odd = tmp_path / "dump[1].xml"
+    shutil.copy(sample_dump, odd)
+    assert run([str(odd)], str(tmp_path / "wh"), fast).accounting.revisions_read == 25
+    assert main(["run", "--input", str(tmp_path / "dump[2].xml"), "--out", str(tmp_path / "typo")]) == 2
+    assert "no dump files found" in capsys.readouterr().err and not (tmp_path / "typo").exists()
+
+
 # ---- content identity -------------------------------------------------------------------------------
 
 def test_redownloaded_complete_file_replaces_the_truncated_one(tmp_path, fast):

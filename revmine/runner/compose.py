@@ -189,6 +189,8 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
         if os.path.isdir(item):
             for dirpath, _, files in sorted(os.walk(item)):
                 out.extend(os.path.join(dirpath, f) for f in sorted(files) if _looks_like_input(f))
+        elif os.path.exists(item):  # a file named "dump[1].xml" is that file, not a pattern
+            out.append(item)
         elif any(c in item for c in "*?["):
             (result,) = FileSystems.match([item])
             out.extend(sorted(m.path for m in result.metadata_list))

@@ -107,12 +107,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     A staging folder left behind by a killed run with the same id is cleared first, so a rerun starts clean."""
     config = config or Config()
     run_id = run_id or new_run_id()
-    paths = expand_inputs(inputs)
-    if not paths:
-        raise FileNotFoundError(f"no dump files found in {list(inputs)}")
-    missing = [p for p in paths if "://" not in p and not os.path.exists(p)]
-    if missing:
-        raise FileNotFoundError(f"input not found: {missing[0]}")
+    paths = input_paths(inputs)
     check_text_path(warehouse)
     warehouse = os.path.abspath(warehouse) if "://" not in warehouse else warehouse
     # Names first that can be stored: of two inputs with the same bytes, the one read is one with a text name
@@ -216,10 +211,24 @@ def unbalanced_message(staged: Staged) -> str:
             f"{acc.pairs_written:,} pairs written, {acc.diffed:,} diffed")
 
 
+def input_paths(inputs: Sequence[str]) -> list[str]:
+    """The input files `inputs` name (folders and patterns expanded); FileNotFoundError if there are none,
+    or one of them is missing."""
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise FileNotFoundError(f"no dump files found in {list(inputs)}")
+    missing = [p for p in paths if "://" not in p and not os.path.exists(p)]
+    if missing:
+        raise FileNotFoundError(f"input not found: {missing[0]}")
+    return paths
+
+
 def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
         beam_args: Sequence[str] = (), run_id: Optional[str] = None, wait: bool = False) -> RunResult:
     """Process `inputs` into `warehouse`, holding its lock throughout (WarehouseBusy if another run has it,
     unless `wait`). A run whose books don't balance is not committed: UnbalancedBooks."""
+    input_paths(inputs)  # a mistyped input creates no warehouse folder
+    check_text_path(warehouse)
     if "://" not in warehouse:
         os.makedirs(warehouse, exist_ok=True)
     with warehouse_lock(warehouse, wait=wait, run=run_id or "revmine run"):
