@@ -28,7 +28,6 @@ BASELINES = ("most frequent train comment", "extractive template", "retrieval (M
 MODEL, SYSTEM = "language model, raw output", "revmine (describer + model + fallback)"
 
 
-
 REQUIRED = ("wiki", "page_id", "input", "summary")  # what every scored or training row must hold
 
 
@@ -39,6 +38,7 @@ def check_rows(rows: list, path: str) -> list:
             raise ValueError(f"{path}: row {n} is not a summaries-dataset row (each needs {', '.join(REQUIRED)}; "
                              "`revmine build summaries-dataset` writes them)")
     return rows
+
 
 def most_frequent(train_rows: Sequence[dict]) -> str:
     return Counter(r["summary"] for r in train_rows).most_common(1)[0][0] if train_rows else ""

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from revmine.schemas import Quarantine, SourceStats
+
 
 @dataclass
 class Accounting:
@@ -105,3 +107,12 @@ def _counts(column: pa.ChunkedArray):
     vc = pc.value_counts(column)
     for item in vc.to_pylist():
         yield item["values"], item["counts"]
+
+
+def unread_file(wiki: str, path: str, key: str, reason: str, detail: str) -> tuple[Quarantine, SourceStats]:
+    """The records of an input that is not read: a file-level quarantine row with the reason, and its
+    sources row (no revisions), so the books show the file."""
+    return (Quarantine(wiki=wiki, level="file", reason=reason, detail=detail, source_file=path, byte_offset=None,
+                       line=None, column=None, page_id=None, rev_id=None, stage="read", n_revisions=0),
+            SourceStats(wiki=wiki, source_file=path, source_key=key, compression="unknown", schema_version=None,
+                        is_stub=False, pages=0, revisions_read=0, bytes_decompressed=0, complete=False))

@@ -18,11 +18,12 @@ import os
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Optional
 
+from revmine.pipeline.accounting import unread_file
 from revmine.pipeline.clean import given_sentences, text_sentences
 from revmine.pipeline.decompress import open_raw
 from revmine.pipeline.fields import input_key, source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
-from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range
+from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range, is_utf8
 
 WIKI = "arxiv"
 
@@ -83,12 +84,8 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
     try:
         fh = open_raw(path)
     except OSError as exc:  # the same file-level row as an unreadable dump gets
-        yield Quarantine(wiki=WIKI, level="file", reason="unreadable_file", detail=f"{path}: {type(exc).__name__}: {exc}",
-                         source_file=path, byte_offset=None, line=None, column=None, page_id=None, rev_id=None,
-                         stage="read", n_revisions=0)
-        yield SourceStats(wiki=WIKI, source_file=path, source_key=key or input_key(path), compression="unknown",
-                          schema_version=None, is_stub=False, pages=0, revisions_read=0, bytes_decompressed=0,
-                          complete=False)
+        yield from unread_file(WIKI, path, key or input_key(path), "unreadable_file",
+                               f"{path}: {type(exc).__name__}: {exc}")
         return
     read = size = 0
     papers: dict[str, list[dict]] = {}
@@ -123,9 +120,9 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
                     raise TypeError("paper_id is not a string or an integer")
                 if not isinstance(body, str):
                     raise TypeError("text is not a string")
-                # "\ud800" is valid JSON but no UTF-8 text: UnicodeEncodeError (a ValueError) quarantines it
-                paper, ts, n_bytes = str(paper), _epoch(rec.get("timestamp")), len(body.encode("utf-8"))
-                paper.encode("utf-8")
+                paper, ts = str(paper), _epoch(rec.get("timestamp"))
+                if not is_utf8(paper, body):  # "\ud800" is valid JSON but no UTF-8 text
+                    raise ValueError("paper_id or text holds an unpaired surrogate (\\ud800-\\udfff)")
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
                 yield _quarantine(path, lineno, "malformed_record", f"line {lineno}: {type(exc).__name__}: {exc}"[:500])
                 continue
@@ -133,7 +130,8 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
                 what = f"version {version}" if not in_range(version, ID_RANGE) else f"timestamp {ts}"
                 yield _quarantine(path, lineno, "value_out_of_range", f"line {lineno}: {what} is out of range")
                 continue
-            papers.setdefault(paper, []).append({"version": version, "ts": ts, "text": body, "bytes": n_bytes})
+            papers.setdefault(paper, []).append({"version": version, "ts": ts, "text": body,
+                                                 "bytes": len(body.encode("utf-8"))})
     n_papers = len(papers)
     for paper, versions in papers.items():
         versions.sort(key=lambda v: v["version"])
@@ -184,7 +182,7 @@ def _arxivedits_versions(path: str, example: dict, papers: dict[str, list[dict]]
             yield _quarantine(path, None, "malformed_record", f"{key!r:.80}: sentences are not lists of strings",
                               n_revisions=2)
             continue
-        if not _utf8(key, *old_s, *new_s):
+        if not is_utf8(key, *old_s, *new_s):
             yield _quarantine(path, None, "malformed_record", f"{key!r:.80}: an unpaired surrogate (\\ud800-\\udfff)",
                               n_revisions=2)
             continue
@@ -192,12 +190,3 @@ def _arxivedits_versions(path: str, example: dict, papers: dict[str, list[dict]]
                                     "sentences_key": tuple(sents), "bytes": len(" ".join(sents).encode())}
                                    for v, sents in ((1, old_s), (2, new_s))]
 
-
-def _utf8(*texts: str) -> bool:
-    """Whether every text can be written as UTF-8 (JSON's "\\ud800" escapes decode to strings that cannot)."""
-    try:
-        for t in texts:
-            t.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -20,11 +20,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from revmine import __version__
 from revmine.config import Config
-from revmine.pipeline.accounting import Accounting
+from revmine.pipeline.accounting import Accounting, unread_file
 from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
-from revmine.schemas import Quarantine, SourceStats
+from revmine.schemas.names import is_utf8
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import find_duplicates, remove_duplicates
 from revmine.warehouse.layout import (STAGING, PartitionedWriter, commit_run, input_index, read_table, staged_files,
@@ -111,8 +111,8 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     check_text_path(warehouse)
     warehouse = os.path.abspath(warehouse) if "://" not in warehouse else warehouse
     # Names first that can be stored: of two inputs with the same bytes, the one read is one with a text name
-    keys, duplicates = identify_inputs(sorted(paths, key=lambda path: not _text_name(path)))
-    unnamed = {path: keys.pop(path) for path in list(keys) if not _text_name(path)}
+    keys, duplicates = identify_inputs(sorted(paths, key=lambda path: not is_utf8(path)))
+    unnamed = {path: keys.pop(path) for path in list(keys) if not is_utf8(path)}
     stage_dir = staging_dir(warehouse, run_id)
     with staging_lock(stage_dir, run_id):
         if "://" not in stage_dir and os.path.exists(stage_dir):
@@ -144,19 +144,9 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
 
 def check_text_path(path: str, what: str = "the warehouse") -> None:
     """ValueError for a path that is not text (not UTF-8 on disk): every warehouse file name and row holds it."""
-    if not _text_name(path):
+    if not is_utf8(path):
         raise ValueError(f"{what}: {os.fsencode(path).decode('utf-8', 'backslashreplace')} is not a UTF-8 path; "
                          "choose a folder whose name is")
-
-
-def _text_name(path: str) -> bool:
-    """Whether a path is text: a file name in another encoding than UTF-8 reaches Python as lone surrogates
-    (os.fsdecode), which neither Beam's string coder nor a Parquet column can hold."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _refuse_unnamed(stage_dir: str, path: str, key: str) -> None:
@@ -164,13 +154,9 @@ def _refuse_unnamed(stage_dir: str, path: str, key: str) -> None:
     and its sources row are staged under its content key, so the books show it."""
     shown = os.fsencode(path).decode("utf-8", "backslashreplace")
     writer = PartitionedWriter(stage_dir, key)
-    writer.add(Quarantine(wiki="unknown", level="file", reason="invalid_file_name",
-                          detail=f"{shown}: the file name is not UTF-8; rename the file to read it", source_file=shown,
-                          byte_offset=None, line=None, column=None, page_id=None, rev_id=None, stage="read",
-                          n_revisions=0))
-    writer.add(SourceStats(wiki="unknown", source_file=shown, source_key=key, compression="unknown",
-                           schema_version=None, is_stub=False, pages=0, revisions_read=0, bytes_decompressed=0,
-                           complete=False))
+    for rec in unread_file("unknown", shown, key, "invalid_file_name",
+                           f"{shown}: the file name is not UTF-8; rename the file to read it"):
+        writer.add(rec)
     writer.close()
     log.warning("%s: the file name is not UTF-8, so the file is not read (quarantined as invalid_file_name)", shown)
 
@@ -227,14 +213,14 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
         beam_args: Sequence[str] = (), run_id: Optional[str] = None, wait: bool = False) -> RunResult:
     """Process `inputs` into `warehouse`, holding its lock throughout (WarehouseBusy if another run has it,
     unless `wait`). A run whose books don't balance is not committed: UnbalancedBooks."""
-    input_paths(inputs)  # a mistyped input creates no warehouse folder
+    paths = input_paths(inputs)  # a mistyped input creates no warehouse folder
     check_text_path(warehouse)
     if "://" not in warehouse:
         os.makedirs(warehouse, exist_ok=True)
     with warehouse_lock(warehouse, wait=wait, run=run_id or "revmine run"):
         for path in clean_dead_staging(os.path.join(os.path.abspath(warehouse), STAGING)):
             log.info("removed %s, left by a run that was killed", path)
-        staged = stage(inputs, warehouse, config, beam_args, run_id)
+        staged = stage(paths, warehouse, config, beam_args, run_id)  # expanded: folders are not walked twice
         if not staged.accounting.balanced:
             raise UnbalancedBooks(f"{unbalanced_message(staged)}; nothing was committed (staged files are in "
                                   f"{staging_dir(staged.warehouse, staged.run_id)} until the next run)")

@@ -50,5 +50,16 @@ def is_plain_file_name(name: Optional[str]) -> bool:
     return isinstance(name, str) and _PLAIN_FILE_NAME.fullmatch(name) is not None and ".." not in name
 
 
+def is_utf8(*texts: str) -> bool:
+    """Whether every text can be stored as a string column: a lone surrogate (a JSON "\\ud800" escape, or a
+    file name in another encoding than UTF-8, which os.fsdecode maps to surrogates) has no UTF-8 form."""
+    try:
+        for t in texts:
+            t.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def in_range(value: Optional[int], bounds: tuple[int, int]) -> bool:
     return value is not None and bounds[0] <= value <= bounds[1]
