@@ -9,6 +9,7 @@ import codecs
 import re
 
 REVISION_START = re.compile(rb"<revision[\s/>]")
+REVISION_START_TEXT = re.compile(r"<revision[ \t\n\r\f\v/>]")  # the same, in parsed text
 
 
 def _qmark(err: UnicodeDecodeError):

@@ -95,12 +95,18 @@ def out_of_range(fields: dict, page_id_raw: Optional[str], ns_raw: Optional[str]
 
 
 def parse_timestamp(raw: Optional[str]) -> Optional[datetime]:
-    """An ISO 8601 timestamp as an aware UTC datetime (dumps write UTC with or without the Z)."""
+    """A timestamp as an aware datetime in UTC, so that its year is the UTC year.
+
+    Dumps write ISO 8601 in UTC, with or without the Z; other exporters write an offset, and MediaWiki's
+    database form (TS_MW, `20010115123000`) is read as mwtypes reads it."""
     if raw is None:
         return None
+    text = raw.strip()
     try:
-        ts = datetime.fromisoformat(raw.strip())
-        return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
+        if len(text) == 14 and text.isascii() and text.isdigit():
+            return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        ts = datetime.fromisoformat(text)
+        return ts.astimezone(timezone.utc) if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
     except (ValueError, OverflowError):
         return None
 

@@ -18,7 +18,7 @@ from xml.parsers import expat
 
 from revmine.config import ReadConfig
 from revmine.pipeline.decompress import DecompressError, Position, iter_chunks, sniff_compression
-from revmine.pipeline.encoding import TagCount, UTF16Transcoder, repair_utf8
+from revmine.pipeline.encoding import REVISION_START_TEXT, TagCount, UTF16Transcoder, repair_utf8
 from revmine.pipeline.fields import (clip_bytes, input_key, out_of_range, parse_timestamp, sha1_base36,
                                      to_int, wiki_from_base_url, wiki_from_file_name)
 from revmine.schemas import Quarantine, Revision, SourceStats
@@ -103,6 +103,14 @@ class DumpReader:
         # Revision ids seen in this file (about 60 bytes each): a duplicate on any page is quarantined.
         self.seen_rev_ids: set[int] = set()
         self.tags = TagCount()
+        # <revision> start tags the raw count saw inside CDATA sections, comments and processing
+        # instructions: text, not elements. Keyed by the section's stream offset, so that a section parsed
+        # again after a repair is not counted twice.
+        self.tags_in_text: dict[int, int] = {}
+        self.cdata_start: Optional[int] = None
+        self.cdata_tags = 0
+        self.cdata_tail = ""
+        self.cdata_chars = None  # the character handler that CDATA content also goes to
         self.field_cap = _OTHER_FIELD_CHARS
         self.field_chars = 0
         self.ordinal = 0
@@ -270,6 +278,10 @@ class DumpReader:
         p.EntityDeclHandler = self._forbid_entity
         p.ExternalEntityRefHandler = self._forbid_external
         p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        p.StartCdataSectionHandler = self._start_cdata
+        p.EndCdataSectionHandler = self._end_cdata
+        p.CommentHandler = self._markup_text
+        p.ProcessingInstructionHandler = lambda target, data: self._markup_text(data)
         self.parser = p
         self.stack = []
         self.parser_base = base - len(prefix)
@@ -336,6 +348,32 @@ class DumpReader:
             self.safe_point = self.page.offset
         elif name == "mediawiki":
             self.schema_version = attrs.get("version", self.schema_version)
+
+    def _start_cdata(self) -> None:
+        # MediaWiki never writes CDATA, but other exporters may: a text's "<revision>" is then literal.
+        self.cdata_start = self.parser_base + self.parser.CurrentByteIndex
+        self.cdata_tags, self.cdata_tail = 0, ""
+        self.cdata_chars = self.parser.CharacterDataHandler
+        self.parser.CharacterDataHandler = self._cdata_text
+
+    def _cdata_text(self, data: str) -> None:
+        # The tail is one character shorter than a tag, so a tag cut between two calls is counted once.
+        seen = self.cdata_tail + data
+        self.cdata_tags += len(REVISION_START_TEXT.findall(seen))
+        self.cdata_tail = seen[-(len("<revision>") - 1):]
+        if self.cdata_chars is not None:
+            self.cdata_chars(data)
+
+    def _end_cdata(self) -> None:
+        self.parser.CharacterDataHandler = self.cdata_chars
+        if self.cdata_tags and self.cdata_start is not None:
+            self.tags_in_text[self.cdata_start] = self.cdata_tags
+        self.cdata_start, self.cdata_chars = None, None
+
+    def _markup_text(self, data: str) -> None:
+        n = len(REVISION_START_TEXT.findall(data))
+        if n:
+            self.tags_in_text[self.parser_base + self.parser.CurrentByteIndex] = n
 
     def _field_cap(self, name: str) -> int:
         """Characters kept of a field: MediaWiki's own limit plus one (to see that it was passed)."""
@@ -613,7 +651,7 @@ class DumpReader:
     def _reconcile_with_input(self) -> None:
         """Revisions in the input that the parser never reached are quarantined, so the books balance
         against the input itself, not only against what the parser saw."""
-        missing = self.tags.n - self.revisions_read
+        missing = self.tags.n - sum(self.tags_in_text.values()) - self.revisions_read
         if missing > 0:
             self.complete = False
             self.revisions_read += missing
