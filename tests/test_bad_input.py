@@ -244,3 +244,26 @@ def test_training_data_of_the_wrong_shape_is_one_error_line(tmp_path, capsys, wh
             "edits": ["--arxivedits-train", str(tmp_path / "gold.json")], "summarizer": ["--data", str(tmp_path)]}[what]
     assert main(["train", what, *args, "--out", str(tmp_path / "model")]) == 2
     assert "error:" in capsys.readouterr().err and not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["query", "WH", "select 1", "--limit", "-1"], "--limit: must be at least 0, not -1"),
+    (["eval", "edits", "--data", "x", "--cv-train", "y", "--folds", "1"], "--folds: must be at least 2, not 1"),
+    (["eval", "summaries", "--data", "x", "--num-beams", "0"], "--num-beams: must be at least 1, not 0"),
+    (["train", "edits", "--folds", "-3"], "--folds: must be at least 2, not -3"),
+    (["train", "intent", "--only-folds", "1,x"], "--only-folds: 'x' is not a whole number"),
+    (["train", "summarizer", "--batch", "0"], "--batch: must be at least 1, not 0"),
+    (["train", "intent", "--class-weight-power", "nan"], "--class-weight-power: must be a finite number at least 0"),
+    (["build", "summaries-dataset", "--dev-fraction", "1.5"], "--dev-fraction: must be between 0 and 1"),
+    (["jobs", "run", "--wiki", "w", "--date", "1", "--workers", "0"], "--workers: must be at least 1, not 0"),
+])
+def test_a_count_out_of_range_is_a_usage_error(tmp_path, capsys, args, says):
+    """A count of 0 or less went into the command: `--folds 1` ended in a ValueError traceback, `query --limit
+    -1` in a duckdb TypeError, `--only-folds 9` ran nothing. Now argparse says which flag, and exits 2."""
+    from revmine.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path / "wh") if a == "WH" else a for a in args])
+    assert exc.value.code == 2
+    assert says in " ".join(capsys.readouterr().err.split())
+

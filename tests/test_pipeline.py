@@ -1,5 +1,6 @@
 """The Beam pipeline end to end, the warehouse, the catalog and the CLI."""
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -328,3 +329,28 @@ def test_a_run_reports_the_time_of_each_stage(tmp_path, sample_dump, capsys):
     assert main(["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh2"), "--config",
                  str(pathlib.Path(__file__).parents[1] / "configs" / "fast.yaml")]) == 0
     assert "time per stage" in capsys.readouterr().out
+
+
+def test_input_given_twice_reads_both(tmp_path, capsys):
+    """`--input a --input b` is two inputs: argparse's default would keep only b, and a would vanish with
+    no row saying so."""
+    from trust_helpers import FAST_CONFIG
+
+    cfg = tmp_path / "fast.yaml"
+    cfg.write_text(FAST_CONFIG)
+    for name, paper in (("a.jsonl", "2101.00001"), ("b.jsonl", "2101.00002")):
+        (tmp_path / name).write_text("".join(json.dumps({"paper_id": paper, "version": v, "text": f"Text {v}."}) + "\n"
+                                             for v in (1, 2)))
+    wh = tmp_path / "wh"
+    assert main(["run", "--input", str(tmp_path / "a.jsonl"), "--input", str(tmp_path / "b.jsonl"),
+                 "--out", str(wh), "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    assert main(["query", str(wh), "select source_file from sources order by 1", "--format", "json"]) == 0
+    files = [json.loads(line)["source_file"] for line in capsys.readouterr().out.splitlines()]
+    assert [os.path.basename(f) for f in files] == ["a.jsonl", "b.jsonl"]
+
+
+def test_query_limit_0_fetches_no_rows(sample_warehouse, capsys):
+    wh, _ = sample_warehouse
+    assert main(["query", str(wh), "select 1 as one", "--limit", "0", "--format", "json"]) == 0
+    assert capsys.readouterr().out == ""

@@ -1,6 +1,7 @@
 """What every command shares: the stderr console, logging, and where the shared data lives."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import warnings
@@ -29,6 +30,47 @@ def setup_logging(verbose: bool) -> None:
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"revmine\.models\b")
     # Beam warns at import that optional GCP clients are missing; irrelevant unless you use GCP.
     logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
+
+
+def at_least(low: int):
+    """An argparse type: a whole number >= `low`, so that a bad count is one usage line, not a traceback."""
+    def whole_number(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {n}")
+        return n
+    return whole_number
+
+
+def numbers_at_least_1(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers >= 1 ("1,3")."""
+    parse = at_least(1)
+    return sorted({parse(part.strip()) for part in text.split(",")})
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < x < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), not {text}")
+    return x
+
+
+def non_negative(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= x < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number at least 0, not {text}")
+    return x
 
 
 def shared_data() -> str:

@@ -5,7 +5,7 @@ import argparse
 import json
 import os
 
-from revmine.cli._common import console
+from revmine.cli._common import at_least, console
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -249,11 +249,11 @@ def register(sub) -> None:
     e.add_argument("--train", help="summaries: train split, for the most-frequent and retrieval baselines and to tell "
                    "seen pages from unseen (default: train.jsonl beside --data)")
     e.add_argument("--sample-out", metavar="MD", help="summaries: write 20 random examples side by side here")
-    e.add_argument("--limit", type=int, help="summaries: score only the first N rows")
-    e.add_argument("--num-beams", type=int, help="summaries: beam width for this run (default: the adapter's)")
+    e.add_argument("--limit", type=at_least(1), help="summaries: score only the first N rows")
+    e.add_argument("--num-beams", type=at_least(1), help="summaries: beam width for this run (default: the adapter's)")
     e.add_argument("--cv-train", metavar="JSON", help="edits: also score k folds of this train file plus --data, "
                    "split by paper (the fold mean ± sd); align: also retrain the neural aligner on k folds of "
                    "this IteraTeR doc-level train file plus --data, split by document, and score each fold; intent: "
                    "the lexical model on k folds of this train file plus --data, for each C")
-    e.add_argument("--folds", type=int, default=5, help="folds for --cv-train (default 5)")
+    e.add_argument("--folds", type=at_least(2), default=5, help="folds for --cv-train (default 5)")
     e.set_defaults(func=cmd_eval)

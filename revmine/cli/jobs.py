@@ -5,7 +5,7 @@ import argparse
 
 from rich.markup import escape
 
-from revmine.cli._common import console
+from revmine.cli._common import at_least, console
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def register(sub) -> None:
     j.add_argument("action", choices=("run",))
     j.add_argument("--wiki", required=True, help="e.g. simplewiki")
     j.add_argument("--date", required=True, help="dump date, e.g. 20261101")
-    j.add_argument("--workers", type=int, default=1, help="luigi workers (files processed in parallel)")
+    j.add_argument("--workers", type=at_least(1), default=1, help="luigi workers (files processed in parallel)")
     j.add_argument("--scheduler-host", help="use the luigid at this host instead of the local scheduler")
     j.add_argument("--warehouse", help="warehouse directory (default: luigi.cfg [DumpParams] or ./warehouse)")
     j.add_argument("--dumps-dir", help="where fetched dumps are kept (default: ./dumps)")

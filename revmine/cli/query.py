@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from revmine.cli._common import console
+from revmine.cli._common import at_least, console
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -52,5 +52,5 @@ def register(sub) -> None:
     q.add_argument("warehouse")
     q.add_argument("sql")
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    q.add_argument("--limit", type=int, default=None, help="fetch at most this many rows")
+    q.add_argument("--limit", type=at_least(0), default=None, help="fetch at most this many rows")
     q.set_defaults(func=cmd_query)

@@ -80,13 +80,14 @@ def register(sub) -> None:
     r = sub.add_parser("run", allow_abbrev=False, help="stream dumps through the Beam pipeline into a warehouse",
                        description="Unknown flags are passed to Beam, e.g. --runner=DataflowRunner "
                                    "--direct_num_workers=2 --setup_file=./setup.py")
-    r.add_argument("--input", nargs="+", required=True, metavar="DUMP",
-                   help="dump files, directories or globs (.xml .bz2 .gz .7z .xz .lzma)")
+    # "extend": a second --input adds to the first instead of silently replacing it
+    r.add_argument("--input", nargs="+", action="extend", required=True, metavar="DUMP",
+                   help="dump files, directories or globs (.xml .bz2 .gz .7z .xz .lzma, arXiv .jsonl .json); "
+                        "may be given more than once")
     r.add_argument("--out", required=True, metavar="WAREHOUSE", help="warehouse directory")
     r.add_argument("--config", help="YAML config (see configs/). The default runs every stage, neural aligner, "
                                     "intents and summaries included; configs/fast.yaml turns the neural stages off "
-                                    "and is 5-8x faster on CPU (for 500 long revisions: 40-49 s against 5-7 s on bf16 cores, "
-                                    "102 s against 15-20 s in fp32)")
+                                    "and is 5-7x faster on CPU (500 long revisions on 2 bf16 cores: 22-37 s against 4-7 s)")
     r.add_argument("--wiki", help="override the wiki name found in the dump")
     r.add_argument("--runner-preset", metavar="YAML", help="Beam flags from a preset (configs/runners/*.yaml)")
     r.add_argument("--wait", action="store_true",

@@ -5,7 +5,7 @@ import argparse
 import json
 import os
 
-from revmine.cli._common import console, shared_data
+from revmine.cli._common import at_least, console, non_negative, numbers_at_least_1, shared_data
 
 
 def given(args: argparse.Namespace, *names: str) -> dict:
@@ -137,7 +137,10 @@ def _cross_validate_intent(args: argparse.Namespace, train: dict, dev: dict, mod
         console.print(f"[red]error:[/red] --cross-validate reads the lexical settings of a trained model at {model_dir}")
         return 2
     pools = {t: train[t] + dev.get(t, []) for t in train}
-    only = [int(x) for x in args.only_folds.split(",")] if args.only_folds else None
+    only = args.only_folds
+    if only and only[-1] > args.folds:
+        console.print(f"[red]error:[/red] --only-folds {only[-1]} is past the {args.folds} folds")
+        return 2
     result = cross_validate_mixed(pools, args.cross_validate, lexical_choices(model_dir), k=args.folds, only=only,
                                   **given(args, "epochs", "class_weight_power"))
     record_whole_model_cv(model_dir, result, dev if args.choose_mix else None)
@@ -154,31 +157,31 @@ def register(sub) -> None:
     t.add_argument("--iterater-dev", help="IteraTeR dev JSON lines (scores go into the model card)")
     t.add_argument("--arxivedits-train", help="arXivEdits train JSON")
     t.add_argument("--arxivedits-dev", help="intent / edits: arXivEdits dev JSON (scores go into the model card)")
-    t.add_argument("--folds", type=int, default=5,
+    t.add_argument("--folds", type=at_least(2), default=5,
                    help="edits, intent --cross-validate: cross-validation folds over train+dev (default 5)")
     t.add_argument("--cross-validate", metavar="JSON",
                    help="intent: train the whole model on k folds of train+dev (by paper or document) instead, "
                    "each scored at every mixing weight, with the lexical settings of --out; finished folds "
                    "are kept in JSON and skipped when it is run again")
-    t.add_argument("--only-folds", metavar="I,J", help="intent --cross-validate: run only these folds (1-based) now")
-    t.add_argument("--class-weight-power", type=float,
+    t.add_argument("--only-folds", metavar="I,J", type=numbers_at_least_1, help="intent --cross-validate: run only these folds (1-based) now")
+    t.add_argument("--class-weight-power", type=non_negative,
                    help="intent: the encoder's loss weighs class c by (n_max / n_c) ** POWER (default 0.5; 1 balances "
                    "the classes fully)")
     t.add_argument("--choose-mix", action="store_true",
                    help="intent --cross-validate: set each mixing weight of --out to the folds' best, and score dev at it")
     t.add_argument("--taxonomy", choices=("arxivedits", "iterater", "both"), default="both",
                    help="intent: train one head, or both on a shared encoder (default)")
-    t.add_argument("--limit", type=int, help="intent / summarizer / edits: use only the first N examples (smoke tests)")
+    t.add_argument("--limit", type=at_least(1), help="intent / summarizer / edits: use only the first N examples (smoke tests)")
     t.add_argument("--data", help="summarizer: folder with train.jsonl and dev.jsonl (default: data/summaries)")
-    t.add_argument("--max-examples", type=int,
+    t.add_argument("--max-examples", type=at_least(1),
                    help="summarizer: cap on training rows, so one epoch fits in an hour on 2 CPU cores")
-    t.add_argument("--eval-examples", type=int, help="summarizer: dev rows scored after training (default 300)")
-    t.add_argument("--epochs", type=int, help="passes over the data (aligner: 40, intent: 4, summarizer: 1; summarizer runs of N > 1 also save epochK/ snapshots)")
-    t.add_argument("--batch", type=int, help="summarizer: examples per step (default 8; training memory grows with "
+    t.add_argument("--eval-examples", type=at_least(1), help="summarizer: dev rows scored after training (default 300)")
+    t.add_argument("--epochs", type=at_least(1), help="passes over the data (aligner: 40, intent: 4, summarizer: 1; summarizer runs of N > 1 also save epochK/ snapshots)")
+    t.add_argument("--batch", type=at_least(1), help="summarizer: examples per step (default 8; training memory grows with "
                    "it, about 6.5 GB at 8 and 2 GB at 2)")
     t.add_argument("--low-memory", action="store_true",
                    help="summarizer: gradient checkpointing (recompute activations in backward: less memory, slower)")
-    t.add_argument("--lr", type=float, help="summarizer: peak learning rate (default 1e-3; warm-up then linear decay)")
+    t.add_argument("--lr", type=non_negative, help="summarizer: peak learning rate (default 1e-3; warm-up then linear decay)")
     t.add_argument("--init-adapter", metavar="DIR",
                    help="summarizer: continue training this adapter folder (another epoch, new data) instead of a fresh one")
     t.add_argument("--wiki-dump", action="append", metavar="DUMP",

@@ -152,7 +152,7 @@ def query(warehouse: str, sql: str, limit: Optional[int] = None) -> tuple[list[s
         check_read_only(sql, con)
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchmany(limit) if limit else cur.fetchall()
+        rows = cur.fetchall() if limit is None else cur.fetchmany(limit)
         return cols, rows
     finally:
         con.close()
