@@ -213,6 +213,23 @@ def test_a_damaged_parquet_file_is_named_in_one_line_and_the_catalog_is_left_as_
     assert not [p for p in os.listdir(wh) if ".tmp-" in p]
 
 
+
+def test_a_damaged_revisions_file_stops_the_next_run_in_one_line_before_it_commits(tmp_path, fast, sample_dump,
+                                                                                  capsys):
+    """The check for revisions already stored reads every committed revisions file: one cut short ended the
+    next run in a duckdb traceback."""
+    wh = tmp_path / "wh"
+    run([str(sample_dump)], str(wh), fast)
+    part = sorted((wh / "revisions").rglob("*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[:100])
+    committed = {p for p in snapshot(wh) if not p.startswith(("_staging", "_lock"))}
+    (tmp_path / "more.xml").write_text(dump(page(7, [70, 71])))
+    assert main(["run", "--input", str(tmp_path / "more.xml"), "--out", str(wh), "--config",
+                 str(tmp_path / "fast.yaml")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the revisions table cannot be read" in err and "nothing was committed" in err and "Traceback" not in err
+    assert {p for p in snapshot(wh) if not p.startswith(("_staging", "_lock"))} == committed
+
 def test_a_file_named_like_a_pattern_is_read_and_a_mistyped_input_creates_no_warehouse(tmp_path, fast, sample_dump,
                                                                                        capsys):
     """"dump[1].xml" was taken for a glob (matching dump1.xml) and reported as no dump found; an input that
@@ -560,6 +577,33 @@ def test_a_revision_id_in_two_files_of_one_wiki_lands_once(tmp_path, fast):
     assert _count(wh, "select count(*) from revision_pairs where new_rev_id = 6 and page_id = 1") == 1
     assert _count(wh, "select count(*) from quarantine where reason = 'duplicate_rev_id'") == 2
 
+
+
+def _versions(path, paper, texts):
+    path.write_text("".join(json.dumps({"paper_id": paper, "version": v, "text": t}) + "\n"
+                            for v, t in enumerate(texts, 1)))
+
+
+def test_an_arxiv_version_in_two_files_lands_once(tmp_path, fast):
+    """A paper's versions exported again with a newer one: the pairs of the versions already stored landed a
+    second time under the same pair id. Versions of other papers with the same numbers are not touched."""
+    first, again, other = tmp_path / "a.jsonl", tmp_path / "c.jsonl", tmp_path / "b.jsonl"
+    _versions(first, "2101.00001", ["We study cats. Cats are nice.", "We study dogs. Cats are nice."])
+    _versions(other, "2101.00002", ["Old words here.", "New words here."])
+    _versions(again, "2101.00001", ["We study cats. Cats are nice.", "We study dogs. Cats are nice.",
+                                    "We study dogs. Cats are very nice."])
+    wh = tmp_path / "wh"
+    assert run([str(first), str(other)], str(wh), fast).accounting.balanced
+    later = run([str(again)], str(wh), fast)
+    assert later.accounting.balanced and later.accounting.quarantined["duplicate_rev_id"] == 2
+    assert _count(wh, "select count(*) from revision_pairs") == _count(wh, "select count(distinct pair_id) from revision_pairs") == 5
+    assert _count(wh, "select count(*) from revision_pairs where source_file like '%c.jsonl'") == 1  # v2-v3 only
+    assert _count(wh, "select count(*) from diffs") == _count(wh, "select count(distinct pair_id) from diffs") == 3
+    # within one run, the input listed first keeps its copy
+    wh2 = tmp_path / "wh2"
+    both = run([str(again), str(first)], str(wh2), fast)
+    assert both.accounting.balanced and both.accounting.quarantined["duplicate_rev_id"] == 2
+    assert _count(wh2, "select count(*) from revision_pairs where source_file like '%a.jsonl'") == 0
 
 # ---- jobs: names and URLs from dumpstatus.json are data ----------------------------------------------------
 

@@ -131,7 +131,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
             replaced = _replaced_keys(warehouse, input_keys)
             dups = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced)
             if dups:
-                log.warning("%d revision id(s) already stored from another input: quarantined as duplicate_rev_id",
+                log.warning("%d revision(s) already stored from another input: quarantined as duplicate_rev_id",
                             remove_duplicates(stage_dir, dups))
         acc = Accounting.from_tables(read_table(stage_dir, "sources"), read_table(stage_dir, "revision_pairs"),
                                      read_table(stage_dir, "quarantine"),

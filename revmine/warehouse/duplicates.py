@@ -1,12 +1,15 @@
-"""A revision id lands once per wiki: across the inputs of a run, and against what is committed already.
+"""A revision lands once: a wiki's revision id once per wiki, an arXiv paper's version once per paper,
+across the inputs of a run and against what is committed already.
 
-The reader quarantines a revision id seen twice in one file. Here, after a run is staged and before
-it is committed, the same holds across files: the copy that was there first (committed, or from the
-input listed first) stays, and every later copy is taken out of its input's staged rows (revision,
-pair and the pair's diff rows) and becomes a quarantine row with reason `duplicate_rev_id`. The books
-still balance: each revision read is one pair or one quarantine row either way.
+The reader quarantines a revision id seen twice in one file, and the arXiv reader a paper's version seen
+twice in one file. Here, after a run is staged and before it is committed, the same holds across files
+(a dump downloaded again as another file, a paper's versions exported again with a newer one): the copy
+that was there first (committed, or from the input listed first) stays, and every later copy is taken out
+of its input's staged rows (revision, pair and the pair's diff rows) and becomes a quarantine row with
+reason `duplicate_rev_id`. The books still balance: each revision read is one pair or one quarantine row
+either way.
 
-DuckDB does the search out of core, reading only the rev_id column of the Parquet files.
+DuckDB does the search out of core, reading only the identifying columns of the Parquet files.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from revmine.pipeline.arxiv import WIKI as ARXIV
 from revmine.schemas import TABLES, Quarantine
 from revmine.warehouse.layout import list_parquet, write_records
 
@@ -26,6 +30,16 @@ _KEY = re.compile(r"part-([0-9a-z]+)-")
 # Tables whose rows belong to one revision: the column that names it, and how.
 _BY_REV = {"revisions": "rev_id", "revision_pairs": "new_rev_id"}
 _BY_PAIR = ("sentences", "alignments", "edits", "node_changes", "diffs", "summaries")
+# What names one revision, and where it is found: a wiki's revision id in its revisions table; an arXiv
+# paper's version (the paper as page id) in its pairs, since arXiv inputs have no revisions rows.
+_IDENTITIES = (
+    ("revisions", "rev_id", "NULL::BIGINT AS page_id, NULL::VARCHAR AS pair_id", ("rev_id",), lambda wiki: wiki != ARXIV),
+    ("revision_pairs", "new_rev_id AS rev_id", "page_id, pair_id", ("page_id", "rev_id"), lambda wiki: wiki == ARXIV),
+)
+
+
+class UnreadableWarehouse(ValueError):
+    """A committed Parquet file cannot be read, so a run cannot be checked against it: nothing is committed."""
 
 
 def _key_of(path: str) -> str:
@@ -37,40 +51,48 @@ def _wiki_of(path: str) -> str:
 
 
 def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], replaced: list[str]) -> dict:
-    """{staged key: [(wiki, rev_id, source_file, first_file)]} for revision ids another input has already."""
-    staged = list_parquet(stage_dir, "revisions")
-    if not staged:
-        return {}
+    """{staged key: [(wiki, rev_id, source_file, first_file, page_id, pair_id)]} for revisions another input
+    has already (page_id and pair_id are set for arXiv versions, None for wiki revisions)."""
     skip = set(keys_in_order) | set(replaced)
-    committed = [p for p in list_parquet(warehouse, "revisions") if _key_of(p) not in skip]
-    scan = (f"SELECT wiki, rev_id, source_file, regexp_extract(parse_filename(filename), '{_KEY.pattern}', 1) AS key "
-            "FROM read_parquet({}, hive_partitioning = true, hive_types = {{'wiki': VARCHAR, 'year': SMALLINT}}, "
-            "filename = true)")
+    out: dict = defaultdict(list)
     con = duckdb.connect()
     try:
         con.register("ranks", pa.table({"key": list(keys_in_order), "rank": list(range(1, len(keys_in_order) + 1))}))
-        sources, params = "SELECT * FROM s", {"staged": staged}
-        committed_cte = ""
-        if committed:
-            committed_cte = (f", c AS (SELECT x.*, 0 AS rank FROM ({scan.format('$committed')}) x "
-                             "SEMI JOIN s USING (wiki, rev_id))")
-            sources += " UNION ALL SELECT * FROM c"
-            params["committed"] = committed
-        rows = con.execute(f"""
-            WITH s AS (SELECT x.*, ranks.rank FROM ({scan.format('$staged')}) x JOIN ranks USING (key))
-                 {committed_cte},
-                 a AS ({sources}),
-                 g AS (SELECT wiki, rev_id FROM a GROUP BY ALL HAVING count(DISTINCT key) > 1)
-            SELECT wiki, rev_id, rank, key, source_file FROM a SEMI JOIN g USING (wiki, rev_id)
-            ORDER BY wiki, rev_id, rank, key""", params).fetchall()
+        for table, rev_id, extra, ident, wanted in _IDENTITIES:
+            staged = [p for p in list_parquet(stage_dir, table) if wanted(_wiki_of(p))]
+            if not staged:
+                continue
+            committed = [p for p in list_parquet(warehouse, table) if wanted(_wiki_of(p)) and _key_of(p) not in skip]
+            by = ", ".join(("wiki",) + ident)
+            scan = (f"SELECT wiki, {rev_id}, {extra}, source_file, "
+                    f"regexp_extract(parse_filename(filename), '{_KEY.pattern}', 1) AS key "
+                    "FROM read_parquet({}, hive_partitioning = true, hive_types = {{'wiki': VARCHAR, 'year': SMALLINT}}, "
+                    "filename = true)")
+            sources, params, committed_cte = "SELECT * FROM s", {"staged": staged}, ""
+            if committed:
+                committed_cte = (f", c AS (SELECT x.*, 0 AS rank FROM ({scan.format('$committed')}) x "
+                                 f"SEMI JOIN s USING ({by}))")
+                sources += " UNION ALL SELECT * FROM c"
+                params["committed"] = committed
+            try:
+                rows = con.execute(f"""
+                    WITH s AS (SELECT x.*, ranks.rank FROM ({scan.format('$staged')}) x JOIN ranks USING (key))
+                         {committed_cte},
+                         a AS ({sources}),
+                         g AS (SELECT {by} FROM a GROUP BY ALL HAVING count(DISTINCT key) > 1)
+                    SELECT wiki, rev_id, page_id, pair_id, rank, key, source_file FROM a SEMI JOIN g USING ({by})
+                    ORDER BY wiki, page_id NULLS FIRST, rev_id, rank, key""", params).fetchall()
+            except duckdb.Error as exc:  # a damaged part file (a copy cut short): duckdb names it
+                raise UnreadableWarehouse(
+                    f"{warehouse}: the {table} table cannot be read, so this run's revisions cannot be checked "
+                    f"against it and nothing was committed: {str(exc).splitlines()[0]}") from exc
+            first: dict = {}
+            for wiki, rev, page_id, pair_id, rank, key, source_file in rows:
+                kept = first.setdefault((wiki, page_id, rev), (key, source_file))
+                if key != kept[0] and rank > 0:
+                    out[key].append((wiki, rev, source_file, kept[1], page_id, pair_id))
     finally:
         con.close()
-    out: dict = defaultdict(list)
-    first: dict = {}
-    for wiki, rev_id, rank, key, source_file in rows:
-        kept = first.setdefault((wiki, rev_id), (key, source_file))
-        if key != kept[0] and rank > 0:
-            out[key].append((wiki, rev_id, source_file, kept[1]))
     return dict(out)
 
 
@@ -78,18 +100,24 @@ def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
     """Take each later copy out of its input's staged rows and quarantine it; returns how many."""
     n = 0
     for key, dups in duplicates.items():
-        revs = {(w, r) for w, r, _, _ in dups}
-        pairs = {f"{w}:{r}" for w, r in revs}
+        revs = {(w, r) for w, r, _, _, page, _ in dups if page is None}
+        versions = {f"{page}:{r}" for w, r, _, _, page, _ in dups if page is not None}
+        pairs = {f"{w}:{r}" for w, r in revs} | {pair for *_, pair in dups if pair is not None}
         for table in list(_BY_REV) + list(_BY_PAIR) + ["quarantine"]:
             for path in list_parquet(stage_dir, table, [key]):
                 wiki = _wiki_of(path)
                 ids = pa.array([r for w, r in revs if w == wiki], type=pa.int64())
                 t = pq.read_table(path, partitioning=None)
-                if table in _BY_REV:
-                    keep = pc.invert(pc.is_in(t.column(_BY_REV[table]), value_set=ids))
+                if table == "revisions":
+                    keep = pc.invert(pc.is_in(t.column("rev_id"), value_set=ids))
                 elif table == "quarantine":  # a pair-level row of a removed pair goes with it
-                    hit = pc.and_(pc.equal(t.column("level"), "pair"), pc.is_in(t.column("rev_id"), value_set=ids))
-                    keep = pc.invert(pc.fill_null(hit, False))
+                    if wiki == ARXIV:  # a paper's version: the paper's page id and the version
+                        named = pc.binary_join_element_wise(pc.cast(t.column("page_id"), pa.string()),
+                                                            pc.cast(t.column("rev_id"), pa.string()), ":")
+                        hit = pc.is_in(named, value_set=pa.array(sorted(versions), type=pa.string()))
+                    else:
+                        hit = pc.is_in(t.column("rev_id"), value_set=ids)
+                    keep = pc.invert(pc.fill_null(pc.and_(pc.equal(t.column("level"), "pair"), hit), False))
                 else:
                     keep = pc.invert(pc.is_in(t.column("pair_id"), value_set=pa.array(sorted(pairs), type=pa.string())))
                 kept = t.filter(keep)
@@ -98,8 +126,10 @@ def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
                     pq.write_table(kept, path, compression="zstd")
         write_records(stage_dir, f"{key}-dup", [
             Quarantine(wiki=w, level="revision", reason="duplicate_rev_id",
-                       detail=f"{source}: revision {r} is already in {first}; this copy is not stored",
-                       source_file=source, byte_offset=None, line=None, column=None, page_id=None, rev_id=r,
-                       stage="commit", n_revisions=1) for w, r, source, first in dups])
+                       detail=(f"{source}: revision {r} is already in {first}; this copy is not stored" if page is None
+                               else f"{source}: {pair.split(':')[1]} version {r} is already in {first}; "
+                                    "this copy is not stored"),
+                       source_file=source, byte_offset=None, line=None, column=None, page_id=page, rev_id=r,
+                       stage="commit", n_revisions=1) for w, r, source, first, page, pair in dups])
         n += len(dups)
     return n
