@@ -711,3 +711,21 @@ def test_a_device_or_a_fifo_given_as_input_is_quarantined_not_read(tmp_path):
     assert _count(wh, "SELECT count(*) FROM quarantine WHERE level = 'file' AND reason = 'unreadable_file'") == \
         len(fifos) + len(devices)
     assert _count(wh, "SELECT count(*) FROM revision_pairs") == 25
+
+
+def test_catalog_of_a_folder_that_is_no_warehouse_writes_nothing(tmp_path, capsys):
+    """`revmine catalog ~/papers` (a mistyped warehouse) wrote a lock file and an empty catalog there."""
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("precious")
+    assert main(["catalog", str(folder)]) == 2
+    assert "holds no revmine warehouse" in " ".join(capsys.readouterr().err.split())
+    assert sorted(os.listdir(folder)) == ["thesis.tex"]
+
+
+def test_catalog_rebuilds_a_warehouse_whose_catalog_was_deleted(query_wh, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(query_wh, copy)
+    (copy / "catalog.duckdb").unlink()
+    assert main(["catalog", str(copy)]) == 0
+    assert _count(copy, "select count(*) from revision_pairs") == _count(query_wh, "select count(*) from revision_pairs")

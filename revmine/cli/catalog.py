@@ -11,10 +11,15 @@ from revmine.cli._common import console
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from revmine.warehouse.catalog import CatalogError, build_catalog
+    from revmine.warehouse.layout import is_warehouse
     from revmine.warehouse.lock import warehouse_lock
 
     if not os.path.isdir(args.warehouse):
         console.print(f"[red]error:[/red] {escape(args.warehouse)} is not a folder")
+        return 2
+    if not is_warehouse(args.warehouse):  # a mistyped folder gets no catalog and no lock file
+        console.print(f"[red]error:[/red] {escape(args.warehouse)} holds no revmine warehouse (no runs, no tables); "
+                      "nothing was written")
         return 2
     with warehouse_lock(args.warehouse, wait=True, command="revmine catalog"):
         try:

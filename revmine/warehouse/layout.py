@@ -35,6 +35,16 @@ ROWS_PER_FILE = 1_000_000
 ROW_GROUP = 20_000  # rows buffered per partition before a row group is written
 
 
+def is_warehouse(path: str) -> bool:
+    """Whether a local folder holds a revmine warehouse: a committed run, an input index, a staged run or a
+    table. Commands that write into an existing warehouse check it first, so a mistyped folder is left alone."""
+    try:
+        names = set(os.listdir(path))
+    except OSError:
+        return False
+    return bool(names & ({RUNS, INPUTS, STAGING} | set(TABLES)))
+
+
 class PartitionKey(NamedTuple):
     """Where a record's rows go: table, hive partition (wiki, year) and the input it came from."""
     table: str
