@@ -51,6 +51,25 @@ def test_hub_folder_loads_offline_with_datasets(real_warehouse, tmp_path, monkey
     assert {"wiki", "year", "pair_id", "intent"} <= set(edits.column_names)
 
 
+@pytest.mark.parametrize("args, says", [
+    (["--repo-id", "../../etc"], "--repo-id: Repo id must be in the form"),
+    (["--repo-id", "me/my data"], "--repo-id: Repo id must use alphanumeric chars"),
+    (["--push"], "--push needs --repo-id"),
+])
+def test_a_bad_repo_id_is_refused_before_anything_is_written(tmp_path, capsys, args, says):
+    """A repo id went into the card's title and link unchecked ('../../etc' included), and --push without one
+    was refused only after the folder was written."""
+    from revmine.cli import main
+
+    out = tmp_path / "hub"
+    try:
+        assert main(["export", "hub", str(tmp_path / "wh"), str(out), *args]) == 2
+    except SystemExit as exc:
+        assert exc.code == 2
+    assert says in " ".join(capsys.readouterr().err.split())
+    assert not out.exists()
+
+
 def test_push_takes_the_token_from_the_environment_only(real_warehouse, tmp_path, monkeypatch, capsys, caplog):
     import huggingface_hub
 

@@ -9,17 +9,29 @@ from rich.markup import escape
 from revmine.cli._common import console
 
 
+def repo_id(text: str) -> str:
+    """An argparse type: a Hub repo id as huggingface_hub accepts it ('name' or 'namespace/name'); it is
+    written into the dataset card and its link, and names the repo to push to."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(". Use `repo_type`")[0]) from None
+    return text
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from revmine.warehouse import export
 
+    if args.push and not args.repo_id:
+        console.print("[red]error:[/red] --push needs --repo-id")
+        return 2
     try:
         if args.what == "hub":
             counts = export.export_hub(args.warehouse, args.out, args.repo_id, force=args.force)
             console.print(f"Hub dataset folder written to {args.out}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
             if args.push:
-                if not args.repo_id:
-                    console.print("[red]error:[/red] --push needs --repo-id")
-                    return 2
                 console.print(f"pushed: {export.push_hub(args.out, args.repo_id)}")
             print(json.dumps(counts))
             return 0
@@ -40,7 +52,7 @@ def register(sub) -> None:
     x.add_argument("what", choices=("hub", "training"))
     x.add_argument("warehouse")
     x.add_argument("out")
-    x.add_argument("--repo-id", help="hub: dataset repo id for the card (and --push)")
+    x.add_argument("--repo-id", type=repo_id, help="hub: dataset repo id for the card (and --push)")
     x.add_argument("--push", action="store_true", help="hub: upload with huggingface_hub (token from $HF_TOKEN only)")
     x.add_argument("--format", choices=("coedit", "edisum"), default="coedit", help="training: which format")
     x.add_argument("--force", action="store_true",
