@@ -729,3 +729,27 @@ def test_catalog_rebuilds_a_warehouse_whose_catalog_was_deleted(query_wh, tmp_pa
     (copy / "catalog.duckdb").unlink()
     assert main(["catalog", str(copy)]) == 0
     assert _count(copy, "select count(*) from revision_pairs") == _count(query_wh, "select count(*) from revision_pairs")
+
+
+def test_a_run_into_a_folder_of_other_files_is_refused_and_an_empty_one_is_taken(tmp_path, fast, sample_dump,
+                                                                                 capsys):
+    """`--out .` in a project folder, or `--out ~`, spread the tables, a lock and a catalog among the user's
+    files. A folder with files and no warehouse is refused before anything is written; a new folder, an
+    empty one (a `.gitkeep` aside) and a warehouse are written as before."""
+    from revmine.warehouse.layout import NotAWarehouse
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "thesis.tex").write_text("precious")
+    (tmp_path / "fast.yaml").write_text(FAST_CONFIG)
+    assert main(["run", "--input", str(sample_dump), "--out", str(project), "--config", str(tmp_path / "fast.yaml")]) == 2
+    assert "holds other files" in " ".join(capsys.readouterr().err.split())
+    with pytest.raises(NotAWarehouse):
+        run([str(sample_dump)], str(project), fast)
+    assert main(["jobs", "run", "--wiki", "testwiki", "--date", "20261101", "--warehouse", str(project)]) == 2
+    assert sorted(os.listdir(project)) == ["thesis.tex"]
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / ".gitkeep").write_text("")
+    assert run([str(sample_dump)], str(kept), fast).accounting.pairs_written == 21
+    assert run([str(sample_dump)], str(kept), fast).accounting.pairs_written == 21  # a warehouse now

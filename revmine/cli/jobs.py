@@ -10,11 +10,14 @@ from revmine.cli._common import at_least, console
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from revmine.jobs.tasks import check_job_params, run_jobs
+    from revmine.warehouse.layout import check_new_or_warehouse
 
     from revmine.config import Config
 
     try:
         check_job_params(args.wiki, args.date)
+        if args.warehouse:
+            check_new_or_warehouse(args.warehouse)
         Config.load(args.config)  # a bad config fails here, in one line, not inside a luigi task
     except ValueError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")

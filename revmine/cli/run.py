@@ -16,6 +16,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from revmine.schemas.names import check_wiki_name
     from revmine.warehouse.catalog import CatalogError
     from revmine.warehouse.duplicates import UnreadableWarehouse
+    from revmine.warehouse.layout import NotAWarehouse
     from revmine.warehouse.lock import WarehouseBusy
 
     live = live_progress()
@@ -45,7 +46,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     except UnbalancedBooks as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         return 3
-    except (FileNotFoundError, WarehouseBusy, UnreadableWarehouse) as exc:
+    except (FileNotFoundError, WarehouseBusy, UnreadableWarehouse, NotAWarehouse) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     except CatalogError as exc:  # raised after the run's rows were committed

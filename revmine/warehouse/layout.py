@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from revmine.schemas import TABLES, Table
 from revmine.schemas.names import is_wiki_name
-from revmine.warehouse.lock import staging_lock_path
+from revmine.warehouse.lock import LOCK, staging_lock_path
 from revmine.warehouse.catalog import CATALOG  # noqa: F401  (part of the layout)
 
 STAGING = "_staging"
@@ -35,14 +35,33 @@ ROWS_PER_FILE = 1_000_000
 ROW_GROUP = 20_000  # rows buffered per partition before a row group is written
 
 
+JOBS = "_jobs"  # the luigi jobs' markers
+
+
 def is_warehouse(path: str) -> bool:
-    """Whether a local folder holds a revmine warehouse: a committed run, an input index, a staged run or a
-    table. Commands that write into an existing warehouse check it first, so a mistyped folder is left alone."""
+    """Whether a local folder holds a revmine warehouse: a committed run, an input index, a staged run, the
+    jobs' markers or a table. Commands that write into an existing warehouse check it first, so a mistyped
+    folder is left alone."""
     try:
         names = set(os.listdir(path))
     except OSError:
         return False
-    return bool(names & ({RUNS, INPUTS, STAGING} | set(TABLES)))
+    return bool(names & ({RUNS, INPUTS, STAGING, JOBS} | set(TABLES)))
+
+
+class NotAWarehouse(ValueError):
+    """A folder that holds other files and no warehouse: no run writes into it."""
+
+
+def check_new_or_warehouse(path: str) -> None:
+    """NotAWarehouse unless `path` is missing, empty (hidden files aside) or a warehouse already: a run never
+    spreads its tables among someone else's files (`--out ~`, `--out .` in a project folder)."""
+    if "://" in path or not os.path.isdir(path) or is_warehouse(path):
+        return
+    others = sorted(n for n in os.listdir(path) if not n.startswith(".") and n != LOCK)
+    if others:
+        raise NotAWarehouse(f"{path} holds other files (e.g. {others[0]!r}) and no revmine warehouse; a warehouse "
+                         "goes into a new or empty folder")
 
 
 class PartitionKey(NamedTuple):
