@@ -753,3 +753,22 @@ def test_a_run_into_a_folder_of_other_files_is_refused_and_an_empty_one_is_taken
     (kept / ".gitkeep").write_text("")
     assert run([str(sample_dump)], str(kept), fast).accounting.pairs_written == 21
     assert run([str(sample_dump)], str(kept), fast).accounting.pairs_written == 21  # a warehouse now
+
+
+def test_a_report_never_overwrites_files_it_did_not_write(query_wh, tmp_path, capsys):
+    """`revmine report --out site` replaced the site's own index.html. Like an export, a report goes into a
+    new or empty folder or an earlier report, never into the warehouse; --force writes over other files."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>my site</h1>")
+    assert main(["report", str(query_wh), "--out", str(site)]) == 2
+    assert "not a revmine report" in " ".join(capsys.readouterr().err.split())
+    assert (site / "index.html").read_text() == "<h1>my site</h1>"
+    before = snapshot(query_wh)
+    assert main(["report", str(query_wh), "--out", str(query_wh / "report")]) == 2
+    assert snapshot(query_wh) == before
+    out = tmp_path / "report"
+    assert main(["report", str(query_wh), "--out", str(out)]) == 0
+    assert main(["report", str(query_wh), "--out", str(out)]) == 0  # an earlier report is replaced
+    assert main(["report", str(query_wh), "--out", str(site), "--force"]) == 0
+    assert "revmine report" in (site / "index.html").read_text()

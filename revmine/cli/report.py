@@ -10,7 +10,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from revmine.warehouse.report import build_report
 
     try:
-        path = build_report(args.warehouse, args.out, args.wiki)
+        path = build_report(args.warehouse, args.out, args.wiki, force=args.force)
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
@@ -23,4 +23,6 @@ def register(sub) -> None:
     rp.add_argument("warehouse")
     rp.add_argument("--out", required=True, help="folder for index.html and the PNGs")
     rp.add_argument("--wiki", help="only this wiki (database name, e.g. enwiki); default: every wiki, a panel each")
+    rp.add_argument("--force", action="store_true",
+                    help="write into --out even if it holds files that are not an earlier report")
     rp.set_defaults(func=cmd_report)

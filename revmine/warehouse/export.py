@@ -67,12 +67,12 @@ class UnsafeExportTarget(ValueError):
     """The export folder is the warehouse, lies inside or around it, or holds files revmine did not write."""
 
 
-def check_export_target(warehouse: str, out: str, force: bool = False) -> None:
-    """Refuse to write OUT unless it is missing, empty, or an earlier export (its marker file), or `force`.
-    The warehouse itself is never written into or over, whatever `force` says."""
+def check_export_target(warehouse: str, out: str, force: bool = False, what: str = "export") -> None:
+    """Refuse to write OUT unless it is missing, empty, or an earlier export or report (its marker file), or
+    `force`. The warehouse itself is never written into or over, whatever `force` says."""
     wh, target = os.path.realpath(warehouse), os.path.realpath(out)
     if target == wh or target.startswith(wh + os.sep) or wh.startswith(target + os.sep):
-        raise UnsafeExportTarget(f"{out} is the warehouse {warehouse}, or inside or around it: exports never write "
+        raise UnsafeExportTarget(f"{out} is the warehouse {warehouse}, or inside or around it: a {what} never writes "
                                  "there; choose another folder")
     if not os.path.lexists(target):
         return
@@ -80,13 +80,13 @@ def check_export_target(warehouse: str, out: str, force: bool = False) -> None:
         entries = os.listdir(target)
         if not entries or MARKER in entries or force:
             return
-        raise UnsafeExportTarget(f"{out} exists and holds files that are not a revmine export ({len(entries)} entries,"
+        raise UnsafeExportTarget(f"{out} exists and holds files that are not a revmine {what} ({len(entries)} entries,"
                                  f" e.g. {sorted(entries)[0]!r}); pass --force to replace them, or choose an empty folder")
     if not force:
         raise UnsafeExportTarget(f"{out} exists and is not a folder; pass --force to replace it")
 
 
-def _mark(folder: str, kind: str) -> None:
+def mark_export(folder: str, kind: str) -> None:
     with open(os.path.join(folder, MARKER), "w", encoding="utf-8") as fh:
         json.dump({"export": kind, "written": dt.datetime.now(dt.timezone.utc).isoformat()}, fh)
 
@@ -117,7 +117,7 @@ def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None, force: b
         con.close()
     with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as fh:
         fh.write(dataset_card(counts, sources, repo_id, wikis))
-    _mark(tmp, "hub")
+    mark_export(tmp, "hub")
     if os.path.isdir(out) and not os.path.islink(out):
         shutil.rmtree(out)
     elif os.path.lexists(out):
@@ -327,7 +327,7 @@ def export_training(warehouse: str, out: str, fmt: str, force: bool = False) -> 
     if os.path.lexists(out) and not os.path.isdir(out):
         os.remove(out)  # a file in the way, replaced with --force (checked above)
     os.makedirs(out, exist_ok=True)
-    _mark(out, "training")
+    mark_export(out, "training")
     for name, items in splits.items():
         with open(os.path.join(out, f"{name}.jsonl"), "w", encoding="utf-8") as fh:
             for r in items:

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Callable, Optional
 
 from revmine.warehouse.catalog import connect
+from revmine.warehouse.export import check_export_target, mark_export
 
 MAX_WIKIS = 4
 TOP_PAGES = 15
@@ -227,15 +228,20 @@ PLOTS: list[tuple[str, Callable]] = [
 ]
 
 
-def build_report(warehouse: str, out: str, wiki: Optional[str] = None) -> str:
-    """Write OUT/index.html and one PNG per plot; returns the HTML path."""
+def build_report(warehouse: str, out: str, wiki: Optional[str] = None, force: bool = False) -> str:
+    """Write OUT/index.html and one PNG per plot; returns the HTML path. OUT is new, empty or an earlier
+    report (as for exports: a folder of other files, say a site's own index.html, needs `force`)."""
+    check_export_target(warehouse, out, force, what="report")
     plt = _plt()
-    os.makedirs(out, exist_ok=True)
     con = connect(warehouse)
     try:
         report = Report(con, wiki)
         if wiki and not report.wikis:
             raise ValueError(f"no revisions of wiki {wiki!r} in {warehouse}")
+        if os.path.lexists(out) and not os.path.isdir(out):  # a file in the way, replaced with force (checked)
+            os.remove(out)
+        os.makedirs(out, exist_ok=True)
+        mark_export(out, "report")
         figures = []
         for name, method in PLOTS:
             fig, _, caption = method(report, plt)
