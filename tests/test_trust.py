@@ -748,6 +748,9 @@ def test_a_run_into_a_folder_of_other_files_is_refused_and_an_empty_one_is_taken
         run([str(sample_dump)], str(project), fast)
     assert main(["jobs", "run", "--wiki", "testwiki", "--date", "20261101", "--warehouse", str(project)]) == 2
     assert sorted(os.listdir(project)) == ["thesis.tex"]
+    for out, says in ((project / "thesis.tex", "is a file, not a folder"), (project / "thesis.tex" / "wh", "cannot make")):
+        assert main(["run", "--input", str(sample_dump), "--out", str(out), "--config", str(tmp_path / "fast.yaml")]) == 2
+        assert says in " ".join(capsys.readouterr().err.split())  # one line: these were tracebacks
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / ".gitkeep").write_text("")

@@ -27,8 +27,8 @@ from revmine.runner.compose import StageClock, expand_inputs
 from revmine.schemas.names import is_utf8
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import find_duplicates, remove_duplicates
-from revmine.warehouse.layout import (STAGING, PartitionedWriter, check_new_or_warehouse, commit_run, input_index,
-                                      read_table, staged_files, staging_dir, write_input_index)
+from revmine.warehouse.layout import (STAGING, NotAWarehouse, PartitionedWriter, check_new_or_warehouse, commit_run,
+                                      input_index, read_table, staged_files, staging_dir, write_input_index)
 from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,10 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
     check_text_path(warehouse)
     check_new_or_warehouse(warehouse)
     if "://" not in warehouse:
-        os.makedirs(warehouse, exist_ok=True)
+        try:
+            os.makedirs(warehouse, exist_ok=True)
+        except OSError as exc:  # under a file, no permission, a read-only disk
+            raise NotAWarehouse(f"cannot make the warehouse folder {warehouse}: {exc.strerror or exc}") from exc
     with warehouse_lock(warehouse, wait=wait, run=run_id or "revmine run"):
         for path in clean_dead_staging(os.path.join(os.path.abspath(warehouse), STAGING)):
             log.info("removed %s, left by a run that was killed", path)

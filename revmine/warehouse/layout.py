@@ -50,13 +50,18 @@ def is_warehouse(path: str) -> bool:
 
 
 class NotAWarehouse(ValueError):
-    """A folder that holds other files and no warehouse: no run writes into it."""
+    """A path no run writes into: a folder of other files and no warehouse, a file, or a folder that cannot
+    be made."""
 
 
 def check_new_or_warehouse(path: str) -> None:
     """NotAWarehouse unless `path` is missing, empty (hidden files aside) or a warehouse already: a run never
     spreads its tables among someone else's files (`--out ~`, `--out .` in a project folder)."""
-    if "://" in path or not os.path.isdir(path) or is_warehouse(path):
+    if "://" in path:
+        return
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise NotAWarehouse(f"{path} is a file, not a folder; a warehouse goes into a new or empty folder")
+    if not os.path.isdir(path) or is_warehouse(path):
         return
     others = sorted(n for n in os.listdir(path) if not n.startswith(".") and n != LOCK)
     if others:
