@@ -267,3 +267,33 @@ def test_a_count_out_of_range_is_a_usage_error(tmp_path, capsys, args, says):
     assert exc.value.code == 2
     assert says in " ".join(capsys.readouterr().err.split())
 
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "training", "WH", "FILE/out"], ["export", "hub", "WH", "FILE/out"], ["report", "WH", "--out", "FILE/out"],
+    ["build", "summaries-dataset", "--from-rows", "FILE"], ["build", "summaries-dataset", "--from-rows", "ROWS",
+                                                            "--out", "FILE/out"],
+])
+def test_an_output_under_a_file_or_rows_that_are_not_json_is_one_error_line(tmp_path, capsys, command):
+    """An output folder under a file gave a NotADirectoryError traceback, and --from-rows of a file that is
+    not JSON lines a JSONDecodeError one."""
+    import json
+
+    from revmine.cli import main
+    from trust_helpers import FAST_CONFIG
+
+    (tmp_path / "fast.yaml").write_text(FAST_CONFIG)
+    (tmp_path / "page.xml").write_text('<mediawiki><siteinfo><dbname>testwiki</dbname></siteinfo><page><title>A</title>'
+                                       "<ns>0</ns><id>1</id><revision><id>1</id><timestamp>2020-01-01T00:00:00Z"
+                                       "</timestamp><text>a</text></revision></page></mediawiki>")
+    assert main(["run", "--input", str(tmp_path / "page.xml"), "--out", str(tmp_path / "wh"), "--config",
+                 str(tmp_path / "fast.yaml")]) == 0
+    (tmp_path / "file").write_text("not JSON\n")
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"wiki": "w", "page_id": 1, "pair_id": "w:1", "title": "T", "timestamp": 1, "input": "x",
+                                                  "summary": "y"}) + "\n")
+    capsys.readouterr()
+    paths = {"WH": str(tmp_path / "wh"), "FILE": str(tmp_path / "file"), "ROWS": str(tmp_path / "rows.jsonl")}
+    args = [paths.get(a.split("/")[0], a.split("/")[0]) + a[len(a.split("/")[0]):] for a in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err

@@ -5,6 +5,8 @@ import argparse
 import json
 import os
 
+from rich.markup import escape
+
 from revmine.cli._common import console, fraction, shared_data
 
 
@@ -18,7 +20,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     from revmine.runner.compose import dataset_rows, expand_inputs
 
     if args.from_rows:  # another split of rows built before: no dump is read again
-        paths, rows = [args.from_rows], load_rows(args.from_rows)
+        from revmine.eval.summaries import REQUIRED, check_rows
+
+        try:  # splitting by page and time also reads each row's pair id, title and timestamp
+            paths, rows = [args.from_rows], check_rows(load_rows(args.from_rows), args.from_rows,
+                                                       REQUIRED + ("pair_id", "title", "timestamp"))
+        except (OSError, ValueError) as exc:  # missing, not JSON lines, or rows of another shape
+            said = str(exc) if args.from_rows in str(exc) else f"{args.from_rows}: {exc}"
+            console.print(f"[red]error:[/red] {escape(said)}")
+            return 2
     else:
         inputs = args.input or [os.path.join(shared_data(), "wikipedia")]
         paths = expand_inputs(inputs)
@@ -32,7 +42,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             rows.extend(got)
         rows = dedupe(rows)
     train, dev = page_split([{k: v for k, v in r.items() if k != "seen"} for r in rows], args.dev_fraction)
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot make {escape(args.out)}: {exc.strerror or exc}")
+        return 2
     if not args.from_rows:
         write_rows(os.path.join(args.out, "rows.jsonl"), rows)
     write_rows(os.path.join(args.out, "train.jsonl"), train)

@@ -36,7 +36,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(json.dumps(counts))
             return 0
         counts = export.export_training(args.warehouse, args.out, args.format, force=args.force)
-    except (FileNotFoundError, PermissionError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # OUT under a file or unwritable, the warehouse missing, a bad target
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     console.print(f"{args.format} training set written to {args.out}")

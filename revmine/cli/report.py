@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
+
 from revmine.cli._common import console
 
 
@@ -11,8 +13,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         path = build_report(args.warehouse, args.out, args.wiki, force=args.force)
-    except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (OSError, ValueError) as exc:  # OUT under a file or unwritable, the warehouse missing, a bad target
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     console.print(f"report: {path}")
     return 0

@@ -31,11 +31,11 @@ MODEL, SYSTEM = "language model, raw output", "revmine (describer + model + fall
 REQUIRED = ("wiki", "page_id", "input", "summary")  # what every scored or training row must hold
 
 
-def check_rows(rows: list, path: str) -> list:
+def check_rows(rows: list, path: str, required: Sequence[str] = REQUIRED) -> list:
     """`rows`, or ValueError naming the first that is not a summaries-dataset row."""
     for n, r in enumerate(rows, 1):
-        if not isinstance(r, dict) or not all(k in r for k in REQUIRED):
-            raise ValueError(f"{path}: row {n} is not a summaries-dataset row (each needs {', '.join(REQUIRED)}; "
+        if not isinstance(r, dict) or not all(k in r for k in required):
+            raise ValueError(f"{path}: row {n} is not a summaries-dataset row (each needs {', '.join(required)}; "
                              "`revmine build summaries-dataset` writes them)")
     return rows
 
