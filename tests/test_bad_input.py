@@ -297,3 +297,17 @@ def test_an_output_under_a_file_or_rows_that_are_not_json_is_one_error_line(tmp_
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
+
+
+def test_a_file_system_refusal_anywhere_in_a_command_is_one_error_line(tmp_path, capsys):
+    """`train edits --out FILE/x` (and `eval summaries --sample-out FILE/s.md`, after scoring) ended in a
+    NotADirectoryError traceback: any OSError that reaches the command line is now one line, exit 2."""
+    from revmine.cli import main
+
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "gold.json").write_text('{"a": {"sentence-1": "A b.", "sentence-2": "A c.", "sentence-1-tokens": '
+                                        '["A", "b", "."], "sentence-2-tokens": ["A", "c", "."], "edits": []}}')
+    assert main(["train", "edits", "--arxivedits-train", str(tmp_path / "gold.json"), "--out",
+                 str(tmp_path / "file" / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Not a directory" in err and "Traceback" not in err

@@ -11,7 +11,7 @@ import sys
 from typing import Optional, Sequence
 
 from revmine.cli import build, catalog, eval, export, jobs, query, report, run, train
-from revmine.cli._common import setup_logging
+from revmine.cli._common import console, setup_logging
 
 COMMANDS = (run, query, eval, train, build, export, report, jobs, catalog)
 
@@ -33,7 +33,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if rest and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     setup_logging(args.verbose)
-    return args.func(args, rest) if args.command == "run" else args.func(args)
+    try:
+        return args.func(args, rest) if args.command == "run" else args.func(args)
+    except OSError as exc:
+        # The file system said no (a path under a file, no permission, a full disk): one line, as for every
+        # other error a person can fix; -v shows where it came from.
+        if args.verbose:
+            raise
+        from rich.markup import escape
+
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
 
 
 if __name__ == "__main__":
