@@ -221,6 +221,8 @@ def test_invalid_bytes_between_pages(tmp_path, sample_xml):
     (["eval", "edits"], [1, 2], "not arXivEdits sentence-pair data"),
     (["eval", "intent", "--taxonomy", "arxivedits"], {"a": {"sentence-1": 3}}, "not arXivEdits sentence-pair data"),
     (["eval", "summaries"], {"a": 1}, "row 1 is not a summaries-dataset row"),
+    (["eval", "align"], [1, 2], "line 1 is not an IteraTeR doc-level revision"),
+    (["eval", "align"], {"before_revision": "a"}, "line 1 is not an IteraTeR doc-level revision"),
 ])
 def test_a_gold_file_of_the_wrong_shape_is_one_error_line(tmp_path, capsys, args, content, says):
     """Valid JSON of another shape raised TypeError or KeyError with a traceback; now exit 2 and one line."""
@@ -234,14 +236,15 @@ def test_a_gold_file_of_the_wrong_shape_is_one_error_line(tmp_path, capsys, args
     assert says in " ".join(capsys.readouterr().err.split())
 
 
-@pytest.mark.parametrize("what", ["intent", "edits", "summarizer"])
+@pytest.mark.parametrize("what", ["intent", "edits", "summarizer", "aligner"])
 def test_training_data_of_the_wrong_shape_is_one_error_line(tmp_path, capsys, what):
     from revmine.cli import main
 
     (tmp_path / "gold.json").write_text('{"a": 1}')
     (tmp_path / "train.jsonl").write_text('{"a": 1}\n')
     args = {"intent": ["--taxonomy", "arxivedits", "--arxivedits-train", str(tmp_path / "gold.json")],
-            "edits": ["--arxivedits-train", str(tmp_path / "gold.json")], "summarizer": ["--data", str(tmp_path)]}[what]
+            "edits": ["--arxivedits-train", str(tmp_path / "gold.json")], "summarizer": ["--data", str(tmp_path)],
+            "aligner": ["--iterater-train", str(tmp_path / "train.jsonl")]}[what]
     assert main(["train", what, *args, "--out", str(tmp_path / "model")]) == 2
     assert "error:" in capsys.readouterr().err and not (tmp_path / "model").exists()
 

@@ -5,6 +5,8 @@ import argparse
 import json
 import os
 
+from rich.markup import escape
+
 from revmine.cli._common import at_least, console
 
 
@@ -38,8 +40,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         try:
             docs = load_iterater_docs(args.data)
-        except (OSError, ValueError, KeyError) as exc:
-            console.print(f"[red]error:[/red] {exc} (expected IteraTeR doc-level JSON lines)")
+        except (OSError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))} (expected IteraTeR doc-level JSON lines)")
             return 2
         overrides = {"diff.aligner": args.aligner}
         if args.model:

@@ -5,6 +5,8 @@ import argparse
 import json
 import os
 
+from rich.markup import escape
+
 from revmine.cli._common import at_least, console, non_negative, numbers_at_least_1, shared_data
 
 
@@ -30,8 +32,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not os.path.exists(train):
         console.print(f"[red]error:[/red] training data not found: {train} (set --iterater-train or REVMINE_SHARED_DATA)")
         return 2
-    metrics = train_aligner(args.out, train, arx if os.path.exists(arx) else None, dev if os.path.exists(dev) else None,
-                            finetune=args.finetune_encoder, wiki_dumps=args.wiki_dump or (), **given(args, "epochs"))
+    try:
+        metrics = train_aligner(args.out, train, arx if os.path.exists(arx) else None,
+                                dev if os.path.exists(dev) else None, finetune=args.finetune_encoder,
+                                wiki_dumps=args.wiki_dump or (), **given(args, "epochs"))
+    except ValueError as exc:  # training data of another shape, named by line
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
     console.print(f"aligner saved to {args.out}")
     print(json.dumps(metrics))
     return 0

@@ -33,11 +33,17 @@ class AlignDoc:
 
 
 def load_iterater_docs(path: str) -> list[AlignDoc]:
+    """IteraTeR doc-level JSON lines, each with its gold alignment; ValueError naming the first line of
+    another shape."""
     docs = []
     with open(path, encoding="utf-8") as fh:
-        for line in fh:
+        for n, line in enumerate(fh, 1):
             if line.strip():
-                docs.append(derive_alignment(json.loads(line)))
+                try:
+                    docs.append(derive_alignment(json.loads(line)))
+                except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
+                    raise ValueError(f"{path}: line {n} is not an IteraTeR doc-level revision ({type(exc).__name__}: "
+                                     f"{exc})") from exc
     return docs
 
 
