@@ -314,3 +314,19 @@ def test_a_file_system_refusal_anywhere_in_a_command_is_one_error_line(tmp_path,
                  str(tmp_path / "file" / "x")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Not a directory" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", "edits", "--data", "arxivedits/dev.json"],
+    ["eval", "intent", "--taxonomy", "arxivedits", "--data", "arxivedits/dev.json"],
+    ["eval", "align", "--data", "iterater/doc_level/dev.json", "--aligner", "provenance"],
+])
+def test_a_cross_validation_train_file_of_the_wrong_shape_is_one_error_line(shared_data, tmp_path, capsys, args):
+    """--cv-train of another shape ended in a ValueError traceback after dev was scored."""
+    from revmine.cli import main
+
+    (tmp_path / "train.json").write_text("[1, 2]\n")
+    argv = [str(shared_data / a) if a.endswith(".json") else a for a in args] + ["--cv-train", str(tmp_path / "train.json")]
+    assert main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "train.json" in err and "Traceback" not in err

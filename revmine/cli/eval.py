@@ -11,6 +11,35 @@ from revmine.cli._common import at_least, console
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    try:
+        return _eval(args)
+    except ValueError as exc:  # a gold or train file of another shape (the loaders name file and row)
+        if getattr(args, "verbose", False):
+            raise
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+
+
+def _check_cv_train(args: argparse.Namespace) -> None:
+    """Read --cv-train first (ValueError if it is of another shape), so a wrong file fails before dev is scored."""
+    if not getattr(args, "cv_train", None):
+        return
+    if args.task == "align":
+        from revmine.eval.align import load_iterater_docs
+
+        load_iterater_docs(args.cv_train)
+    elif args.task == "intent" and args.taxonomy:
+        from revmine.eval.intent import load_intents
+
+        load_intents(args.cv_train, args.taxonomy)
+    elif args.task == "edits":
+        from revmine.eval.edits import load_arxivedits
+
+        load_arxivedits(args.cv_train)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    _check_cv_train(args)
     """Print a human-readable breakdown, then one JSON line (the machine-readable result) last."""
     if args.task == "edits":
         from revmine.eval.edits import load_arxivedits, score_edits
