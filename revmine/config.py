@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError
 
 from revmine.schemas.names import check_wiki_name
 
@@ -18,6 +18,11 @@ from revmine.schemas.names import check_wiki_name
 # (ClueBot NG, SmackBot, Cydebot, AnomieBOT, Bot1058) without matching "Abbott", "Robotics" or "Botticelli".
 DEFAULT_BOT_PATTERN = r"(?i)bot(?:\b|_|\d|$)"
 _STRICT = ConfigDict(extra="forbid")  # unknown keys are errors; scalar types are Strict* below
+# Counts and limits a run can use: a radius of 0 reached mwreverts and stopped the run inside Beam, and a
+# negative text limit quarantined every revision.
+Count = Annotated[StrictInt, Field(ge=1)]
+Seconds = Annotated[StrictFloat, Field(ge=0)]
+Share = Annotated[StrictFloat, Field(ge=0, le=1)]
 
 
 class ConfigError(ValueError):
@@ -28,22 +33,22 @@ class ConfigError(ValueError):
 class ReadConfig:
     __pydantic_config__ = _STRICT
     wiki: Optional[StrictStr] = None  # override the wiki name found in the dump
-    max_text_bytes: StrictInt = 4 * 1024 * 1024  # 2x MediaWiki's $wgMaxArticleSize; bigger texts are quarantined
-    progress_seconds: StrictFloat = 5.0
+    max_text_bytes: Count = 4 * 1024 * 1024  # 2x MediaWiki's $wgMaxArticleSize; bigger texts are quarantined
+    progress_seconds: Seconds = 5.0
     # MediaWiki's own maxima: page_title and actor_name are 255-byte columns; CommentStore keeps
     # 500 characters. Longer values can only come from a damaged or hostile file.
-    max_title_bytes: StrictInt = 255
-    max_user_bytes: StrictInt = 255
-    max_comment_chars: StrictInt = 500
+    max_title_bytes: Count = 255
+    max_user_bytes: Count = 255
+    max_comment_chars: Count = 500
     over_limit: Literal["truncate", "quarantine"] = "truncate"  # truncate (and flag with a field_truncated row) | quarantine the revision
 
 
 @dataclass
 class PairConfig:
     __pydantic_config__ = _STRICT
-    revert_radius: StrictInt = 15  # mwreverts' default: a revert may span at most this many revisions
-    revert_max_seconds: Optional[StrictInt] = None  # optional time limit for a revert (e.g. 48h = 172800)
-    parent_window: StrictInt = 100  # how many earlier revisions of a page are kept to find a <parentid>
+    revert_radius: Count = 15  # mwreverts' default: a revert may span at most this many revisions
+    revert_max_seconds: Optional[Count] = None  # optional time limit for a revert (e.g. 48h = 172800)
+    parent_window: Count = 100  # how many earlier revisions of a page are kept to find a <parentid>
     bot_pattern: StrictStr = DEFAULT_BOT_PATTERN
     bot_users: list[StrictStr] = field(default_factory=list)  # extra accounts to flag (flagged bots without "bot")
     not_bot_users: list[StrictStr] = field(default_factory=list)  # humans the pattern would wrongly flag
@@ -72,16 +77,16 @@ class DiffConfig:
     # provenance, no model) | classical (string similarity)
     aligner: Literal["neural", "provenance", "classical"] = "neural"
     aligner_model: Optional[StrictStr] = None  # model folder; default: the weights shipped in revmine/models/weights
-    align_threshold: StrictFloat = 0.5  # classical aligner: minimum similarity for a link
-    section_cache: StrictInt = 4096  # cleaned sections kept per worker
+    align_threshold: Share = 0.5  # classical aligner: minimum similarity for a link
+    section_cache: Annotated[StrictInt, Field(ge=0)] = 4096  # cleaned sections kept per worker
     # Pairs of a file are diffed in batches of this many, in file order; a batch's changed blocks go
     # through the aligner (one encoder call) together, and its content edits to the summarizer. 256 rather
     # than 64: the summarizer's length-sorted batches pad less (1.18x on the last 500 Anarchism
     # revisions, at the same peak memory).
-    max_batch: StrictInt = 256
+    max_batch: Count = 256
     # ...or fewer, once their old and new texts reach this many characters: a page of 2 MB revisions
     # holds 16 pairs in flight, not 256.
-    max_batch_chars: StrictInt = 64_000_000
+    max_batch_chars: Count = 64_000_000
     # The neural aligner's sentence encoder. auto: bf16 on a CPU that does bf16 natively, fp16 on CUDA (the
     # same dev F1); fp32: embeddings that do not move with a sentence's batch-mates.
     precision: Literal["auto", "fp32"] = "auto"
@@ -106,7 +111,7 @@ class SummarizeConfig:
     __pydantic_config__ = _STRICT
     enabled: StrictBool = True  # write an edit summary per diffed pair (needs diff.enabled and trained adapters)
     model: Optional[StrictStr] = None  # adapter folder; default: the adapter shipped in revmine/models/weights
-    batch_size: StrictInt = 16  # pairs per generate() call
+    batch_size: Count = 16  # pairs per generate() call
 
 
 @dataclass

@@ -29,6 +29,12 @@ def test_shipped_configs_validate(path):
     ("pair:\n  bot_pattern: \"(\"\n", "pair.bot_pattern: missing ), unterminated subpattern"),
     ("- 1\n", "expected a mapping of sections"),
     ("read: [\n", "not valid YAML"),
+    # values a run cannot use: a radius of 0 stopped the run inside Beam (mwreverts' TypeError), and a
+    # negative text limit quarantined every revision
+    ("pair:\n  revert_radius: 0\n", "pair.revert_radius: Input should be greater than or equal to 1 (got 0)"),
+    ("read:\n  max_text_bytes: -1\n", "read.max_text_bytes: Input should be greater than or equal to 1 (got -1)"),
+    ("summarize:\n  batch_size: 0\n", "summarize.batch_size: Input should be greater than or equal to 1 (got 0)"),
+    ("diff:\n  align_threshold: 1.5\n", "diff.align_threshold: Input should be less than or equal to 1 (got 1.5)"),
 ])
 def test_bad_config_fails_at_load_in_one_line(tmp_path, capsys, sample_dump, yaml_text, expected):
     path = tmp_path / "bad.yaml"
