@@ -161,6 +161,24 @@ class Config:
         return cfg
 
 
+def load_runner_preset(path: str) -> list[str]:
+    """The Beam flags of a runner preset (configs/runners/*.yaml: `runner_args: ["--flag=value", ...]`);
+    ConfigError in one line for anything else. OSError when the file can't be read."""
+    with open(path, encoding="utf-8") as fh:
+        try:
+            data = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict) or set(data) - {"runner_args", "description"}:
+        raise ConfigError(f"{path}: a runner preset is a mapping with one key, runner_args (a list of Beam flags), "
+                          f"got {data!r:.80}")
+    flags = data.get("runner_args") or []
+    if not isinstance(flags, list) or not all(isinstance(f, str) and f.startswith("--") for f in flags):
+        raise ConfigError(f"{path}: runner_args: expected a list of flags such as \"--runner=DirectRunner\", "
+                          f"got {flags!r:.80}")
+    return flags
+
+
 _SECTIONS = ("read", "pair", "diff", "label", "summarize")
 _ADAPTER = TypeAdapter(Config)
 

@@ -1,5 +1,6 @@
 """A configuration validates itself when loaded: wrong types, unknown keys and unknown values fail at once,
 in one line that names the file, the key, the value and what is allowed; the CLI exits 2, no traceback."""
+import glob
 import os
 import pathlib
 
@@ -86,3 +87,26 @@ def test_run_help_points_to_the_fast_preset(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert "configs/fast.yaml" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, says", [
+    ("- a\n", "a runner preset is a mapping with one key, runner_args"),
+    ("runner_args: --x\n", "runner_args: expected a list of flags"),
+    ("runner_args: [1, 2]\n", "runner_args: expected a list of flags"),
+    ("runner_args: [\n", "not valid YAML"),
+])
+def test_a_bad_runner_preset_is_one_error_line(tmp_path, capsys, sample_dump, text, says):
+    """A preset that was a list, a string or numbers ended in AttributeError, argparse's ValueError or a
+    TypeError traceback."""
+    (tmp_path / "preset.yaml").write_text(text)
+    assert main(["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh"),
+                 "--runner-preset", str(tmp_path / "preset.yaml")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert says in err and "Traceback" not in err and not (tmp_path / "wh").exists()
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "configs", "runners", "*.yaml"))))
+def test_shipped_runner_presets_load(path):
+    from revmine.config import load_runner_preset
+
+    assert load_runner_preset(path)[0].startswith("--runner=")

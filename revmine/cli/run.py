@@ -11,7 +11,7 @@ from revmine.cli._common import console, live_progress
 
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from revmine.config import Config
+    from revmine.config import Config, load_runner_preset
     from revmine.runner.run import UnbalancedBooks, check_text_path, run
     from revmine.schemas.names import check_wiki_name
     from revmine.warehouse.catalog import CatalogError
@@ -28,15 +28,11 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
             check_wiki_name(args.wiki, "--wiki")
         check_text_path(args.out, "--out")
         config = Config.load(args.config, **overrides)
+        if args.runner_preset:  # flags on the command line win
+            beam_args = load_runner_preset(args.runner_preset) + list(beam_args)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
-    if args.runner_preset:
-        import yaml
-
-        with open(args.runner_preset, encoding="utf-8") as fh:
-            preset = yaml.safe_load(fh) or {}
-        beam_args = list(preset.get("runner_args", [])) + beam_args  # flags on the command line win
     try:
         try:
             result = run(args.input, args.out, config, beam_args, wait=args.wait)
