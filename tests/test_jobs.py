@@ -127,3 +127,13 @@ def test_an_offline_job_fails_in_a_few_lines_each_said_once(tmp_path):
     assert len(lines) < 60, out
     events = [ln for ln in lines if "failed" in ln.lower() or "refused" in ln.lower()]
     assert events and len(set(events)) == len(events), out
+
+
+@pytest.mark.parametrize("flags, says", [("'--x", "No closing quotation"), ("x y", "expected Beam flags")])
+def test_runner_args_that_are_not_flags_are_one_line_before_any_task(tmp_path, capsys, flags, says):
+    """An unbalanced quote in --runner-args failed inside every luigi task (shlex's ValueError, once a task)."""
+    from revmine.cli import main
+
+    assert main(["jobs", "run", "--wiki", "testwiki", "--date", "20261101", "--warehouse", str(tmp_path / "wh"),
+                 "--runner-args", flags]) == 2
+    assert says in " ".join(capsys.readouterr().err.split()) and not (tmp_path / "wh").exists()

@@ -16,6 +16,16 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     try:
         check_job_params(args.wiki, args.date)
+        if args.runner_args:  # split in each task; an unbalanced quote would fail every one of them
+            import shlex
+
+            try:
+                flags = shlex.split(args.runner_args)
+            except ValueError as exc:
+                raise ValueError(f"--runner-args: {exc} in {args.runner_args!r}") from None
+            if not all(flag.startswith("--") for flag in flags):
+                raise ValueError(f"--runner-args: expected Beam flags such as '--runner=DirectRunner', "
+                                 f"got {args.runner_args!r}")
         if args.warehouse:
             check_new_or_warehouse(args.warehouse)
         Config.load(args.config)  # a bad config fails here, in one line, not inside a luigi task
