@@ -110,3 +110,15 @@ def test_shipped_runner_presets_load(path):
     from revmine.config import load_runner_preset
 
     assert load_runner_preset(path)[0].startswith("--runner=")
+
+
+@pytest.mark.parametrize("flag, says", [
+    ("--runner=Nope", "Unexpected pipeline runner: Nope"),
+    ("--direct_num_workers=abc", "argument --direct_num_workers: invalid int value: 'abc'"),
+])
+def test_beam_flags_beam_refuses_are_one_line_before_the_warehouse_is_made(tmp_path, capsys, sample_dump, flag, says):
+    """An unknown runner was a ValueError traceback and a bad flag value Beam's whole usage, both after the
+    warehouse folder, its lock and a staging folder were made."""
+    assert main(["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh"), flag]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert says in err and "Traceback" not in err and "usage:" not in err and not (tmp_path / "wh").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import logging
 import os
 import shutil
@@ -142,6 +143,28 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                   input_keys, duplicates, timings)
 
 
+class BadBeamFlags(ValueError):
+    """Beam flags that Beam would refuse only once the warehouse folder was made (or with its whole usage)."""
+
+
+def check_beam_args(beam_args: Sequence[str]) -> None:
+    """BadBeamFlags, in one line, for a flag value Beam's parser refuses or a runner it cannot name."""
+    from apache_beam.runners.runner import create_runner
+
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):  # argparse prints the usage of every Beam option
+            runner = PipelineOptions(list(beam_args)).get_all_options().get("runner")
+    except SystemExit:
+        raise BadBeamFlags(said.getvalue().strip().splitlines()[-1].split("error: ", 1)[-1]) from None
+    if runner:
+        try:
+            create_runner(runner)
+        except ValueError as exc:
+            raise BadBeamFlags(f"{str(exc).split('. Valid values')[0]}: give a runner's name (DirectRunner, "
+                               "DataflowRunner, FlinkRunner, PortableRunner, ...) or its class path") from None
+
+
 def check_text_path(path: str, what: str = "the warehouse") -> None:
     """ValueError for a path that is not text (not UTF-8 on disk): every warehouse file name and row holds it."""
     if not is_utf8(path):
@@ -216,6 +239,7 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
     paths = input_paths(inputs)  # a mistyped input creates no warehouse folder
     check_text_path(warehouse)
     check_new_or_warehouse(warehouse)
+    check_beam_args(beam_args)
     if "://" not in warehouse:
         try:
             os.makedirs(warehouse, exist_ok=True)
