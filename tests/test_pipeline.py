@@ -354,3 +354,14 @@ def test_query_limit_0_fetches_no_rows(sample_warehouse, capsys):
     wh, _ = sample_warehouse
     assert main(["query", str(wh), "select 1 as one", "--limit", "0", "--format", "json"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_query_json_lines_are_json_even_for_nan(sample_warehouse, capsys):
+    """A NaN or an infinity was printed as Python's NaN / Infinity, which jq and JSON.parse refuse."""
+    wh, _ = sample_warehouse
+    assert main(["query", str(wh), "select 'nan'::double as n, ['inf'::double, 1.0] as l", "--format", "json"]) == 0
+
+    def refuse(name):
+        raise ValueError(name)
+
+    assert json.loads(capsys.readouterr().out, parse_constant=refuse) == {"n": None, "l": [None, 1.0]}

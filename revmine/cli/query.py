@@ -3,12 +3,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from rich.console import Console
 from rich.markup import escape
 
 from revmine.cli._common import at_least, console
+
+
+def _json_safe(value):
+    """NaN and infinities as null: JSON has no such numbers, and jq and JSON.parse refuse Python's NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -25,7 +37,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     out = Console(width=max(Console().width, 160))
     if args.format == "json":
         for row in rows:
-            print(json.dumps(dict(zip(cols, row)), default=str, ensure_ascii=False))
+            print(json.dumps(_json_safe(dict(zip(cols, row))), default=str, ensure_ascii=False, allow_nan=False))
     elif args.format == "csv":
         import csv
 
