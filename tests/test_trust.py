@@ -605,6 +605,18 @@ def test_an_arxiv_version_in_two_files_lands_once(tmp_path, fast):
     assert both.accounting.balanced and both.accounting.quarantined["duplicate_rev_id"] == 2
     assert _count(wh2, "select count(*) from revision_pairs where source_file like '%a.jsonl'") == 0
 
+
+def test_an_arxiv_version_0_is_out_of_range_not_a_pair_named_like_a_creation(tmp_path, fast):
+    """Versions 0 and 1 of a paper gave the pairs arxiv:p:v0-v0 and arxiv:p:v0-v1, where "v0" meant no
+    version in the one and version 0 in the other."""
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"paper_id": "p", "version": v, "text": f"Text {v}."}) + "\n" for v in (0, 1, 2)))
+    wh = tmp_path / "wh"
+    result = run([str(path)], str(wh), fast)
+    assert result.accounting.balanced and result.accounting.quarantined["value_out_of_range"] == 1
+    assert [r[0] for r in duckdb.connect(str(wh / "catalog.duckdb"), read_only=True).execute(
+        "select pair_id from revision_pairs order by 1").fetchall()] == ["arxiv:p:v0-v1", "arxiv:p:v1-v2"]
+
 # ---- jobs: names and URLs from dumpstatus.json are data ----------------------------------------------------
 
 def _mirror(root, files):

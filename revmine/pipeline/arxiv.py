@@ -26,6 +26,9 @@ from revmine.schemas import Quarantine, RevisionPair, SourceStats
 from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range, is_utf8
 
 WIKI = "arxiv"
+# arXiv numbers versions from 1; 0 stands for "no version" in a creation pair's id (arxiv:<paper>:v0-v1),
+# so a version 0 would name two different pairs alike.
+VERSION_RANGE = (1, ID_RANGE[1])
 
 
 def is_arxiv_input(path: str) -> bool:
@@ -126,9 +129,10 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
                 yield _quarantine(path, lineno, "malformed_record", f"line {lineno}: {type(exc).__name__}: {exc}"[:500])
                 continue
-            if not in_range(version, ID_RANGE) or (ts is not None and not in_range(ts, EPOCH_RANGE)):
-                what = f"version {version}" if not in_range(version, ID_RANGE) else f"timestamp {ts}"
-                yield _quarantine(path, lineno, "value_out_of_range", f"line {lineno}: {what} is out of range")
+            if not in_range(version, VERSION_RANGE) or (ts is not None and not in_range(ts, EPOCH_RANGE)):
+                what = (f"version {version} is out of range (arXiv versions count from 1)"
+                        if not in_range(version, VERSION_RANGE) else f"timestamp {ts} is out of range")
+                yield _quarantine(path, lineno, "value_out_of_range", f"line {lineno}: {what}")
                 continue
             papers.setdefault(paper, []).append({"version": version, "ts": ts, "text": body,
                                                  "bytes": len(body.encode("utf-8"))})
