@@ -787,3 +787,19 @@ def test_a_report_never_overwrites_files_it_did_not_write(query_wh, tmp_path, ca
     assert main(["report", str(query_wh), "--out", str(out)]) == 0  # an earlier report is replaced
     assert main(["report", str(query_wh), "--out", str(site), "--force"]) == 0
     assert "revmine report" in (site / "index.html").read_text()
+
+
+def test_a_warehouse_written_before_a_column_existed_still_gets_a_catalog(query_wh, tmp_path):
+    """Files written by an earlier version lack a column added since. One such file among newer ones read
+    as NULL, but a table with no file holding the column failed to bind, so neither `revmine catalog` nor
+    any later run could build the catalog."""
+    import pyarrow.parquet as pq
+
+    old = tmp_path / "old"
+    shutil.copytree(query_wh, old)
+    for part in (old / "alignments").rglob("*.parquet"):
+        pq.write_table(pq.read_table(part, partitioning=None).drop(["links"]), part)
+    assert main(["catalog", str(old)]) == 0
+    n = _count(query_wh, "select count(*) from alignments")
+    assert n > 0 and _count(old, "select count(*) from alignments") == n
+    assert _count(old, "select count(links) from alignments") == 0

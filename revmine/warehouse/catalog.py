@@ -48,18 +48,22 @@ def _empty_view(table: Table) -> str:
     return f"SELECT {cols} WHERE false"
 
 
-def _view_sql(warehouse: str, table: Table) -> str:
+def _view_sql(warehouse: str, table: Table, con: duckdb.DuckDBPyConnection) -> str:
     root = os.path.abspath(os.path.join(warehouse, table.name))
     depth = len(table.partition_by)
     glob = os.path.join(root, *(["*"] * depth), "*.parquet")
     has_files = os.path.isdir(root) and any(f.endswith(".parquet") for _, _, fs in os.walk(root) for f in fs)
     if not has_files:
         return _empty_view(table)
-    cols = ", ".join(f"\"{n}\"" for n in table.columns)  # declared column order, partitions included
     glob_sql = glob.replace("'", "''")
-    # union_by_name: files written before a column was added read it as NULL
-    return (f"SELECT {cols} FROM read_parquet('{glob_sql}', hive_partitioning = true, union_by_name = true, "
-            f"hive_types = {{'wiki': VARCHAR{', year: SMALLINT' if 'year' in table.partition_by else ''}}})")
+    # union_by_name: files written before a column was added read it as NULL; a column that no file has
+    # yet (a warehouse written wholly by an earlier version) is a typed NULL, so the view still binds
+    source = (f"read_parquet('{glob_sql}', hive_partitioning = true, union_by_name = true, "
+              f"hive_types = {{'wiki': VARCHAR{', year: SMALLINT' if 'year' in table.partition_by else ''}}})")
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    cols = ", ".join(f"\"{f.name}\"" if f.name in present else f"CAST(NULL AS {_duck_type(f.type)}) AS \"{f.name}\""
+                     for f in table.schema)  # declared column order, partitions included
+    return f"SELECT {cols} FROM {source}"
 
 
 def build_catalog(warehouse: str) -> str:
@@ -74,7 +78,7 @@ def build_catalog(warehouse: str) -> str:
         con.execute("SET TimeZone = 'UTC'")
         for table in TABLES.values():
             try:
-                con.execute(f"CREATE OR REPLACE VIEW {table.name} AS {_view_sql(warehouse, table)}")
+                con.execute(f"CREATE OR REPLACE VIEW {table.name} AS {_view_sql(warehouse, table, con)}")
             except duckdb.Error as exc:  # a damaged Parquet file (a copy cut short): duckdb names it
                 raise CatalogError(f"{warehouse}: the {table.name} table cannot be read, so no catalog was "
                                    f"built: {str(exc).splitlines()[0]}") from exc
