@@ -135,7 +135,8 @@ _BETWEEN = st.sampled_from(["", "", "\n  ", "\r\n", "<!-- note -->", "<!-- <revi
 @st.composite
 def _valid_dumps(draw):
     """Well-formed schema-0.10/0.11 dumps with random pages, contributors, comments, deletions and text,
-    written with CDATA, character references, comments and processing instructions as well as plainly."""
+    written with CDATA, character references, comments and processing instructions as well as plainly, in
+    UTF-8 or a declared legacy encoding."""
     import hashlib
 
     version = draw(st.sampled_from(["0.10", "0.11"]))
@@ -183,7 +184,11 @@ def _valid_dumps(draw):
             parent = rev_id
         out.append(f"</page>{draw(_BETWEEN)}\n")
     out.append("</mediawiki>\n")
-    return "".join(out).encode("utf-8")
+    # Older exporters declare a legacy encoding; what it cannot hold they write as character references.
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "iso-8859-1", "windows-1252"]))
+    if encoding == "utf-8":
+        return "".join(out).encode("utf-8")
+    return f'<?xml version="1.0" encoding="{encoding}"?>\n{"".join(out)}'.encode(encoding, "xmlcharrefreplace")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -213,3 +218,23 @@ def test_a_timestamp_with_an_offset_is_stored_in_utc_and_partitioned_by_its_utc_
     assert not out["quarantine"]
     assert [(r.year, r.timestamp) for r in out["revisions"]] == [(2000, 978296400), (2001, 978307200)]
     assert [p.year for p in out["pairs"]] == [2000, 2001]
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "windows-1252"])
+def test_a_dump_in_a_declared_legacy_encoding_is_read_as_declared(tmp_path, encoding):
+    """The declaration's encoding was overridden with UTF-8, so every accented character was an invalid
+    byte: titles read "Caf?" and each revision with one was quarantined as invalid_utf8."""
+    doc = (f'<?xml version="1.0" encoding="{encoding}"?>\n<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" '
+           'version="0.10"><siteinfo><dbname>testwiki</dbname></siteinfo><page><title>Café</title><ns>0</ns><id>1</id>'
+           "<revision><id>1</id><timestamp>2020-01-01T00:00:00Z</timestamp><contributor><username>José</username>"
+           "<id>2</id></contributor><text>Crème brûlée à la carte, 5 €.</text></revision>"
+           "<revision><id>2</id><timestamp>2020-01-02T00:00:00Z</timestamp><text>Crème brûlée, 5 €.</text></revision>"
+           "</page></mediawiki>")
+    path = tmp_path / "legacy.xml"
+    path.write_bytes(doc.encode(encoding, "xmlcharrefreplace"))  # Latin-1 has no €: a character reference
+    out = read_all(path)
+    assert not out["quarantine"]
+    assert [(r.title, r.user, r.text) for r in out["revisions"]] == [
+        ("Café", "José", "Crème brûlée à la carte, 5 €."), ("Café", None, "Crème brûlée, 5 €.")]
+    mine, theirs = _agree(path)
+    assert mine == theirs

@@ -45,6 +45,41 @@ def repair_utf8(data: bytes, final: bool) -> tuple[bytes, bytes, list[tuple[int,
     return out, carry, sorted(bad)
 
 
+_DECLARATION = re.compile(rb'^(?:\xef\xbb\xbf)?<\?xml[^>]*?\sencoding\s*=\s*["\']([A-Za-z][A-Za-z0-9._-]*)["\']')
+
+
+class DeclaredTranscoder:
+    """A dump whose XML declaration names another single-byte or ASCII-compatible encoding (ISO-8859-1,
+    windows-1252, Shift_JIS, ... as older exporters write) is transcoded to UTF-8 for expat, which is told
+    the stream is UTF-8 so that invalid bytes can be repaired. Offsets are in the UTF-8 stream."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        self.decoder = codecs.getincrementaldecoder(encoding)("replace")
+
+    @staticmethod
+    def detect(first: bytes):
+        """The codec the declaration names, when it is neither UTF-8 nor plain ASCII and keeps markup ASCII
+        (so the raw <revision> count still holds); None otherwise, and for a name Python does not know."""
+        m = _DECLARATION.match(first)
+        if not m:
+            return None
+        try:
+            name = codecs.lookup(m.group(1).decode("ascii")).name
+        except LookupError:
+            return None
+        if name in ("utf-8", "ascii") or name.startswith(("utf-16", "utf-32")):
+            return None
+        try:
+            ascii_safe = "<revision>".encode(name) == b"<revision>" and b"<revision>".decode(name) == "<revision>"
+        except (UnicodeError, LookupError):
+            return None
+        return name if ascii_safe else None
+
+    def feed(self, chunk: bytes, final: bool = False) -> bytes:
+        return self.decoder.decode(chunk, final).encode("utf-8")
+
+
 class UTF16Transcoder:
     """UTF-16 dumps (XML 1.0 appendix F) are transcoded to UTF-8 for expat; offsets are in the UTF-8 stream."""
 

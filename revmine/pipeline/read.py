@@ -18,7 +18,8 @@ from xml.parsers import expat
 
 from revmine.config import ReadConfig
 from revmine.pipeline.decompress import DecompressError, Position, iter_chunks, sniff_compression
-from revmine.pipeline.encoding import REVISION_START_TEXT, TagCount, UTF16Transcoder, repair_utf8
+from revmine.pipeline.encoding import (REVISION_START_TEXT, DeclaredTranscoder, TagCount, UTF16Transcoder,
+                                       repair_utf8)
 from revmine.pipeline.fields import (clip_bytes, input_key, out_of_range, parse_timestamp, sha1_base36,
                                      to_int, wiki_from_base_url, wiki_from_file_name)
 from revmine.schemas import Quarantine, Revision, SourceStats
@@ -115,7 +116,7 @@ class DumpReader:
         self.field_chars = 0
         self.ordinal = 0
         self.parser_base = 0  # absolute stream offset of the current parser's byte 0
-        self.transcoder: Optional[UTF16Transcoder] = None
+        self.transcoder: Optional[UTF16Transcoder | DeclaredTranscoder] = None
         self.complete = True
         self.resyncing = False
         self.resync_tail = b""
@@ -143,6 +144,8 @@ class DumpReader:
                 if first and UTF16Transcoder.detect(chunk):
                     self.transcoder = UTF16Transcoder(chunk)
                     self.tags = TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
+                elif first and DeclaredTranscoder.detect(chunk):
+                    self.transcoder = DeclaredTranscoder(DeclaredTranscoder.detect(chunk))
                 first = False
                 self.tags.feed(chunk)
                 if self.transcoder is not None:
