@@ -26,7 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from revmine.schemas import TABLES, Table
 from revmine.schemas.names import is_wiki_name
 from revmine.warehouse.lock import LOCK, staging_lock_path
-from revmine.warehouse.catalog import CATALOG  # noqa: F401  (part of the layout)
+from revmine.warehouse.catalog import CATALOG  # part of the layout
 
 STAGING = "_staging"
 RUNS = "_runs"
@@ -40,13 +40,13 @@ JOBS = "_jobs"  # the luigi jobs' markers
 
 def is_warehouse(path: str) -> bool:
     """Whether a local folder holds a revmine warehouse: a committed run, an input index, a staged run, the
-    jobs' markers or a table. Commands that write into an existing warehouse check it first, so a mistyped
+    jobs' markers, a catalog or a table. Commands that write into an existing warehouse check it first, so a mistyped
     folder is left alone."""
     try:
         names = set(os.listdir(path))
     except OSError:
         return False
-    return bool(names & ({RUNS, INPUTS, STAGING, JOBS} | set(TABLES)))
+    return bool(names & ({RUNS, INPUTS, STAGING, JOBS, CATALOG} | set(TABLES)))
 
 
 class NotAWarehouse(ValueError):
