@@ -397,3 +397,12 @@ def test_edits_an_unchanged_paragraph_apart_count_as_each_alone(data):
     counted = [Counter((c.node_type, c.action) for c in recs) for recs in alone]
     assert Counter((t, a) for t, a, _ in changes(_text(base), _text(both))) == \
         counted[0] + counted[1], (_text(base), _text(both))
+
+
+def test_two_identical_paragraphs_do_not_swap_and_move_an_unchanged_link():
+    """A category added to the first of two identical paragraphs and to a third: difflib matched the unchanged
+    second paragraph to the first, and its external link came out moved (found by the property test above)."""
+    para = "[http://example.org/River1 river] river."
+    old = f"{para}\n\n{para}\n\nriver.\n"
+    new = f"{para} [[Category:River1]]\n\n{para}\n\nriver. [[Category:River2]]\n"
+    assert Counter((t, a) for t, a, _ in changes(old, new)) == {("category", "added"): 2}

@@ -28,7 +28,7 @@ from revmine.schemas import NodeChange
 __all__ = ["node_changes", "sequence_opcodes", "template_params"]
 
 
-def sequence_opcodes(old: Sequence, new: Sequence) -> list[tuple]:
+def sequence_opcodes(old: Sequence, new: Sequence, lcs: bool = False) -> list[tuple]:
     """difflib opcodes over two sequences of hashables (seqdiff.opcodes: bounded work on long ones), with the
     common prefix and suffix matched first.
 
@@ -40,7 +40,7 @@ def sequence_opcodes(old: Sequence, new: Sequence) -> list[tuple]:
     s = _shared_run(old, new, n - 1, m - 1, -1, min(n, m) - p)
     ops = [("equal", 0, p, 0, p)] if p else []
     if p < n - s or p < m - s:
-        for tag, i1, i2, j1, j2 in opcodes(old[p:n - s], new[p:m - s]):
+        for tag, i1, i2, j1, j2 in opcodes(old[p:n - s], new[p:m - s], lcs):
             ops.append((tag, i1 + p, i2 + p, j1 + p, j2 + p))
     if s:
         ops.append(("equal", n - s, n, m - s, m))
@@ -163,7 +163,7 @@ def _match(old_seq: list[Optional[tuple[Node, str]]], new_seq: list[Optional[tup
     olds: list[_Item] = []
     news: list[_Item] = []
     blocks: list[tuple[list[_Item], list[_Item]]] = []
-    for tag, i1, i2, j1, j2 in sequence_opcodes(old_ids, new_ids):
+    for tag, i1, i2, j1, j2 in sequence_opcodes(old_ids, new_ids, lcs=True):
         if tag != "equal":
             bo = [_Item(*x) for x in old_seq[i1:i2] if x is not None]  # block markers are no nodes
             bn = [_Item(*x) for x in new_seq[j1:j2] if x is not None]

@@ -12,18 +12,22 @@ from __future__ import annotations
 import difflib
 from typing import Sequence
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import Indel, Levenshtein
 
 MAX_DIFFLIB_ITEMS = 2_000
 
 
-def opcodes(a: Sequence, b: Sequence) -> list[tuple]:
+def opcodes(a: Sequence, b: Sequence, lcs: bool = False) -> list[tuple]:
     """difflib-style opcodes: alternating equal stretches and single non-equal runs, covering both sides.
-    rapidfuzz compares items by hash, so two different items with one 64-bit hash would count as equal."""
-    if max(len(a), len(b)) <= MAX_DIFFLIB_ITEMS:
+    rapidfuzz compares items by hash, so two different items with one 64-bit hash would count as equal.
+
+    `lcs`: the equal stretches are a longest common subsequence (rapidfuzz's Indel alignment), at any length.
+    difflib takes the longest contiguous match first, and where an item repeats (two identical paragraphs)
+    that match can pair the wrong copies and leave items unmatched that an LCS keeps."""
+    if not lcs and max(len(a), len(b)) <= MAX_DIFFLIB_ITEMS:
         return difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     out: list = []
-    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(a, b):
+    for tag, i1, i2, j1, j2 in (Indel if lcs else Levenshtein).opcodes(a, b):
         if tag != "equal" and out and out[-1][0] != "equal":  # adjacent changes are one run, as in difflib
             _, i1, _, j1, _ = out.pop()
         if tag != "equal":
