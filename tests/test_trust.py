@@ -617,6 +617,31 @@ def test_an_arxiv_version_0_is_out_of_range_not_a_pair_named_like_a_creation(tmp
     assert [r[0] for r in duckdb.connect(str(wh / "catalog.duckdb"), read_only=True).execute(
         "select pair_id from revision_pairs order by 1").fetchall()] == ["arxiv:p:v0-v1", "arxiv:p:v1-v2"]
 
+
+def test_compressed_arxiv_json_lines_are_read_and_a_cut_one_is_quarantined(tmp_path, fast):
+    """`papers.jsonl.gz` (arXiv sets are often shipped compressed) was taken for an XML dump: one
+    malformed_xml row and not a version read. A compressed file cut short keeps what came before it."""
+    import gzip
+    import lzma
+
+    plain = tmp_path / "p.jsonl"
+    _versions(plain, "2101.00001", ["We study cats.", "We study dogs.", "We study dogs and cats."])
+    data = plain.read_bytes()
+    (tmp_path / "p.jsonl.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "p.jsonl.bz2").write_bytes(bz2.compress(data))
+    (tmp_path / "p.jsonl.xz").write_bytes(lzma.compress(data))
+    for name in ("p.jsonl.gz", "p.jsonl.bz2", "p.jsonl.xz"):
+        wh = tmp_path / f"wh-{name}"
+        acc = run([str(tmp_path / name)], str(wh), fast).accounting
+        assert acc.balanced and acc.revisions_read == 3 and acc.pairs_written == 2 and not acc.quarantined, name
+    long = tmp_path / "long.jsonl"
+    long.write_text("".join(json.dumps({"paper_id": f"p{i}", "version": v, "text": f"Text {i} {v} " * 50}) + "\n"
+                            for i in range(200) for v in (1, 2)))
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(long.read_bytes())[:3000])
+    result = run([str(tmp_path / "cut.jsonl.gz")], str(tmp_path / "wh-cut"), fast)
+    assert result.accounting.balanced and result.accounting.incomplete_files == 1
+    assert result.accounting.events["file:truncated_input"] == 1 and result.accounting.revisions_read > 0
+
 # ---- jobs: names and URLs from dumpstatus.json are data ----------------------------------------------------
 
 def _mirror(root, files):

@@ -80,7 +80,7 @@ def register(sub) -> None:
                                    "--direct_num_workers=2 --setup_file=./setup.py")
     # "extend": a second --input adds to the first instead of silently replacing it
     r.add_argument("--input", nargs="+", action="extend", required=True, metavar="DUMP",
-                   help="dump files, directories or globs (.xml .bz2 .gz .7z .xz .lzma, arXiv .jsonl .json); "
+                   help="dump files, directories or globs (.xml .bz2 .gz .7z .xz .lzma; arXiv .jsonl .json, also compressed); "
                         "may be given more than once")
     r.add_argument("--out", required=True, metavar="WAREHOUSE", help="warehouse directory")
     r.add_argument("--config", help="YAML config (see configs/). The default runs every stage, neural aligner, "

@@ -5,8 +5,9 @@ Two input formats:
   versions of a paper are paired in version order (v1->v2, v2->v3, ...).
 - arXivEdits paragraph pairs: `{"<id>": {"simple": [sentences], "complex": [sentences]}}` where
   "simple" is the older version and "complex" the newer.
-Records carry wiki='arxiv' and pair_id 'arxiv:<paper>:v<old>-v<new>'. Lines that can't be read are
-quarantined (each counts as one revision read), so the books balance as for dumps.
+Either may be compressed as one stream (gz, bz2, xz, lzma). Records carry wiki='arxiv' and pair_id
+'arxiv:<paper>:v<old>-v<new>'. Lines that can't be read are quarantined (each counts as one revision
+read), so the books balance as for dumps.
 """
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ import codecs
 import hashlib
 import itertools
 import json
+import lzma
 import os
+import zlib
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Optional
 
 from revmine.pipeline.accounting import unread_file
 from revmine.pipeline.clean import given_sentences, text_sentences
-from revmine.pipeline.decompress import open_raw
+from revmine.pipeline.decompress import STREAMS, open_stream
 from revmine.pipeline.fields import input_key, source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
 from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range, is_utf8
@@ -32,8 +35,11 @@ VERSION_RANGE = (1, ID_RANGE[1])
 
 
 def is_arxiv_input(path: str) -> bool:
-    name = path.lower()
-    return name.endswith((".json", ".jsonl", ".ndjson"))
+    """JSON or JSON lines by name, compressed or not (`papers.jsonl.gz`, as arXiv sets are often shipped)."""
+    name, ext = os.path.splitext(path.lower())
+    if ext.lstrip(".") in STREAMS:
+        name, ext = os.path.splitext(name)
+    return ext in (".json", ".jsonl", ".ndjson")
 
 
 def _paper_int(paper_id: str) -> int:
@@ -72,8 +78,9 @@ def _pair(paper: str, old: Optional[dict], new: dict, path: str) -> RevisionPair
         new_sentences=new["sentences"] if reason is None else None)
 
 
-def _quarantine(path: str, line: Optional[int], reason: str, detail: str, n_revisions: int = 1) -> Quarantine:
-    return Quarantine(wiki=WIKI, level="revision", reason=reason, detail=f"{path}: {detail}", source_file=path,
+def _quarantine(path: str, line: Optional[int], reason: str, detail: str, n_revisions: int = 1,
+                level: str = "revision") -> Quarantine:
+    return Quarantine(wiki=WIKI, level=level, reason=reason, detail=f"{path}: {detail}", source_file=path,
                       byte_offset=None, line=line, column=None, page_id=None, rev_id=None, stage="read",
                       n_revisions=n_revisions)
 
@@ -85,15 +92,51 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
     JSON lines are streamed, and a version is held as its text until its paper's pairs are made, where it
     is split into sentences once: holding every version's sentences took 7.6 times the file's size."""
     try:
-        fh = open_raw(path)
+        fh, compression = open_stream(path)
     except OSError as exc:  # the same file-level row as an unreadable dump gets
         yield from unread_file(WIKI, path, key or input_key(path), "unreadable_file",
                                f"{path}: {type(exc).__name__}: {exc}")
         return
-    read = size = 0
     papers: dict[str, list[dict]] = {}
-    fmt = "jsonl"
+    counts = {"read": 0, "size": 0, "format": "jsonl"}
+    complete = True
     with fh:
+        try:
+            yield from _read_records(fh, path, papers, counts)
+        except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:  # a compressed file cut short or corrupt
+            complete = False
+            yield _quarantine(path, None, "truncated_input", f"input ends early: {type(exc).__name__}: {exc}; "
+                              "the versions read before this point were kept", n_revisions=0, level="file")
+    read, size, fmt = counts["read"], counts["size"], counts["format"]
+    if compression in STREAMS:
+        fmt = f"{fmt}.{compression}"
+    n_papers = len(papers)
+    for paper, versions in papers.items():
+        versions.sort(key=lambda v: v["version"])
+        prev = None
+        seen = set()
+        for v in versions:
+            if v["version"] in seen:
+                yield _quarantine(path, None, "duplicate_version", f"paper {paper} has version {v['version']} twice")
+                continue
+            seen.add(v["version"])
+            if "sentences" not in v:
+                v["sentences"] = text_sentences(v.pop("text"))
+                v["sentences_key"] = tuple(s.text for s in v["sentences"])
+            yield _pair(paper, prev, v, path)
+            prev = v
+        versions.clear()  # this paper's texts and sentences can go
+    yield SourceStats(wiki=WIKI, source_file=path, source_key=key or source_key(path), compression=fmt, schema_version=None,
+                      is_stub=False, pages=n_papers, revisions_read=read, bytes_decompressed=size, complete=complete)
+
+
+def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict) -> Iterator[Quarantine]:
+    """Fill `papers` with the versions of `fh` (decompressed bytes), yield a quarantine row for each that
+    cannot be read, and keep `counts` (versions read, bytes, format) current, so that a stream cut short
+    still reports what it gave."""
+    read = size = 0
+    fmt = "jsonl"
+    try:
         # Binary lines end at b"\n" only, as JSON Lines does: str.splitlines would also cut at U+2028, U+0085
         # and other separators that JSON writers (ensure_ascii=False) leave unescaped inside strings.
         head = fh.readline()
@@ -136,24 +179,8 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
                 continue
             papers.setdefault(paper, []).append({"version": version, "ts": ts, "text": body,
                                                  "bytes": len(body.encode("utf-8"))})
-    n_papers = len(papers)
-    for paper, versions in papers.items():
-        versions.sort(key=lambda v: v["version"])
-        prev = None
-        seen = set()
-        for v in versions:
-            if v["version"] in seen:
-                yield _quarantine(path, None, "duplicate_version", f"paper {paper} has version {v['version']} twice")
-                continue
-            seen.add(v["version"])
-            if "sentences" not in v:
-                v["sentences"] = text_sentences(v.pop("text"))
-                v["sentences_key"] = tuple(s.text for s in v["sentences"])
-            yield _pair(paper, prev, v, path)
-            prev = v
-        versions.clear()  # this paper's texts and sentences can go
-    yield SourceStats(wiki=WIKI, source_file=path, source_key=key or source_key(path), compression=fmt, schema_version=None,
-                      is_stub=False, pages=n_papers, revisions_read=read, bytes_decompressed=size, complete=True)
+    finally:
+        counts.update(read=read, size=size, format=fmt)
 
 
 def _is_record(line: bytes) -> bool:

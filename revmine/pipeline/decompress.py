@@ -146,6 +146,16 @@ def _open_decompressed(path: str, compression: str, position: Optional[Position]
     return raw
 
 
+STREAMS = ("gz", "bz2", "xz", "lzma")  # containers read as one stream (7z is an archive of members)
+
+
+def open_stream(path: str) -> tuple[BinaryIO, str]:
+    """`path` opened for reading its decompressed bytes, and the container sniffed: gz, bz2, xz and lzma are
+    decompressed on the fly; anything else is read as it is ("xml" for plain bytes)."""
+    compression = sniff_compression(path)
+    return (_open_decompressed(path, compression) if compression in STREAMS else open_raw(path)), compression
+
+
 def iter_chunks(path: str, compression: str | None = None, threaded: bool | None = None,
                 position: Optional[Position] = None) -> Iterator[bytes]:
     """Yield decompressed chunks of `path`. Raises DecompressError on truncation or corruption.
