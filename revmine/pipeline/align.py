@@ -15,7 +15,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Indel
+
+from revmine.pipeline.seqdiff import MAX_LCS_CELLS, opcodes
 
 
 @dataclass(frozen=True)
@@ -296,9 +297,6 @@ class ClassicalAligner:
 _WORD = re.compile(r"\S+")
 
 
-# An LCS holds a bit per word pair: 60k x 60k words took 470 MB. Past this many pairs (6 MB) the diff is
-# difflib's, whose memory is linear: a 4 MB revision can be one "sentence" of 700k words.
-MAX_LCS_CELLS = 50_000_000
 
 
 def word_opcodes(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
@@ -307,15 +305,9 @@ def word_opcodes(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, int, int
     contiguous match first and drops frequent words on long sides (autojunk), so it misses matches an LCS
     keeps: the provenance rule scored 0.950 changed-link F1 on IteraTeR train+dev with this diff, 0.944
     with difflib's. Sides of more than MAX_LCS_CELLS word pairs take difflib's."""
-    if len(a) * len(b) > MAX_LCS_CELLS:
+    if len(a) * len(b) > MAX_LCS_CELLS:  # difflib's memory is linear: a 4 MB revision can be one "sentence"
         return difflib.SequenceMatcher(None, a, b).get_opcodes()
-    out: list[tuple[str, int, int, int, int]] = []
-    for tag, i1, i2, j1, j2 in Indel.opcodes(a, b):
-        if tag != "equal" and out and out[-1][0] != "equal":
-            out[-1] = ("replace", out[-1][1], i2, out[-1][3], j2)  # runs are contiguous on both sides
-        else:
-            out.append((tag, i1, i2, j1, j2))
-    return out
+    return opcodes(a, b, lcs=True)
 
 
 def provenance(old: Sequence[str], new: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

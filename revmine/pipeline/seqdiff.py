@@ -15,15 +15,19 @@ from typing import Sequence
 from rapidfuzz.distance import Indel, Levenshtein
 
 MAX_DIFFLIB_ITEMS = 2_000
+# An LCS holds a bit per item pair: 60k x 60k words took 470 MB. Past this many pairs (6 MB) an LCS is not
+# computed, and the bounded-memory alignments above are used instead.
+MAX_LCS_CELLS = 50_000_000
 
 
 def opcodes(a: Sequence, b: Sequence, lcs: bool = False) -> list[tuple]:
     """difflib-style opcodes: alternating equal stretches and single non-equal runs, covering both sides.
     rapidfuzz compares items by hash, so two different items with one 64-bit hash would count as equal.
 
-    `lcs`: the equal stretches are a longest common subsequence (rapidfuzz's Indel alignment), at any length.
-    difflib takes the longest contiguous match first, and where an item repeats (two identical paragraphs)
-    that match can pair the wrong copies and leave items unmatched that an LCS keeps."""
+    `lcs`: the equal stretches are a longest common subsequence (rapidfuzz's Indel alignment), up to
+    MAX_LCS_CELLS item pairs. difflib takes the longest contiguous match first, and where an item repeats (two
+    identical paragraphs) that match can pair the wrong copies and leave items unmatched that an LCS keeps."""
+    lcs = lcs and len(a) * len(b) <= MAX_LCS_CELLS
     if not lcs and max(len(a), len(b)) <= MAX_DIFFLIB_ITEMS:
         return difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     out: list = []
