@@ -51,12 +51,16 @@ def numbers_at_least_1(text: str) -> list[int]:
     return sorted({parse(part.strip()) for part in text.split(",")})
 
 
-def fraction(text: str) -> float:
-    """An argparse type: a number strictly between 0 and 1."""
+def _number(text: str) -> float:
     try:
-        x = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    x = _number(text)
     if not 0 < x < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), not {text}")
     return x
@@ -64,10 +68,7 @@ def fraction(text: str) -> float:
 
 def non_negative(text: str) -> float:
     """An argparse type: a finite number >= 0."""
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    x = _number(text)
     if not 0 <= x < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number at least 0, not {text}")
     return x

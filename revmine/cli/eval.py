@@ -39,8 +39,8 @@ def _check_cv_train(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    _check_cv_train(args)
     """Print a human-readable breakdown, then one JSON line (the machine-readable result) last."""
+    _check_cv_train(args)
     if args.task == "edits":
         from revmine.eval.edits import load_arxivedits, score_edits
         from revmine.pipeline.extract import MergeModel, extract_edits, shipped_merger

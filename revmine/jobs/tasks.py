@@ -32,6 +32,7 @@ from typing import Optional
 import luigi
 
 from revmine.schemas.names import check_wiki_name, is_plain_file_name
+from revmine.warehouse.layout import JOBS
 from revmine.warehouse.lock import warehouse_lock
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ class LoadDump(DumpFileTask):
         return self.clone(StageDump)
 
     def output(self):
-        return luigi.LocalTarget(os.path.join(os.path.abspath(DumpParams().warehouse), "_jobs", self.wiki, "loaded",
+        return luigi.LocalTarget(os.path.join(os.path.abspath(DumpParams().warehouse), JOBS, self.wiki, "loaded",
                                               f"{self.filename}.{self.sha1 or 'nosha1'}.json"))
 
     def run(self):
@@ -246,7 +247,7 @@ class ExportDate(luigi.Task):
                 for f in list_dump_files(params.base_url, self.wiki, self.date, params.job)]
 
     def output(self):
-        return luigi.LocalTarget(os.path.join(os.path.abspath(DumpParams().warehouse), "_jobs", self.wiki,
+        return luigi.LocalTarget(os.path.join(os.path.abspath(DumpParams().warehouse), JOBS, self.wiki,
                                               "dates", f"{self.date}.json"))
 
     def run(self):

@@ -144,8 +144,8 @@ class DumpReader:
                 if first and UTF16Transcoder.detect(chunk):
                     self.transcoder = UTF16Transcoder(chunk)
                     self.tags = TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
-                elif first and DeclaredTranscoder.detect(chunk):
-                    self.transcoder = DeclaredTranscoder(DeclaredTranscoder.detect(chunk))
+                elif first and (declared := DeclaredTranscoder.detect(chunk)):
+                    self.transcoder = DeclaredTranscoder(declared)
                 first = False
                 self.tags.feed(chunk)
                 if self.transcoder is not None:

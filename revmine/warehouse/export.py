@@ -86,6 +86,15 @@ def check_export_target(warehouse: str, out: str, force: bool = False, what: str
         raise UnsafeExportTarget(f"{out} exists and is not a folder; pass --force to replace it")
 
 
+def make_export_folder(out: str, kind: str) -> None:
+    """OUT made as a folder (a file in the way removed: check_export_target allowed it with force), and
+    marked as revmine's, so a later export or report may replace it."""
+    if os.path.lexists(out) and not os.path.isdir(out):
+        os.remove(out)
+    os.makedirs(out, exist_ok=True)
+    mark_export(out, kind)
+
+
 def mark_export(folder: str, kind: str) -> None:
     with open(os.path.join(folder, MARKER), "w", encoding="utf-8") as fh:
         json.dump({"export": kind, "written": dt.datetime.now(dt.timezone.utc).isoformat()}, fh)
@@ -324,10 +333,7 @@ def export_training(warehouse: str, out: str, fmt: str, force: bool = False) -> 
             continue
         seen.add(k)
         splits[split_of(r["wiki"], r["page_id"])].append(r)
-    if os.path.lexists(out) and not os.path.isdir(out):
-        os.remove(out)  # a file in the way, replaced with --force (checked above)
-    os.makedirs(out, exist_ok=True)
-    mark_export(out, "training")
+    make_export_folder(out, "training")
     for name, items in splits.items():
         with open(os.path.join(out, f"{name}.jsonl"), "w", encoding="utf-8") as fh:
             for r in items:

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Callable, Optional
 
 from revmine.warehouse.catalog import connect
-from revmine.warehouse.export import check_export_target, mark_export
+from revmine.warehouse.export import check_export_target, make_export_folder
 
 MAX_WIKIS = 4
 TOP_PAGES = 15
@@ -238,10 +238,7 @@ def build_report(warehouse: str, out: str, wiki: Optional[str] = None, force: bo
         report = Report(con, wiki)
         if wiki and not report.wikis:
             raise ValueError(f"no revisions of wiki {wiki!r} in {warehouse}")
-        if os.path.lexists(out) and not os.path.isdir(out):  # a file in the way, replaced with force (checked)
-            os.remove(out)
-        os.makedirs(out, exist_ok=True)
-        mark_export(out, "report")
+        make_export_folder(out, "report")
         figures = []
         for name, method in PLOTS:
             fig, _, caption = method(report, plt)
