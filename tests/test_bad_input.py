@@ -54,6 +54,41 @@ def test_truncated_gz(tmp_path, sample_xml):
     assert_books_balance(out)
 
 
+def _deflate_damaged(data: bytes) -> bytes:
+    """`data` gzipped, with 200 bytes in its middle third flipped where inflating them fails with zlib.error
+    (most flips only break the CRC, which gzip reports as an OSError)."""
+    import zlib
+
+    blob = gzip.compress(data, compresslevel=1, mtime=0)
+    for start in range(len(blob) // 3, 2 * len(blob) // 3):
+        damaged = bytearray(blob)
+        for i in range(start, start + 200):
+            damaged[i] ^= 0x55
+        try:
+            gzip.decompress(bytes(damaged))
+        except zlib.error:
+            return bytes(damaged)
+        except (OSError, EOFError):
+            continue
+    raise AssertionError("no flip of the middle third gave a deflate error")
+
+
+def test_damaged_gz_keeps_what_came_before_and_stops_nothing(tmp_path, sample_xml):
+    """Damaged deflate data inside a gzip member raises zlib.error, which is no OSError: it went past the
+    reader's handlers and stopped the whole run. It is now a truncated_input event, like a cut file."""
+    out = read_all(write(tmp_path, "damaged.xml.gz", _deflate_damaged(many_pages(sample_xml, 20).encode())))
+    assert "truncated_input" in reasons(out) and not out["sources"][0].complete
+    assert 0 < len(out["revisions"]) < 20 * N_SAMPLE
+    assert_books_balance(out)
+    from revmine.pipeline.arxiv import read_arxiv
+
+    lines = "".join(f'{{"paper_id": "p{i}", "version": {v}, "text": "Text {i} {v}."}}\n' for i in range(3000) for v in (1, 2))
+    records = list(read_arxiv(str(write(tmp_path, "damaged.jsonl.gz", _deflate_damaged(lines.encode())))))
+    quarantined = [r.reason for r in records if type(r).__name__ == "Quarantine"]
+    assert quarantined.count("truncated_input") == 1  # garbage inflated before the error: malformed lines
+    assert not records[-1].complete and records[-1].revisions_read > 0
+
+
 def test_truncated_7z_is_a_clear_file_error(tmp_path, sample_dump):
     full = tmp_path / "full.xml.7z"
     with py7zr.SevenZipFile(full, "w") as z:

@@ -15,15 +15,13 @@ import codecs
 import hashlib
 import itertools
 import json
-import lzma
 import os
-import zlib
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Optional
 
 from revmine.pipeline.accounting import unread_file
 from revmine.pipeline.clean import given_sentences, text_sentences
-from revmine.pipeline.decompress import STREAMS, open_stream
+from revmine.pipeline.decompress import CODEC_ERRORS, STREAMS, open_stream
 from revmine.pipeline.fields import input_key, source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
 from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range, is_utf8
@@ -103,7 +101,7 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
     with fh:
         try:
             yield from _read_records(fh, path, papers, counts)
-        except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:  # a compressed file cut short or corrupt
+        except CODEC_ERRORS as exc:  # a compressed file cut short or corrupt
             complete = False
             yield _quarantine(path, None, "truncated_input", f"input ends early: {type(exc).__name__}: {exc}; "
                               "the versions read before this point were kept", n_revisions=0, level="file")

@@ -12,6 +12,7 @@ import lzma
 import os
 import queue
 import threading
+import zlib
 from typing import BinaryIO, Iterator, Optional
 
 CHUNK = 1 << 20  # 1 MiB: large enough to amortise per-call overhead, small enough for flat memory
@@ -147,6 +148,8 @@ def _open_decompressed(path: str, compression: str, position: Optional[Position]
 
 
 STREAMS = ("gz", "bz2", "xz", "lzma")  # containers read as one stream (7z is an archive of members)
+# What the codecs raise on a stream cut short or damaged: gzip's deflate errors are zlib.error, no OSError.
+CODEC_ERRORS = (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error)
 
 
 def open_stream(path: str) -> tuple[BinaryIO, str]:
@@ -231,5 +234,5 @@ def _iter_inline(path: str, compression: str, position: Optional[Position] = Non
                     return
                 delivered += len(chunk)
                 yield chunk
-    except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
+    except CODEC_ERRORS as exc:
         raise DecompressError(path, f"{type(exc).__name__}: {exc}", delivered) from exc
