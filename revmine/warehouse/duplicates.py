@@ -27,8 +27,9 @@ from revmine.schemas import TABLES, Quarantine
 from revmine.warehouse.layout import list_parquet, write_records
 
 _KEY = re.compile(r"part-([0-9a-z]+)-")
-# Tables whose rows belong to one revision: the column that names it, and how.
-_BY_REV = {"revisions": "rev_id", "revision_pairs": "new_rev_id"}
+# Tables whose rows a later copy of a revision takes out: its revision row (wikis only), its pair (by
+# pair id, for wikis and arXiv alike) and the pair's diff rows; then its pair-level quarantine rows.
+_BY_REV = ("revisions", "revision_pairs")
 _BY_PAIR = ("sentences", "alignments", "edits", "node_changes", "diffs", "summaries")
 # What names one revision, and where it is found: a wiki's revision id in its revisions table; an arXiv
 # paper's version (the paper as page id) in its pairs, since arXiv inputs have no revisions rows.
@@ -103,7 +104,7 @@ def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
         revs = {(w, r) for w, r, _, _, page, _ in dups if page is None}
         versions = {f"{page}:{r}" for w, r, _, _, page, _ in dups if page is not None}
         pairs = {f"{w}:{r}" for w, r in revs} | {pair for *_, pair in dups if pair is not None}
-        for table in list(_BY_REV) + list(_BY_PAIR) + ["quarantine"]:
+        for table in _BY_REV + _BY_PAIR + ("quarantine",):
             for path in list_parquet(stage_dir, table, [key]):
                 wiki = _wiki_of(path)
                 ids = pa.array([r for w, r in revs if w == wiki], type=pa.int64())
