@@ -147,3 +147,66 @@ def test_reverts_agree_with_mwreverts_on_any_history(shas, radius):
         rv.reverting: rv.reverted_to for rv in expected}
     reverted = {r for rv in expected for r in rv.reverteds}
     assert {k for k, p in pairs.items() if p.is_reverted} == {k for k in reverted if k in pairs}
+
+
+def _code_page(title, ns, model, fmt, texts):
+    revs = []
+    for i, text in enumerate(texts):
+        r = _revision(i + 1, f"s{i}", i or None)
+        r.title, r.ns, r.model, r.format, r.text = title, ns, model, fmt, text
+        revs.append(r)
+    return [p for p in pair_revisions(revs) if isinstance(p, RevisionPair)]
+
+
+def test_code_and_data_pages_are_not_diffed_as_prose():
+    # A user script, a stylesheet, a Lua module, a JSON or Wikidata page: the cleaner would read code as
+    # sentences (`alert("test")` -> `alert("test2")` an edit, "[[" in a JS string a wikilink) and the
+    # labels would call it a typo fix. Each pair says why it has no diff.
+    for title, ns, model, fmt in (("User:A/common.js", 2, "javascript", "text/javascript"),
+                                  ("MediaWiki:Common.css", 8, "css", "text/css"),
+                                  ("Module:Citation", 828, "Scribunto", "text/plain"),
+                                  ("Q42", 0, "wikibase-item", "application/json"),
+                                  ("MediaWiki:Gadgets-definition.json", 8, "json", "application/json")):
+        pairs = _code_page(title, ns, model, fmt, ['alert("test");', 'alert("test2");'])
+        assert pairs[1].skip_reason == "not_wikitext" and pairs[1].new_text is None, title
+    # A page whose model changed (wikitext -> JSON) is not diffed either.
+    revs = _code_page("Project:X.json", 4, "wikitext", "text/x-wiki", ["a", "{}"])
+    assert revs[1].skip_reason is None
+    r1, r2 = (_revision(1, "a", None), _revision(2, "b", 1))
+    r2.model, r2.format = "json", "application/json"
+    pairs = [p for p in pair_revisions([r1, r2]) if isinstance(p, RevisionPair)]
+    assert pairs[1].skip_reason == "not_wikitext"
+
+
+def test_dumps_without_model_get_mediawikis_default_model():
+    # Before schema 0.8 a dump has no <model>: MediaWiki makes user subpages and MediaWiki-namespace pages
+    # ending .js, .css or .json code, and everything else wikitext (an article named "Node.js" included).
+    assert _code_page("User:A/monobook.js", 2, None, None, ["a", "b"])[1].skip_reason == "not_wikitext"
+    assert _code_page("MediaWiki:Common.css", 8, None, None, ["a", "b"])[1].skip_reason == "not_wikitext"
+    for title, ns in (("Node.js", 0), ("User:Foo.js", 2), ("User talk:A/x.js", 3), ("MediaWiki:Welcome", 8)):
+        assert _code_page(title, ns, None, None, ["a", "b"])[1].skip_reason is None, title
+    # Wikisource's page model is wikitext in all but name: its format says so.
+    assert _code_page("Page:Book.djvu/1", 104, "proofread-page", "text/x-wiki", ["a", "b"])[1].skip_reason is None
+
+
+def test_code_pages_of_a_real_dump_are_not_mined(shared_data):
+    """aawiki's user scripts and JSON page: no sentence, edit or node change comes from them."""
+    from revmine.config import Config
+    from revmine.runner.compose import build_engine, process_file
+    from revmine.schemas import DiffStats, Edit, NodeChange, Sentence
+
+    path = shared_data / "wikipedia" / "aawiki-20260101-pages-meta-history.xml.7z"
+    if not path.exists():
+        import pytest
+        pytest.skip(f"{path} not present")
+    config = Config.load("configs/fast.yaml")
+    code, skipped, diffed = set(), set(), set()
+    for rec in process_file(str(path), config, build_engine(config)):
+        if isinstance(rec, Revision) and rec.model not in (None, "wikitext"):
+            code.add(f"{rec.wiki}:{rec.rev_id}")
+        elif isinstance(rec, RevisionPair) and rec.skip_reason == "not_wikitext":
+            skipped.add(rec.pair_id)
+        elif isinstance(rec, (Edit, NodeChange, Sentence, DiffStats)):
+            diffed.add(rec.pair_id)
+    assert len(code) >= 20 and not code & diffed
+    assert skipped and skipped <= code

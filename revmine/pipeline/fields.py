@@ -34,6 +34,29 @@ def input_key(path: str) -> str:
         return hashlib.sha256(f"unreadable:{os.path.abspath(path)}".encode()).hexdigest()[:KEY_HEX]
 
 
+# MediaWiki's default content model of a title with no <model> (dumps before schema 0.8): a page in the
+# MediaWiki namespace, or a user subpage, is JavaScript, CSS or JSON by its suffix (ContentHandler).
+_CODE_SUFFIX_MODELS = ((".js", "javascript"), (".css", "css"), (".json", "json"))
+NS_USER, NS_MEDIAWIKI = 2, 8
+
+
+def content_model(model: Optional[str], ns: Optional[int], title: Optional[str]) -> str:
+    """The content model a revision's text has: the dump's `<model>`, or else MediaWiki's default for the title."""
+    if model:
+        return model
+    if title and (ns == NS_MEDIAWIKI or (ns == NS_USER and "/" in title)):
+        for suffix, name in _CODE_SUFFIX_MODELS:
+            if title.endswith(suffix):
+                return name
+    return "wikitext"
+
+
+def is_wikitext(model: Optional[str], fmt: Optional[str], ns: Optional[int], title: Optional[str]) -> bool:
+    """Whether the text is wikitext, the only markup the cleaner, aligner and labels read. Extension models
+    stored as wikitext (Wikisource's proofread-page) say so by their format."""
+    return content_model(model, ns, title) == "wikitext" or (fmt or "").strip() == "text/x-wiki"
+
+
 def sha1_base36(data: bytes) -> str:
     """MediaWiki's revision sha1: SHA-1 as a base-36 number, zero-padded to 31 digits."""
     return _base36(hashlib.sha1(data).digest())

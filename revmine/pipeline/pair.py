@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Optional
 import mwreverts
 
 from revmine.config import PairConfig
+from revmine.pipeline.fields import is_wikitext
 from revmine.schemas import Revision, RevisionPair
 
 # Skip reasons, in the order they are tested.
@@ -22,8 +23,10 @@ NO_TEXT = "no_text"  # stub dump
 TEXT_DELETED = "text_deleted"
 PARENT_NOT_FOUND = "parent_not_found"
 PARENT_TEXT_UNAVAILABLE = "parent_text_unavailable"
+NOT_WIKITEXT = "not_wikitext"  # JavaScript, CSS, JSON, Lua, Wikidata entities: code and data, not prose
 IDENTICAL_TEXT = "identical_text"
-SKIP_REASONS = (PAGE_CREATION, NO_TEXT, TEXT_DELETED, PARENT_NOT_FOUND, PARENT_TEXT_UNAVAILABLE, IDENTICAL_TEXT)
+SKIP_REASONS = (PAGE_CREATION, NO_TEXT, TEXT_DELETED, PARENT_NOT_FOUND, PARENT_TEXT_UNAVAILABLE, NOT_WIKITEXT,
+                IDENTICAL_TEXT)
 
 
 def skip_reason(rev: Revision, parent: Optional[Revision]) -> Optional[str]:
@@ -38,6 +41,8 @@ def skip_reason(rev: Revision, parent: Optional[Revision]) -> Optional[str]:
         return PARENT_NOT_FOUND
     if not parent.has_text:
         return PARENT_TEXT_UNAVAILABLE
+    if not all(is_wikitext(r.model, r.format, r.ns, r.title) for r in (rev, parent)):
+        return NOT_WIKITEXT
     if rev.sha1 is not None and rev.sha1 == parent.sha1:
         return IDENTICAL_TEXT
     return None
