@@ -49,6 +49,8 @@ class PairConfig:
     revert_radius: Count = 15  # mwreverts' default: a revert may span at most this many revisions
     revert_max_seconds: Optional[Count] = None  # optional time limit for a revert (e.g. 48h = 172800)
     parent_window: Count = 100  # how many earlier revisions of a page are kept to find a <parentid>
+    # how many revisions of a page written newest first are held to be paired oldest first
+    reorder_window: Count = 1000
     bot_pattern: StrictStr = DEFAULT_BOT_PATTERN
     bot_users: list[StrictStr] = field(default_factory=list)  # extra accounts to flag (flagged bots without "bot")
     not_bot_users: list[StrictStr] = field(default_factory=list)  # humans the pattern would wrongly flag

@@ -210,3 +210,65 @@ def test_code_pages_of_a_real_dump_are_not_mined(shared_data):
             diffed.add(rec.pair_id)
     assert len(code) >= 20 and not code & diffed
     assert skipped and skipped <= code
+
+
+def _newest_first(xml: str, drop_parents: bool = False) -> str:
+    """The dump with each page's revisions written newest first (Special:Export with dir=desc)."""
+    import re
+
+    def flip(m):
+        page = m.group(0)
+        revs = re.findall(r"\s*<revision>.*?</revision>", page, flags=re.S)
+        start, end = page.index(revs[0]), page.rindex("</revision>") + len("</revision>")
+        return page[:start] + "".join(reversed(revs)) + page[end:]
+
+    out = re.sub(r"<page>.*?</page>", flip, xml, flags=re.S)
+    return re.sub(r"\s*<parentid>\d+</parentid>", "", out) if drop_parents else out
+
+
+def _pair_view(out):
+    return sorted((p.new_rev_id, p.old_rev_id, p.skip_reason, p.is_revert, p.reverted_to_rev_id, p.is_reverted,
+                   p.size_delta) for p in out["pairs"])
+
+
+def test_a_dump_written_newest_first_pairs_as_the_oldest_first_one(tmp_path, sample_dump):
+    # Every <parentid> pointed forward (all parent_not_found), and the page creations, which have none,
+    # were paired with their child as parent; without <parentid> every diff ran backwards.
+    xml = sample_dump.read_text()
+    expected = _pair_view(read_all(sample_dump))
+    for name, drop in (("desc.xml", False), ("desc-noparent.xml", True)):
+        path = tmp_path / name
+        path.write_text(_newest_first(xml, drop))
+        out = read_all(path)
+        assert _pair_view(out) == expected, name
+        assert {r.rev_id: r.parent_id for r in out["revisions"]} == {p[0]: p[1] for p in expected}, name
+
+
+def test_a_newest_first_page_longer_than_the_window_loses_nothing(tmp_path, sample_dump):
+    path = tmp_path / "desc.xml"
+    path.write_text(_newest_first(sample_dump.read_text()))
+    out = read_all(path, pair_config=PairConfig(reorder_window=3))
+    assert sorted(p.new_rev_id for p in out["pairs"]) == sorted(r.rev_id for r in out["revisions"])
+    assert len(out["pairs"]) == 25
+    # Pairs within a held block keep their parents; a block's oldest revision finds its parent only later.
+    assert sum(p.skip_reason == "parent_not_found" for p in out["pairs"]) <= 25 // 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(shas=st.lists(st.sampled_from("abcde"), min_size=1, max_size=30), radius=st.integers(1, 15),
+       with_parents=st.booleans())
+def test_any_history_newest_first_gives_the_same_pairs(shas, radius, with_parents):
+    def pairs(order):
+        revs = [_revision(i + 1, s, i or None) for i, s in enumerate(shas)]
+        for r in revs:
+            r.parent_from_dump = with_parents
+            if not with_parents:  # as the reader infers it: the previous revision in file order
+                r.parent_id = None
+        revs = order(revs)
+        if not with_parents:
+            for prev, r in zip([None] + revs, revs):
+                r.parent_id = prev.rev_id if prev else None
+        return sorted((p.new_rev_id, p.old_rev_id, p.skip_reason, p.is_revert, p.reverted_to_rev_id, p.is_reverted)
+                      for p in pair_revisions(revs, PairConfig(revert_radius=radius)) if isinstance(p, RevisionPair))
+
+    assert pairs(lambda r: r[::-1]) == pairs(list)

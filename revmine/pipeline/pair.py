@@ -135,9 +135,55 @@ class Pairer:
 
 def pair_revisions(records: Iterable, config: Optional[PairConfig] = None) -> Iterator:
     """Pass every record through and add a RevisionPair after each pairable Revision's window closes."""
-    pairer = Pairer(config)
-    for rec in records:
+    cfg = config or PairConfig()
+    pairer = Pairer(cfg)
+    for rec in in_history_order(records, cfg.reorder_window):
         yield rec
         if isinstance(rec, Revision):
             yield from pairer.feed(rec)
     yield from pairer.flush()
+
+
+def in_history_order(records: Iterable, window: int) -> Iterator:
+    """The records with each page's revisions oldest first, as MediaWiki's dumps write them.
+
+    Other exporters may write a page newest first (Special:Export and the API's export with the
+    newest revision first): every <parentid> then points forward, and a parent inferred from file order
+    (dumps without <parentid>) is the child, so each diff would run backwards and reverts be found in
+    reverse. A page whose second revision id is below its first is held, `window` revisions at a time,
+    and released in revision-id order, with file-order parents inferred again in that order. Pages in
+    order pass through as they come, one revision late."""
+    key, held, descending = None, [], False
+    for rec in records:
+        if not isinstance(rec, Revision):
+            yield rec
+            continue
+        page = (rec.wiki, rec.page_id, rec.source_file)
+        if page != key:
+            yield from _oldest_first(held, descending)
+            key, held, descending = page, [rec], False
+            continue
+        if len(held) == 1 and not descending:
+            descending = rec.rev_id < held[0].rev_id
+            if not descending:
+                yield held.pop()
+        if not descending:
+            yield rec
+            continue
+        held.append(rec)
+        if len(held) >= window:
+            yield from _oldest_first(held, True)
+            held = []
+    yield from _oldest_first(held, descending)
+
+
+def _oldest_first(held: list, descending: bool) -> Iterator[Revision]:
+    if not descending:
+        yield from held
+        return
+    prev = None
+    for rev in sorted(held, key=lambda r: r.rev_id):
+        if not rev.parent_from_dump:
+            rev.parent_id = prev
+        prev = rev.rev_id
+        yield rev
