@@ -197,6 +197,38 @@ def test_duplicate_revision_ids(tmp_path, sample_xml):
     assert_books_balance(out)
 
 
+def _revision_view(out):
+    return sorted((r.wiki, r.page_id, r.ns, r.title, r.rev_id, r.parent_id, r.timestamp, r.sha1, r.text)
+                  for r in out["revisions"])
+
+
+@pytest.mark.parametrize("declaration", ["", '<?xml version="1.0" encoding="UTF-8"?>\n'])
+def test_dumps_joined_with_cat_are_read_as_their_own_documents(tmp_path, sample_xml, declaration):
+    # The second document's site info was skipped in a resync to its first <page>: its pages were filed
+    # under the first document's wiki, with its namespaces, and a malformed_xml row was written.
+    other = (sample_xml.replace("<dbname>samplewiki</dbname>", "<dbname>otherwiki</dbname>")
+             .replace(">Talk</namespace>", ">Diskussion</namespace>").replace("<title>Talk:", "<title>Diskussion:"))
+    assert other != sample_xml
+    alone = _revision_view(read_all(write(tmp_path, "a.xml", sample_xml))) + _revision_view(
+        read_all(write(tmp_path, "b.xml", other)))
+    out = read_all(write(tmp_path, "joined.xml", sample_xml + declaration + other))
+    assert _revision_view(out) == sorted(alone)
+    assert not out["quarantine"] and out["sources"][0].revisions_read == 2 * N_SAMPLE
+    assert {(r.wiki, r.ns) for r in out["revisions"] if r.title.startswith("Diskussion:")} == {("otherwiki", 1)}
+    assert_books_balance(out)
+
+
+def test_a_dump_joined_to_itself_lands_once(tmp_path, sample_xml):
+    out = read_all(write(tmp_path, "twice.xml", sample_xml + sample_xml))
+    assert len(out["revisions"]) == N_SAMPLE and reasons(out) == {"duplicate_rev_id": N_SAMPLE}
+    assert_books_balance(out)
+
+
+def test_junk_after_a_dump_is_still_reported(tmp_path, sample_xml):
+    out = read_all(write(tmp_path, "junk.xml", sample_xml + "<oops/>\n"))
+    assert reasons(out) == {"malformed_xml": 1} and len(out["revisions"]) == N_SAMPLE
+
+
 def test_empty_and_non_xml_files(tmp_path):
     for name, data in [("empty.xml", b""), ("garbage.xml.gz", b"\x1f\x8bnot really gzip")]:
         out = read_all(write(tmp_path, name, data))

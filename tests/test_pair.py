@@ -252,6 +252,21 @@ def test_a_newest_first_page_longer_than_the_window_loses_nothing(tmp_path, samp
     assert len(out["pairs"]) == 25
     # Pairs within a held block keep their parents; a block's oldest revision finds its parent only later.
     assert sum(p.skip_reason == "parent_not_found" for p in out["pairs"]) <= 25 // 3
+    path.write_text(_newest_first(sample_dump.read_text(), drop_parents=True))
+    out = read_all(path, pair_config=PairConfig(reorder_window=3))
+    # Without <parentid>, such a revision is not taken for a page creation.
+    assert sum(p.skip_reason == "page_creation" for p in out["pairs"]) == 3
+
+
+def test_ids_out_of_time_order_are_not_taken_for_a_newest_first_page(tmp_path, sample_dump):
+    # Imported histories (early Wikipedia's, MediaWiki's InterleavedMulti import test) carry a lower id
+    # on a later revision; written in time order, the page is paired as written.
+    revs = [_revision(1, "a", None), _revision(2, "b", 1), _revision(3, "c", 2)]
+    revs[1].rev_id, revs[2].parent_id = 900, 900
+    for r in revs:
+        r.parent_from_dump = False
+    pairs = [p for p in pair_revisions(revs) if isinstance(p, RevisionPair)]
+    assert [(p.new_rev_id, p.old_rev_id) for p in pairs] == [(1, None), (900, 1), (3, 900)]
 
 
 @settings(max_examples=200, deadline=None)

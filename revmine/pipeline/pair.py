@@ -32,7 +32,7 @@ SKIP_REASONS = (PAGE_CREATION, NO_TEXT, TEXT_DELETED, PARENT_NOT_FOUND, PARENT_T
 def skip_reason(rev: Revision, parent: Optional[Revision]) -> Optional[str]:
     """Why the pair (parent -> rev) has no text diff to mine, or None for a real text edit."""
     if rev.parent_id is None:
-        return PAGE_CREATION
+        return PARENT_NOT_FOUND if rev.parent_unknown else PAGE_CREATION
     if rev.text_deleted:
         return TEXT_DELETED
     if not rev.has_text:
@@ -147,12 +147,13 @@ def pair_revisions(records: Iterable, config: Optional[PairConfig] = None) -> It
 def in_history_order(records: Iterable, window: int) -> Iterator:
     """The records with each page's revisions oldest first, as MediaWiki's dumps write them.
 
-    Other exporters may write a page newest first (Special:Export and the API's export with the
-    newest revision first): every <parentid> then points forward, and a parent inferred from file order
-    (dumps without <parentid>) is the child, so each diff would run backwards and reverts be found in
-    reverse. A page whose second revision id is below its first is held, `window` revisions at a time,
-    and released in revision-id order, with file-order parents inferred again in that order. Pages in
-    order pass through as they come, one revision late."""
+    Other exporters may write a page newest first (Special:Export and the API's export with the newest
+    revision first): every <parentid> then points forward, and a parent inferred from file order (dumps
+    without <parentid>) is the child, so each diff would run backwards and reverts be found in reverse. A
+    page whose first revision names the second as its parent, or failing parent ids is newer than the
+    second, is held, `window` revisions at a time, and released in reverse file order, with file-order
+    parents inferred again in that order. Ids alone do not say it: imported histories carry ids out of
+    time order. Pages in order pass through as they come, one revision late."""
     key, held, descending = None, [], False
     for rec in records:
         if not isinstance(rec, Revision):
@@ -160,30 +161,40 @@ def in_history_order(records: Iterable, window: int) -> Iterator:
             continue
         page = (rec.wiki, rec.page_id, rec.source_file)
         if page != key:
-            yield from _oldest_first(held, descending)
+            yield from _oldest_first(held, descending, last=True)
             key, held, descending = page, [rec], False
             continue
         if len(held) == 1 and not descending:
-            descending = rec.rev_id < held[0].rev_id
+            descending = _newest_first(held[0], rec)
             if not descending:
                 yield held.pop()
         if not descending:
             yield rec
             continue
-        held.append(rec)
-        if len(held) >= window:
-            yield from _oldest_first(held, True)
+        if len(held) >= window:  # full, and the page goes on
+            yield from _oldest_first(held, True, last=False)
             held = []
-    yield from _oldest_first(held, descending)
+        held.append(rec)
+    yield from _oldest_first(held, descending, last=True)
 
 
-def _oldest_first(held: list, descending: bool) -> Iterator[Revision]:
+def _newest_first(first: Revision, second: Revision) -> bool:
+    if first.parent_from_dump and first.parent_id == second.rev_id:
+        return True
+    if second.parent_from_dump and second.parent_id == first.rev_id:
+        return False
+    return (second.timestamp, second.rev_id) < (first.timestamp, first.rev_id)
+
+
+def _oldest_first(held: list, descending: bool, last: bool) -> Iterator[Revision]:
+    """`held` in history order. For a block of a newest-first page that is not its last, the oldest
+    revision's file-order parent comes only with the next block: it is unknown, not a creation."""
     if not descending:
         yield from held
         return
     prev = None
-    for rev in sorted(held, key=lambda r: r.rev_id):
+    for rev in reversed(held):
         if not rev.parent_from_dump:
-            rev.parent_id = prev
+            rev.parent_id, rev.parent_unknown = prev, prev is None and not last
         prev = rev.rev_id
         yield rev

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 _PAGE_TAG = b"<page>"
 _REVISION_TAG = b"<revision>"
 _SYNTHETIC_ROOT = b"<mediawiki>"
+_DOCUMENT_TAG = b"<mediawiki"  # a second document after the first one's end: dumps joined with `cat`
 _RECENT = 1 << 16
 _STAGE = "read"
 
@@ -101,8 +102,9 @@ class DumpReader:
         self.buf: list[str] = []
         self.pages = 0
         self.revisions_read = 0
-        # Revision ids seen in this file (about 60 bytes each): a duplicate on any page is quarantined.
-        self.seen_rev_ids: set[int] = set()
+        # Revision ids seen in this file, per wiki (about 60 bytes each): a duplicate on any page is quarantined.
+        self.seen_rev_ids: dict[str, set[int]] = {}
+        self.document_closed = False  # the root element ended: what follows can only be another document
         self.tags = TagCount()
         # <revision> start tags the raw count saw inside CDATA sections, comments and processing
         # instructions: text, not elements. Keyed by the section's stream offset, so that a section parsed
@@ -198,16 +200,22 @@ class DumpReader:
         while data:
             if self.resyncing:
                 data, start = self.resync_tail + data, start - len(self.resync_tail)
-                i = data.find(_PAGE_TAG)
+                i, doc = data.find(_PAGE_TAG), data.find(_DOCUMENT_TAG)
+                new_document = doc >= 0 and (i < 0 or doc < i)
+                i = doc if new_document else i
                 if i < 0:
-                    keep = len(_REVISION_TAG) - 1  # a tag may straddle the chunk boundary
+                    keep = len(_DOCUMENT_TAG) - 1  # a tag may straddle the chunk boundary
                     self._count_skipped(data[:-keep])
                     self.resync_tail = data[-keep:]
                     return
                 self._count_skipped(data[:i])
                 self.resyncing, self.resync_tail = False, b""
                 data, start = data[i:], start + i
-                self._new_parser(_SYNTHETIC_ROOT, base=start)
+                if new_document:
+                    self._new_document()
+                    self._new_parser(base=start)
+                else:
+                    self._new_parser(_SYNTHETIC_ROOT, base=start)
             try:
                 self.parser.Parse(data, False)
             except expat.ExpatError as exc:
@@ -216,10 +224,13 @@ class DumpReader:
                     data, start = repaired
                     continue
                 err_abs = self.parser_base + max(self.parser.ErrorByteIndex, 0)
-                self._on_malformed(exc, err_abs)
                 # Expat may report an error inside bytes it buffered from the previous call.
                 combined, cstart = self.recent + data, start - len(self.recent)
-                rel = min(max(err_abs + 1 - cstart, 0), len(combined))
+                another = self.document_closed and _starts_a_document(combined[max(err_abs - cstart, 0):])
+                if not another:
+                    self._on_malformed(exc, err_abs)
+                # past the byte expat stopped at, unless that byte starts the next document
+                rel = min(max(err_abs + (not another) - cstart, 0), len(combined))
                 data, start = combined[rel:], cstart + rel
                 self.recent, self.kept, self.kept_bytes = b"", [], 0
                 self.resyncing = True
@@ -267,6 +278,14 @@ class DumpReader:
         self.utf8_carry = carry
         self._new_parser(prefix if restart else b"", base=restart)
         return repaired, restart
+
+    def _new_document(self) -> None:
+        """A second <mediawiki> document in the same file (dumps joined with `cat`): its own site info names
+        its wiki and namespaces; the previous document's must not carry over to its pages."""
+        self.wiki, self.bad_wiki, self.base = self.cfg.wiki, None, None
+        self.namespaces, self._names, self.ns_key = {}, None, None
+        self.page = self.rev = None
+        self.document_closed = False
 
     # ---- parser setup -------------------------------------------------------------------
     def _new_parser(self, prefix: bytes = b"", base: int = 0) -> None:
@@ -456,6 +475,8 @@ class DumpReader:
             self.page = None
             self.safe_point = self.parser_base + self.parser.CurrentByteIndex + len("</page>")
             self._report_stray_bad_bytes(page)
+        elif name == "mediawiki" and not stack:
+            self.document_closed = True
         elif name == "siteinfo":
             self._resolve_wiki()
             self._names = tuple(sorted(self.namespaces.items())) or None
@@ -513,11 +534,12 @@ class DumpReader:
             what = "revision <id>" if rev_id is None else "page <id>/<title>"
             self._quarantine("revision", "malformed_revision", f"missing or non-numeric {what}", rev.offset, **where)
             return
-        if rev_id in self.seen_rev_ids:
+        seen = self.seen_rev_ids.setdefault(self.wiki, set())
+        if rev_id in seen:
             self._quarantine("revision", "duplicate_rev_id", f"revision {rev_id} appears twice in this file "
                              f"(again in page {page.page_id})", rev.offset, **where)
             return
-        self.seen_rev_ids.add(rev_id)
+        seen.add(rev_id)
         ts = parse_timestamp(f.get("timestamp"))
         if ts is None:
             self._quarantine("revision", "malformed_revision", f"bad <timestamp> {f.get('timestamp')!r:.80}",
@@ -733,6 +755,12 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _starts_a_document(data: bytes) -> bool:
+    """Whether bytes after a closed root begin another dump: its XML declaration or its <mediawiki> tag."""
+    head = data.lstrip()
+    return head.startswith(b"<?xml") or head.startswith(_DOCUMENT_TAG)
 
 
 def read_dump(path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None,

@@ -46,6 +46,9 @@ class Revision:
     # the dump's namespace names, lower case, with their numbers (siteinfo): the cleaner reads localised
     # File: and Category: links by them
     namespaces: Optional[tuple] = transient()
+    # no parent id, yet not a page creation: a page written newest first was longer than the pairing can
+    # hold, and this revision's parent lies beyond what was held
+    parent_unknown: bool = transient(False)
 
 
 @record("revision_pairs", partition_by=PARTITIONS)
