@@ -2,6 +2,7 @@
 import bz2
 import gzip
 import re
+from collections import Counter
 
 import py7zr
 import pytest
@@ -227,6 +228,78 @@ def test_a_dump_joined_to_itself_lands_once(tmp_path, sample_xml):
 def test_junk_after_a_dump_is_still_reported(tmp_path, sample_xml):
     out = read_all(write(tmp_path, "junk.xml", sample_xml + "<oops/>\n"))
     assert reasons(out) == {"malformed_xml": 1} and len(out["revisions"]) == N_SAMPLE
+
+
+def _archives(tmp_path, sample_xml):
+    """The sample, and a second wiki's copy, in the archives other tools write: WikiTeam's 7z with title
+    and image lists beside the XML, zip, and tar plain or compressed."""
+    import io
+    import tarfile
+    import zipfile
+
+    other = sample_xml.replace("<dbname>samplewiki</dbname>", "<dbname>otherwiki</dbname>")
+    members = {"wiki/samplewiki-history.xml": sample_xml.encode(), "wiki/titles.txt": b"Lighthouse\n",
+               "wiki/otherwiki-history.xml": other.encode(), "siteinfo.json": b"{}"}
+    out = {}
+    path = out["zip"] = tmp_path / "wikidump.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    for mode, name in (("w", "tar"), ("w:gz", "tar.gz"), ("w:bz2", "tar.bz2"), ("w:xz", "tar.xz")):
+        path = out[name] = tmp_path / f"wikidump.{name}"
+        with tarfile.open(path, mode) as t:
+            for member, data in members.items():
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    path = out["7z"] = tmp_path / "wikidump.7z"
+    with py7zr.SevenZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(data, name)
+    return out
+
+
+def test_zip_and_tar_archives_are_read_like_7z(tmp_path, sample_xml):
+    # A zip was read as XML (one malformed_xml row, and its revisions never counted); a tar's headers went
+    # into the XML, and a 7z holding anything beside the dump was refused as a truncated_input.
+    alone = Counter(r.wiki for r in read_all(write(tmp_path, "a.xml", sample_xml))["revisions"])
+    for kind, path in _archives(tmp_path, sample_xml).items():
+        out = read_all(path)
+        assert Counter(r.wiki for r in out["revisions"]) == {"samplewiki": alone["samplewiki"],
+                                                            "otherwiki": alone["samplewiki"]}, kind
+        assert not out["quarantine"] and out["sources"][0].complete, kind
+        assert_books_balance(out)
+
+
+def test_archives_without_a_dump_and_unread_codecs_say_so(tmp_path):
+    import zipfile
+
+    path = tmp_path / "lists.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("titles.txt", "x")
+        z.writestr("images.txt", "y")
+    zst = write(tmp_path, "dump.xml.zst", b"\x28\xb5\x2f\xfd" + bytes(64))
+    for p, says in ((path, "no .xml member"), (zst, "zstd -d")):
+        out = read_all(p)
+        (q,) = out["quarantine"]
+        assert q.reason == "unsupported_input" and says in q.detail and not out["sources"][0].complete
+
+
+def test_a_tar_gz_cut_short_keeps_what_came_before(tmp_path, sample_xml):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    data = many_pages(sample_xml, 20).encode()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        info = tarfile.TarInfo("big.xml")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    blob = buf.getvalue()
+    out = read_all(write(tmp_path, "cut.tar.gz", blob[: len(blob) // 2]))
+    assert reasons(out)["truncated_input"] >= 1 and len(out["revisions"]) > N_SAMPLE
+    assert not out["sources"][0].complete
+    assert_books_balance(out)
 
 
 def test_empty_and_non_xml_files(tmp_path):

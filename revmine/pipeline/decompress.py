@@ -11,7 +11,9 @@ import gzip
 import lzma
 import os
 import queue
+import tarfile
 import threading
+import zipfile
 import zlib
 from typing import BinaryIO, Iterator, Optional
 
@@ -23,7 +25,12 @@ _MAGIC = [
     (b"\x1f\x8b", "gz"),
     (b"\xfd7zXZ\x00", "xz"),
     (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"PK\x03\x04", "zip"),
+    (b"(\xb5/\xfd", "zstd"),
 ]
+# Containers recognised only to say so: reading them needs a codec the standard library lacks.
+UNREAD = {"zstd": "Zstandard-compressed input is not read; decompress it first (zstd -d FILE)"}
+_TAR_MAGIC = (257, b"ustar")  # POSIX and GNU tar headers
 
 
 class DecompressError(Exception):
@@ -32,6 +39,26 @@ class DecompressError(Exception):
     def __init__(self, path: str, message: str, offset: int):
         super().__init__(f"{path}: {message} (after {offset:,} decompressed bytes)")
         self.path, self.message, self.offset = path, message, offset
+
+
+class UnsupportedInput(ValueError):
+    """A container revmine recognises but does not read, or an archive with no dump in it."""
+
+
+def dump_members(names: list[str]) -> list[str]:
+    """The members of an archive to read, in archive order: its .xml files (WikiTeam's archives keep a
+    history XML beside title lists, site info and image lists), or else its only file. Several XML files
+    are read one after the other, each a document of its own."""
+    files = [n for n in names if not n.endswith("/")]
+    xml = [n for n in files if n.lower().endswith(".xml")]
+    if xml or len(files) == 1:
+        return xml or files
+    raise UnsupportedInput(f"no .xml member among the archive's {len(files)} files: {files[:5]}")
+
+
+def _is_tar(head: bytes) -> bool:
+    at, magic = _TAR_MAGIC
+    return head[at:at + len(magic)] == magic
 
 
 class Position:
@@ -76,7 +103,9 @@ def open_raw(path: str) -> BinaryIO:
 
 def sniff_compression(path: str) -> str:
     with open_raw(path) as fh:
-        head = fh.read(8)
+        head = fh.read(512)
+    if _is_tar(head):
+        return "tar"
     for magic, name in _MAGIC:
         if head.startswith(magic):
             return name
@@ -84,16 +113,6 @@ def sniff_compression(path: str) -> str:
     if path.endswith(".lzma") or (len(head) >= 5 and head[0] == 0x5D and head[1:3] == b"\x00\x00"):
         return "lzma"
     return "xml"
-
-
-def _stream_file(fh: BinaryIO, put) -> None:
-    # read1 returns what one decompressor call produced, so a truncated stream loses as little as possible.
-    read = getattr(fh, "read1", fh.read)
-    while True:
-        chunk = read(CHUNK)
-        if not chunk:
-            return
-        put(chunk)
 
 
 def _stream_7z(path: str, put, position: Optional[Position] = None) -> None:
@@ -128,10 +147,7 @@ def _stream_7z(path: str, put, position: Optional[Position] = None) -> None:
     with open_raw(path) as raw, py7zr.SevenZipFile(raw, mode="r") as archive:
         if position is not None:
             position.attach(raw)
-        names = [n for n in archive.getnames() if not n.endswith("/")]
-        if len(names) != 1:
-            raise ValueError(f"expected one member in the 7z archive, found {len(names)}: {names[:5]}")
-        archive.extract(targets=names, factory=_Factory())
+        archive.extract(targets=dump_members(archive.getnames()), factory=_Factory())
 
 
 def _open_decompressed(path: str, compression: str, position: Optional[Position] = None) -> BinaryIO:
@@ -147,9 +163,58 @@ def _open_decompressed(path: str, compression: str, position: Optional[Position]
     return raw
 
 
-STREAMS = ("gz", "bz2", "xz", "lzma")  # containers read as one stream (7z is an archive of members)
+STREAMS = ("gz", "bz2", "xz", "lzma")  # containers read as one stream (7z, zip and tar are archives of members)
 # What the codecs raise on a stream cut short or damaged: gzip's deflate errors are zlib.error, no OSError.
-CODEC_ERRORS = (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error)
+CODEC_ERRORS = (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error, tarfile.TarError, zipfile.BadZipFile)
+
+
+def _chunks(path: str, compression: str, position: Optional[Position] = None) -> Iterator[bytes]:
+    """The decompressed bytes of every container but 7z: a stream, a zip or tar archive's dump members,
+    or a tar archive inside a stream (.tar.gz, .tar.bz2, .tar.xz)."""
+    if compression in UNREAD:
+        raise UnsupportedInput(UNREAD[compression])
+    if compression == "zip":
+        raw = open_raw(path)
+        if position is not None:
+            position.attach(raw)
+        with raw, zipfile.ZipFile(raw) as archive:
+            for name in dump_members(archive.namelist()):
+                with archive.open(name) as fh:
+                    yield from _read_all(fh)
+        return
+    with _open_decompressed(path, compression, position) as fh:
+        head = fh.read(512)  # a tar header's size: a stream cut short loses no more before its cut
+        if not _is_tar(head):
+            yield from [head] if head else []
+            yield from _read_all(fh)
+            return
+    # Stream mode reads each member once, when reached: the .xml members as they come, and an archive
+    # with none is read again only when it holds one file.
+    files: list[str] = []
+    with _open_decompressed(path, compression, position) as fh, tarfile.open(fileobj=fh, mode="r|") as archive:
+        for member in archive:
+            if member.isfile():
+                files.append(member.name)
+                if member.name.lower().endswith(".xml"):
+                    yield from _read_all(archive.extractfile(member), _TAR_READ)
+    if any(n.lower().endswith(".xml") for n in files):
+        return
+    (only,) = dump_members(files)
+    with _open_decompressed(path, compression, position) as fh, tarfile.open(fileobj=fh, mode="r|") as archive:
+        for member in archive:
+            if member.name == only:
+                yield from _read_all(archive.extractfile(member), _TAR_READ)
+
+
+def _read_all(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
+    read = getattr(fh, "read1", fh.read)
+    while chunk := read(size):
+        yield chunk
+
+
+# A tar member is read through tarfile's stream, which fills each read whole: a stream cut short loses the
+# read it ends in, so tar members go in smaller reads.
+_TAR_READ = 1 << 16
 
 
 def open_stream(path: str) -> tuple[BinaryIO, str]:
@@ -191,8 +256,8 @@ def iter_chunks(path: str, compression: str | None = None, threaded: bool | None
             if compression == "7z":
                 _stream_7z(path, put, position)
             else:
-                with _open_decompressed(path, compression, position) as fh:
-                    _stream_file(fh, put)
+                for chunk in _chunks(path, compression, position):
+                    put(chunk)
             put(_END)
         except _Stopped:
             pass
@@ -210,6 +275,8 @@ def iter_chunks(path: str, compression: str | None = None, threaded: bool | None
             item = q.get()
             if item is _END:
                 return
+            if isinstance(item, UnsupportedInput):
+                raise item
             if isinstance(item, BaseException):
                 raise DecompressError(path, f"{type(item).__name__}: {item}", delivered) from item
             delivered += len(item)
@@ -226,13 +293,10 @@ class _Stopped(Exception):
 def _iter_inline(path: str, compression: str, position: Optional[Position] = None) -> Iterator[bytes]:
     delivered = 0
     try:
-        with _open_decompressed(path, compression, position) as fh:
-            read = getattr(fh, "read1", fh.read)
-            while True:
-                chunk = read(CHUNK)
-                if not chunk:
-                    return
-                delivered += len(chunk)
-                yield chunk
+        for chunk in _chunks(path, compression, position):
+            delivered += len(chunk)
+            yield chunk
+    except UnsupportedInput:
+        raise
     except CODEC_ERRORS as exc:
         raise DecompressError(path, f"{type(exc).__name__}: {exc}", delivered) from exc

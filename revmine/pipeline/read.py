@@ -17,7 +17,7 @@ from typing import Iterator, Optional
 from xml.parsers import expat
 
 from revmine.config import ReadConfig
-from revmine.pipeline.decompress import DecompressError, Position, iter_chunks, sniff_compression
+from revmine.pipeline.decompress import DecompressError, Position, UnsupportedInput, iter_chunks, sniff_compression
 from revmine.pipeline.encoding import (REVISION_START_TEXT, DeclaredTranscoder, TagCount, UTF16Transcoder,
                                        repair_utf8)
 from revmine.pipeline.fields import (clip_bytes, input_key, out_of_range, parse_timestamp, sha1_base36,
@@ -166,6 +166,8 @@ class DumpReader:
                 self._count_skipped(self.resync_tail)
             else:
                 self.parser.Parse(b"", True)
+        except UnsupportedInput as exc:
+            self._fail_file("unsupported_input", str(exc))
         except DecompressError as exc:
             self._on_truncated(exc, fed)
         except expat.ExpatError as exc:

@@ -200,7 +200,8 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
 
 
 def _looks_like_input(name: str) -> bool:
-    return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma", ".json", ".jsonl")) and not name.startswith(".")
+    return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma", ".zip", ".tar", ".zst", ".json", ".jsonl")) \
+        and not name.startswith(".")
 
 
 def dataset_rows(paths: Sequence[str], intents: bool = True) -> Iterator[tuple[str, list[dict]]]:
