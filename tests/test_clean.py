@@ -323,6 +323,19 @@ def test_an_unclosed_tag_at_the_top_of_a_long_section_keeps_splitting_linear():
     assert _whole(clean_section(short, blocks=BlockCache())) == _whole(clean_section(short))
 
 
+def test_no_block_ends_inside_a_tag_whose_content_is_text():
+    # Inside <math>, <nowiki>, <pre> and the parser's other plain-text tags a closer closes nothing, so the
+    # blocks are cut where the parser's nodes end.
+    from revmine.pipeline.clean import split_blocks
+
+    assert split_blocks("<poem><math></poem></math>\n\nA.\n\n</poem>\n\nB.") == [
+        "<poem><math></poem></math>\n\nA.\n\n</poem>\n\n", "B."]
+    assert split_blocks("{{a|<math>}}</math>\n\nb}}\n\nText.") == ["{{a|<math>}}</math>\n\nb}}\n\n", "Text."]
+    # and what such a tag hides does not hold the rest of the section in one block
+    assert split_blocks("<nowiki><ref></nowiki>\n\nText.\n\nMore.") == ["<nowiki><ref></nowiki>\n\n", "Text.\n\n",
+                                                                          "More."]
+
+
 _MARKUP = ["{{", "}}", "{{cite|a=", "[[", "]]", "[[File:X.png|thumb|", "<div>", "</div>", "<ref>", "</ref>",
            "<ref name=a/>", "\n\n", "\n", "\n\n\n", "== H ==\n", "Text here. ", "More words", "'''", "''", "{|", "|}",
            "|-", "<!--", "-->", "[http://x.org y]", "[http://x.org", "<p>", "|", "=", "* ", "<poem>", "</poem>", "<br>",
@@ -342,6 +355,8 @@ _MARKUP = ["{{", "}}", "{{cite|a=", "[[", "]]", "[[File:X.png|thumb|", "<div>", 
 @example(["]]", "[[", "\n\n", "]]"])
 @example(["-->", "<!--", "\n\n", "-->"])
 @example(["</div>", "<div>", "\n\n", "</div>"])
+@example(["<poem>", "<math>", "</poem>", "</math>", "\n\n", "</poem>"])  # math's content is text: poem runs on
+@example(["{{cite|a=", "<math>", "}}", "</math>", "\n\n", "}}"])
 def test_any_markup_cleans_the_same_block_by_block(parts):
     from revmine.pipeline.clean import BlockCache, WikitextError
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, NamedTuple, Optional
 
 import blingfire
+from mwparserfromhell.definitions import PARSER_BLACKLIST
 from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text,
                                     Wikilink)
 
@@ -591,10 +592,33 @@ _TAG_LEFT_OPEN = re.compile(r"<[/!a-zA-Z][^<>]*(?=<|$)")
 _VOID_TAGS = frozenset({"br", "hr", "img", "wbr", "references", "ref"})  # ref: _closed_in_order checks it
 
 
+# Tags whose content the parser reads as plain text (mwparserfromhell's own list): a `</poem>` or `}}`
+# inside `<math>` closes nothing.
+_OPAQUE_OPEN = re.compile(r"<(%s)\b[^<>]*?(?<!/)>" % "|".join(PARSER_BLACKLIST), re.IGNORECASE)
+
+
+def _mask_opaque(s: str) -> str:
+    """`s` with the content of each closed opaque tag blanked, so that the balance checks see what the parser
+    sees. An opaque tag never closed is left as it is: it counts as open, and nothing is cut after it."""
+    m = _OPAQUE_OPEN.search(s)
+    if m is None:
+        return s
+    parts, at = [], 0
+    while m:
+        close = re.compile(r"</%s\s*>" % m.group(1), re.IGNORECASE).search(s, m.end())
+        if close is None:
+            break
+        parts += [s[at:m.end()], " " * (close.start() - m.end())]
+        at = close.start()
+        m = _OPAQUE_OPEN.search(s, close.end())
+    return "".join(parts) + s[at:]
+
+
 def _block_balanced(s: str) -> bool:
     """`_balanced`, and also links and every HTML-like tag closed, in order: a `<div>` or `<poem>` spanning
     a blank line would otherwise be parsed in two halves. Blocks only save parsing, so stricter is safe: an
     unclosed `<p>` or `{{` keeps the rest of the section in one block, which is only slower."""
+    s = _mask_opaque(s) if "<" in s else s
     if not (_balanced(s) and s.count("[[") <= s.count("]]") and _closed_in_order(s)):
         return False
     if "<" not in s:
