@@ -287,3 +287,16 @@ def test_any_history_newest_first_gives_the_same_pairs(shas, radius, with_parent
                       for p in pair_revisions(revs, PairConfig(revert_radius=radius)) if isinstance(p, RevisionPair))
 
     assert pairs(lambda r: r[::-1]) == pairs(list)
+
+
+def test_a_placeholder_sha1_does_not_make_edits_identical(tmp_path, sample_dump):
+    # An exporter that writes one <sha1> for every revision (or a wrong one) made every pair identical_text.
+    import re
+
+    placeholder = "phoiac9h4m842xq45sp7s6u21eteeq1"
+    xml = re.sub(r"<sha1>[^<]*</sha1>", f"<sha1>{placeholder}</sha1>", sample_dump.read_text())
+    xml = re.sub(r'sha1="[^"]*"', f'sha1="{placeholder}"', xml)
+    path = tmp_path / "placeholder.xml"
+    path.write_text(xml)
+    got = {p.new_rev_id: p.skip_reason for p in read_all(path)["pairs"]}
+    assert got == {p.new_rev_id: p.skip_reason for p in read_all(sample_dump)["pairs"]}

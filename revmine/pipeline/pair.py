@@ -43,7 +43,12 @@ def skip_reason(rev: Revision, parent: Optional[Revision]) -> Optional[str]:
         return PARENT_TEXT_UNAVAILABLE
     if not all(is_wikitext(r.model, r.format, r.ns, r.title) for r in (rev, parent)):
         return NOT_WIKITEXT
-    if rev.sha1 is not None and rev.sha1 == parent.sha1:
+    # The texts themselves where both are held: an exporter's <sha1> can be wrong or a placeholder, and a
+    # real edit must not be skipped for it.
+    if rev.text is not None and parent.text is not None:
+        if rev.text == parent.text:
+            return IDENTICAL_TEXT
+    elif rev.sha1 is not None and rev.sha1 == parent.sha1:
         return IDENTICAL_TEXT
     return None
 
