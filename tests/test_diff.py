@@ -287,6 +287,70 @@ def test_json_lines_are_streamed_and_texts_split_when_paired(tmp_path, monkeypat
     assert stats.revisions_read == 6 and stats.bytes_decompressed == path.stat().st_size
 
 
+def _papers_file(path, order):
+    path.write_text("".join(json.dumps({"paper_id": p, "version": v, "text": f"Text of {p}, version {v}. " * 20}) + "\n"
+                            for p, v in order))
+    return str(path)
+
+
+def _pairs_and_rows(recs):
+    pairs = sorted((r.pair_id, r.old_rev_id, r.new_rev_id, tuple(s.text for s in r.new_sentences or ()))
+                   for r in recs if isinstance(r, RevisionPair))
+    return pairs, [q for q in recs if isinstance(q, Quarantine)], next(r for r in recs if isinstance(r, SourceStats))
+
+
+def test_a_large_arxiv_file_is_read_in_bounded_memory(tmp_path, monkeypatch):
+    """Every version's text was held to the end of the file: memory grew with the file (a 20 GB set would
+    need 30 GB). Past the hold, the papers longest without a new version are paired and let go."""
+    from revmine.pipeline import arxiv
+
+    grouped = [(f"p{k}", v) for k in range(40) for v in (1, 2, 3)]
+    path = _papers_file(tmp_path / "papers.jsonl", grouped)
+    whole = _pairs_and_rows(list(read_arxiv(path)))
+    lines_read, released_at = [0], []
+
+    class Counting:  # the file, counting the lines the reader has taken from it
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __iter__(self):
+            for line in self.fh:
+                lines_read[0] += 1
+                yield line
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    real_open, real_pairs = arxiv.open_stream, arxiv._paper_pairs
+    monkeypatch.setattr(arxiv, "open_stream", lambda p: (lambda fh, c: (Counting(fh), c))(*real_open(p)))
+    monkeypatch.setattr(arxiv, "_paper_pairs",
+                        lambda p, paper, versions: (released_at.append(lines_read[0]), real_pairs(p, paper, versions))[1])
+    bounded = _pairs_and_rows(list(read_arxiv(path, hold_bytes=3_000)))
+    assert bounded[0] == whole[0] and not bounded[1] and bounded[2].pages == whole[2].pages == 40
+    # each paper paired once, and the first long before the file's 120 lines were all read
+    assert len(released_at) == 40 and released_at[0] < 20
+
+
+def test_a_paper_whose_versions_are_far_apart_is_quarantined_not_misread(tmp_path):
+    # v1 of every paper, then v2 of every paper: with a small hold, p0's v2 comes after p0 was let go. It
+    # must not become a creation (v0-v2) or pair with anything else; it is a row that says what to do.
+    order = [(f"p{k}", 1) for k in range(20)] + [(f"p{k}", 2) for k in range(20)]
+    path = _papers_file(tmp_path / "papers.jsonl", order)
+    pairs, rows, stats = _pairs_and_rows(list(read_arxiv(path, hold_bytes=5_000)))
+    assert rows and {q.reason for q in rows} == {"paper_not_contiguous"} and "sort the file" in rows[0].detail
+    assert all(not pid.endswith("v0-v2") for pid, *_ in pairs)
+    assert len(pairs) + sum(q.n_revisions for q in rows) == stats.revisions_read == 40
+    # with the default hold the whole file fits, and every pair is made
+    pairs, rows, _ = _pairs_and_rows(list(read_arxiv(path)))
+    assert len(pairs) == 40 and not rows
+
+
 def test_arxivedits_example_format(shared_data):
     recs = list(read_arxiv(str(shared_data / "arxivedits" / "pipeline_example_input.json")))
     pairs = [r for r in recs if isinstance(r, RevisionPair) and r.skip_reason is None]

@@ -30,6 +30,9 @@ WIKI = "arxiv"
 # arXiv numbers versions from 1; 0 stands for "no version" in a creation pair's id (arxiv:<paper>:v0-v1),
 # so a version 0 would name two different pairs alike.
 VERSION_RANGE = (1, ID_RANGE[1])
+# Version texts held before the papers seen longest ago are paired and let go: memory stays bounded on a
+# file of any size, as long as each paper's versions are near each other in it (as exporters write them).
+HOLD_BYTES = 256 << 20
 
 
 def is_arxiv_input(path: str) -> bool:
@@ -83,12 +86,15 @@ def _quarantine(path: str, line: Optional[int], reason: str, detail: str, n_revi
                       n_revisions=n_revisions)
 
 
-def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
+def read_arxiv(path: str, key: Optional[str] = None, hold_bytes: int = HOLD_BYTES) -> Iterator:
     """Yield RevisionPair (with sentences in flight), Quarantine and one SourceStats.
     `key`: the input's content key, when the caller computed it already.
 
     JSON lines are streamed, and a version is held as its text until its paper's pairs are made, where it
-    is split into sentences once: holding every version's sentences took 7.6 times the file's size."""
+    is split into sentences once: holding every version's sentences took 7.6 times the file's size. Past
+    `hold_bytes` of held text, the papers that went longest without a new version are paired and let go;
+    a version of such a paper that comes later is quarantined (`paper_not_contiguous`), never paired
+    with the wrong predecessor or taken for a creation."""
     try:
         fh, compression = open_stream(path)
     except OSError as exc:  # the same file-level row as an unreadable dump gets
@@ -96,11 +102,11 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
                                f"{path}: {type(exc).__name__}: {exc}")
         return
     papers: dict[str, list[dict]] = {}
-    counts = {"read": 0, "size": 0, "format": "jsonl"}
+    counts = {"read": 0, "size": 0, "format": "jsonl", "papers": 0}
     complete = True
     with fh:
         try:
-            yield from _read_records(fh, path, papers, counts)
+            yield from _read_records(fh, path, papers, counts, hold_bytes)
         except CODEC_ERRORS as exc:  # a compressed file cut short or corrupt
             complete = False
             yield _quarantine(path, None, "truncated_input", f"input ends early: {type(exc).__name__}: {exc}; "
@@ -108,32 +114,40 @@ def read_arxiv(path: str, key: Optional[str] = None) -> Iterator:
     read, size, fmt = counts["read"], counts["size"], counts["format"]
     if compression in STREAMS:
         fmt = f"{fmt}.{compression}"
-    n_papers = len(papers)
     for paper, versions in papers.items():
-        versions.sort(key=lambda v: v["version"])
-        prev = None
-        seen = set()
-        for v in versions:
-            if v["version"] in seen:
-                yield _quarantine(path, None, "duplicate_version", f"paper {paper} has version {v['version']} twice")
-                continue
-            seen.add(v["version"])
-            if "sentences" not in v:
-                v["sentences"] = text_sentences(v.pop("text"))
-                v["sentences_key"] = tuple(s.text for s in v["sentences"])
-            yield _pair(paper, prev, v, path)
-            prev = v
-        versions.clear()  # this paper's texts and sentences can go
+        yield from _paper_pairs(path, paper, versions)
     yield SourceStats(wiki=WIKI, source_file=path, source_key=key or source_key(path), compression=fmt, schema_version=None,
-                      is_stub=False, pages=n_papers, revisions_read=read, bytes_decompressed=size, complete=complete)
+                      is_stub=False, pages=counts["papers"], revisions_read=read, bytes_decompressed=size,
+                      complete=complete)
 
 
-def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict) -> Iterator[Quarantine]:
+def _paper_pairs(path: str, paper: str, versions: list[dict]) -> Iterator:
+    """The pairs of one paper's versions in version order; a version given twice is quarantined."""
+    versions.sort(key=lambda v: v["version"])
+    prev = None
+    seen = set()
+    for v in versions:
+        if v["version"] in seen:
+            yield _quarantine(path, None, "duplicate_version", f"paper {paper} has version {v['version']} twice")
+            continue
+        seen.add(v["version"])
+        if "sentences" not in v:
+            v["sentences"] = text_sentences(v.pop("text"))
+            v["sentences_key"] = tuple(s.text for s in v["sentences"])
+        yield _pair(paper, prev, v, path)
+        prev = v
+    versions.clear()  # this paper's texts and sentences can go
+
+
+def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
+                  hold_bytes: int = HOLD_BYTES) -> Iterator:
     """Fill `papers` with the versions of `fh` (decompressed bytes), yield a quarantine row for each that
-    cannot be read, and keep `counts` (versions read, bytes, format) current, so that a stream cut short
-    still reports what it gave."""
-    read = size = 0
+    cannot be read, and keep `counts` (versions read, bytes, format, papers) current, so that a stream cut
+    short still reports what it gave. Past `hold_bytes` of held text, the papers longest without a new
+    version are paired (yielded) and let go; only their ids are kept, to refuse a later version of one."""
+    read = size = held = 0
     fmt = "jsonl"
+    released: set[str] = set()
     try:
         # Binary lines end at b"\n" only, as JSON Lines does: str.splitlines would also cut at U+2028, U+0085
         # and other separators that JSON writers (ensure_ascii=False) leave unescaped inside strings.
@@ -175,10 +189,23 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict) ->
                         if not in_range(version, VERSION_RANGE) else f"timestamp {ts} is out of range")
                 yield _quarantine(path, lineno, "value_out_of_range", f"line {lineno}: {what}")
                 continue
-            papers.setdefault(paper, []).append({"version": version, "ts": ts, "text": body,
-                                                 "bytes": len(body.encode("utf-8"))})
+            if paper in released:
+                yield _quarantine(path, lineno, "paper_not_contiguous", f"line {lineno}: version {version} of paper "
+                                  f"{paper} comes after its other versions were paired and let go (more than "
+                                  f"{hold_bytes:,} bytes of other papers' text came between); keep a paper's "
+                                  "versions together, e.g. sort the file by paper_id")
+                continue
+            versions = papers.pop(paper, [])
+            papers[paper] = versions  # last in the order: the papers first in it went longest without a version
+            versions.append({"version": version, "ts": ts, "text": body, "bytes": len(body.encode("utf-8"))})
+            held += versions[-1]["bytes"]
+            while held > hold_bytes and len(papers) > 1:
+                oldest = next(iter(papers))
+                held -= sum(v["bytes"] for v in papers[oldest])
+                released.add(oldest)
+                yield from _paper_pairs(path, oldest, papers.pop(oldest))
     finally:
-        counts.update(read=read, size=size, format=fmt)
+        counts.update(read=read, size=size, format=fmt, papers=len(papers) + len(released))
 
 
 def _is_record(line: bytes) -> bool:
