@@ -251,6 +251,25 @@ def test_heading_starts_equal_the_regex_scan(lines, sep):
     assert heading_starts(text) == [m.start() for m in _HEADING_LINE.finditer(text)]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["= One =", "== Two ==", "=== Three ===", "Some text.", "More words here.",
+                                 "<pre>\n== In pre ==\n</pre>", "<nowiki>\n= In nowiki =\n</nowiki>",
+                                 "<syntaxhighlight lang=ini>\n== In code ==\n</syntaxhighlight>",
+                                 "<math>\n= x =\n</math>", "{{t|\n== In template ==\n}}", "<!--\n== In comment ==\n-->",
+                                 "<ref>\n== In ref ==\n</ref>", ""]), max_size=12))
+def test_sections_start_at_the_headings_the_parser_finds(lines):
+    """mwparserfromhell as the oracle: on well-formed markup the sections lead with exactly its top-level
+    headings. "= One =" (level 1) was prose inside the section before it, and a heading line inside <pre>,
+    <nowiki>, <syntaxhighlight> or <math> started a section of its own."""
+    import mwparserfromhell
+
+    from revmine.pipeline.clean import split_sections
+
+    text = "\n".join(lines)
+    ours = [c.heading for c in (clean_section(p) for p in split_sections(text)) if c.level]
+    assert ours == [str(h.title).strip() for h in mwparserfromhell.parse(text).filter_headings(recursive=False)]
+
+
 def test_the_cache_splits_sections_exactly_as_the_bracket_count_does():
     """The cache takes a piece it cleaned before as balanced; an unbalanced rest at the end of one revision
     must not be taken so in the next, where a later section closes its template."""

@@ -40,7 +40,7 @@ _CATEGORY_PREFIXES = frozenset({"category"})
 # is known here). The target is a node of its own, not a link in the prose.
 _REDIRECT = re.compile(r"\s*#\s*REDIRECT\s*:?\s*\[\[([^\[\]|#]*)(?:#[^\[\]|]*)?(?:\|[^\[\]]*)?\]\]", re.I)
 _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.I)
-_HEADING_LINE = re.compile(r"(?m)^(={2,6})[^=\n].*?\1[ \t]*$")
+_HEADING_LINE = re.compile(r"(?m)^(={1,6})[^=\n].*?\1[ \t]*$")  # "= Title =" is a heading too (level 1)
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _HAS_WORD = re.compile(r"\w")
 # Left in the text only where the markup is broken: a <ref> or </ref> the parser could not pair (a stray
@@ -267,16 +267,17 @@ def _left_open_for_good(piece: str, text: str, at: int) -> bool:
 
 
 def heading_starts(text: str) -> list[int]:
-    """Offsets of the heading lines, as `_HEADING_LINE.finditer` finds them. Only lines that start with
-    "==" can be headings, and `str.find` skips to them in C: the multiline regex alone tries every
-    character, which took 5% of the diff stage on long articles (and a three-character needle skips
-    further than "\n=" through the "=" of template parameters)."""
-    out = [0] if text.startswith("==") and _HEADING_LINE.match(text, 0) else []
-    i = text.find("\n==")
+    """Offsets of the heading lines, as `_HEADING_LINE.finditer` finds them outside the parser's plain-text
+    tags (a "== x ==" line inside `<pre>`, `<nowiki>` or `<syntaxhighlight>` is text). Only lines that
+    start with "=" can be headings, and `str.find` skips to them in C: the multiline regex alone tries
+    every character, which took 5% of the diff stage on long articles."""
+    text = _mask_opaque(text)
+    out = [0] if text.startswith("=") and _HEADING_LINE.match(text, 0) else []
+    i = text.find("\n=")
     while i >= 0:
         if _HEADING_LINE.match(text, i + 1):
             out.append(i + 1)
-        i = text.find("\n==", i + 1)
+        i = text.find("\n=", i + 1)
     return out
 
 
