@@ -256,11 +256,13 @@ def test_heading_starts_equal_the_regex_scan(lines, sep):
                                  "<pre>\n== In pre ==\n</pre>", "<nowiki>\n= In nowiki =\n</nowiki>",
                                  "<syntaxhighlight lang=ini>\n== In code ==\n</syntaxhighlight>",
                                  "<math>\n= x =\n</math>", "{{t|\n== In template ==\n}}", "<!--\n== In comment ==\n-->",
-                                 "<ref>\n== In ref ==\n</ref>", ""]), max_size=12))
+                                 "<ref>\n== In ref ==\n</ref>", "{{t|<nowiki>}}</nowiki>", "{{t|<pre>}}</pre>", "}}",
+                                 "</ref>", ""]), max_size=12))
 def test_sections_start_at_the_headings_the_parser_finds(lines):
     """mwparserfromhell as the oracle: on well-formed markup the sections lead with exactly its top-level
-    headings. "= One =" (level 1) was prose inside the section before it, and a heading line inside <pre>,
-    <nowiki>, <syntaxhighlight> or <math> started a section of its own."""
+    headings. "= One =" (level 1) was prose inside the section before it, a heading line inside <pre>,
+    <nowiki>, <syntaxhighlight> or <math> started a section of its own, and a "}}" inside such a tag
+    closed the template around it, so a heading inside the template started one too."""
     import mwparserfromhell
 
     from revmine.pipeline.clean import split_sections

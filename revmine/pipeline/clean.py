@@ -258,12 +258,13 @@ def _left_open_for_good(piece: str, text: str, at: int) -> bool:
     closer after `at` has an opener of its own there. The parser reads such an opener as text, so the
     heading at `at` still starts a section; without this, one unclosed `{{` folds the rest of the page
     into one section. An open comment is not judged (it keeps merging)."""
-    open_kinds = _unclosed_kinds(piece)
-    if "<!--" in open_kinds:
+    depth = _nest(_mask_opaque(piece))
+    if depth is None:  # a comment never closed
         return False
+    open_kinds = {k for k in ("{{", "{|", "<ref") if depth[k]}
     # A closer after `at` with no opener there may close the open one. Brackets inside a comment count
     # here: that only keeps merging.
-    return _nest(text, at, hide_comments=False, stop_on=open_kinds) is not None
+    return _nest(_mask_opaque(text), at, hide_comments=False, stop_on=open_kinds) is not None
 
 
 def heading_starts(text: str) -> list[int]:
@@ -302,8 +303,14 @@ def _unclosed_kinds(s: str) -> set:
 
 def _balanced(s: str) -> bool:
     """Section pieces: no more templates, tables, comments and refs opened than closed. A construct never
-    closed is text to the parser, so a heading after it still starts a section."""
-    return not _unclosed_kinds(s)
+    closed is text to the parser, so a heading after it still starts a section. Closers inside the parser's
+    plain-text tags (`<nowiki>}}</nowiki>`) close nothing, and neither does a closer before its opener (a
+    stray `}}` does not close the template after it): counts alone are only the quick refusal."""
+    s = _mask_opaque(s)
+    if _unclosed_kinds(s):
+        return False
+    depth = _nest(s)
+    return depth is not None and not (depth["{{"] or depth["{|"] or depth["<ref"])
 
 
 _BRACKET = re.compile(r"\{\{|\}\}|\{\||\|\}|\[\[|\]\]|<!--|<ref[^<>/]*>|</ref>", re.I)
@@ -600,15 +607,16 @@ _OPAQUE_OPEN = re.compile(r"<(%s)\b[^<>]*?(?<!/)>" % "|".join(PARSER_BLACKLIST),
 
 def _mask_opaque(s: str) -> str:
     """`s` with the content of each closed opaque tag blanked, so that the balance checks see what the parser
-    sees. An opaque tag never closed is left as it is: it counts as open, and nothing is cut after it."""
+    sees. An opaque tag never closed is left as it is (the block checks count it as open)."""
     m = _OPAQUE_OPEN.search(s)
     if m is None:
         return s
     parts, at = [], 0
     while m:
         close = re.compile(r"</%s\s*>" % m.group(1), re.IGNORECASE).search(s, m.end())
-        if close is None:
-            break
+        if close is None:  # text to the parser, as a tag never closed: the tags after it are still tags
+            m = _OPAQUE_OPEN.search(s, m.end())
+            continue
         parts += [s[at:m.end()], " " * (close.start() - m.end())]
         at = close.start()
         m = _OPAQUE_OPEN.search(s, close.end())
