@@ -323,7 +323,8 @@ def _page(draw):
     paras = []
     for s in range(draw(st.integers(1, 2))):
         if s:
-            paras.append([["heading", f"== Head {draw(st.integers(1, 30))} =="]])
+            eq = "=" * draw(st.integers(1, 3))  # level 1 ("= Head =") is a heading to the parser too
+            paras.append([["heading", f"{eq} Head {draw(st.integers(1, 30))} {eq}"]])
         for _ in range(draw(st.integers(1, 3))):
             parts = []
             for _ in range(draw(st.integers(1, 5))):
@@ -356,7 +357,8 @@ def _node_edit(draw, paras, where=None):
         if op == "remove":
             del paras[i][j]
         elif kind == "heading":
-            paras[i][j] = ["heading", f"== Head {draw(st.integers(31, 60))} =="]
+            eq = "=" * draw(st.integers(1, 3))
+            paras[i][j] = ["heading", f"{eq} Head {draw(st.integers(31, 60))} {eq}"]
         else:
             paras[i][j] = list(draw(_node(kind)))
     return paras
