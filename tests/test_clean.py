@@ -252,7 +252,8 @@ def test_heading_starts_equal_the_regex_scan(lines, sep):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["= One =", "== Two ==", "=== Three ===", "Some text.", "More words here.",
+@given(st.lists(st.sampled_from(["= One =", "== Two ==", "=== Three ===", "== Noted == <!-- keep -->", "=== Uneven ==",
+                                 "Some text.", "More words here.",
                                  "<pre>\n== In pre ==\n</pre>", "<nowiki>\n= In nowiki =\n</nowiki>",
                                  "<syntaxhighlight lang=ini>\n== In code ==\n</syntaxhighlight>",
                                  "<math>\n= x =\n</math>", "{{t|\n== In template ==\n}}", "<!--\n== In comment ==\n-->",
@@ -260,7 +261,8 @@ def test_heading_starts_equal_the_regex_scan(lines, sep):
                                  "</ref>", ""]), max_size=12))
 def test_sections_start_at_the_headings_the_parser_finds(lines):
     """mwparserfromhell as the oracle: on well-formed markup the sections lead with exactly its top-level
-    headings. "= One =" (level 1) was prose inside the section before it, a heading line inside <pre>,
+    headings. "= One =" (level 1), a heading with a comment after it and one with more "=" on one side
+    were prose inside the section before it, a heading line inside <pre>,
     <nowiki>, <syntaxhighlight> or <math> started a section of its own, and a "}}" inside such a tag
     closed the template around it, so a heading inside the template started one too."""
     import mwparserfromhell

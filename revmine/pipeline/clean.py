@@ -40,7 +40,9 @@ _CATEGORY_PREFIXES = frozenset({"category"})
 # is known here). The target is a node of its own, not a link in the prose.
 _REDIRECT = re.compile(r"\s*#\s*REDIRECT\s*:?\s*\[\[([^\[\]|#]*)(?:#[^\[\]|]*)?(?:\|[^\[\]]*)?\]\]", re.I)
 _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.I)
-_HEADING_LINE = re.compile(r"(?m)^(={1,6})[^=\n].*?\1[ \t]*$")  # "= Title =" is a heading too (level 1)
+# A line that starts and ends with "=", as MediaWiki reads headings: level 1 ("= Title =") included, the
+# level the lesser of the two runs ("== Title =" is level 1), and spaces or comments after it.
+_HEADING_LINE = re.compile(r"(?m)^=(?=[^\n]*[^=\s])[^\n]*=[ \t]*(?:<!--(?:(?!-->)[^\n])*-->[ \t]*)*$")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _HAS_WORD = re.compile(r"\w")
 # Left in the text only where the markup is broken: a <ref> or </ref> the parser could not pair (a stray
