@@ -203,7 +203,8 @@ def _revision_view(out):
                   for r in out["revisions"])
 
 
-@pytest.mark.parametrize("declaration", ["", '<?xml version="1.0" encoding="UTF-8"?>\n'])
+@pytest.mark.parametrize("declaration", ["", '<?xml version="1.0" encoding="UTF-8"?>\n',
+                                         '\ufeff<?xml version="1.0" encoding="UTF-8"?>\n'])
 def test_dumps_joined_with_cat_are_read_as_their_own_documents(tmp_path, sample_xml, declaration):
     # The second document's site info was skipped in a resync to its first <page>: its pages were filed
     # under the first document's wiki, with its namespaces, and a malformed_xml row was written.

@@ -10,6 +10,7 @@ that at C speed with a handful of Python callbacks per revision.
 """
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import time
@@ -760,8 +761,9 @@ def _duration(seconds: float) -> str:
 
 
 def _starts_a_document(data: bytes) -> bool:
-    """Whether bytes after a closed root begin another dump: its XML declaration or its <mediawiki> tag."""
-    head = data.lstrip()
+    """Whether bytes after a closed root begin another dump: its XML declaration or its <mediawiki> tag
+    (after a byte-order mark, which each file joined by `cat` may start with)."""
+    head = data.lstrip().removeprefix(codecs.BOM_UTF8)
     return head.startswith(b"<?xml") or head.startswith(_DOCUMENT_TAG)
 
 
