@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import logging
 import os
+import re
 import time
 from typing import Iterator, Optional
 from xml.parsers import expat
@@ -28,10 +29,10 @@ from revmine.schemas.names import ID_RANGE, NS_RANGE, is_wiki_name
 
 log = logging.getLogger(__name__)
 
-_PAGE_TAG = b"<page>"
-_REVISION_TAG = b"<revision>"
-_SYNTHETIC_ROOT = b"<mediawiki>"
-_DOCUMENT_TAG = b"<mediawiki"  # a second document after the first one's end: dumps joined with `cat`
+# A document may name its elements with a namespace prefix (<mw:mediawiki xmlns:mw="…">, as XML tools that
+# re-serialise write it): the same dump to mwxml. Elements are then read by their local names, and the tags
+# the reader looks for in raw bytes carry the root's prefix.
+_ROOT_PREFIX = re.compile(rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*)*<([A-Za-z_][\w.-]*):mediawiki[\s>]", re.S)
 _RECENT = 1 << 16
 _STAGE = "read"
 
@@ -107,6 +108,7 @@ class DumpReader:
         self.seen_rev_ids: dict[str, set[int]] = {}
         self.document_closed = False  # the root element ended: what follows can only be another document
         self.tags = TagCount()
+        self._tags_for(b"")
         # <revision> start tags the raw count saw inside CDATA sections, comments and processing
         # instructions: text, not elements. Keyed by the section's stream offset, so that a section parsed
         # again after a repair is not counted twice.
@@ -149,6 +151,8 @@ class DumpReader:
                     self.tags = TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
                 elif first and (declared := DeclaredTranscoder.detect(chunk)):
                     self.transcoder = DeclaredTranscoder(declared)
+                if first and not isinstance(self.transcoder, UTF16Transcoder) and (m := _ROOT_PREFIX.match(chunk)):
+                    self._tags_for(m.group(1) + b":")
                 first = False
                 self.tags.feed(chunk)
                 if self.transcoder is not None:
@@ -203,11 +207,11 @@ class DumpReader:
         while data:
             if self.resyncing:
                 data, start = self.resync_tail + data, start - len(self.resync_tail)
-                i, doc = data.find(_PAGE_TAG), data.find(_DOCUMENT_TAG)
+                i, doc = data.find(self.page_tag), data.find(self.document_tag)
                 new_document = doc >= 0 and (i < 0 or doc < i)
                 i = doc if new_document else i
                 if i < 0:
-                    keep = len(_DOCUMENT_TAG) - 1  # a tag may straddle the chunk boundary
+                    keep = len(self.document_tag) - 1  # a tag may straddle the chunk boundary
                     self._count_skipped(data[:-keep])
                     self.resync_tail = data[-keep:]
                     return
@@ -218,7 +222,7 @@ class DumpReader:
                     self._new_document()
                     self._new_parser(base=start)
                 else:
-                    self._new_parser(_SYNTHETIC_ROOT, base=start)
+                    self._new_parser(self.synthetic_root, base=start)
             try:
                 self.parser.Parse(data, False)
             except expat.ExpatError as exc:
@@ -229,7 +233,8 @@ class DumpReader:
                 err_abs = self.parser_base + max(self.parser.ErrorByteIndex, 0)
                 # Expat may report an error inside bytes it buffered from the previous call.
                 combined, cstart = self.recent + data, start - len(self.recent)
-                another = self.document_closed and _starts_a_document(combined[max(err_abs - cstart, 0):])
+                another = self.document_closed and _starts_a_document(combined[max(err_abs - cstart, 0):],
+                                                                      self.document_tag)
                 if not another:
                     self._on_malformed(exc, err_abs)
                 # past the byte expat stopped at, unless that byte starts the next document
@@ -270,9 +275,9 @@ class DumpReader:
             if self.page is not None:
                 self.page.n_revisions -= 1
             self.rev = None
-        prefix = _SYNTHETIC_ROOT
+        prefix = self.synthetic_root
         if self.page is not None and restart != self.page.offset:
-            prefix += _PAGE_TAG  # resume inside the page: keep its state
+            prefix += self.page_tag  # resume inside the page: keep its state
             self.resume_page = True
         elif self.page is not None:
             self.pages -= 1  # the page start is parsed again
@@ -325,7 +330,20 @@ class DumpReader:
         raise DumpSecurityError(f"{self.name}: external entity {system_id!r} referenced; refused")
 
     # ---- callbacks ----------------------------------------------------------------------
+    def _tags_for(self, prefix: bytes) -> None:
+        """The raw tags the reader counts and looks for, with the document's element prefix (b"mw:")."""
+        self.page_tag, self.revision_tag = b"<%spage>" % prefix, b"<%srevision>" % prefix
+        self.synthetic_root, self.document_tag = b"<%smediawiki>" % prefix, b"<%smediawiki" % prefix
+        if prefix:
+            p = re.escape(prefix)
+            self.tags = TagCount(re.compile(rb"<" + p + rb"revision[\s/>]"), tag_bytes=10 + len(prefix))
+            self.revision_text = re.compile("<" + re.escape(prefix.decode()) + r"revision[ \t\n\r\f\v/>]")
+        else:
+            self.revision_text = REVISION_START_TEXT
+
     def _start(self, name: str, attrs: dict) -> None:
+        if ":" in name:  # a prefixed element: its local name (attributes of the dump carry no prefix)
+            name = name.rpartition(":")[2]
         self.stack.append(name)
         if name in _CAPTURE:
             if name == "text":
@@ -384,7 +402,7 @@ class DumpReader:
     def _cdata_text(self, data: str) -> None:
         # The tail is one character shorter than a tag, so a tag cut between two calls is counted once.
         seen = self.cdata_tail + data
-        self.cdata_tags += len(REVISION_START_TEXT.findall(seen))
+        self.cdata_tags += len(self.revision_text.findall(seen))
         self.cdata_tail = seen[-(len("<revision>") - 1):]
         if self.cdata_chars is not None:
             self.cdata_chars(data)
@@ -396,7 +414,7 @@ class DumpReader:
         self.cdata_start, self.cdata_chars = None, None
 
     def _markup_text(self, data: str) -> None:
-        n = len(REVISION_START_TEXT.findall(data))
+        n = len(self.revision_text.findall(data))
         if n:
             self.tags_in_text[self.parser_base + self.parser.CurrentByteIndex] = n
 
@@ -436,6 +454,8 @@ class DumpReader:
             self.buf.append(data)
 
     def _end(self, name: str) -> None:
+        if ":" in name:
+            name = name.rpartition(":")[2]
         stack = self.stack
         stack.pop()
         if name in _CAPTURE:
@@ -688,7 +708,7 @@ class DumpReader:
 
     def _count_skipped(self, skipped: bytes) -> None:
         # Revisions inside the skipped bytes were never parsed; count them so the books still balance.
-        n = skipped.count(_REVISION_TAG)
+        n = skipped.count(self.revision_tag)
         if n:
             self.revisions_read += n
             self._quarantine("file", "malformed_xml_skipped", f"{n} <revision> element(s) skipped while resyncing",
@@ -760,11 +780,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _starts_a_document(data: bytes) -> bool:
+def _starts_a_document(data: bytes, document_tag: bytes) -> bool:
     """Whether bytes after a closed root begin another dump: its XML declaration or its <mediawiki> tag
     (after a byte-order mark, which each file joined by `cat` may start with)."""
     head = data.lstrip().removeprefix(codecs.BOM_UTF8)
-    return head.startswith(b"<?xml") or head.startswith(_DOCUMENT_TAG)
+    return head.startswith(b"<?xml") or head.startswith(document_tag)
 
 
 def read_dump(path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None,
