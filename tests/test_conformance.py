@@ -274,6 +274,8 @@ def test_a_dump_whose_elements_carry_a_namespace_prefix_reads_as_mwxml_reads_it(
     assert mine == _revmine_rows(sample_dump)
     out = read_all(path)
     assert not out["quarantine"] and out["revisions"][0].wiki == "samplewiki"
+    path.write_bytes(b"\xef\xbb\xbf" + xml.encode())  # and after a byte-order mark
+    assert _revmine_rows(path) == mine
     # A break inside the second page resyncs at the next <mw:page>, and the books still count every revision.
     broken = xml.replace("<mw:title>Grace Hopper</mw:title>", "<mw:title>Grace Hopper</mw:titel>", 1)
     path.write_text(broken)

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 # A document may name its elements with a namespace prefix (<mw:mediawiki xmlns:mw="…">, as XML tools that
 # re-serialise write it): the same dump to mwxml. Elements are then read by their local names, and the tags
 # the reader looks for in raw bytes carry the root's prefix.
-_ROOT_PREFIX = re.compile(rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*)*<([A-Za-z_][\w.-]*):mediawiki[\s>]", re.S)
+_ROOT_PREFIX = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*)*<([A-Za-z_][\w.-]*):mediawiki[\s>]",
+                          re.S)
 _RECENT = 1 << 16
 _STAGE = "read"
 
