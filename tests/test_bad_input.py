@@ -272,6 +272,31 @@ def test_zip_and_tar_archives_are_read_like_7z(tmp_path, sample_xml):
         assert_books_balance(out)
 
 
+def test_archives_of_compressed_dump_parts_are_read(tmp_path, sample_xml):
+    # A tar bundling a dump's compressed parts (tar itself compresses nothing), and a zip holding one
+    # compressed dump: each part is decompressed as it is read.
+    import io
+    import tarfile
+    import zipfile
+
+    other = sample_xml.replace("<dbname>samplewiki</dbname>", "<dbname>otherwiki</dbname>").encode()
+    parts = {"wiki-history1.xml.bz2": bz2.compress(sample_xml.encode()), "wiki-history2.xml.gz": gzip.compress(other),
+             "md5sums.txt": b"0 wiki-history1.xml.bz2\n"}
+    bundle = tmp_path / "parts.tar"
+    with tarfile.open(bundle, "w") as t:
+        for name, data in parts.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    single = tmp_path / "dump.zip"
+    with zipfile.ZipFile(single, "w") as z:
+        z.writestr("dump", bz2.compress(sample_xml.encode()))
+    for path, wikis in ((bundle, {"samplewiki": N_SAMPLE, "otherwiki": N_SAMPLE}), (single, {"samplewiki": N_SAMPLE})):
+        out = read_all(path)
+        assert Counter(r.wiki for r in out["revisions"]) == wikis and not out["quarantine"], path.name
+        assert_books_balance(out)
+
+
 def test_archives_without_a_dump_and_unread_codecs_say_so(tmp_path):
     import zipfile
 
@@ -280,7 +305,7 @@ def test_archives_without_a_dump_and_unread_codecs_say_so(tmp_path):
         z.writestr("titles.txt", "x")
         z.writestr("images.txt", "y")
     zst = write(tmp_path, "dump.xml.zst", b"\x28\xb5\x2f\xfd" + bytes(64))
-    for p, says in ((path, "no .xml member"), (zst, "zstd -d")):
+    for p, says in ((path, "no dump (.xml, .xml.gz"), (zst, "zstd -d")):
         out = read_all(p)
         (q,) = out["quarantine"]
         assert q.reason == "unsupported_input" and says in q.detail and not out["sources"][0].complete

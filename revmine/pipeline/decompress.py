@@ -45,15 +45,30 @@ class UnsupportedInput(ValueError):
     """A container revmine recognises but does not read, or an archive with no dump in it."""
 
 
-def dump_members(names: list[str]) -> list[str]:
-    """The members of an archive to read, in archive order: its .xml files (WikiTeam's archives keep a
-    history XML beside title lists, site info and image lists), or else its only file. Several XML files
-    are read one after the other, each a document of its own."""
+_DUMP_NAMES = (".xml",)
+# Members of zip and tar archives may be compressed dumps themselves (a tar bundling a dump's .xml.bz2 parts)
+_COMPRESSED_DUMP_NAMES = (".xml", ".xml.gz", ".xml.bz2", ".xml.xz")
+
+
+def dump_members(names: list[str], suffixes: tuple = _DUMP_NAMES) -> list[str]:
+    """The members of an archive to read, in archive order: its dump files (WikiTeam's archives keep a
+    history XML beside title lists, site info and image lists), or else its only file. Several dumps are
+    read one after the other, each a document of its own."""
     files = [n for n in names if not n.endswith("/")]
-    xml = [n for n in files if n.lower().endswith(".xml")]
-    if xml or len(files) == 1:
-        return xml or files
-    raise UnsupportedInput(f"no .xml member among the archive's {len(files)} files: {files[:5]}")
+    dumps = [n for n in files if n.lower().endswith(suffixes)]
+    if dumps or len(files) == 1:
+        return dumps or files
+    raise UnsupportedInput(f"no dump ({', '.join(suffixes)}) among the archive's {len(files)} files: {files[:5]}")
+
+
+def _member_stream(fh: BinaryIO) -> BinaryIO:
+    """An archive member's bytes, decompressed when the member is itself a gz, bz2 or xz stream."""
+    head = fh.peek(6)[:6] if hasattr(fh, "peek") else b""
+    for magic, name in _MAGIC:
+        if head.startswith(magic) and name in ("gz", "bz2", "xz"):
+            return {"gz": lambda: gzip.GzipFile(fileobj=fh), "bz2": lambda: bz2.BZ2File(fh),
+                    "xz": lambda: lzma.LZMAFile(fh, format=lzma.FORMAT_XZ)}[name]()
+    return fh
 
 
 def _is_tar(head: bytes) -> bool:
@@ -178,9 +193,9 @@ def _chunks(path: str, compression: str, position: Optional[Position] = None) ->
         if position is not None:
             position.attach(raw)
         with raw, zipfile.ZipFile(raw) as archive:
-            for name in dump_members(archive.namelist()):
+            for name in dump_members(archive.namelist(), _COMPRESSED_DUMP_NAMES):
                 with archive.open(name) as fh:
-                    yield from _read_all(fh)
+                    yield from _read_all(_member_stream(fh))
         return
     with _open_decompressed(path, compression, position) as fh:
         head = fh.read(512)  # a tar header's size: a stream cut short loses no more before its cut
@@ -195,15 +210,15 @@ def _chunks(path: str, compression: str, position: Optional[Position] = None) ->
         for member in archive:
             if member.isfile():
                 files.append(member.name)
-                if member.name.lower().endswith(".xml"):
-                    yield from _read_all(archive.extractfile(member), _TAR_READ)
-    if any(n.lower().endswith(".xml") for n in files):
+                if member.name.lower().endswith(_COMPRESSED_DUMP_NAMES):
+                    yield from _read_all(_member_stream(archive.extractfile(member)), _TAR_READ)
+    if any(n.lower().endswith(_COMPRESSED_DUMP_NAMES) for n in files):
         return
-    (only,) = dump_members(files)
+    (only,) = dump_members(files, _COMPRESSED_DUMP_NAMES)
     with _open_decompressed(path, compression, position) as fh, tarfile.open(fileobj=fh, mode="r|") as archive:
         for member in archive:
             if member.name == only:
-                yield from _read_all(archive.extractfile(member), _TAR_READ)
+                yield from _read_all(_member_stream(archive.extractfile(member)), _TAR_READ)
 
 
 def _read_all(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
