@@ -7,6 +7,7 @@ example and a reproduce blob; `--hypothesis-seed=N` replays a run.
 import bz2
 import gzip
 import json
+import re
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -58,7 +59,11 @@ def dumps(draw):
     db = draw(st.sampled_from(["enwiki", "testwiki", "../up", "EnWiki", "", "x" * 70]))
     head = f'<mediawiki version="0.11"><siteinfo><dbname>{esc(db)}</dbname></siteinfo>\n'
     body = "".join(draw(st.lists(pages(), max_size=4)))
-    return (head + body + "</mediawiki>\n").encode(draw(st.sampled_from(["utf-8", "utf-8", "utf-16-le", "utf-16"])))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-16-le", "utf-16"]))
+    doc = head + body + "</mediawiki>\n"
+    if encoding == "utf-8" and draw(st.booleans()):  # every element through a namespace prefix, <mw:page>
+        doc = re.sub(r"<(/?)([a-z]+)", r"<\1mw:\2", doc.replace("<mediawiki ", '<mediawiki xmlns:mw="x" ', 1))
+    return doc.encode(encoding)
 
 
 @st.composite
@@ -74,13 +79,17 @@ def damaged(draw):
         elif kind == "flip":
             data[at] ^= 1 << draw(st.integers(0, 7))
         elif kind == "insert":
-            data[at:at] = draw(st.sampled_from([b"\xff\xfe", b"\x00", b"\xc3", b"<", b"&bogus;", b"]]>", b"<revision>"]))
+            tag = b"<mw:revision>" if data.startswith(b"<mw:") else b"<revision>"
+            data[at:at] = draw(st.sampled_from([b"\xff\xfe", b"\x00", b"\xc3", b"<", b"&bogus;", b"]]>", tag]))
         elif kind == "drop_close":
-            i = bytes(data).find(draw(st.sampled_from([b"</revision>", b"</page>", b"</text>", b"</comment>"])))
+            p = b"mw:" if data.startswith(b"<mw:") else b""
+            close = draw(st.sampled_from([b"revision>", b"page>", b"text>", b"comment>"]))
+            i = bytes(data).find(b"</" + p + close)
             if i >= 0:
-                del data[i:i + 3]
+                del data[i:i + 3 + len(p)]
         else:
-            data[at:at] = b"<revision><id>77</id><timestamp>2020-01-01T00:00:00Z</timestamp></revision>"
+            orphan = b"<revision><id>77</id><timestamp>2020-01-01T00:00:00Z</timestamp></revision>"
+            data[at:at] = re.sub(rb"<(/?)", rb"<\1mw:", orphan) if data.startswith(b"<mw:") else orphan
     return bytes(data)
 
 

@@ -7,7 +7,7 @@ import os
 import re
 import zlib
 
-_TAG = re.compile(rb"<revision[\s/>]")
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?revision[\s/>]")  # with or without a namespace prefix
 _TAG16 = {enc: re.compile(b"|".join(re.escape(f"<revision{c}".encode(enc)) for c in (">", "/", " ", "\t", "\n", "\r")))
           for enc in ("utf-16-le", "utf-16-be")}
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import codecs
 import re
 
-REVISION_START = re.compile(rb"<revision[\s/>]")
-REVISION_START_TEXT = re.compile(r"<revision[ \t\n\r\f\v/>]")  # the same, in parsed text
+# A <revision> start tag, with or without a namespace prefix (<mw:revision>, as XML tools that re-serialise
+# with a prefix write it). The prefix is bounded so that a tag cut between two chunks is still found.
+REVISION_START = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?revision[\s/>]")
+REVISION_START_TEXT = re.compile(r"<(?:[A-Za-z_][\w.-]{0,31}:)?revision[ \t\n\r\f\v/>]")  # the same, in parsed text
+MAX_TAG = 44  # the longest such tag
 
 
 def _qmark(err: UnicodeDecodeError):
@@ -109,7 +112,7 @@ class TagCount:
     The parser counts what it reaches; this count is what the input holds. Revisions the parser never
     reached (inside bytes it could not decode, say) are the difference, and are quarantined as such."""
 
-    def __init__(self, pattern: re.Pattern = REVISION_START, tag_bytes: int = 10):
+    def __init__(self, pattern: re.Pattern = REVISION_START, tag_bytes: int = MAX_TAG):
         self.pattern, self.overlap = pattern, tag_bytes - 1
         self.n = 0
         self.tail = b""

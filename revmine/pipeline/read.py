@@ -20,8 +20,8 @@ from xml.parsers import expat
 
 from revmine.config import ReadConfig
 from revmine.pipeline.decompress import DecompressError, Position, UnsupportedInput, iter_chunks, sniff_compression
-from revmine.pipeline.encoding import (REVISION_START_TEXT, DeclaredTranscoder, TagCount, UTF16Transcoder,
-                                       repair_utf8)
+from revmine.pipeline.encoding import (MAX_TAG, REVISION_START, REVISION_START_TEXT, DeclaredTranscoder, TagCount,
+                                       UTF16Transcoder, repair_utf8)
 from revmine.pipeline.fields import (clip_bytes, input_key, out_of_range, parse_timestamp, sha1_base36,
                                      to_int, wiki_from_base_url, wiki_from_file_name)
 from revmine.schemas import Quarantine, Revision, SourceStats
@@ -30,10 +30,10 @@ from revmine.schemas.names import ID_RANGE, NS_RANGE, is_wiki_name
 log = logging.getLogger(__name__)
 
 # A document may name its elements with a namespace prefix (<mw:mediawiki xmlns:mw="…">, as XML tools that
-# re-serialise write it): the same dump to mwxml. Elements are then read by their local names, and the tags
-# the reader looks for in raw bytes carry the root's prefix.
-_ROOT_PREFIX = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*)*<([A-Za-z_][\w.-]*):mediawiki[\s>]",
-                          re.S)
+# re-serialise write it): the same dump to mwxml. Elements are read by their local names; the tags the reader
+# looks for in raw bytes may carry any prefix, and the synthetic tags it resumes with carry the document's.
+_PREFIX = rb"(?:([A-Za-z_][\w.-]{0,31}):)?"
+_RESYNC_AT = re.compile(rb"<" + _PREFIX + rb"(page>|mediawiki[\s>])")  # a page, or a joined document
 _RECENT = 1 << 16
 _STAGE = "read"
 
@@ -109,7 +109,7 @@ class DumpReader:
         self.seen_rev_ids: dict[str, set[int]] = {}
         self.document_closed = False  # the root element ended: what follows can only be another document
         self.tags = TagCount()
-        self._tags_for(b"")
+        self.prefix = b""  # the elements' namespace prefix with its colon (b"mw:"), as last seen
         # <revision> start tags the raw count saw inside CDATA sections, comments and processing
         # instructions: text, not elements. Keyed by the section's stream offset, so that a section parsed
         # again after a repair is not counted twice.
@@ -152,8 +152,6 @@ class DumpReader:
                     self.tags = TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
                 elif first and (declared := DeclaredTranscoder.detect(chunk)):
                     self.transcoder = DeclaredTranscoder(declared)
-                if first and not isinstance(self.transcoder, UTF16Transcoder) and (m := _ROOT_PREFIX.match(chunk)):
-                    self._tags_for(m.group(1) + b":")
                 first = False
                 self.tags.feed(chunk)
                 if self.transcoder is not None:
@@ -208,22 +206,22 @@ class DumpReader:
         while data:
             if self.resyncing:
                 data, start = self.resync_tail + data, start - len(self.resync_tail)
-                i, doc = data.find(self.page_tag), data.find(self.document_tag)
-                new_document = doc >= 0 and (i < 0 or doc < i)
-                i = doc if new_document else i
-                if i < 0:
-                    keep = len(self.document_tag) - 1  # a tag may straddle the chunk boundary
+                m = _RESYNC_AT.search(data)
+                if m is None:
+                    keep = MAX_TAG - 1  # a tag may straddle the chunk boundary
                     self._count_skipped(data[:-keep])
                     self.resync_tail = data[-keep:]
                     return
+                i = m.start()
                 self._count_skipped(data[:i])
                 self.resyncing, self.resync_tail = False, b""
                 data, start = data[i:], start + i
-                if new_document:
+                self.prefix = m.group(1) + b":" if m.group(1) else b""
+                if m.group(2).startswith(b"mediawiki"):
                     self._new_document()
                     self._new_parser(base=start)
                 else:
-                    self._new_parser(self.synthetic_root, base=start)
+                    self._new_parser(b"<%smediawiki>" % self.prefix, base=start)
             try:
                 self.parser.Parse(data, False)
             except expat.ExpatError as exc:
@@ -234,8 +232,7 @@ class DumpReader:
                 err_abs = self.parser_base + max(self.parser.ErrorByteIndex, 0)
                 # Expat may report an error inside bytes it buffered from the previous call.
                 combined, cstart = self.recent + data, start - len(self.recent)
-                another = self.document_closed and _starts_a_document(combined[max(err_abs - cstart, 0):],
-                                                                      self.document_tag)
+                another = self.document_closed and _starts_a_document(combined[max(err_abs - cstart, 0):])
                 if not another:
                     self._on_malformed(exc, err_abs)
                 # past the byte expat stopped at, unless that byte starts the next document
@@ -276,9 +273,9 @@ class DumpReader:
             if self.page is not None:
                 self.page.n_revisions -= 1
             self.rev = None
-        prefix = self.synthetic_root
+        prefix = b"<%smediawiki>" % self.prefix
         if self.page is not None and restart != self.page.offset:
-            prefix += self.page_tag  # resume inside the page: keep its state
+            prefix += b"<%spage>" % self.prefix  # resume inside the page: keep its state
             self.resume_page = True
         elif self.page is not None:
             self.pages -= 1  # the page start is parsed again
@@ -331,20 +328,13 @@ class DumpReader:
         raise DumpSecurityError(f"{self.name}: external entity {system_id!r} referenced; refused")
 
     # ---- callbacks ----------------------------------------------------------------------
-    def _tags_for(self, prefix: bytes) -> None:
-        """The raw tags the reader counts and looks for, with the document's element prefix (b"mw:")."""
-        self.page_tag, self.revision_tag = b"<%spage>" % prefix, b"<%srevision>" % prefix
-        self.synthetic_root, self.document_tag = b"<%smediawiki>" % prefix, b"<%smediawiki" % prefix
-        if prefix:
-            p = re.escape(prefix)
-            self.tags = TagCount(re.compile(rb"<" + p + rb"revision[\s/>]"), tag_bytes=10 + len(prefix))
-            self.revision_text = re.compile("<" + re.escape(prefix.decode()) + r"revision[ \t\n\r\f\v/>]")
-        else:
-            self.revision_text = REVISION_START_TEXT
-
     def _start(self, name: str, attrs: dict) -> None:
         if ":" in name:  # a prefixed element: its local name (attributes of the dump carry no prefix)
-            name = name.rpartition(":")[2]
+            prefix, _, name = name.rpartition(":")
+            if name in ("page", "mediawiki"):
+                self.prefix = prefix.encode() + b":"
+        elif name in ("page", "mediawiki"):
+            self.prefix = b""
         self.stack.append(name)
         if name in _CAPTURE:
             if name == "text":
@@ -403,8 +393,8 @@ class DumpReader:
     def _cdata_text(self, data: str) -> None:
         # The tail is one character shorter than a tag, so a tag cut between two calls is counted once.
         seen = self.cdata_tail + data
-        self.cdata_tags += len(self.revision_text.findall(seen))
-        self.cdata_tail = seen[-(len("<revision>") - 1):]
+        self.cdata_tags += len(REVISION_START_TEXT.findall(seen))
+        self.cdata_tail = seen[-(MAX_TAG - 1):]
         if self.cdata_chars is not None:
             self.cdata_chars(data)
 
@@ -415,7 +405,7 @@ class DumpReader:
         self.cdata_start, self.cdata_chars = None, None
 
     def _markup_text(self, data: str) -> None:
-        n = len(self.revision_text.findall(data))
+        n = len(REVISION_START_TEXT.findall(data))
         if n:
             self.tags_in_text[self.parser_base + self.parser.CurrentByteIndex] = n
 
@@ -709,7 +699,7 @@ class DumpReader:
 
     def _count_skipped(self, skipped: bytes) -> None:
         # Revisions inside the skipped bytes were never parsed; count them so the books still balance.
-        n = skipped.count(self.revision_tag)
+        n = len(REVISION_START.findall(skipped))
         if n:
             self.revisions_read += n
             self._quarantine("file", "malformed_xml_skipped", f"{n} <revision> element(s) skipped while resyncing",
@@ -781,11 +771,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _starts_a_document(data: bytes, document_tag: bytes) -> bool:
+def _starts_a_document(data: bytes) -> bool:
     """Whether bytes after a closed root begin another dump: its XML declaration or its <mediawiki> tag
     (after a byte-order mark, which each file joined by `cat` may start with)."""
     head = data.lstrip().removeprefix(codecs.BOM_UTF8)
-    return head.startswith(b"<?xml") or head.startswith(document_tag)
+    m = _RESYNC_AT.match(head)
+    return head.startswith(b"<?xml") or (m is not None and m.group(2).startswith(b"mediawiki"))
 
 
 def read_dump(path: str, config: Optional[ReadConfig] = None, display_name: Optional[str] = None,
