@@ -297,8 +297,6 @@ class ClassicalAligner:
 _WORD = re.compile(r"\S+")
 
 
-
-
 def word_opcodes(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
     """difflib-style opcodes of a longest common subsequence of two word lists (rapidfuzz's Indel), a
     deletion next to an insertion joined into one 'replace'. difflib's SequenceMatcher takes the longest

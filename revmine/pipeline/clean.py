@@ -241,15 +241,15 @@ def split_sections(wikitext: str, balanced: Optional[Callable[[str], bool]] = No
     knows a faster one (SectionCache.balanced).
     """
     balanced = balanced or _balanced
-    cuts = heading_starts(wikitext)
-    bounds = [0] + [c for c in cuts if c > 0] + [len(wikitext)]
+    masked = _mask_opaque(wikitext)  # once for the page: the heading scan and the look ahead read it
+    bounds = [0] + [c for c in _heading_lines(masked) if c > 0] + [len(wikitext)]
     pieces: list[str] = []
-    pending = ""
+    pending, start = "", 0
     for a, b in zip(bounds, bounds[1:]):
         pending += wikitext[a:b]
-        if balanced(pending) or (b < len(wikitext) and _left_open_for_good(pending, wikitext, b)):
+        if balanced(pending) or (b < len(wikitext) and _left_open_for_good(masked[start:b], masked, b)):
             pieces.append(pending)
-            pending = ""
+            pending, start = "", b
     if pending:
         pieces.append(pending)
     return pieces
@@ -259,22 +259,27 @@ def _left_open_for_good(piece: str, text: str, at: int) -> bool:
     """Whether what `piece` leaves open (templates, tables, refs) stays open to the end of `text`: every
     closer after `at` has an opener of its own there. The parser reads such an opener as text, so the
     heading at `at` still starts a section; without this, one unclosed `{{` folds the rest of the page
-    into one section. An open comment is not judged (it keeps merging)."""
-    depth = _nest(_mask_opaque(piece))
+    into one section. An open comment is not judged (it keeps merging). Both texts come with the parser's
+    plain-text tags blanked (`_mask_opaque`)."""
+    depth = _nest(piece)
     if depth is None:  # a comment never closed
         return False
     open_kinds = {k for k in ("{{", "{|", "<ref") if depth[k]}
     # A closer after `at` with no opener there may close the open one. Brackets inside a comment count
     # here: that only keeps merging.
-    return _nest(_mask_opaque(text), at, hide_comments=False, stop_on=open_kinds) is not None
+    return _nest(text, at, hide_comments=False, stop_on=open_kinds) is not None
 
 
 def heading_starts(text: str) -> list[int]:
     """Offsets of the heading lines, as `_HEADING_LINE.finditer` finds them outside the parser's plain-text
-    tags (a "== x ==" line inside `<pre>`, `<nowiki>` or `<syntaxhighlight>` is text). Only lines that
-    start with "=" can be headings, and `str.find` skips to them in C: the multiline regex alone tries
-    every character, which took 5% of the diff stage on long articles."""
-    text = _mask_opaque(text)
+    tags (a "== x ==" line inside `<pre>`, `<nowiki>` or `<syntaxhighlight>` is text)."""
+    return _heading_lines(_mask_opaque(text))
+
+
+def _heading_lines(text: str) -> list[int]:
+    """`heading_starts` of a text whose plain-text tags are blanked already. Only lines that start with "="
+    can be headings, and `str.find` skips to them in C: the multiline regex alone tries every character,
+    which took 5% of the diff stage on long articles."""
     out = [0] if text.startswith("=") and _HEADING_LINE.match(text, 0) else []
     i = text.find("\n=")
     while i >= 0:

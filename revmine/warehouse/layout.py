@@ -66,7 +66,7 @@ def check_new_or_warehouse(path: str) -> None:
     others = sorted(n for n in os.listdir(path) if not n.startswith(".") and n != LOCK)
     if others:
         raise NotAWarehouse(f"{path} holds other files (e.g. {others[0]!r}) and no revmine warehouse; a warehouse "
-                         "goes into a new or empty folder")
+                            "goes into a new or empty folder")
 
 
 class PartitionKey(NamedTuple):
