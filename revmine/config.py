@@ -174,9 +174,13 @@ def load_runner_preset(path: str) -> list[str]:
     if not isinstance(data, dict) or set(data) - {"runner_args", "description"}:
         raise ConfigError(f"{path}: a runner preset is a mapping with one key, runner_args (a list of Beam flags), "
                           f"got {data!r:.80}")
-    flags = data.get("runner_args") or []
+    return check_beam_flags(data.get("runner_args") or [], f"{path}: runner_args")
+
+
+def check_beam_flags(flags: Any, where: str) -> list[str]:
+    """`flags` when it is a list of Beam flags (`--name=value`); ConfigError naming `where` otherwise."""
     if not isinstance(flags, list) or not all(isinstance(f, str) and f.startswith("--") for f in flags):
-        raise ConfigError(f"{path}: runner_args: expected a list of flags such as \"--runner=DirectRunner\", "
+        raise ConfigError(f"{where}: expected a list of Beam flags such as \"--runner=DirectRunner\", "
                           f"got {flags!r:.80}")
     return flags
 

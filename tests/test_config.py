@@ -91,8 +91,8 @@ def test_run_help_points_to_the_fast_preset(capsys):
 
 @pytest.mark.parametrize("text, says", [
     ("- a\n", "a runner preset is a mapping with one key, runner_args"),
-    ("runner_args: --x\n", "runner_args: expected a list of flags"),
-    ("runner_args: [1, 2]\n", "runner_args: expected a list of flags"),
+    ("runner_args: --x\n", "runner_args: expected a list of Beam flags"),
+    ("runner_args: [1, 2]\n", "runner_args: expected a list of Beam flags"),
     ("runner_args: [\n", "not valid YAML"),
 ])
 def test_a_bad_runner_preset_is_one_error_line(tmp_path, capsys, sample_dump, text, says):

@@ -129,7 +129,7 @@ def test_an_offline_job_fails_in_a_few_lines_each_said_once(tmp_path):
     assert events and len(set(events)) == len(events), out
 
 
-@pytest.mark.parametrize("flags, says", [("'--x", "No closing quotation"), ("x y", "expected Beam flags")])
+@pytest.mark.parametrize("flags, says", [("'--x", "No closing quotation"), ("x y", "expected a list of Beam flags")])
 def test_runner_args_that_are_not_flags_are_one_line_before_any_task(tmp_path, capsys, flags, says):
     """An unbalanced quote in --runner-args failed inside every luigi task (shlex's ValueError, once a task)."""
     from revmine.cli import main

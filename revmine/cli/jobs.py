@@ -12,7 +12,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from revmine.jobs.tasks import check_job_params, run_jobs
     from revmine.warehouse.layout import check_new_or_warehouse
 
-    from revmine.config import Config
+    from revmine.config import Config, check_beam_flags
 
     try:
         check_job_params(args.wiki, args.date)
@@ -23,9 +23,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 flags = shlex.split(args.runner_args)
             except ValueError as exc:
                 raise ValueError(f"--runner-args: {exc} in {args.runner_args!r}") from None
-            if not all(flag.startswith("--") for flag in flags):
-                raise ValueError(f"--runner-args: expected Beam flags such as '--runner=DirectRunner', "
-                                 f"got {args.runner_args!r}")
+            check_beam_flags(flags, "--runner-args")
         if args.warehouse:
             check_new_or_warehouse(args.warehouse)
         Config.load(args.config)  # a bad config fails here, in one line, not inside a luigi task
