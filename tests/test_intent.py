@@ -477,3 +477,18 @@ def test_whole_sentence_rule_follows_iterater_gold_and_can_be_turned_off(tiny_mo
         ("Content", "meaning-changed", "rule:whole-sentence", None)
     assert label_edits(Labeler(clf, False), [align, classified]) == 1
     assert classified.intent_model == clf.name and 0 <= classified.intent_score <= 1
+
+
+def test_encoder_batches_fit_the_device(shipped_fp32):
+    """Without a batch size, the classifier's encoder takes 64 edits per forward on CPU (256 on CUDA: the
+    width comes from `encoder_batch`, tested with the aligner's encoder)."""
+    edits = [_edit(f"The tower was built in {1800 + i}.", f"The tower was finished in {1800 + i}.")
+             for i in range(70)]
+    widths = []
+    hook = shipped_fp32.model.encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        shipped_fp32.encoder_proba(edits)
+    finally:
+        hook.remove()
+    assert widths == [64, 6]

@@ -124,3 +124,22 @@ def test_wikipedia_silver_blocks_are_unambiguous(sample_dump):
     assert typo.links == {(0, 0)}
     # the vandal edit and its revert are never used for training
     assert not any("really cool" in s for b in blocks for s in b.old + b.new)
+
+
+def test_encoder_batches_fit_the_device(aligner):
+    """Without a batch size, 64 sentences per forward on CPU and 256 on CUDA, where 64 left an H200 mostly
+    idle between forwards (benchmarks/gpu.py)."""
+    import torch
+
+    from revmine.models.aligner import encoder_batch
+
+    assert (encoder_batch(torch.device("cpu")), encoder_batch(torch.device("cuda"))) == (64, 256)
+    widths = []
+    hook = aligner.encoder.model.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        aligner.encoder.encode([f"Sentence number {i}." for i in range(130)])
+        aligner.encoder.encode(["One.", "Two.", "Three."], batch_size=2)
+    finally:
+        hook.remove()
+    assert widths == [64, 64, 2, 2, 1]

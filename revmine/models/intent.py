@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from revmine.models.intent_types import FEATURES, TAXONOMIES, EditInput, features  # noqa: F401
-from revmine.models.aligner import (base_encoder_path, default_device, inference_autocast, int8_on_cpu, mean_pool,
-                                    quantize_int8)
+from revmine.models.aligner import (base_encoder_path, default_device, encoder_batch, inference_autocast, int8_on_cpu,
+                                    mean_pool, quantize_int8)
 from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ class IntentClassifier:
     def taxonomies(self) -> list[str]:
         return list(self.config.taxonomies)
 
-    def predict_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
+    def predict_proba(self, examples: Sequence[EditInput],
+                      batch_size: Optional[int] = None) -> dict[str, torch.Tensor]:
         """Class probabilities [n, classes] per taxonomy, in the order of `config.taxonomies[tax]`:
         the encoder's, mixed with the lexical model's where the folder has one; the lexical models' alone
         where they are all sure (`config.skip_encoder_at`)."""
@@ -158,7 +159,8 @@ class IntentClassifier:
         return {t: torch.stack([r[0][t] for r in rows]) if rows else torch.zeros(0, len(self.config.taxonomies[t]))
                 for t in self.taxonomies}
 
-    def _rows(self, examples: Sequence[EditInput], batch_size: int) -> list[tuple[dict[str, torch.Tensor], bool]]:
+    def _rows(self, examples: Sequence[EditInput],
+              batch_size: Optional[int]) -> list[tuple[dict[str, torch.Tensor], bool]]:
         """(probabilities per taxonomy, whether the encoder ran) per example.
 
         An edit seen before is not classified again. Histories repeat edits: a revert re-inserts the
@@ -195,13 +197,15 @@ class IntentClassifier:
         return (least_sure(lexical) >= at).tolist()
 
     @torch.no_grad()
-    def encoder_proba(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, torch.Tensor]:
+    def encoder_proba(self, examples: Sequence[EditInput],
+                      batch_size: Optional[int] = None) -> dict[str, torch.Tensor]:
         out = {t: torch.zeros(len(examples), len(self.config.taxonomies[t])) for t in self.taxonomies}
         # Batches of similar token length keep padding low; rows go back in input order. The tokens are
         # the marked windows, not the sentences: sorting by sentence length padded 60,000 token slots for
         # 37,549 real tokens on the last-500 Anarchism slice, sorting by tokens 41,504.
         enc = _encode(examples, self.tokenizer, self.config)
         order = sorted(range(len(examples)), key=lambda i: len(enc["input_ids"][i]))
+        batch_size = batch_size or encoder_batch(self.device)
         for k in range(0, len(order), batch_size):
             idx = order[k:k + batch_size]
             batch = self.tokenizer.pad({key: [v[i] for i in idx] for key, v in enc.items()},
@@ -215,12 +219,13 @@ class IntentClassifier:
                 out[tax][idx] = self.model.heads[tax](x).softmax(-1).cpu()
         return out
 
-    def predict(self, examples: Sequence[EditInput], batch_size: int = 64) -> dict[str, list[tuple[str, float]]]:
+    def predict(self, examples: Sequence[EditInput],
+                batch_size: Optional[int] = None) -> dict[str, list[tuple[str, float]]]:
         """(label, probability) per example, for every taxonomy the model has a head for."""
         return self.predict_with_source(examples, batch_size)[0]
 
     def predict_with_source(self, examples: Sequence[EditInput],
-                            batch_size: int = 64) -> tuple[dict[str, list[tuple[str, float]]], list[str]]:
+                            batch_size: Optional[int] = None) -> tuple[dict[str, list[tuple[str, float]]], list[str]]:
         """`predict`'s labels, and per example the name of what labelled it: `name`, or `lexical_name` where
         the lexical models were sure enough to skip the encoder."""
         rows = self._rows(examples, batch_size)
