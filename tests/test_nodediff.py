@@ -222,6 +222,32 @@ def test_a_redirect_target_is_its_own_node():
         ("wikilink", "changed", "B")]  # only at the start of a page
 
 
+def test_a_languages_own_redirect_word_makes_a_redirect():
+    """dewiki reads "#WEITERLEITUNG [[Ziel]]" as a redirect, itwiki "#RINVIA", jawiki "＃転送" (full-width), each
+    beside "#REDIRECT", case-insensitive as MediaWiki's magic words are. They used to be a sentence and a link.
+    On enwiki "#WEITERLEITUNG" is no magic word: the line stays text there, as MediaWiki renders it."""
+    from revmine.pipeline.clean import Namespaces
+
+    def added(wiki, text):
+        names = Namespaces.of(None, wiki)
+        new = clean_wikitext(text, names=names)
+        return [(c.node_type, c.key) for c in node_changes(_Key(), clean_wikitext("Text.\n", names=names), new)], new.texts
+
+    for wiki, text, target in (("dewiki", "#WEITERLEITUNG [[Berlin#Geschichte]]\n", "Berlin"),
+                               ("dewikivoyage", "#weiterleitung:[[Berlin|Stadt]]\n", "Berlin"),
+                               ("itwiki", "#RINVIA [[Amen]]\n", "Amen"),
+                               ("itwiki", "#REDIRECT [[Amen]]\n", "Amen"),
+                               ("jawiki", "＃転送 [[東京]]\n", "東京"),
+                               ("ruwiki", "#перенаправление [[Москва]]\n", "Москва"),
+                               ("ruwiki", "#ПЕРЕНАПР [[Москва]]\n", "Москва")):
+        nodes, texts = added(wiki, text)
+        assert nodes == [("redirect", target)] and not texts, (wiki, text, nodes, texts)
+    nodes, texts = added("enwiki", "#WEITERLEITUNG [[Berlin]]\n")
+    assert nodes == [("wikilink", "Berlin")] and texts
+    nodes, texts = added("itwiki", "Testo: #RINVIA [[Amen]].\n")  # only at the start of a page
+    assert nodes == [("wikilink", "Amen")] and texts
+
+
 def test_a_languages_namespace_aliases_make_media_and_categories():
     """Old revisions use aliases that siteinfo does not list ("Immagine" on itwiki, "Bild" on dewiki);
     mwconstants' alias table for the wiki's language supplies them. On enwiki the same text is a link."""

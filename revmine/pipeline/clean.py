@@ -35,10 +35,32 @@ _DROP_TAGS = frozenset({"math", "chem", "ce", "gallery", "timeline", "imagemap",
 _BREAK_TAGS = frozenset({"br", "hr", "p", "li", "dd", "dt", "tr", "td", "th"})
 _MEDIA_PREFIXES = frozenset({"file", "image", "media"})  # namespace 6 and its classic aliases
 _CATEGORY_PREFIXES = frozenset({"category"})
-# A redirect page: MediaWiki reads "#REDIRECT [[Target]]" at the very start of the text, on every wiki
-# (localised magic words such as #RINVIA exist too, but dumps do not list them, so only the English one
-# is known here). The target is a node of its own, not a link in the prose.
-_REDIRECT = re.compile(r"\s*#\s*REDIRECT\s*:?\s*\[\[([^\[\]|#]*)(?:#[^\[\]|]*)?(?:\|[^\[\]]*)?\]\]", re.I)
+# A redirect page: MediaWiki reads "#REDIRECT [[Target]]" at the very start of the text, on every wiki,
+# and the language's own magic words beside it ("#RINVIA [[Target]]" on itwiki, not on enwiki). The target
+# is a node of its own, not a link in the prose.
+_REDIRECT_TARGET = r"\s*:?\s*\[\[([^\[\]|#]*)(?:#[^\[\]|]*)?(?:\|[^\[\]]*)?\]\]"
+_REDIRECT = re.compile(r"\s*#\s*REDIRECT" + _REDIRECT_TARGET, re.I)
+# The localised redirect words of the largest Wikipedias' languages, as MediaWiki core defines them
+# (languages/messages/Messages*.php, `$magicWords['redirect']`, all case-insensitive): dumps do not list
+# magic words, and no Python package carries them. A language missing here knows the English word alone.
+_REDIRECT_WORDS = {
+    "ar": ("#تحويل",), "cs": ("#PŘESMĚRUJ",), "da": ("#OMDIRIGERING",), "de": ("#WEITERLEITUNG",),
+    "es": ("#REDIRECCIÓN", "#REDIRECCION"), "fi": ("#OHJAUS", "#UUDELLEENOHJAUS"), "fr": ("#REDIRECTION",),
+    "he": ("#הפניה",), "id": ("#ALIH",), "it": ("#RINVIA", "#RINVIO", "#RIMANDO"),
+    "ja": ("#転送", "#リダイレクト", "＃転送", "＃リダイレクト"), "ko": ("#넘겨주기",), "nl": ("#DOORVERWIJZING",),
+    "no": ("#OMDIRIGERING",), "pl": ("#PATRZ", "#PRZEKIERUJ", "#TAM"), "pt": ("#REDIRECIONAMENTO",),
+    "ru": ("#ПЕРЕНАПРАВЛЕНИЕ", "#ПЕРЕНАПР"), "sv": ("#OMDIRIGERING",), "tr": ("#YÖNLENDİRME", "#YÖNLENDİR"),
+    "uk": ("#ПЕРЕНАПРАВЛЕННЯ", "#ПЕРЕНАПР", "#ПЕРЕНАПРАВЛЕНИЕ"), "zh": ("#重定向", "#重新導向"),
+}
+
+
+def _redirect_pattern(language: str) -> "re.Pattern":
+    """The redirect line of a wiki in `language`: the English word, and the language's own."""
+    words = _REDIRECT_WORDS.get(language, ())
+    if not words:
+        return _REDIRECT
+    local = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))  # longest first: #ПЕРЕНАПР…
+    return re.compile(r"\s*(?:#\s*REDIRECT|" + local + ")" + _REDIRECT_TARGET, re.I)
 _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.I)
 # A line that starts and ends with "=", as MediaWiki reads headings: level 1 ("= Title =") included, the
 # level the lesser of the two runs ("== Title =" is level 1), and spaces or comments after it.
@@ -95,9 +117,11 @@ class Namespaces:
     """The link prefixes that make a File: or Category: link on one wiki: the canonical English names,
     which every wiki accepts; the wiki's own names from its dump's siteinfo ("Categoria", "Datei"); and
     the aliases of its language, which siteinfo does not list but old revisions use ("Immagine" on
-    itwiki, "Bild" on dewiki), from mwconstants' table of Wikipedia namespace aliases."""
+    itwiki, "Bild" on dewiki), from mwconstants' table of Wikipedia namespace aliases. Also the redirect
+    line the wiki's language reads ("#WEITERLEITUNG [[Ziel]]" on dewiki, beside "#REDIRECT")."""
     media: frozenset = _MEDIA_PREFIXES
     category: frozenset = _CATEGORY_PREFIXES
+    redirect: "re.Pattern" = _REDIRECT
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -115,7 +139,7 @@ class Namespaces:
             side = media if canonical in ("File", "Media") else category if canonical == "Category" else None
             if side is not None:
                 side.update(n.lower() for n in (local, *info.get("aliases", ())))
-        got = Namespaces(frozenset(media), frozenset(category))
+        got = Namespaces(frozenset(media), frozenset(category), _redirect_pattern(wiki_base(wiki)))
         return ENGLISH if got == ENGLISH else got
 
 
@@ -546,7 +570,7 @@ def clean_section(raw: str, names: Namespaces = ENGLISH, blocks: Optional["Block
     not the section. The result is the same CleanSection (tests/test_clean.py compares both on every shared dump)."""
     if len(raw) > MAX_SECTION_CHARS:
         raise WikitextError("section_too_large", f"a section of {len(raw):,} characters (limit {MAX_SECTION_CHARS:,})")
-    if blocks is not None and not _REDIRECT.match(raw):  # a redirect page is short, and its target leads it
+    if blocks is not None and not names.redirect.match(raw):  # a redirect page is short, and its target leads it
         parts = split_blocks(raw, blocks.balanced)
         if len(parts) > 1:
             return _joined_blocks([blocks.get(part, names, first=i == 0) for i, part in enumerate(parts)])
@@ -555,7 +579,7 @@ def clean_section(raw: str, names: Namespaces = ENGLISH, blocks: Optional["Block
 
 def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
     """Parse and clean a section, or a block of one (`first`: the block that holds its heading)."""
-    redirect = _REDIRECT.match(raw) if first else None
+    redirect = names.redirect.match(raw) if first else None
     try:
         # Bold and italics stay text and are stripped below: MediaWiki closes them at the end of a line and
         # reads <ref> before them, whereas mwparserfromhell lets an unclosed '' swallow the rest of the
