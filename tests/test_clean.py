@@ -436,3 +436,19 @@ def test_the_block_cache_s_balance_check_is_the_plain_one(texts):
     for raw in texts * 2:  # every text twice: the second time from memory
         assert blocks.balanced(raw) == _block_balanced(raw)
         assert split_blocks(raw, blocks.balanced) == split_blocks(raw)
+
+
+@pytest.mark.parametrize("text, sentences", [
+    ("__NOTOC__\nSome text here.\n", ["Some text here."]),
+    ("Some text. __NOEDITSECTION__\n", ["Some text."]),
+    ("__notoc__\nText here.\n", ["Text here."]),  # MediaWiki matches this one in any case
+    ("__NOTOC____NOEDITSECTION__\nText.\n", ["Text."]),  # two side by side, as aawiki's main page has them
+    ("__KEIN_INHALTSVERZEICHNIS__\nEin Satz hier.\n", ["Ein Satz hier."]),  # localised: dewiki
+    ("__بیفهرست__\nمتن.\n", ["متن."]),  # localised, in a script without case: fawiki
+    ("The __init__ method runs first.\n", ["The __init__ method runs first."]),  # prose, not a switch
+    ("Use __ to mark __ things.\n", ["Use __ to mark __ things."]),
+])
+def test_behaviour_switches_are_not_prose(text, sentences):
+    """MediaWiki takes `__NOTOC__`, `__TOC__`, `__INDEX__` and their localised names out of the page; each
+    was a sentence of its own (the Anarchism history and aawiki's main page have them)."""
+    assert clean_wikitext(text).texts == sentences

@@ -66,6 +66,23 @@ _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.
 # level the lesser of the two runs ("== Title =" is level 1), and spaces or comments after it.
 _HEADING_LINE = re.compile(r"(?m)^=(?=[^\n]*[^=\s])[^\n]*=[ \t]*(?:<!--(?:(?!-->)[^\n])*-->[ \t]*)*$")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+# MediaWiki's behaviour switches ("__NOTOC__", "__INDEX__"; "__KEIN_INHALTSVERZEICHNIS__" on dewiki, "__بیفهرست__"
+# on fawiki): MediaWiki takes them out of the page, and left in, each was a sentence of its own. Their
+# localised names are not in dumps, so a name with no lower-case letter is taken for one (every localised
+# switch is in capitals or a script without case); these English ones also in lower case, as MediaWiki
+# matches them. "__init__" is prose.
+_SWITCH = re.compile(r"__([^\W_](?:[\w\u200c\u200d]*?[^\W_])?)__")
+_CASELESS_SWITCHES = frozenset({"TOC", "NOTOC", "FORCETOC", "NOGALLERY", "NOEDITSECTION", "NOTITLECONVERT", "NOTC",
+                                "NOCONTENTCONVERT", "NOCC", "STATICREDIRECT"})
+
+
+def _drop_switches(text: str) -> str:
+    def keep(m: "re.Match") -> str:
+        name = m.group(1)
+        switch = name.upper() in _CASELESS_SWITCHES or (name == name.upper() and any(c.isalpha() for c in name))
+        return "" if switch else m.group(0)
+
+    return _SWITCH.sub(keep, text) if "__" in text else text
 _HAS_WORD = re.compile(r"\w")
 # Left in the text only where the markup is broken: a <ref> or </ref> the parser could not pair (a stray
 # closing tag, say), and the empty brackets around a dropped bare link (`[[http://x]]` parses as "[",
@@ -454,7 +471,8 @@ class _Renderer:
     def _walk(self, code, out: list[str], track: bool) -> None:
         for node in code.nodes:
             if isinstance(node, Text):
-                out.append(_unstyled(node.value) if "''" in node.value else node.value)
+                value = _drop_switches(node.value)
+                out.append(_unstyled(value) if "''" in value else value)
             elif isinstance(node, Wikilink):
                 self._wikilink(node, out, track)
             elif isinstance(node, Template):
