@@ -391,6 +391,24 @@ def test_any_markup_cleans_the_same_block_by_block(parts):
     assert _whole(clean_section(raw, blocks=BlockCache())) == expected
 
 
+_CONVERTER_MARKUP = _MARKUP + ["-{", "}-", "-{zh-hans:", "; zh-hant:", "H|", "R|", "=>", "-{[[T]]}-"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(_CONVERTER_MARKUP), max_size=40))
+@example(["-{zh-hans:", "\n\n", "; zh-hant:", "}-"])  # converter markup across a blank line stays one block
+def test_language_converter_markup_cleans_the_same_block_by_block(parts):
+    """On a wiki that reads `-{…}-`, cleaning block by block still equals cleaning the whole section."""
+    from revmine.pipeline.clean import BlockCache, Namespaces, WikitextError
+
+    raw, zh = "".join(parts), Namespaces.of(None, "zhwiki")
+    try:
+        expected = _whole(clean_section(raw, zh))
+    except WikitextError:
+        return
+    assert _whole(clean_section(raw, zh, blocks=BlockCache())) == expected
+
+
 def _tree(code) -> list:
     return [(type(n).__name__, str(n)) for n in code.filter(recursive=True)]
 
@@ -452,3 +470,41 @@ def test_behaviour_switches_are_not_prose(text, sentences):
     """MediaWiki takes `__NOTOC__`, `__TOC__`, `__INDEX__` and their localised names out of the page; each
     was a sentence of its own (the Anarchism history and aawiki's main page have them)."""
     assert clean_wikitext(text).texts == sentences
+
+
+@pytest.mark.parametrize("text, sentences", [
+    ("-{zh-hans:计算机; zh-hant:電腦}-是一种机器。\n", ["计算机是一种机器。"]),  # one variant: the first
+    ("-{zh-cn:软件; zh-tw:軟體;}-很好。\n", ["软件很好。"]),
+    ("-{A|zh-hans:计算机; zh-hant:電腦}-很好。\n", ["计算机很好。"]),
+    ("这是-{[[计算机]]}-的文章。\n", ["这是计算机的文章。"]),  # text as written; the link still a link
+    ("-{R|raw text}- here.\n", ["raw text here."]),
+    ("-{T|zh-hans:标题; zh-hant:標題}-正文在此。\n", ["正文在此。"]),  # the page title: not shown in place
+    ("-{H|zh-hans:计算机; zh-hant:電腦;}-正文。\n", ["正文。"]),  # a hidden rule
+    ("-{电脑=>zh-tw:電腦;}-很好。\n", ["电脑很好。"]),  # one-way rule: its source text
+    ("-{外-{内}-层}-。\n", ["外内层。"]),
+    ("<nowiki>-{x}-</nowiki>保留。\n", ["-{x}-保留。"]),  # plain text inside nowiki
+])
+def test_language_converter_markup_shows_what_mediawiki_shows(text, sentences):
+    """On zhwiki (and srwiki, kkwiki, … whose language MediaWiki converts), `-{…}-` shows one variant or the
+    text as written; the markup and every variant were prose. On enwiki `-{` is text, as MediaWiki shows it."""
+    from revmine.pipeline.clean import Namespaces
+
+    assert clean_wikitext(text, names=Namespaces.of(None, "zhwiki")).texts == sentences
+    assert clean_wikitext("-{Unconverted}- text.\n", names=Namespaces.of(None, "enwiki")).texts == ["-{Unconverted}- text."]
+    assert Namespaces.of(None, "srwiki").converter and not Namespaces.of(None, "zh_classicalwiki").converter
+
+
+@pytest.mark.parametrize("paragraph, sentences", [
+    ("यह पहला वाक्य है। यह दूसरा वाक्य है।", ["यह पहला वाक्य है।", "यह दूसरा वाक्य है।"]),  # Hindi danda
+    ("এটি প্রথম বাক্য। এটি দ্বিতীয় বাক্য।", ["এটি প্রথম বাক্য।", "এটি দ্বিতীয় বাক্য।"]),  # Bengali
+    ("Սա առաջին նախադասությունն է։ Սա երկրորդն է։", ["Սա առաջին նախադասությունն է։", "Սա երկրորդն է։"]),  # Armenian
+    ("ይህ የመጀመሪያው ነው። ይህ ሁለተኛው ነው።", ["ይህ የመጀመሪያው ነው።", "ይህ ሁለተኛው ነው።"]),  # Ethiopic
+    ("First one. Second one.", ["First one.", "Second one."]),
+    ("अंत।", ["अंत।"]),
+])
+def test_sentences_end_at_the_full_stops_of_other_scripts(paragraph, sentences):
+    """blingfire ends no sentence at the danda or the Armenian, Ethiopic, Myanmar, Khmer and Tibetan full
+    stops: a paragraph of Hindi was one sentence."""
+    from revmine.pipeline.clean import split_sentences
+
+    assert [paragraph[a:b] for a, b in split_sentences(paragraph)] == sentences

@@ -102,6 +102,19 @@ def test_interlanguage_links_are_their_own_type():
         ("interlanguage", "added", "de:Text")]
 
 
+def test_a_shortcut_or_interwiki_shaped_like_a_language_code_is_a_link_in_the_text():
+    """[[WP:NPOV]], [[MOS:DATE]] and [[mw:Help:Contents]] have the shape of an interlanguage link, but their
+    prefixes are no Wikipedia language: MediaWiki shows them as links in the text. They were interlanguage
+    nodes, and their words vanished from the sentence (talk and project pages are full of them)."""
+    for link, prefix in (("[[WP:NPOV]]", "WP"), ("[[MOS:DATE]]", "MOS"), ("[[mw:Help:Contents]]", "mw"),
+                         ("[[wmf:Privacy policy]]", "wmf")):
+        doc = clean_wikitext(f"See {link} first.\n")
+        assert doc.texts == [f"See {link[2:-2]} first."], doc.texts
+        assert [c.node_type for c in node_changes(_Key(), clean_wikitext("See first.\n"), doc)] == ["wikilink"], prefix
+    for code in ("de", "zh-min-nan", "simple", "be-tarask", "EN", "aa", "igl"):  # closed and recent wikis too
+        assert [c.node_type for c in _records("Text.\n", f"Text.\n[[{code}:Title]]\n")] == ["interlanguage"], code
+
+
 # ---- a change, not a removal plus an addition ----------------------------------------------------------------
 
 def test_a_category_changed_to_another_is_one_change_with_the_old_name():

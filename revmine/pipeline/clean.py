@@ -54,6 +54,50 @@ _REDIRECT_WORDS = {
 }
 
 
+# Language-converter markup, read on wikis whose language MediaWiki converts between scripts or variants
+# (zhwiki, srwiki, kkwiki, …; elsewhere "-{" is text): "-{zh-hans:计算机; zh-hant:電腦}-" shows one variant
+# (the first, here), "-{text}-" and "-{R|text}-" the text as written, "-{T|…}-" (the page title), "-{H|…}-"
+# (a hidden rule) and "-{-|…}-" nothing. Left in, the markup and every variant were prose.
+_CONVERTER_LANGUAGES = frozenset({"ban", "crh", "gan", "iu", "kk", "ku", "shi", "sr", "tg", "tly", "uz", "zh"})
+_CONVERTED = re.compile(r"-\{((?:(?!-\{|\}-).)*)\}-", re.S)  # innermost first: nesting is undone from inside
+_VARIANT_CODE = r"[a-z]{2,3}(?:-[a-z]{2,4})?"
+_VARIANT = re.compile(r"\s*(%s)\s*:" % _VARIANT_CODE)
+_NEXT_RULE = re.compile(r";\s*(?=(?:[^;]*=>)?\s*%s\s*:)" % _VARIANT_CODE)
+_CONVERTER_FLAGS = frozenset("ATRDH-N")
+
+
+def _converted(body: str) -> str:
+    """What MediaWiki shows for `-{body}-`."""
+    flags, bar, rules = body.partition("|")
+    tokens = [t.strip() for t in flags.split(";")] if bar else []
+    if tokens and all(t in _CONVERTER_FLAGS or re.fullmatch(_VARIANT_CODE, t) for t in tokens):
+        if {"T", "H", "-"} & set(tokens):
+            return ""
+        if "R" in tokens:
+            return rules
+    else:
+        rules = body
+    first = _NEXT_RULE.split(rules, maxsplit=1)[0].strip().rstrip(";")
+    if "=>" in first:  # a one-way rule "from=>variant:to" shows its "from" text in place
+        return first.split("=>", 1)[0].strip()
+    m = _VARIANT.match(first)
+    return first[m.end():].strip() if m else rules  # the first variant's text, or plain text as written
+
+
+def _unconvert(raw: str) -> str:
+    """`raw` with its language-converter markup replaced by what MediaWiki shows; untouched inside <nowiki>,
+    <pre> and the parser's other plain-text tags."""
+    for _ in range(8):  # nested markup unwinds one level a pass
+        masked, parts, at = _mask_opaque(raw), [], 0
+        for m in _CONVERTED.finditer(masked):
+            parts += [raw[at:m.start()], _converted(raw[m.start(1):m.end(1)])]
+            at = m.end()
+        if not parts:
+            return raw
+        raw = "".join(parts) + raw[at:]
+    return raw
+
+
 def _redirect_pattern(language: str) -> "re.Pattern":
     """The redirect line of a wiki in `language`: the English word, and the language's own."""
     words = _REDIRECT_WORDS.get(language, ())
@@ -139,6 +183,7 @@ class Namespaces:
     media: frozenset = _MEDIA_PREFIXES
     category: frozenset = _CATEGORY_PREFIXES
     redirect: "re.Pattern" = _REDIRECT
+    converter: bool = False  # whether the wiki reads language-converter markup (-{…}-)
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -156,7 +201,9 @@ class Namespaces:
             side = media if canonical in ("File", "Media") else category if canonical == "Category" else None
             if side is not None:
                 side.update(n.lower() for n in (local, *info.get("aliases", ())))
-        got = Namespaces(frozenset(media), frozenset(category), _redirect_pattern(wiki_base(wiki)))
+        language = wiki_base(wiki)
+        got = Namespaces(frozenset(media), frozenset(category), _redirect_pattern(language),
+                         language in _CONVERTER_LANGUAGES)
         return ENGLISH if got == ENGLISH else got
 
 
@@ -168,6 +215,13 @@ def _namespace_aliases(language: str) -> dict:
     from mwconstants.constants.c_namespaces import NAMESPACE_ALIASES
 
     return NAMESPACE_ALIASES.get(language, {})
+
+
+# Prefixes with the shape of a language code that are no Wikipedia language: shortcuts (WP:, WT: for the
+# project namespaces, MOS: and CAT: pseudo-namespaces) and interwikis (mw:, wmf:, rfc:, irc:). MediaWiki
+# shows such links in the text. A list of languages would do as well, but mwconstants' list lacks the
+# closed Wikipedias (aa, ho, mo, …) and those opened since it was made (igl, kus, tig, …).
+_NOT_LANGUAGES = frozenset({"wp", "wt", "mos", "cat", "mw", "wmf", "rfc", "irc"})
 
 
 def _digest(text: str) -> str:
@@ -521,7 +575,8 @@ class _Renderer:
             if track:
                 self._add("category", _norm_title(target.split(":", 1)[1].split("|")[0]), str(node.text or ""))
             return
-        if _INTERWIKI.match(target) and not target.startswith(":") and " " not in prefix:
+        if _INTERWIKI.match(target) and not target.startswith(":") and " " not in prefix \
+                and prefix not in _NOT_LANGUAGES:
             if track:  # an interlanguage link: a node of the page, but not part of its text
                 lang, title = target.split(":", 1)
                 self._add("interlanguage", f"{lang.strip().lower()}:{_norm_title(title)}", "")
@@ -597,6 +652,8 @@ def clean_section(raw: str, names: Namespaces = ENGLISH, blocks: Optional["Block
 
 def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
     """Parse and clean a section, or a block of one (`first`: the block that holds its heading)."""
+    if names.converter and "-{" in raw:
+        raw = _unconvert(raw)
     redirect = names.redirect.match(raw) if first else None
     try:
         # Bold and italics stay text and are stripped below: MediaWiki closes them at the end of a line and
@@ -675,9 +732,12 @@ def _mask_opaque(s: str) -> str:
 def _block_balanced(s: str) -> bool:
     """`_balanced`, and also links and every HTML-like tag closed, in order: a `<div>` or `<poem>` spanning
     a blank line would otherwise be parsed in two halves. Blocks only save parsing, so stricter is safe: an
-    unclosed `<p>` or `{{` keeps the rest of the section in one block, which is only slower."""
+    unclosed `<p>` or `{{` keeps the rest of the section in one block, which is only slower. Language-converter
+    markup (`-{…}-`) is kept whole too, on every wiki, since blocks are cut before the wiki is known."""
     s = _mask_opaque(s) if "<" in s else s
     if not (_balanced(s) and s.count("[[") <= s.count("]]") and _closed_in_order(s)):
+        return False
+    if "-{" in s and s.count("-{") > s.count("}-"):
         return False
     if "<" not in s:
         return True
@@ -864,9 +924,26 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
         if at < 0:  # blingfire normalised something: fall back to its exact offsets
             return [(int(a), int(b)) for a, b in blingfire.text_to_sentences_and_offsets(paragraph)[1]] or \
                 [(0, len(paragraph))]
-        out.append((at, at + len(sent)))
+        out.extend(_split_at_other_stops(paragraph, at, at + len(sent)))
         pos = at + len(sent)
     return out or [(0, len(paragraph))]
+
+
+# Full stops of scripts that blingfire does not end a sentence at: the Devanagari and Bengali danda (hiwiki,
+# bnwiki, mrwiki, newiki), the Armenian, Ethiopic, Myanmar, Khmer and Tibetan full stops. A paragraph of
+# Hindi was one sentence. A stop followed by a space and more text ends a sentence.
+_OTHER_STOPS = re.compile(r"[\u0964\u0965\u0589\u1362\u104b\u17d4\u0f0d]+(?=\s+\S)")
+
+
+def _split_at_other_stops(paragraph: str, start: int, end: int) -> list[tuple[int, int]]:
+    out = []
+    for m in _OTHER_STOPS.finditer(paragraph, start, end):
+        out.append((start, m.end()))
+        start = m.end()
+        while paragraph[start].isspace():
+            start += 1
+    out.append((start, end))
+    return out
 
 
 class SectionCache(LRU):
