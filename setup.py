@@ -30,6 +30,7 @@ setup(
         "pydantic>=2.6",  # configuration files are validated at load (revmine/config.py)
         "blingfire>=0.1.8",  # sentence splitting (chosen on speed and accuracy, see clean.py)
         "rapidfuzz>=3.6",  # string similarity for the classical aligner (process.cpdist: 3.6)
+        "regex>=2023.0",  # Unicode script and mark classes for the span-edit tokens (pipeline/extract.py)
         "torch==2.13.0",  # the CPU wheel: an unpinned torch pulls several GB of CUDA packages
         "transformers>=4.40",
         "safetensors>=0.4",

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -151,6 +152,31 @@ def test_edit_char_offsets_point_at_the_span():
         if e["new_char_start"] is not None:
             assert new[e["new_char_start"]:e["new_char_end"]] == e["new_text"]
     assert tokenize("e.g. don't stop-words!")[0][0] == "e.g"
+
+
+@pytest.mark.parametrize("old, new, edit", [
+    ("यह हिन्दी भाषा है।", "यह हिंदी भाषा है।", ("Substitute", "हिन्दी", "हिंदी")),  # a word with its vowel signs
+    ("计算机是一种机器。", "计算机是一种工具。", ("Substitute", "机器", "工具")),  # Han: a character a token
+    ("これは最初の文です。", "これは最後の文です。", ("Substitute", "初", "後")),
+    ("นี่คือประโยคแรก", "นี่คือประโยคสอง", ("Substitute", "แรก", "สอง")),  # Thai: a character with its marks
+])
+def test_span_edits_in_other_scripts_are_words_or_characters(old, new, edit):
+    """A Hindi or Thai vowel sign is no \\w and was a token of its own, so a one-word change in Hindi came
+    out in letter fragments; Chinese and Japanese have no spaces, so a one-character change replaced the
+    whole clause. Tokens are now words with their marks, and single characters where words are unspaced
+    (mwedittypes splits those scripts by character too)."""
+    (got,) = edits_between(old, new)
+    assert (got["type"], got["old_text"], got["new_text"]) == edit
+    for text in (old, new):  # the tokens tile the text: every non-space character is in one
+        assert "".join(t for t, _, _ in tokenize(text)) == "".join(text.split())
+
+
+def test_ascii_and_unicode_tokens_agree_on_ascii_text():
+    """ASCII text takes the standard library's pattern (three times as fast); the full pattern gives the same."""
+    from revmine.pipeline.extract import _ASCII_TOKEN, _TOKEN
+
+    for text in ("e.g. don't stop-words!", "The ReLU-based model (v2) costs $3.14, 10% less.", "a_b __init__ x--y"):
+        assert [m.span() for m in _ASCII_TOKEN.finditer(text)] == [m.span() for m in _TOKEN.finditer(text)]
 
 
 def _diff_sample(sample_dump):
