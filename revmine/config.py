@@ -21,6 +21,7 @@ _STRICT = ConfigDict(extra="forbid")  # unknown keys are errors; scalar types ar
 # Counts and limits a run can use: a radius of 0 reached mwreverts and stopped the run inside Beam, and a
 # negative text limit quarantined every revision.
 Count = Annotated[StrictInt, Field(ge=1)]
+LanguageCode = Annotated[StrictStr, Field(pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$|^simple$")]
 Seconds = Annotated[StrictFloat, Field(ge=0)]
 Share = Annotated[StrictFloat, Field(ge=0, le=1)]
 
@@ -106,6 +107,10 @@ class LabelConfig:
     # int8 dynamic quantisation of its linear layers on other CPUs, fp16 on CUDA; int8: int8 on any CPU;
     # fp32: scores that do not move (in the third decimal) with an edit's batch-mates.
     precision: Literal["auto", "fp32", "int8"] = "auto"
+    # The models learned English: wikis whose database name gives another language (itwiki, dewikivoyage)
+    # get the whole-sentence rule's labels only, their other edits none. Wikis of no language code
+    # (commonswiki, a wiki of your own) and arXiv are labelled. null: every wiki.
+    languages: Optional[list[LanguageCode]] = field(default_factory=lambda: ["en", "simple"])
 
 
 @dataclass
@@ -114,6 +119,9 @@ class SummarizeConfig:
     enabled: StrictBool = True  # write an edit summary per diffed pair (needs diff.enabled and trained adapters)
     model: Optional[StrictStr] = None  # adapter folder; default: the adapter shipped in revmine/models/weights
     batch_size: Count = 16  # pairs per generate() call
+    # As label.languages: on wikis in other languages the describer writes what the structure determines,
+    # and content edits get skip_reason 'other_language' (the model learned English summaries of English).
+    languages: Optional[list[LanguageCode]] = field(default_factory=lambda: ["en", "simple"])
 
 
 @dataclass

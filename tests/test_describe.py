@@ -168,3 +168,58 @@ def test_the_describer_never_names_what_the_edit_does_not_hold(old, new):
     for text in (describe(d), describe_content(d)):
         if text:
             assert check(text, Evidence.of(d)) == (False, False), text
+
+
+def test_the_english_models_write_nothing_for_a_wiki_in_another_language():
+    """The summarizer and the intent classifier learned English. On itwiki the model writes no summary (the
+    content edit gets skip_reason 'other_language'; what the structure determines is still described) and
+    the classifier labels no edit but by the whole-sentence rule. enwiki, simplewiki, arXiv and wikis whose
+    name gives no language code are read as before; `languages=None` reads every wiki."""
+    from revmine.runner.label import Labeler, label_edits, languages_of, summarize_pairs
+    from revmine.schemas import Edit
+
+    class Echo:
+        name, prompt_version = "fake", "edisum-v4"
+
+        def __init__(self):
+            self.seen = 0
+
+        def generate(self, inputs, batch_size=16):
+            self.seen += len(inputs)
+            return ["added text"] * len(inputs)
+
+    class Classifier:
+        name = "fake-intent"
+
+        def __init__(self):
+            self.seen = []
+
+        def predict_with_source(self, inputs):
+            self.seen += inputs
+            return {"arxivedits": [("Content", 0.9)] * len(inputs)}, [self.name] * len(inputs)
+
+    english = languages_of(["en", "simple"])
+    old = "He was born in 1900 in Paris.\n"
+    new = "He was born in 1900 in Paris, to a family of bakers who had come from Lyon two years before.\n"
+    for wiki, read in (("itwiki", False), ("dewikivoyage", False), ("enwiki", True), ("simplewiki", True),
+                       ("arxiv", True), ("samplewiki", True)):
+        pair, records, _ = _diff(old, new, wiki=wiki)
+        for r in records:
+            r.wiki = wiki
+        model, classifier = Echo(), Classifier()
+        (summary,) = summarize_pairs(model, [pair], records, languages=english)
+        assert (model.seen, summary.skip_reason) == ((1, None) if read else (0, "other_language")), wiki
+        (summary,) = summarize_pairs(Echo(), [pair], records, languages=None)
+        assert summary.skip_reason is None
+        _, records, _ = _diff("The tower was built in 1850 by the town.\n", "The tower was built in 1852 by the town.\n",
+                              wiki=wiki)
+        for r in records:
+            r.wiki = wiki
+        label_edits(Labeler(classifier, languages=english), records)
+        (edit,) = [r for r in records if isinstance(r, Edit)]
+        assert (edit.granularity, edit.intent is not None, len(classifier.seen)) == ("span", read, int(read)), wiki
+        label_edits(Labeler(Classifier(), languages=None), records)
+        assert edit.intent is not None
+    pair, records, _ = _diff("Text here.\n", "Text here.\n[[Category:Painters]]\n", wiki="itwiki")
+    (summary,) = summarize_pairs(Echo(), [pair], records, languages=english)  # the structure: still described
+    assert summary.summary == "added [[Category:Painters]]"

@@ -25,7 +25,7 @@ from revmine.config import Config
 from revmine.pipeline.read import PROGRESS
 from revmine.runner import shelf
 from revmine.runner.compose import PairBatch, StageClock, build_engine, diff_per_pair, read_file, to_diff
-from revmine.runner.label import build_labeler, build_summarizer
+from revmine.runner.label import build_labeler, build_summarizer, languages_of
 from revmine.schemas import RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionedWriter
 
@@ -116,7 +116,8 @@ class DiffBatchFn(beam.DoFn):
         self.started = self.started or time.monotonic()  # the rate counts the first batch's time too
         before = {stage: got[1] for stage, got in self.clock.stages.items()}
         for (key, pair), records in zip(batch, diff_per_pair(self.engine, pairs, self.labeler, self.summarizer,
-                                                                  self.config.summarize.batch_size, self.clock)):
+                                                                  self.config.summarize.batch_size, self.clock,
+                                                                  languages_of(self.config.summarize.languages))):
             writer = self.writers.get(key)
             if writer is None:
                 bundle = hashlib.sha1(pair.pair_id.encode()).hexdigest()[:8]

@@ -19,7 +19,7 @@ from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump
 from revmine.pipeline.summarize import clean_comment, dataset_row, edisum_candidate, group_diffs
 from revmine.runner import shelf
-from revmine.runner.label import label_edits, shipped_weights, summarize_pairs
+from revmine.runner.label import label_edits, languages_of, shipped_weights, summarize_pairs
 from revmine.schemas import Quarantine, RevisionPair
 
 log = logging.getLogger(__name__)
@@ -96,13 +96,13 @@ class PairBatch:
 def process_file(path: str, config: Config, engine: DiffEngine | None, labeler=None, summarizer=None,
                  key: str | None = None) -> Iterator:
     """Every record one input file yields: the pure pipeline for one file, with no Beam in it."""
-    batch = PairBatch(config)
+    batch, languages = PairBatch(config), languages_of(config.summarize.languages)
     for rec in read_file(path, config, key):
         yield rec
         if engine is not None and to_diff(rec) and batch.add(rec, rec):
-            yield from diff_batch(engine, batch.take(), labeler, summarizer)
+            yield from diff_batch(engine, batch.take(), labeler, summarizer, languages)
     if batch.items:
-        yield from diff_batch(engine, batch.take(), labeler, summarizer)
+        yield from diff_batch(engine, batch.take(), labeler, summarizer, languages)
 
 
 class StageClock:
@@ -142,16 +142,19 @@ class StageClock:
         return {k: (round(v[0], 3), v[1]) for k, v in total.items()}
 
 
-def diff_batch(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=None, summarizer=None) -> Iterator:
+def diff_batch(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=None, summarizer=None,
+               summary_languages: Optional[frozenset] = None) -> Iterator:
     """Diff records for a batch of pairs (one aligner call, one intent call, batched summaries)."""
-    for records in diff_per_pair(engine, pairs, labeler, summarizer):
+    for records in diff_per_pair(engine, pairs, labeler, summarizer, summary_languages=summary_languages):
         yield from records
 
 
 def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=None, summarizer=None,
-                  summary_batch: int = 16, clock: Optional[StageClock] = None) -> list[list]:
+                  summary_batch: int = 16, clock: Optional[StageClock] = None,
+                  summary_languages: Optional[frozenset] = None) -> list[list]:
     """Each pair's diff records, edits labelled, plus its Summary row when a summarizer is loaded;
-    a pair that can't be cleaned becomes one pair-level quarantine row instead."""
+    a pair that can't be cleaned becomes one pair-level quarantine row instead. `summary_languages`:
+    the languages whose content edits the summarizer's model words (None: every wiki's)."""
     out = []
     started = time.perf_counter()
     for pair, result in zip(pairs, engine.diff_many(pairs)):
@@ -166,7 +169,7 @@ def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=Non
     labelled = label_edits(labeler, flat)
     labelled_at = time.perf_counter()
     diffed = [p for p, records in zip(pairs, out) if not (len(records) == 1 and isinstance(records[0], Quarantine))]
-    summaries = summarize_pairs(summarizer, diffed, flat, summary_batch)
+    summaries = summarize_pairs(summarizer, diffed, flat, summary_batch, summary_languages)
     if clock is not None:
         clock.add("diff (clean, align, span edits, node changes)", diffed_at - started, len(pairs))
         if labeler is not None:

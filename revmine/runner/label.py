@@ -12,6 +12,7 @@ base model's untuned chatter).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from revmine.config import Config
 from revmine.models.intent_types import WHOLE_SENTENCE, WHOLE_SENTENCE_MODEL, EditInput, coarse
 from revmine.runner import shelf
 from revmine.schemas import Alignment, Edit
+from revmine.schemas.names import wiki_base
 
 if TYPE_CHECKING:
     from revmine.models.intent import IntentClassifier
@@ -59,7 +61,7 @@ def build_labeler(config: Config):
 
         classifier = shelf.model("intent", (folder, config.label.precision),
                                  lambda: IntentClassifier(folder, precision=config.label.precision))
-        return Labeler(classifier, config.label.whole_sentence_rule)
+        return Labeler(classifier, config.label.whole_sentence_rule, languages_of(config.label.languages))
 
     return _load_or_warn(config.label.enabled and config.diff.enabled, config.label.model or default_intent_dir(),
                          "heads.safetensors", "no trained intent model at %s: edits are written without intent "
@@ -73,11 +75,34 @@ def edit_input(edit: Edit, alignment: Alignment) -> EditInput:
                      span(edit.new_char_start, edit.new_char_end), edit.type)
 
 
+def languages_of(codes: Optional[Sequence[str]]) -> Optional[frozenset]:
+    return None if codes is None else frozenset(codes)
+
+
+def modelled(wiki: str, languages: Optional[frozenset]) -> bool:
+    """Whether the English models may read `wiki`'s text: it is in `languages` (None: every wiki), or its
+    database name gives no Wikipedia language code (arXiv, commonswiki, a wiki of one's own), which says
+    nothing of its language."""
+    if languages is None:
+        return True
+    code = wiki_base(wiki)
+    return code in languages or code not in _wikipedia_languages()
+
+
+@functools.cache
+def _wikipedia_languages() -> frozenset:
+    from mwconstants.constants.c_languages import WIKIPEDIA_LANGUAGES
+
+    return frozenset(WIKIPEDIA_LANGUAGES)
+
+
 @dataclass
 class Labeler:
-    """The intent stage of a worker: the classifier, and whether a rule labels whole sentences."""
+    """The intent stage of a worker: the classifier, whether a rule labels whole sentences, and the
+    languages whose other edits the classifier labels (None: every wiki's)."""
     classifier: "IntentClassifier"
     whole_sentence_rule: bool = True
+    languages: Optional[frozenset] = None
 
     @property
     def name(self) -> str:
@@ -93,10 +118,12 @@ def label_edits(labeler: Optional[Labeler], records: Sequence) -> int:
     aligned = {(r.wiki, r.pair_id, r.align_idx): r for r in records if isinstance(r, Alignment)}
     edits = [r for r in records if isinstance(r, Edit)]
     classify = []
+    read = {}  # wiki -> whether the classifier may read its text
     for e in edits:
         rule = WHOLE_SENTENCE.get(e.type) if labeler.whole_sentence_rule and e.granularity == "sentence" else None
         if rule is None:
-            classify.append(e)
+            if read.setdefault(e.wiki, modelled(e.wiki, labeler.languages)):
+                classify.append(e)
             continue
         e.intent, e.intent_iterater, e.intent_iterater_score = rule
         e.intent_score, e.intent_coarse, e.intent_model = None, coarse(e.intent), WHOLE_SENTENCE_MODEL
@@ -147,12 +174,14 @@ def build_summarizer(config: Config):
     return model if model is not None or not enabled else DescriberOnly()
 
 
-def summarize_pairs(summarizer, pairs: Sequence, records: Sequence, batch_size: int = 16) -> list:
+def summarize_pairs(summarizer, pairs: Sequence, records: Sequence, batch_size: int = 16,
+                    languages: Optional[frozenset] = None) -> list:
     """A Summary record per diffed pair in `pairs`.
 
     The describer writes every pair whose structured diff determines the edit. Content edits go to the
     model, except reverted and bot edits (never worth a model call): those, and model outputs that break
-    the faithfulness rule, get the describer's plain content summary."""
+    the faithfulness rule, get the describer's plain content summary. On a wiki outside `languages` (None:
+    every wiki) the model writes nothing: such content edits get skip_reason 'other_language'."""
     from revmine.pipeline.describe import Evidence, accept, describe_content, route
     from revmine.pipeline.summarize import group_diffs
     from revmine.schemas import Summary
@@ -163,7 +192,12 @@ def summarize_pairs(summarizer, pairs: Sequence, records: Sequence, batch_size: 
     written: dict[str, tuple] = {}  # pair_id -> (summary, path, skip reason)
     todo = []
     for p in pairs:
-        decided = route(p, diffs[p.pair_id], model=summarizer.generate is not None)
+        if summarizer.generate is not None and not modelled(p.wiki, languages):
+            decided = route(p, diffs[p.pair_id], model=False)
+            if decided[2] == "content_edit_unsummarised":
+                decided = (None, None, "other_language")
+        else:
+            decided = route(p, diffs[p.pair_id], model=summarizer.generate is not None)
         if decided is None:
             todo.append((p, diffs[p.pair_id]))
         else:

@@ -180,7 +180,8 @@ class Edit:
     new_char_end: Optional[int] = doc("")
     old_text: str = doc("removed or replaced text ('' for an insertion)")
     new_text: str = doc("inserted or replacing text ('' for a deletion)")
-    intent: Optional[str] = doc("arXivEdits fine-grained intent (7 classes); NULL when no intent model is loaded", None)
+    intent: Optional[str] = doc("arXivEdits fine-grained intent (7 classes); NULL when no intent model is loaded, "
+                                "or for a span edit on a wiki outside label.languages", None)
     intent_coarse: Optional[str] = doc("arXivEdits coarse intent: Content, Improve-grammar-Typo, Format or Language", None)
     intent_score: Optional[float] = doc("probability of `intent` from what labelled it (`intent_model`); NULL where "
                                         "a rule labelled the edit (intent_model 'rule:whole-sentence')", None)
@@ -245,7 +246,9 @@ class Summary:
     pair_id: str = doc("revision pair")
     summary: Optional[str] = doc("generated edit summary; NULL when skipped")
     skip_reason: Optional[str] = doc("why no summary: 'content_edit_unsummarised' (a content edit and no trained "
-                                     "model), 'not_article' (namespace other than 0), or the pair's own skip reason")
+                                     "model), 'other_language' (a content edit on a wiki outside "
+                                     "summarize.languages), 'not_article' (namespace other than 0), or the pair's "
+                                     "own skip reason")
     model: str = doc("summarizer that wrote it (base model + adapter), or 'describer' when no model is loaded")
     prompt_version: str = doc("input format version (pipeline/summarize.PROMPT_VERSION)")
     path: Optional[str] = doc("what wrote the summary: 'describer' (the structured diff determines the edit, or "
