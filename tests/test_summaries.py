@@ -163,6 +163,18 @@ def test_rows_from_a_real_dump(shared_data):
     assert not any(check(r["describer"] or r["content"], evidence(r))[0] for r in rows)
 
 
+def test_no_training_rows_from_a_wiki_in_another_language(shared_data):
+    """The summarizer writes English: itwiki's Italian comments are no examples for it (they were rows of
+    the dataset) unless summarize.languages lets itwiki in."""
+    from revmine.config import Config
+    from revmine.runner.compose import rows_from_dump
+
+    path = str(shared_data / "wikipedia" / "itwiki-Amen-history.xml.gz")
+    assert list(rows_from_dump(path)) == []
+    config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": False, "summarize.languages": None})
+    assert list(rows_from_dump(path, config))
+
+
 @pytest.fixture(scope="module")
 def tiny_summarizer(tmp_path_factory, shared_data):
     """Dataset from two small real dumps, adapter trained on a tiny slice: proves the code path."""

@@ -19,7 +19,7 @@ from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump
 from revmine.pipeline.summarize import clean_comment, dataset_row, edisum_candidate, group_diffs
 from revmine.runner import shelf
-from revmine.runner.label import label_edits, languages_of, shipped_weights, summarize_pairs
+from revmine.runner.label import label_edits, languages_of, modelled, shipped_weights, summarize_pairs
 from revmine.schemas import Quarantine, RevisionPair
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,7 @@ def rows_from_dump(path: str, config=None, engine=None, batch: int = 32, labeler
 
     config = config or Config.load(None, **{"diff.aligner": "classical", "label.enabled": False})
     engine = engine or build_engine(config)
+    languages = languages_of(config.summarize.languages)  # the model writes English: no rows from itwiki comments
     pending: list[RevisionPair] = []
 
     def flush():
@@ -246,7 +247,7 @@ def rows_from_dump(path: str, config=None, engine=None, batch: int = 32, labeler
         pending.clear()
 
     for rec in read_file(path, config):
-        if to_diff(rec) and edisum_candidate(rec) and clean_comment(rec.comment):
+        if to_diff(rec) and edisum_candidate(rec) and clean_comment(rec.comment) and modelled(rec.wiki, languages):
             pending.append(rec)  # filter before diffing: no point cleaning edits that can't be examples
             if len(pending) >= batch:
                 yield from flush()
