@@ -105,7 +105,8 @@ def test_word_diff_is_a_longest_common_subsequence(old, new):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5), st.lists(st.text(alphabet="ab c.", max_size=30), max_size=5))
+@given(st.lists(st.text(alphabet="ab c.计算机", max_size=30), max_size=5),
+       st.lists(st.text(alphabet="ab c.计算机", max_size=30), max_size=5))
 def test_provenance_shares_are_shares(old, new):
     from revmine.pipeline.align import provenance
 
@@ -117,6 +118,18 @@ def test_provenance_shares_are_shares(old, new):
     for i, s in enumerate(old):
         if s.strip():
             assert same_old[i, i] == 1.0
+
+
+def test_provenance_in_an_unspaced_script_diffs_characters():
+    """Chinese has no spaces, so each sentence was one word of the diff: a one-character edit made it a
+    replaced run, spread over the new sentences, and an edited sentence next to a deleted one was merged
+    with it. Each character is now a word of the diff."""
+    from revmine.pipeline.align import ProvenanceAligner
+
+    old = ["计算机是一种机器。", "它可以计算。", "它很快。"]
+    new = ["计算机是一种工具。", "它很快也很准确。"]
+    assert [(a.old, a.new) for a in ProvenanceAligner().align(old, new)] == [
+        ((0,), (0,)), ((1,), ()), ((2,), (1,))]
 
 
 def test_huge_block_is_chunked_not_quadratic():

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import numpy as np
+import regex
 from rapidfuzz import fuzz, process
 
 from revmine.pipeline.seqdiff import MAX_LCS_CELLS, opcodes
@@ -295,6 +296,19 @@ class ClassicalAligner:
 
 
 _WORD = re.compile(r"\S+")
+# In scripts written without spaces between words a "word" would be a whole sentence, and a one-character
+# edit would make it a replaced run: there each character is a word of the diff (with its marks).
+_UNSPACED_WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]"
+                               r"\p{M}*|[^\s\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+                               r"\p{Tibetan}]+")
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in (_WORD if text.isascii() else _UNSPACED_WORD).finditer(text)]
+
+
+def _words(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    return text.split() if text.isascii() else [text[a:b] for a, b in spans]
 
 
 def word_opcodes(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
@@ -314,17 +328,19 @@ def provenance(old: Sequence[str], new: Sequence[str]) -> tuple[np.ndarray, np.n
     even when its string similarity to the whole old sentence is low.
 
     The word diff is a longest common subsequence of the whitespace-separated words of each side joined by
-    spaces; an equal run maps character by character, a replaced run proportionally onto its replacement
+    spaces (single characters in scripts written without spaces); an equal run maps character by
+    character, a replaced run proportionally onto its replacement
     (the rule that derives the IteraTeR gold links from their character edits, eval/align.py)."""
     ot, nt = " ".join(old), " ".join(new)
     o_owner = np.repeat(np.arange(len(old)), [len(x) + 1 for x in old])[: len(ot)] if old else np.zeros(0, int)
     n_owner = np.repeat(np.arange(len(new)), [len(x) + 1 for x in new])[: len(nt)] if new else np.zeros(0, int)
     # Word spans as (start, end) arrays, so each run maps with numpy rather than word by word.
-    o_at, n_at = (np.array([m.span() for m in _WORD.finditer(t)], dtype=np.int64).reshape(-1, 2) for t in (ot, nt))
+    o_spans, n_spans = _word_spans(ot), _word_spans(nt)
+    o_at, n_at = (np.array(spans, dtype=np.int64).reshape(-1, 2) for spans in (o_spans, n_spans))
     o_len, n_len = o_at[:, 1] - o_at[:, 0], n_at[:, 1] - n_at[:, 0]
     weights = np.zeros((len(old), len(new)))
     same_o, same_n, replaced = [], [], []
-    for tag, i1, i2, j1, j2 in word_opcodes(ot.split(), nt.split()):
+    for tag, i1, i2, j1, j2 in word_opcodes(_words(ot, o_spans), _words(nt, n_spans)):
         if tag == "equal":
             same_o.append(np.arange(i1, i2))
             same_n.append(np.arange(j1, j2))
