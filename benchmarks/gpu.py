@@ -247,8 +247,9 @@ def main(argv=None) -> int:
     for stage in STAGES:
         if stage in cpu and cpu[stage][0]:
             rate = cpu[stage][1] / cpu[stage][0]
+            gpus = (runs["GPU"], runs["GPU, summarize.batch_size 64"])
             ratios = [(got["stages"][stage][1] / got["stages"][stage][0]) / rate
-                      if got["stages"].get(stage, [0])[0] else 0.0 for got in (runs["GPU"], runs["GPU, summarize.batch_size 64"])]
+                      if got["stages"].get(stage, [0])[0] else 0.0 for got in gpus]
             print(f"  {stage:48} {ratios[0]:8.2f} {ratios[1]:12.2f}")
     return 0
 

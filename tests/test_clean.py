@@ -490,7 +490,8 @@ def test_language_converter_markup_shows_what_mediawiki_shows(text, sentences):
     from revmine.pipeline.clean import Namespaces
 
     assert clean_wikitext(text, names=Namespaces.of(None, "zhwiki")).texts == sentences
-    assert clean_wikitext("-{Unconverted}- text.\n", names=Namespaces.of(None, "enwiki")).texts == ["-{Unconverted}- text."]
+    en = Namespaces.of(None, "enwiki")
+    assert clean_wikitext("-{Unconverted}- text.\n", names=en).texts == ["-{Unconverted}- text."]
     assert Namespaces.of(None, "srwiki").converter and not Namespaces.of(None, "zh_classicalwiki").converter
 
 

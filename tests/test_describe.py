@@ -211,8 +211,8 @@ def test_the_english_models_write_nothing_for_a_wiki_in_another_language():
         assert (model.seen, summary.skip_reason) == ((1, None) if read else (0, "other_language")), wiki
         (summary,) = summarize_pairs(Echo(), [pair], records, languages=None)
         assert summary.skip_reason is None
-        _, records, _ = _diff("The tower was built in 1850 by the town.\n", "The tower was built in 1852 by the town.\n",
-                              wiki=wiki)
+        _, records, _ = _diff("The tower was built in 1850 by the town.\n",
+                              "The tower was built in 1852 by the town.\n", wiki=wiki)
         for r in records:
             r.wiki = wiki
         label_edits(Labeler(classifier, languages=english), records)

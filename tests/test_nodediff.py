@@ -244,7 +244,8 @@ def test_a_languages_own_redirect_word_makes_a_redirect():
     def added(wiki, text):
         names = Namespaces.of(None, wiki)
         new = clean_wikitext(text, names=names)
-        return [(c.node_type, c.key) for c in node_changes(_Key(), clean_wikitext("Text.\n", names=names), new)], new.texts
+        old = clean_wikitext("Text.\n", names=names)
+        return [(c.node_type, c.key) for c in node_changes(_Key(), old, new)], new.texts
 
     for wiki, text, target in (("dewiki", "#WEITERLEITUNG [[Berlin#Geschichte]]\n", "Berlin"),
                                ("dewikivoyage", "#weiterleitung:[[Berlin|Stadt]]\n", "Berlin"),

@@ -17,7 +17,7 @@ import numpy as np
 import regex
 from rapidfuzz import fuzz, process
 
-from revmine.pipeline.seqdiff import MAX_LCS_CELLS, opcodes
+from revmine.pipeline.seqdiff import MAX_LCS_CELLS, UNSPACED_SCRIPTS, opcodes
 
 
 @dataclass(frozen=True)
@@ -298,9 +298,7 @@ class ClassicalAligner:
 _WORD = re.compile(r"\S+")
 # In scripts written without spaces between words a "word" would be a whole sentence, and a one-character
 # edit would make it a replaced run: there each character is a word of the diff (with its marks).
-_UNSPACED_WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]"
-                               r"\p{M}*|[^\s\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-                               r"\p{Tibetan}]+")
+_UNSPACED_WORD = regex.compile(r"[%s]\p{M}*|[^\s%s]+" % (UNSPACED_SCRIPTS, UNSPACED_SCRIPTS))
 
 
 def _word_spans(text: str) -> list[tuple[int, int]]:

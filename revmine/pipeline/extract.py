@@ -23,16 +23,15 @@ from typing import Mapping, Optional, Sequence
 import regex
 from rapidfuzz.distance import Levenshtein
 
-from revmine.pipeline.seqdiff import opcodes
+from revmine.pipeline.seqdiff import UNSPACED_SCRIPTS, opcodes
 
 # Words, with their combining marks (a Hindi or Thai vowel sign is no \w, and was a token of its own);
 # one token per character in scripts written without spaces between words (Han, kana, and with their marks
 # Thai, Lao, Khmer, Myanmar, Tibetan), as mwedittypes splits them; otherwise any other non-space
 # character. Needs the `regex` package: the standard library has no \p{…} classes. ASCII text, most of
 # it, takes the standard library's pattern, which tokenises it the same and three times as fast.
-_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
-_WORD_CHAR = r"[[\w\p{M}\p{N}]--[%s]]" % _UNSPACED
-_TOKEN = regex.compile(r"(?V1)[%s]\p{M}*|%s+(?:[-'’.]%s+)*|[^\w\s]\p{M}*" % (_UNSPACED, _WORD_CHAR, _WORD_CHAR))
+_WORD_CHAR = r"[[\w\p{M}\p{N}]--[%s]]" % UNSPACED_SCRIPTS
+_TOKEN = regex.compile(r"(?V1)[%s]\p{M}*|%s+(?:[-'’.]%s+)*|[^\w\s]\p{M}*" % (UNSPACED_SCRIPTS, _WORD_CHAR, _WORD_CHAR))
 _ASCII_TOKEN = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
 
 

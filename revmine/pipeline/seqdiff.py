@@ -19,6 +19,10 @@ MAX_DIFFLIB_ITEMS = 2_000
 # computed, and the bounded-memory alignments above are used instead.
 MAX_LCS_CELLS = 50_000_000
 
+# Scripts written without spaces between words (`regex` classes): their diffs go character by character,
+# in span edits and in the aligner's word diff, as mwedittypes tokenises them.
+UNSPACED_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+
 
 def opcodes(a: Sequence, b: Sequence, lcs: bool = False) -> list[tuple]:
     """difflib-style opcodes: alternating equal stretches and single non-equal runs, covering both sides.
