@@ -509,3 +509,21 @@ def test_sentences_end_at_the_full_stops_of_other_scripts(paragraph, sentences):
     from revmine.pipeline.clean import split_sentences
 
     assert [paragraph[a:b] for a, b in split_sentences(paragraph)] == sentences
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["-{", "}-", "a", "b ", "|", ";", " zh-hans:", "zh-hant:", "R|", "T|", "H|", "=>",
+                                 "-", "{", "}", "<nowiki>", "</nowiki>", "\n"]), max_size=30))
+def test_language_converter_markup_never_breaks_and_leaves_none_behind(parts):
+    """Any arrangement of converter markup unwinds: nothing raises, and outside plain-text tags no complete
+    `-{…}-` is left (up to 8 levels of nesting, as MediaWiki pages nest it at most one or two deep)."""
+    from revmine.pipeline.clean import _CONVERTED, Namespaces, _unconvert
+
+    raw = "".join(parts)
+    out = _unconvert(raw)
+    if "<nowiki>" not in raw and raw.count("-{") <= 8:
+        assert _CONVERTED.search(out) is None
+    try:  # and the section cleans, or is refused with a reason
+        clean_section(raw, Namespaces.of(None, "zhwiki"))
+    except WikitextError:
+        pass
