@@ -54,6 +54,15 @@ _REDIRECT_WORDS = {
 }
 
 
+def _redirect_pattern(language: str) -> "re.Pattern":
+    """The redirect line of a wiki in `language`: the English word, and the language's own."""
+    words = _REDIRECT_WORDS.get(language, ())
+    if not words:
+        return _REDIRECT
+    local = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))  # longest first: #ПЕРЕНАПР…
+    return re.compile(r"\s*(?:#\s*REDIRECT|" + local + ")" + _REDIRECT_TARGET, re.I)
+
+
 # Language-converter markup, read on wikis whose language MediaWiki converts between scripts or variants
 # (zhwiki, srwiki, kkwiki, …; elsewhere "-{" is text): "-{zh-hans:计算机; zh-hant:電腦}-" shows one variant
 # (the first, here), "-{text}-" and "-{R|text}-" the text as written, "-{T|…}-" (the page title), "-{H|…}-"
@@ -98,14 +107,12 @@ def _unconvert(raw: str) -> str:
     return raw
 
 
-def _redirect_pattern(language: str) -> "re.Pattern":
-    """The redirect line of a wiki in `language`: the English word, and the language's own."""
-    words = _REDIRECT_WORDS.get(language, ())
-    if not words:
-        return _REDIRECT
-    local = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))  # longest first: #ПЕРЕНАПР…
-    return re.compile(r"\s*(?:#\s*REDIRECT|" + local + ")" + _REDIRECT_TARGET, re.I)
 _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.I)
+# Prefixes with the shape of a language code that are no Wikipedia language: shortcuts (WP:, WT: for the
+# project namespaces, MOS: and CAT: pseudo-namespaces) and interwikis (mw:, wmf:, rfc:, irc:). MediaWiki
+# shows such links in the text. A list of languages would do as well, but mwconstants' list lacks the
+# closed Wikipedias (aa, ho, mo, …) and those opened since it was made (igl, kus, tig, …).
+_NOT_LANGUAGES = frozenset({"wp", "wt", "mos", "cat", "mw", "wmf", "rfc", "irc"})
 # A line that starts and ends with "=", as MediaWiki reads headings: level 1 ("= Title =") included, the
 # level the lesser of the two runs ("== Title =" is level 1), and spaces or comments after it.
 _HEADING_LINE = re.compile(r"(?m)^=(?=[^\n]*[^=\s])[^\n]*=[ \t]*(?:<!--(?:(?!-->)[^\n])*-->[ \t]*)*$")
@@ -127,6 +134,8 @@ def _drop_switches(text: str) -> str:
         return "" if switch else m.group(0)
 
     return _SWITCH.sub(keep, text) if "__" in text else text
+
+
 _HAS_WORD = re.compile(r"\w")
 # Left in the text only where the markup is broken: a <ref> or </ref> the parser could not pair (a stray
 # closing tag, say), and the empty brackets around a dropped bare link (`[[http://x]]` parses as "[",
@@ -215,13 +224,6 @@ def _namespace_aliases(language: str) -> dict:
     from mwconstants.constants.c_namespaces import NAMESPACE_ALIASES
 
     return NAMESPACE_ALIASES.get(language, {})
-
-
-# Prefixes with the shape of a language code that are no Wikipedia language: shortcuts (WP:, WT: for the
-# project namespaces, MOS: and CAT: pseudo-namespaces) and interwikis (mw:, wmf:, rfc:, irc:). MediaWiki
-# shows such links in the text. A list of languages would do as well, but mwconstants' list lacks the
-# closed Wikipedias (aa, ho, mo, …) and those opened since it was made (igl, kus, tig, …).
-_NOT_LANGUAGES = frozenset({"wp", "wt", "mos", "cat", "mw", "wmf", "rfc", "irc"})
 
 
 def _digest(text: str) -> str:
