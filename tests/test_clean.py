@@ -363,7 +363,7 @@ _MARKUP = ["{{", "}}", "{{cite|a=", "[[", "]]", "[[File:X.png|thumb|", "<div>", 
            "<ref name=a/>", "\n\n", "\n", "\n\n\n", "== H ==\n", "Text here. ", "More words", "'''", "''", "{|", "|}",
            "|-", "<!--", "-->", "[http://x.org y]", "[http://x.org", "<p>", "|", "=", "* ", "<poem>", "</poem>", "<br>",
            "<math>", "</math>", "[[Category:C]]", "{{{1}}}", "<nowiki>", "</nowiki>", "<pre>", "</pre>", ":", ";",
-           "#REDIRECT [[T]]"]
+           "#REDIRECT [[T]]", "<noinclude>", "</noinclude>", "<includeonly>", "</includeonly>", "<onlyinclude>"]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
@@ -527,3 +527,18 @@ def test_language_converter_markup_never_breaks_and_leaves_none_behind(parts):
         clean_section(raw, Namespaces.of(None, "zhwiki"))
     except WikitextError:
         pass
+
+
+@pytest.mark.parametrize("text, sentences", [
+    ("Intro here.\n<noinclude>\nShown on the page.\n", ["Intro here.", "Shown on the page."]),  # never closed
+    ("Intro here.\n<noinclude>Shown on the page.</noinclude>\n", ["Intro here.", "Shown on the page."]),
+    ("Intro.\n<onlyinclude>The lead sentence.</onlyinclude>\nMore text.\n", ["Intro.", "The lead sentence.", "More text."]),
+    ("Intro.\n<includeonly>Only when transcluded.</includeonly>\nAfter.\n", ["Intro.", "After."]),
+    ("Intro.\n<includeonly>Never closed.\nStill hidden.\n", ["Intro."]),
+    ("<nowiki><noinclude></nowiki> is a tag.\n", ["<noinclude> is a tag."]),
+    ("A <NoInclude>b</NOINCLUDE> c.\n", ["A b c."]),
+])
+def test_the_page_is_cleaned_as_mediawiki_shows_it_not_as_it_is_transcluded(text, sentences):
+    """<noinclude> and <onlyinclude> content is shown on the page itself (it was dropped), <includeonly>
+    content is not; an unclosed <noinclude> (33 revisions of the Anarchism history) was a sentence."""
+    assert clean_wikitext(text).texts == sentences

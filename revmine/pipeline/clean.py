@@ -54,6 +54,30 @@ _REDIRECT_WORDS = {
 }
 
 
+# The page as MediaWiki shows it, not as another page transcludes it: <noinclude> and <onlyinclude> tags
+# go and their content stays, <includeonly> goes with its content (to the end of the text when never
+# closed). mwparserfromhell reads them as tags: their content was dropped, and an unclosed <noinclude>
+# (33 revisions of the Anarchism history) was a sentence.
+_INCLUDE_ONLY = re.compile(r"<includeonly\s*>.*?(?:</includeonly\s*>|\Z)", re.I | re.S)
+_INCLUDE_WORD = re.compile("include", re.I)
+_INCLUSION_TAG = re.compile(r"</?(?:noinclude|onlyinclude)\s*/?>|<includeonly\s*/>|</includeonly\s*>", re.I)
+
+
+def _as_shown(raw: str) -> str:
+    """`raw` without its transclusion markup, as MediaWiki renders the page itself; untouched inside
+    <nowiki>, <pre> and the parser's other plain-text tags."""
+    if not _INCLUDE_WORD.search(raw):
+        return raw
+    masked = _mask_opaque(raw)
+    cuts = sorted(m.span() for pattern in (_INCLUDE_ONLY, _INCLUSION_TAG) for m in pattern.finditer(masked))
+    parts, at = [], 0
+    for start, end in cuts:
+        if end > at:
+            parts.append(raw[at:max(at, start)])
+            at = end
+    return "".join(parts) + raw[at:]
+
+
 def _redirect_pattern(language: str) -> "re.Pattern":
     """The redirect line of a wiki in `language`: the English word, and the language's own."""
     words = _REDIRECT_WORDS.get(language, ())
@@ -654,6 +678,7 @@ def clean_section(raw: str, names: Namespaces = ENGLISH, blocks: Optional["Block
 
 def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
     """Parse and clean a section, or a block of one (`first`: the block that holds its heading)."""
+    raw = _as_shown(raw)
     if names.converter and "-{" in raw:
         raw = _unconvert(raw)
     redirect = names.redirect.match(raw) if first else None
