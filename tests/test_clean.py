@@ -502,10 +502,13 @@ def test_language_converter_markup_shows_what_mediawiki_shows(text, sentences):
     ("ይህ የመጀመሪያው ነው። ይህ ሁለተኛው ነው።", ["ይህ የመጀመሪያው ነው።", "ይህ ሁለተኛው ነው።"]),  # Ethiopic
     ("First one. Second one.", ["First one.", "Second one."]),
     ("अंत।", ["अंत।"]),
+    ("Αυτή είναι η δεύτερη; Ναι, είναι.", ["Αυτή είναι η δεύτερη;", "Ναι, είναι."]),  # Greek question mark
+    ("Ήταν α; β και γ μαζί.", ["Ήταν α; β και γ μαζί."]),  # a semicolon before a small letter: no end
+    ("The angle θ; then x.", ["The angle θ; then x."]),
 ])
 def test_sentences_end_at_the_full_stops_of_other_scripts(paragraph, sentences):
-    """blingfire ends no sentence at the danda or the Armenian, Ethiopic, Myanmar, Khmer and Tibetan full
-    stops: a paragraph of Hindi was one sentence."""
+    """blingfire ends no sentence at the danda, the Armenian, Ethiopic, Myanmar, Khmer and Tibetan full stops
+    or the Greek question mark: a paragraph of Hindi was one sentence."""
     from revmine.pipeline.clean import split_sentences
 
     assert [paragraph[a:b] for a, b in split_sentences(paragraph)] == sentences

@@ -958,8 +958,10 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
 
 # Full stops of scripts that blingfire does not end a sentence at: the Devanagari and Bengali danda (hiwiki,
 # bnwiki, mrwiki, newiki), the Armenian, Ethiopic, Myanmar, Khmer and Tibetan full stops. A paragraph of
-# Hindi was one sentence. A stop followed by a space and more text ends a sentence.
-_OTHER_STOPS = re.compile(r"[\u0964\u0965\u0589\u1362\u104b\u17d4\u0f0d]+(?=\s+\S)")
+# Hindi was one sentence. A stop followed by a space and more text ends a sentence. So does Greek's question
+# mark, written as ";" (or U+037E), between a Greek word and a capital Greek letter.
+_OTHER_STOPS = re.compile(r"(?:[\u0964\u0965\u0589\u1362\u104b\u17d4\u0f0d]+|\u037e)(?=\s+\S)"
+                          r"|(?<=[\u0370-\u03ff\u1f00-\u1fff]);(?=\s+[\u0391-\u03a9\u0386\u0388-\u038f])")
 
 
 def _split_at_other_stops(paragraph: str, start: int, end: int) -> list[tuple[int, int]]:
