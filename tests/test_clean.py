@@ -397,6 +397,7 @@ _CONVERTER_MARKUP = _MARKUP + ["-{", "}-", "-{zh-hans:", "; zh-hant:", "H|", "R|
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from(_CONVERTER_MARKUP), max_size=40))
 @example(["-{zh-hans:", "\n\n", "; zh-hant:", "}-"])  # converter markup across a blank line stays one block
+@example(["}}", "-{zh-hans:", "\n\n", "}-"])  # the "}-" of "}}-{" closes nothing (counting them said it did)
 def test_language_converter_markup_cleans_the_same_block_by_block(parts):
     """On a wiki that reads `-{…}-`, cleaning block by block still equals cleaning the whole section."""
     from revmine.pipeline.clean import BlockCache, Namespaces, WikitextError

@@ -226,6 +226,42 @@ def test_a_wikis_own_category_name_makes_a_category_not_a_link_and_text(tmp_path
         ("wikilink", "Categoria:Islam")]
 
 
+_WIKTIONARY = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="en">
+<siteinfo><sitename>Wiktionary</sitename><dbname>{dbname}</dbname><case>{case}</case>
+<namespaces><namespace key="0" case="{case}" /><namespace key="14" case="{case}">Category</namespace></namespaces>
+</siteinfo><page><title>apple</title><ns>0</ns><id>7</id>
+<revision><id>1</id><timestamp>2005-01-01T00:00:00Z</timestamp><contributor><username>A</username><id>1</id></contributor>
+<text xml:space="preserve">An [[apple]] is a fruit. {{{{en-noun}}}}</text></revision>
+<revision><id>2</id><parentid>1</parentid><timestamp>2005-01-02T00:00:00Z</timestamp><contributor><username>B</username>
+<id>2</id></contributor><text xml:space="preserve">An [[Apple]] is a fruit. {{{{En-noun}}}}</text></revision>
+</page></mediawiki>"""
+
+
+@pytest.mark.parametrize("dbname, case, changed", [
+    ("enwiktionary", "case-sensitive", True),  # siteinfo says so
+    ("xxwiki", "case-sensitive", True),  # any wiki whose siteinfo says so
+    ("frwiktionary", "", True),  # every Wiktionary is case-sensitive, siteinfo or not
+    ("enwiki", "first-letter", False),  # [[apple]] and [[Apple]] are one page
+])
+def test_a_case_sensitive_wiki_keeps_the_first_letter_of_titles(tmp_path, dbname, case, changed):
+    """On a Wiktionary [[apple]] and [[Apple]] are two entries, and {{en-noun}} and {{En-noun}} two
+    templates: a change between them was no change, since every title's first letter was capitalised."""
+    from revmine.pipeline.align import ClassicalAligner
+    from revmine.pipeline.diff import DiffEngine
+    from revmine.pipeline.pair import pair_revisions
+    from revmine.pipeline.read import read_dump
+    from revmine.schemas import NodeChange, RevisionPair
+
+    path = tmp_path / "dump.xml"
+    path.write_text(_WIKTIONARY.format(dbname=dbname, case=case), encoding="utf-8")
+    (pair,) = [r for r in pair_revisions(read_dump(str(path))) if isinstance(r, RevisionPair) and r.skip_reason is None]
+    got = [(r.node_type, r.action, r.key, r.old_key) for r in DiffEngine(ClassicalAligner()).diff(pair)
+           if isinstance(r, NodeChange)]
+    # on a first-letter wiki the link is the same page, its text changed; the template is the same template
+    assert got == ([("wikilink", "changed", "Apple", "apple"), ("template", "changed", "En-noun", "en-noun")]
+                   if changed else [("wikilink", "changed", "Apple", None), ("template", "changed", "En-noun", None)])
+
+
 def test_a_redirect_target_is_its_own_node():
     assert changes("Some text about [[Foo]].\n", "#REDIRECT [[Accessible_computing#History]]\n{{R from move}}\n") == [
         ("redirect", "added", "Accessible computing"), ("template", "added", "R from move"),

@@ -26,7 +26,7 @@ from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HT
                                     Wikilink)
 
 from revmine.pipeline.wikiparse import MarkupTooCostly, check_cost, parse
-from revmine.schemas.names import wiki_base
+from revmine.schemas.names import CASE_SENSITIVE, wiki_base
 
 # Tags whose content is not prose. (ref is handled separately: it is also a node we track.)
 _DROP_TAGS = frozenset({"math", "chem", "ce", "gallery", "timeline", "imagemap", "score", "syntaxhighlight", "source",
@@ -131,6 +131,16 @@ def _unconvert(raw: str) -> str:
     return raw
 
 
+def _converter_left_open(s: str) -> bool:
+    """Whether `s` holds a `-{` that no `}-` closes, matched as `_unconvert` matches them (counting the two
+    would take the `}-` of `}}-{` for a closer)."""
+    for _ in range(8):
+        s, n = _CONVERTED.subn("", s)
+        if not n:
+            break
+    return "-{" in s
+
+
 _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.I)
 # Prefixes with the shape of a language code that are no Wikipedia language: shortcuts (WP:, WT: for the
 # project namespaces, MOS: and CAT: pseudo-namespaces) and interwikis (mw:, wmf:, rfc:, irc:). MediaWiki
@@ -217,6 +227,12 @@ class Namespaces:
     category: frozenset = _CATEGORY_PREFIXES
     redirect: "re.Pattern" = _REDIRECT
     converter: bool = False  # whether the wiki reads language-converter markup (-{…}-)
+    first_letter: bool = True  # whether titles compare with their first letter capitalised (not on Wiktionary)
+
+    def title(self, title: str) -> str:
+        """A page title as the wiki compares titles: spaces for underscores and, but on a case-sensitive wiki
+        (every Wiktionary: [[apple]] and [[Apple]] are two entries), the first letter capitalised."""
+        return _norm_title(title) if self.first_letter else " ".join(title.replace("_", " ").split())
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -235,8 +251,9 @@ class Namespaces:
             if side is not None:
                 side.update(n.lower() for n in (local, *info.get("aliases", ())))
         language = wiki_base(wiki)
+        case_sensitive = CASE_SENSITIVE in (names or ()) or wiki.endswith("wiktionary")
         got = Namespaces(frozenset(media), frozenset(category), _redirect_pattern(language),
-                         language in _CONVERTER_LANGUAGES)
+                         language in _CONVERTER_LANGUAGES, not case_sensitive)
         return ENGLISH if got == ENGLISH else got
 
 
@@ -556,7 +573,7 @@ class _Renderer:
             elif isinstance(node, Wikilink):
                 self._wikilink(node, out, track)
             elif isinstance(node, Template):
-                name = _norm_title(str(node.name).strip())
+                name = self.names.title(str(node.name).strip())
                 if track:
                     self._add("template", name, str(node),
                               tuple((str(p.name).strip(), _digest(str(p.value))) for p in node.params))
@@ -599,17 +616,17 @@ class _Renderer:
             return
         if prefix in self.names.category and not target.startswith(":"):
             if track:
-                self._add("category", _norm_title(target.split(":", 1)[1].split("|")[0]), str(node.text or ""))
+                self._add("category", self.names.title(target.split(":", 1)[1].split("|")[0]), str(node.text or ""))
             return
         if _INTERWIKI.match(target) and not target.startswith(":") and " " not in prefix \
                 and prefix not in _NOT_LANGUAGES:
             if track:  # an interlanguage link: a node of the page, but not part of its text
                 lang, title = target.split(":", 1)
-                self._add("interlanguage", f"{lang.strip().lower()}:{_norm_title(title)}", "")
+                self._add("interlanguage", f"{lang.strip().lower()}:{self.names.title(title)}", "")
             return
         label = self.text_of(node.text) if node.text is not None else target.lstrip(":").split("#")[0]
         if track:
-            self._add("wikilink", _norm_title(target.split("#")[0].lstrip(":")) or target, label)
+            self._add("wikilink", self.names.title(target.split("#")[0].lstrip(":")) or target, label)
         out.append(label)
 
     def _tag(self, node: Tag, out: list[str], track: bool) -> None:
@@ -695,7 +712,7 @@ def _clean_block(raw: str, names: Namespaces, first: bool) -> CleanSection:
     headings = code.filter_headings(recursive=False)
     r = _Renderer(names)
     if redirect:
-        r._add("redirect", _norm_title(redirect.group(1)), redirect.group(0).strip())
+        r._add("redirect", names.title(redirect.group(1)), redirect.group(0).strip())
     # the section's title is its heading only where the heading leads it ("=" on a line of its own and then
     # a heading is a line of text and a heading)
     lead = next((n for n in code.nodes if not isinstance(n, Text) or n.value.strip()), None) if first else None
@@ -764,7 +781,7 @@ def _block_balanced(s: str) -> bool:
     s = _mask_opaque(s) if "<" in s else s
     if not (_balanced(s) and s.count("[[") <= s.count("]]") and _closed_in_order(s)):
         return False
-    if "-{" in s and s.count("-{") > s.count("}-"):
+    if "-{" in s and _converter_left_open(s):
         return False
     if "<" not in s:
         return True

@@ -25,7 +25,7 @@ from revmine.pipeline.encoding import (MAX_TAG, REVISION_START, REVISION_START_T
 from revmine.pipeline.fields import (clip_bytes, input_key, out_of_range, parse_timestamp, sha1_base36,
                                      to_int, wiki_from_base_url, wiki_from_file_name)
 from revmine.schemas import Quarantine, Revision, SourceStats
-from revmine.schemas.names import ID_RANGE, NS_RANGE, is_wiki_name
+from revmine.schemas.names import CASE_SENSITIVE, ID_RANGE, NS_RANGE, is_wiki_name
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ _STAGE = "read"
 
 # Capture text of these elements; everything else is structure we don't need.
 _CAPTURE = frozenset({"title", "ns", "id", "parentid", "timestamp", "username", "ip", "comment", "text",
-                      "sha1", "model", "format", "dbname", "base", "namespace"})
+                      "sha1", "model", "format", "dbname", "base", "namespace", "case"})
 # Characters kept of a field with no MediaWiki limit of its own (ids, timestamps, sha1, model names):
 # far above any legal value, and low enough that a hostile input can't grow one field without bound.
 _OTHER_FIELD_CHARS = 1024
@@ -96,6 +96,7 @@ class DumpReader:
         self.base: Optional[str] = None
         self.schema_version: Optional[str] = None
         self.namespaces: dict[str, int] = {}
+        self.case_sensitive = False  # siteinfo's <case>: titles compared with their first letter as written
         self._names: Optional[tuple] = None  # the same tuple for every revision of the file
         self.ns_key: Optional[int] = None
         self.is_stub: Optional[bool] = None
@@ -290,6 +291,7 @@ class DumpReader:
         its wiki and namespaces; the previous document's must not carry over to its pages."""
         self.wiki, self.bad_wiki, self.base = self.cfg.wiki, None, None
         self.namespaces, self._names, self.ns_key = {}, None, None
+        self.case_sensitive = False
         self.page = self.rev = None
         self.document_closed = False
 
@@ -473,6 +475,8 @@ class DumpReader:
                 self.namespaces[value.strip().lower()] = self.ns_key or 0
             elif name == "dbname":
                 self._set_wiki(value.strip())
+            elif name == "case" and parent == "siteinfo":
+                self.case_sensitive = value.strip() == "case-sensitive"
             elif name == "base":
                 self.base = value.strip()
         elif name == "revision":
@@ -493,7 +497,8 @@ class DumpReader:
             self.document_closed = True
         elif name == "siteinfo":
             self._resolve_wiki()
-            self._names = tuple(sorted(self.namespaces.items())) or None
+            self._names = tuple(sorted(self.namespaces.items())) + ((CASE_SENSITIVE,) if self.case_sensitive else ()) \
+                or None
 
     # ---- revision assembly --------------------------------------------------------------
     def _set_wiki(self, name: str) -> None:

@@ -25,6 +25,11 @@ PROJECT_SUFFIXES = ("wiki", "wiktionary", "wikibooks", "wikinews", "wikiquote", 
                     "wikivoyage")
 
 
+# In a dump's (namespace name, number) pairs, the entry that says the wiki compares titles case-sensitively
+# (siteinfo `<case>case-sensitive</case>`, as every Wiktionary): no namespace name can hold a "#".
+CASE_SENSITIVE = ("#case-sensitive", 0)
+
+
 def wiki_base(wiki: str) -> str:
     """The database name without its project suffix, with '-' for '_': 'it' for itwiki and itwikivoyage,
     'zh-min-nan' for zh_min_nanwiki, 'commons' for commonswiki; the name itself when it has no suffix."""
