@@ -731,3 +731,31 @@ def test_the_long_sequence_opcodes_rebuild_the_new_side_as_difflib_s_do(a, b):
     assert all(not (x[0] != "equal" and y[0] != "equal") for x, y in zip(ops, ops[1:]))
     assert all(t == {(True, True): "replace", (True, False): "delete", (False, True): "insert"}[(i1 < i2, j1 < j2)]
                for t, i1, i2, j1, j2 in ops if t != "equal")
+
+
+def test_the_english_aligner_aligns_only_english_wikis():
+    """The neural aligner's encoder learned English: an itwiki pair's blocks go to the provenance rule, an
+    enwiki pair's (and arXiv's, and a wiki of no language code's) to the main aligner; None aligns all."""
+    from revmine.pipeline.align import ProvenanceAligner
+
+    class Recording(ClassicalAligner):
+        name = "recording"
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def align(self, old, new):
+            self.seen.append(tuple(old))
+            return super().align(old, new)
+
+    for languages, reads in ((frozenset({"en", "simple"}), {"enwiki", "arxiv", "samplewiki"}),
+                             (None, {"enwiki", "arxiv", "samplewiki", "itwiki"})):
+        main = Recording()
+        engine = DiffEngine(main, languages=languages, other_languages=ProvenanceAligner())
+        for wiki in ("enwiki", "itwiki", "arxiv", "samplewiki"):
+            pair = _pair(f"Intro here. The tower of {wiki} was built in 1850.\n",
+                         f"Intro here. The tower of {wiki} was built in 1852.\n")
+            pair.wiki = wiki
+            assert engine.diff(pair)
+        assert {old[0].split()[3] for old in main.seen} == reads, languages

@@ -143,3 +143,15 @@ def test_encoder_batches_fit_the_device(aligner):
     finally:
         hook.remove()
     assert widths == [64, 64, 2, 2, 1]
+
+
+def test_the_engine_aligns_other_languages_with_the_provenance_rule():
+    """diff.languages (default en, simple): the neural aligner's encoder learned English, so the engine
+    hands other wikis' blocks to the provenance rule; null keeps the neural aligner for every wiki."""
+    from revmine.runner.compose import build_engine
+
+    engine = build_engine(Config())
+    assert engine.aligner.name == "neural-crf" and engine.other_languages.name == "provenance"
+    assert engine._reads("enwiki") and engine._reads("arxiv") and not engine._reads("itwiki")
+    assert build_engine(Config.load(None, **{"diff.languages": None}))._reads("itwiki")
+    assert build_engine(Config.load(None, **{"diff.aligner": "classical"})).other_languages is None

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 from revmine.pipeline.align import Aligned, Aligner, ClassicalAligner, align_blocks
 from revmine.pipeline.clean import LRU, CleanDoc, Namespaces, SectionCache, SentenceList, WikitextError, clean_wikitext
 from revmine.pipeline.extract import edits_between
+from revmine.pipeline.languages import modelled
 from revmine.pipeline.nodediff import node_changes, sequence_opcodes
 from revmine.schemas import Alignment, DiffStats, Edit, RevisionPair, Sentence
 
@@ -33,8 +34,12 @@ class PairKey:
 
 
 class DiffEngine:
-    def __init__(self, aligner: Optional[Aligner] = None, section_cache: int = 4096, doc_cache: int = 4):
+    def __init__(self, aligner: Optional[Aligner] = None, section_cache: int = 4096, doc_cache: int = 4,
+                 languages: Optional[frozenset] = None, other_languages: Optional[Aligner] = None):
+        """`other_languages`: the aligner for wikis outside `languages` (the neural aligner's encoder learned
+        English; the provenance rule reads any language); None: `aligner` for every wiki."""
         self.aligner = aligner or ClassicalAligner()
+        self.languages, self.other_languages = languages, other_languages
         self.sections = SectionCache(section_cache)
         self.docs: OrderedDict[tuple, CleanDoc] = OrderedDict()
         self.doc_cache = doc_cache
@@ -62,16 +67,26 @@ class DiffEngine:
                 plans.append(exc)
         blocks = [(p.old.texts[i1:i2], p.new.texts[j1:j2]) for p in plans if isinstance(p, _Plan)
                   for i1, i2, j1, j2 in p.spans]
-        aligned = iter(self._align(blocks))
+        english = [self._reads(p.key.wiki) for p in plans if isinstance(p, _Plan) for _ in p.spans]
+        aligned = iter(self._align(blocks, english))
         return [p if isinstance(p, WikitextError) else self._finish(p, [next(aligned) for _ in p.spans]) for p in plans]
 
-    def _align(self, blocks: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[list[Aligned]]:
+    def _reads(self, wiki: str) -> bool:
+        """Whether the main aligner aligns `wiki`'s blocks (else `other_languages` does)."""
+        return self.other_languages is None or modelled(wiki, self.languages)
+
+    def _align(self, blocks: Sequence[tuple[Sequence[str], Sequence[str]]],
+               english: Optional[Sequence[bool]] = None) -> list[list[Aligned]]:
         """The aligner's output for each block; blocks aligned lately are looked up, the rest go to the
-        aligner in one call."""
-        keys = [(tuple(o), tuple(n)) for o, n in blocks]
+        aligner in one call (`english[i]` False: block i goes to `other_languages`)."""
+        english = english or [True] * len(blocks)
+        keys = [(tuple(o), tuple(n), e) for (o, n), e in zip(blocks, english)]
         known = {k: self.aligned.data[k] for k in keys if k in self.aligned.data}
         todo = {k: b for k, b in zip(keys, blocks) if k not in known}
-        known.update(zip(todo, align_blocks(self.aligner, list(todo.values()))))
+        for reads, aligner in ((True, self.aligner), (False, self.other_languages)):
+            part = [k for k in todo if k[2] == reads]
+            if part:
+                known.update(zip(part, align_blocks(aligner, [todo[k] for k in part])))
         # The cache keeps its blocks' sentences alive: past MAX_CACHED_BLOCK sentences a block is not kept,
         # so 512 entries hold at most about 80 MB of text.
         return [self.aligned.fetch(k, lambda k=k: known[k])[0] if len(k[0]) + len(k[1]) <= MAX_CACHED_BLOCK

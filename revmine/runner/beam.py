@@ -25,7 +25,8 @@ from revmine.config import Config
 from revmine.pipeline.read import PROGRESS
 from revmine.runner import shelf
 from revmine.runner.compose import PairBatch, StageClock, build_engine, diff_per_pair, read_file, to_diff
-from revmine.runner.label import build_labeler, build_summarizer, languages_of
+from revmine.pipeline.languages import languages_of
+from revmine.runner.label import build_labeler, build_summarizer
 from revmine.schemas import RevisionPair, SourceStats
 from revmine.warehouse.layout import PartitionedWriter
 

@@ -19,14 +19,23 @@ from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump
 from revmine.pipeline.summarize import clean_comment, dataset_row, edisum_candidate, group_diffs
 from revmine.runner import shelf
-from revmine.runner.label import label_edits, languages_of, modelled, shipped_weights, summarize_pairs
+from revmine.pipeline.languages import languages_of, modelled
+from revmine.runner.label import label_edits, shipped_weights, summarize_pairs
 from revmine.schemas import Quarantine, RevisionPair
 
 log = logging.getLogger(__name__)
 
 
 def build_engine(config: Config) -> DiffEngine:
-    return DiffEngine(build_aligner(config), section_cache=config.diff.section_cache)
+    """The diff engine of the config: its aligner, and for the neural one on wikis outside diff.languages
+    the provenance rule (the encoder learned English)."""
+    from revmine.pipeline.align import ProvenanceAligner
+
+    aligner = build_aligner(config)
+    if getattr(aligner, "name", "") != "neural-crf":
+        return DiffEngine(aligner, section_cache=config.diff.section_cache)
+    return DiffEngine(aligner, section_cache=config.diff.section_cache, languages=languages_of(config.diff.languages),
+                      other_languages=ProvenanceAligner())
 
 
 def build_aligner(config: Config):

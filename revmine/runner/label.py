@@ -12,7 +12,6 @@ base model's untuned chatter).
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -20,9 +19,9 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from revmine.config import Config
 from revmine.models.intent_types import WHOLE_SENTENCE, WHOLE_SENTENCE_MODEL, EditInput, coarse
+from revmine.pipeline.languages import languages_of, modelled
 from revmine.runner import shelf
 from revmine.schemas import Alignment, Edit
-from revmine.schemas.names import wiki_base
 
 if TYPE_CHECKING:
     from revmine.models.intent import IntentClassifier
@@ -73,27 +72,6 @@ def edit_input(edit: Edit, alignment: Alignment) -> EditInput:
     span = lambda s, e: ((s, e),) if s is not None and e is not None and e > s else ()  # noqa: E731
     return EditInput(old, new, span(edit.old_char_start, edit.old_char_end),
                      span(edit.new_char_start, edit.new_char_end), edit.type)
-
-
-def languages_of(codes: Optional[Sequence[str]]) -> Optional[frozenset]:
-    return None if codes is None else frozenset(codes)
-
-
-def modelled(wiki: str, languages: Optional[frozenset]) -> bool:
-    """Whether the English models may read `wiki`'s text: it is in `languages` (None: every wiki), or its
-    database name gives no Wikipedia language code (arXiv, commonswiki, a wiki of one's own), which says
-    nothing of its language."""
-    if languages is None:
-        return True
-    code = wiki_base(wiki)
-    return code in languages or code not in _wikipedia_languages()
-
-
-@functools.cache
-def _wikipedia_languages() -> frozenset:
-    from mwconstants.constants.c_languages import WIKIPEDIA_LANGUAGES
-
-    return frozenset(WIKIPEDIA_LANGUAGES)
 
 
 @dataclass
