@@ -1,6 +1,7 @@
 """Bad input never crashes, hangs or silently drops data: it is quarantined with file and position."""
 import bz2
 import gzip
+import lzma
 import re
 from collections import Counter
 
@@ -273,8 +274,9 @@ def test_zip_and_tar_archives_are_read_like_7z(tmp_path, sample_xml):
 
 
 def test_archives_of_compressed_dump_parts_are_read(tmp_path, sample_xml):
-    # A tar bundling a dump's compressed parts (tar itself compresses nothing), and a zip holding one
-    # compressed dump: each part is decompressed as it is read.
+    # A tar bundling a dump's compressed parts (tar itself compresses nothing), a zip holding one compressed
+    # dump, and a 7z of compressed parts (read raw before, or refused when other files lay beside them):
+    # each part is decompressed as it is read.
     import io
     import tarfile
     import zipfile
@@ -291,7 +293,13 @@ def test_archives_of_compressed_dump_parts_are_read(tmp_path, sample_xml):
     single = tmp_path / "dump.zip"
     with zipfile.ZipFile(single, "w") as z:
         z.writestr("dump", bz2.compress(sample_xml.encode()))
-    for path, wikis in ((bundle, {"samplewiki": N_SAMPLE, "otherwiki": N_SAMPLE}), (single, {"samplewiki": N_SAMPLE})):
+    seven = tmp_path / "parts.7z"  # a 7z of compressed parts too (with an xz part, and a side file)
+    with py7zr.SevenZipFile(seven, "w") as z:
+        third = sample_xml.replace("<dbname>samplewiki</dbname>", "<dbname>thirdwiki</dbname>").encode()
+        for name, data in {**parts, "wiki-history3.xml.xz": lzma.compress(third)}.items():
+            z.writestr(data, name)
+    for path, wikis in ((bundle, {"samplewiki": N_SAMPLE, "otherwiki": N_SAMPLE}), (single, {"samplewiki": N_SAMPLE}),
+                        (seven, {"samplewiki": N_SAMPLE, "otherwiki": N_SAMPLE, "thirdwiki": N_SAMPLE})):
         out = read_all(path)
         assert Counter(r.wiki for r in out["revisions"]) == wikis and not out["quarantine"], path.name
         assert_books_balance(out)

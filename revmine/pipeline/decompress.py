@@ -71,6 +71,30 @@ def _member_stream(fh: BinaryIO) -> BinaryIO:
     return fh
 
 
+class _PushDecoder:
+    """Decompresses bytes as they are pushed (7z hands its members over in writes), streams joined one
+    after another included (a multistream .bz2); `for_head` picks the codec from a member's first bytes."""
+
+    def __init__(self, make):
+        self.make, self.d = make, make()
+
+    @classmethod
+    def for_head(cls, head: bytes) -> Optional["_PushDecoder"]:
+        makers = {"gz": lambda: zlib.decompressobj(wbits=31), "bz2": bz2.BZ2Decompressor,
+                  "xz": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ)}
+        name = next((name for magic, name in _MAGIC if head.startswith(magic) and name in makers), None)
+        return cls(makers[name]) if name else None
+
+    def feed(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            out.append(self.d.decompress(data))
+            if not self.d.eof:
+                break
+            data, self.d = self.d.unused_data, self.make()
+        return b"".join(out)
+
+
 def _is_tar(head: bytes) -> bool:
     at, magic = _TAR_MAGIC
     return head[at:at + len(magic)] == magic
@@ -135,13 +159,26 @@ def _stream_7z(path: str, put, position: Optional[Position] = None) -> None:
     from py7zr.io import Py7zIO, WriterFactory
 
     class _QueueWriter(Py7zIO):
+        """One member's bytes into the queue, decompressed when the member is a gz, bz2 or xz stream."""
+
         def __init__(self):
-            self.n = 0
+            self.n, self.head, self.decoder, self.sniffed = 0, b"", None, False
 
         def write(self, s):
-            put(bytes(s))
-            self.n += len(s)
+            data, self.n = bytes(s), self.n + len(s)
+            if not self.sniffed:  # the codec shows in the first 6 bytes
+                self.head += data
+                if len(self.head) < 6:
+                    return len(s)
+                data, self.head, self.sniffed = self.head, b"", True
+                self.decoder = _PushDecoder.for_head(data)
+            put(self.decoder.feed(data) if self.decoder else data)
             return len(s)
+
+        def close(self):  # a member shorter than its sniff: as it is
+            if self.head:
+                put(self.head)
+                self.head = b""
 
         def read(self, size=None):
             return b""
@@ -162,7 +199,7 @@ def _stream_7z(path: str, put, position: Optional[Position] = None) -> None:
     with open_raw(path) as raw, py7zr.SevenZipFile(raw, mode="r") as archive:
         if position is not None:
             position.attach(raw)
-        archive.extract(targets=dump_members(archive.getnames()), factory=_Factory())
+        archive.extract(targets=dump_members(archive.getnames(), _COMPRESSED_DUMP_NAMES), factory=_Factory())
 
 
 def _open_decompressed(path: str, compression: str, position: Optional[Position] = None) -> BinaryIO:
