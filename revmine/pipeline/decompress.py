@@ -28,6 +28,14 @@ _MAGIC = [
     (b"PK\x03\x04", "zip"),
     (b"(\xb5/\xfd", "zstd"),
 ]
+_STREAM_CODECS = ("gz", "bz2", "xz")  # what an archive member may itself be compressed with
+
+
+def _codec_of(head: bytes) -> Optional[str]:
+    """The container whose magic number `head` starts with (`_MAGIC`), or None."""
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
 # Containers recognised only to say so: reading them needs a codec the standard library lacks.
 UNREAD = {"zstd": "Zstandard-compressed input is not read; decompress it first (zstd -d FILE)"}
 _TAR_MAGIC = (257, b"ustar")  # POSIX and GNU tar headers
@@ -63,12 +71,11 @@ def dump_members(names: list[str], suffixes: tuple = _DUMP_NAMES) -> list[str]:
 
 def _member_stream(fh: BinaryIO) -> BinaryIO:
     """An archive member's bytes, decompressed when the member is itself a gz, bz2 or xz stream."""
-    head = fh.peek(6)[:6] if hasattr(fh, "peek") else b""
-    for magic, name in _MAGIC:
-        if head.startswith(magic) and name in ("gz", "bz2", "xz"):
-            return {"gz": lambda: gzip.GzipFile(fileobj=fh), "bz2": lambda: bz2.BZ2File(fh),
-                    "xz": lambda: lzma.LZMAFile(fh, format=lzma.FORMAT_XZ)}[name]()
-    return fh
+    name = _codec_of(fh.peek(6)[:6] if hasattr(fh, "peek") else b"")
+    if name not in _STREAM_CODECS:
+        return fh
+    return {"gz": lambda: gzip.GzipFile(fileobj=fh), "bz2": lambda: bz2.BZ2File(fh),
+            "xz": lambda: lzma.LZMAFile(fh, format=lzma.FORMAT_XZ)}[name]()
 
 
 class _PushDecoder:
@@ -80,10 +87,11 @@ class _PushDecoder:
 
     @classmethod
     def for_head(cls, head: bytes) -> Optional["_PushDecoder"]:
-        makers = {"gz": lambda: zlib.decompressobj(wbits=31), "bz2": bz2.BZ2Decompressor,
-                  "xz": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ)}
-        name = next((name for magic, name in _MAGIC if head.startswith(magic) and name in makers), None)
-        return cls(makers[name]) if name else None
+        name = _codec_of(head)
+        if name not in _STREAM_CODECS:
+            return None
+        return cls({"gz": lambda: zlib.decompressobj(wbits=31), "bz2": bz2.BZ2Decompressor,
+                    "xz": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ)}[name])
 
     def feed(self, data: bytes) -> bytes:
         out = []
@@ -145,9 +153,9 @@ def sniff_compression(path: str) -> str:
         head = fh.read(512)
     if _is_tar(head):
         return "tar"
-    for magic, name in _MAGIC:
-        if head.startswith(magic):
-            return name
+    name = _codec_of(head)
+    if name is not None:
+        return name
     # .lzma ("alone" format) has no magic number; its first byte is the properties byte.
     if path.endswith(".lzma") or (len(head) >= 5 and head[0] == 0x5D and head[1:3] == b"\x00\x00"):
         return "lzma"
