@@ -117,13 +117,13 @@ def _converted(body: str) -> str:
     return first[m.end():].strip() if m else rules  # the first variant's text, or plain text as written
 
 
-def _unconvert(raw: str) -> str:
-    """`raw` with its language-converter markup replaced by what MediaWiki shows; untouched inside <nowiki>,
-    <pre> and the parser's other plain-text tags."""
+def _unconvert(raw: str, shown=_converted) -> str:
+    """`raw` with its language-converter markup replaced by what MediaWiki shows (`shown` of each markup's
+    body); untouched inside <nowiki>, <pre> and the parser's other plain-text tags."""
     for _ in range(8):  # nested markup unwinds one level a pass
         masked, parts, at = _mask_opaque(raw), [], 0
         for m in _CONVERTED.finditer(masked):
-            parts += [raw[at:m.start()], _converted(raw[m.start(1):m.end(1)])]
+            parts += [raw[at:m.start()], shown(raw[m.start(1):m.end(1)])]
             at = m.end()
         if not parts:
             return raw
@@ -132,13 +132,9 @@ def _unconvert(raw: str) -> str:
 
 
 def _converter_left_open(s: str) -> bool:
-    """Whether `s` holds a `-{` that no `}-` closes, matched as `_unconvert` matches them (counting the two
-    would take the `}-` of `}}-{` for a closer)."""
-    for _ in range(8):
-        s, n = _CONVERTED.subn("", s)
-        if not n:
-            break
-    return "-{" in s
+    """Whether `s` holds a `-{` that no `}-` closes, as `_unconvert` matches them (counting the two would take
+    the `}-` of `}}-{` for a closer)."""
+    return "-{" in _unconvert(s, lambda body: "")
 
 
 _INTERWIKI = re.compile(r"^:?\s*([a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple)\s*:", re.I)
@@ -232,7 +228,7 @@ class Namespaces:
     def title(self, title: str) -> str:
         """A page title as the wiki compares titles: spaces for underscores and, but on a case-sensitive wiki
         (every Wiktionary: [[apple]] and [[Apple]] are two entries), the first letter capitalised."""
-        return _norm_title(title) if self.first_letter else " ".join(title.replace("_", " ").split())
+        return _norm_title(title, self.first_letter)
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -451,7 +447,11 @@ def _balanced(s: str) -> bool:
     closed is text to the parser, so a heading after it still starts a section. Closers inside the parser's
     plain-text tags (`<nowiki>}}</nowiki>`) close nothing, and neither does a closer before its opener (a
     stray `}}` does not close the template after it): counts alone are only the quick refusal."""
-    s = _mask_opaque(s)
+    return _balanced_masked(_mask_opaque(s))
+
+
+def _balanced_masked(s: str) -> bool:
+    """`_balanced` of a text whose plain-text tags are blanked already."""
     if _unclosed_kinds(s):
         return False
     depth = _nest(s)
@@ -518,9 +518,10 @@ def _joined(text: str) -> str:
     return _DROPPED_SPACE.sub(" ", text).replace(_DROPPED, "") if _DROPPED in text else text
 
 
-def _norm_title(title: str) -> str:
+def _norm_title(title: str, first_letter: bool = True) -> str:
+    """Spaces for underscores, and (`first_letter`) the first letter capitalised, as MediaWiki compares titles."""
     t = " ".join(title.replace("_", " ").split())
-    return t[:1].upper() + t[1:] if t else t
+    return t[:1].upper() + t[1:] if t and first_letter else t
 
 
 def _short(s: str) -> str:
@@ -779,7 +780,7 @@ def _block_balanced(s: str) -> bool:
     unclosed `<p>` or `{{` keeps the rest of the section in one block, which is only slower. Language-converter
     markup (`-{…}-`) is kept whole too, on every wiki, since blocks are cut before the wiki is known."""
     s = _mask_opaque(s) if "<" in s else s
-    if not (_balanced(s) and s.count("[[") <= s.count("]]") and _closed_in_order(s)):
+    if not (_balanced_masked(s) and s.count("[[") <= s.count("]]") and _closed_in_order(s)):
         return False
     if "-{" in s and _converter_left_open(s):
         return False
