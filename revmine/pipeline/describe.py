@@ -71,11 +71,12 @@ def describe(d: PairDiff) -> Optional[str]:
     return None
 
 
-def route(pair, d: PairDiff, model: bool) -> Optional[tuple]:
+def route(pair, d: PairDiff, model: bool, unsummarised: str = "content_edit_unsummarised") -> Optional[tuple]:
     """(summary, path, skip reason) for a pair the model need not see, or None: it goes to the model.
 
     The describer writes what the structure determines; reverted and bot edits never reach the model
-    (the describer's plain content summary); without a model, content edits are marked unsummarised."""
+    (the describer's plain content summary); without a model, content edits get `unsummarised` as their
+    skip reason."""
     reason = pair_skip_reason(pair)
     if reason:
         return None, None, reason
@@ -84,7 +85,7 @@ def route(pair, d: PairDiff, model: bool) -> Optional[tuple]:
         return text, "describer", None
     if pair.is_reverted or pair.is_bot or not _needs_model(d):
         return describe_content(d), "describer", None
-    return None if model else (None, None, "content_edit_unsummarised")
+    return None if model else (None, None, unsummarised)
 
 
 def _needs_model(d: PairDiff) -> bool:

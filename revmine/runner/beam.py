@@ -104,6 +104,7 @@ class DiffBatchFn(beam.DoFn):
             self.engine = build_engine(self.config)
             self.labeler = build_labeler(self.config)
             self.summarizer = build_summarizer(self.config)
+        self.summary_languages = languages_of(self.config.summarize.languages)
 
     def teardown(self):
         shelf.give_back(self.borrowed)
@@ -118,7 +119,7 @@ class DiffBatchFn(beam.DoFn):
         before = {stage: got[1] for stage, got in self.clock.stages.items()}
         for (key, pair), records in zip(batch, diff_per_pair(self.engine, pairs, self.labeler, self.summarizer,
                                                                   self.config.summarize.batch_size, self.clock,
-                                                                  languages_of(self.config.summarize.languages))):
+                                                                  self.summary_languages)):
             writer = self.writers.get(key)
             if writer is None:
                 bundle = hashlib.sha1(pair.pair_id.encode()).hexdigest()[:8]

@@ -169,13 +169,10 @@ def summarize_pairs(summarizer, pairs: Sequence, records: Sequence, batch_size: 
     diffs = group_diffs(records, pairs)
     written: dict[str, tuple] = {}  # pair_id -> (summary, path, skip reason)
     todo = []
+    has_model = summarizer.generate is not None
+    unsummarised = "other_language" if has_model else "content_edit_unsummarised"  # why the model wrote nothing
     for p in pairs:
-        if summarizer.generate is not None and not modelled(p.wiki, languages):
-            decided = route(p, diffs[p.pair_id], model=False)
-            if decided[2] == "content_edit_unsummarised":
-                decided = (None, None, "other_language")
-        else:
-            decided = route(p, diffs[p.pair_id], model=summarizer.generate is not None)
+        decided = route(p, diffs[p.pair_id], model=has_model and modelled(p.wiki, languages), unsummarised=unsummarised)
         if decided is None:
             todo.append((p, diffs[p.pair_id]))
         else:
