@@ -159,13 +159,11 @@ def child(path: str, pairs_max: int, big: bool, rows_path: str | None, n_rows: i
     if hasattr(getattr(engine, "aligner", None), "clear_caches"):
         engine.aligner.clear_caches()
     summary_batch = 64 if big else config.summarize.batch_size
-    clock, batch, summaries = StageClock(), PairBatch(config), 0
+    clock, batch = StageClock(), PairBatch(config)
     started = time.perf_counter()
     for pair in pairs:
         if batch.add(pair, pair):
-            out = diff_per_pair(engine, batch.take(), labeler, summarizer, summary_batch=summary_batch,
-                                clock=clock)
-            summaries += sum(1 for records in out for r in records if type(r).__name__ == "Summary")
+            diff_per_pair(engine, batch.take(), labeler, summarizer, summary_batch=summary_batch, clock=clock)
     if batch.items:
         diff_per_pair(engine, batch.take(), labeler, summarizer, summary_batch=summary_batch, clock=clock)
     wall = time.perf_counter() - started
