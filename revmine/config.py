@@ -26,6 +26,11 @@ Seconds = Annotated[StrictFloat, Field(ge=0)]
 Share = Annotated[StrictFloat, Field(ge=0, le=1)]
 
 
+def _english_wikis() -> list[str]:
+    """The default of diff/label/summarize.languages: the wikis the English models may read."""
+    return ["en", "simple"]
+
+
 class ConfigError(ValueError):
     """A configuration file (or override) that does not validate; the message is one line per problem."""
 
@@ -96,7 +101,7 @@ class DiffConfig:
     # The neural aligner's encoder learned English: wikis whose database name gives another language are
     # aligned by the provenance rule alone, as label.languages (on IteraTeR the CRF adds nothing to the rule's
     # links: 0.968 / 0.950 either way). null: the neural aligner on every wiki.
-    languages: Optional[list[LanguageCode]] = field(default_factory=lambda: ["en", "simple"])
+    languages: Optional[list[LanguageCode]] = field(default_factory=_english_wikis)
 
 
 @dataclass
@@ -114,7 +119,7 @@ class LabelConfig:
     # The models learned English: wikis whose database name gives another language (itwiki, dewikivoyage)
     # get the whole-sentence rule's labels only, their other edits none. Wikis of no language code
     # (commonswiki, a wiki of your own) and arXiv are labelled. null: every wiki.
-    languages: Optional[list[LanguageCode]] = field(default_factory=lambda: ["en", "simple"])
+    languages: Optional[list[LanguageCode]] = field(default_factory=_english_wikis)
 
 
 @dataclass
@@ -125,7 +130,7 @@ class SummarizeConfig:
     batch_size: Count = 16  # pairs per generate() call
     # As label.languages: on wikis in other languages the describer writes what the structure determines,
     # and content edits get skip_reason 'other_language' (the model learned English summaries of English).
-    languages: Optional[list[LanguageCode]] = field(default_factory=lambda: ["en", "simple"])
+    languages: Optional[list[LanguageCode]] = field(default_factory=_english_wikis)
 
 
 @dataclass
