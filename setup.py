@@ -51,7 +51,9 @@ setup(
         # mwxml is the differential oracle for the reader; hypothesis fuzzes what no fixture covers.
         # mwedittypes is the differential oracle for node changes (tests/test_nodediff.py, benchmarks/node_diff.py).
         # apache-beam[dask] brings dask and distributed for the DaskRunner test on a LocalCluster.
+        # uniseg (Unicode's sentence boundaries, UAX #29) is the oracle for the sentence splitter's additions.
         "dev": ["pytest>=8", "psutil>=5.9", "mwxml>=0.3.3", "mwedittypes>=3.1", "datasets>=2.14", "hypothesis>=6.100",
+                "uniseg>=0.10",
                 "apache-beam[dask]==2.77.0",
                 "import-linter>=2.0"],  # the one-way layers of .importlinter, checked by tests/test_architecture.py
     },

@@ -515,6 +515,62 @@ def test_sentences_end_at_the_full_stops_of_other_scripts(paragraph, sentences):
     assert [paragraph[a:b] for a, b in split_sentences(paragraph)] == sentences
 
 
+@pytest.mark.parametrize("paragraph, sentences", [
+    ("他说：“我来了。”然后他走了。", ["他说：“我来了。”", "然后他走了。"]),  # the closing quote with its stop
+    ("这是第一句（注释。）这是第二句。", ["这是第一句（注释。）", "这是第二句。"]),
+    ("彼は「行きます。」と言った。次の文です。", ["彼は「行きます。」", "と言った。", "次の文です。"]),  # as UAX #29
+    ("Il a dit : « Je viens. » Puis il est parti.", ["Il a dit : « Je viens. »", "Puis il est parti."]),
+    ("我来了。“你好”他说。", ["我来了。", "“你好”他说。"]),  # an opener after a stop opens the next sentence
+    ("ᱱᱚᱶᱟ ᱯᱟᱹᱦᱤᱞ ᱠᱟᱱᱟ᱾ ᱱᱚᱶᱟ ᱫᱚᱥᱟᱨ ᱠᱟᱱᱟ᱾", ["ᱱᱚᱶᱟ ᱯᱟᱹᱦᱤᱞ ᱠᱟᱱᱟ᱾", "ᱱᱚᱶᱟ ᱫᱚᱥᱟᱨ ᱠᱟᱱᱟ᱾"]),  # Ol Chiki (satwiki)
+    ("ꦲꦶꦏꦸ꧉ ꦲꦶꦏꦸ꧉", ["ꦲꦶꦏꦸ꧉", "ꦲꦶꦏꦸ꧉"]),  # Javanese pada lungsi
+    ("ဤသည် ပထမ၊ စာကြောင်း ဖြစ်သည်။ ဒုတိယ ဖြစ်သည်။", ["ဤသည် ပထမ၊ စာကြောင်း ဖြစ်သည်။", "ဒုတိယ ဖြစ်သည်။"]),  # ၊ is a comma
+    ('He said "Go home." Then he left.', ['He said "Go home."', "Then he left."]),
+])
+def test_a_sentence_keeps_the_closers_after_its_stop(paragraph, sentences):
+    """blingfire split "他说：“我来了。”然后他走了。" before the closing quote and "« Je viens. » Puis" before the
+    guillemet, so the next sentence began with the quote of the one before; and it ends no sentence at most
+    of Unicode's sentence terminals (Ol Chiki, Javanese, Mongolian, …)."""
+    from revmine.pipeline.clean import split_sentences
+
+    assert [paragraph[a:b] for a, b in split_sentences(paragraph)] == sentences
+
+
+_HAN = "北京是中国的首都上海最大城市你知道吗东京日本大阪"
+_STOPS_OF_OTHER_SCRIPTS = "।॥։።፧။។᱾᠃꧉߹"
+
+
+@st.composite
+def _quoted_sentences(draw):
+    """Han sentences, some ending in a quoted or bracketed clause with the stop inside the closer; or words
+    of any letters ended by the sentence terminals of other scripts."""
+    if draw(st.booleans()):
+        out = []
+        for _ in range(draw(st.integers(1, 6))):
+            body, stop = draw(st.text(_HAN, min_size=1, max_size=6)), draw(st.sampled_from("。！？"))
+            if draw(st.booleans()):
+                opener, closer = draw(st.sampled_from(["“”", "「」", "『』", "（）", "《》"]))
+                body += "：" + opener + draw(st.text(_HAN, min_size=1, max_size=6)) + stop + closer
+            else:
+                body += stop
+            out.append(body)
+        return "".join(out)
+    words = st.text("abcdefghij", min_size=1, max_size=5)
+    return " ".join(" ".join(draw(st.lists(words, min_size=1, max_size=4))) + draw(st.sampled_from(_STOPS_OF_OTHER_SCRIPTS))
+                    for _ in range(draw(st.integers(1, 5))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_quoted_sentences())
+def test_sentences_of_quotes_and_other_scripts_end_where_uax29_ends_them(text):
+    """Differential against uniseg's Unicode sentence boundaries (UAX #29): wherever its rules apply as
+    written (a stop, its closers, then a new sentence), the sentences are the same."""
+    from uniseg.sentencebreak import sentences as uax29
+
+    from revmine.pipeline.clean import split_sentences
+
+    assert [text[a:b] for a, b in split_sentences(text)] == [s.strip() for s in uax29(text)]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["-{", "}-", "a", "b ", "|", ";", " zh-hans:", "zh-hant:", "R|", "T|", "H|", "=>",
                                  "-", "{", "}", "<nowiki>", "</nowiki>", "\n"]), max_size=30))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, NamedTuple, Optional
 
 import blingfire
+import regex
 from mwparserfromhell.definitions import PARSER_BLACKLIST
 from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text,
                                     Wikilink)
@@ -961,7 +962,7 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
     """
     if not paragraph:
         return []
-    out, pos = [], 0
+    out, pos, ascii_only = [], 0, paragraph.isascii()  # no other stop is ASCII
     for sent in blingfire.text_to_sentences(paragraph).split("\n"):
         if not sent:
             continue
@@ -969,17 +970,26 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
         if at < 0:  # blingfire normalised something: fall back to its exact offsets
             return [(int(a), int(b)) for a, b in blingfire.text_to_sentences_and_offsets(paragraph)[1]] or \
                 [(0, len(paragraph))]
-        out.extend(_split_at_other_stops(paragraph, at, at + len(sent)))
+        if ascii_only:
+            out.append((at, at + len(sent)))
+        else:
+            out.extend(_split_at_other_stops(paragraph, at, at + len(sent)))
         pos = at + len(sent)
+    if len(out) > 1 and any(paragraph[a] in _QUOTE_CLOSERS for a, _ in out[1:]):
+        return _closers_to_previous(paragraph, out)
     return out or [(0, len(paragraph))]
 
 
-# Full stops of scripts that blingfire does not end a sentence at: the Devanagari and Bengali danda (hiwiki,
-# bnwiki, mrwiki, newiki), the Armenian, Ethiopic, Myanmar, Khmer and Tibetan full stops. A paragraph of
-# Hindi was one sentence. A stop followed by a space and more text ends a sentence. So does Greek's question
-# mark, written as ";" (or U+037E), between a Greek word and a capital Greek letter.
-_OTHER_STOPS = re.compile(r"(?:[\u0964\u0965\u0589\u1362\u104b\u17d4\u0f0d]+|\u037e)(?=\s+\S)"
-                          r"|(?<=[\u0370-\u03ff\u1f00-\u1fff]);(?=\s+[\u0391-\u03a9\u0386\u0388-\u038f])")
+# Sentence ends that blingfire does not make: every Sentence_Terminal character of Unicode (UAX #29's
+# STerm: the Devanagari and Bengali danda, the Armenian, Ethiopic, Myanmar, Khmer, Ol Chiki, Mongolian and
+# Javanese full stops, …) but the 16 blingfire ends sentences at (so its abbreviation rules for "." stand)
+# and the Myanmar comma U+104A; also the Tibetan shad. A paragraph of Hindi was one sentence. A stop
+# followed by a space and more text ends a sentence. So does Greek's question mark, written as ";" (or
+# U+037E), between a Greek word and a capital Greek letter.
+_BLINGFIRE_STOPS = "!.?\u061f\u06d4\u2024\u203c\u203d\u2048\u2049\u3002\ufe52\uff01\uff0e\uff1f\uff61"
+_OTHER_STOPS = regex.compile(r"(?V1)(?:[[\p{STerm}\u0f0d]--[%s\u104a]]+|\u037e)(?=\s+\S)"
+                             r"|(?<=[\u0370-\u03ff\u1f00-\u1fff]);(?=\s+[\u0391-\u03a9\u0386\u0388-\u038f])"
+                             % _BLINGFIRE_STOPS)
 
 
 def _split_at_other_stops(paragraph: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -990,6 +1000,55 @@ def _split_at_other_stops(paragraph: str, start: int, end: int) -> list[tuple[in
         while paragraph[start].isspace():
             start += 1
     out.append((start, end))
+    return out
+
+
+# Quotes and brackets, each with the one that closes it. blingfire splits "他说：“我来了。”然后他走了。" before the
+# closing quote, and "« Je viens. » Puis" before the guillemet, so the next sentence began with a closer of
+# the one before. A closer that closes an opener of the sentence before now ends that sentence, as UAX #29
+# keeps a terminator's closers with it ("「行きます。」と言った。" stays two sentences, as UAX #29 splits it). An
+# opener after a stop ("我来了。“你好”他说。") opens the next sentence, where UAX #29 would attach it to the last.
+# A straight quote '"' opens and closes alike, so it never counts: blingfire places it well in Latin text.
+_QUOTE_CLOSER = {"(": ")", "[": "]", "{": "}", "\u201c": "\u201d", "\u2018": "\u2019", "\u201e": "\u201c",
+           "\u201a": "\u2018", "\u00ab": "\u00bb", "\u00bb": "\u00ab", "\u2039": "\u203a", "\u300c": "\u300d",
+           "\u300e": "\u300f", "\uff08": "\uff09", "\u3010": "\u3011", "\u3008": "\u3009", "\u300a": "\u300b",
+           "\u3014": "\u3015", "\uff3b": "\uff3d", "\u3016": "\u3017"}
+_QUOTE_CLOSERS = frozenset(_QUOTE_CLOSER.values())
+
+
+def _open_quotes(text: str) -> list[str]:
+    """The quotes and brackets `text` leaves open, innermost last."""
+    stack: list[str] = []
+    for ch in text:
+        if stack and ch == _QUOTE_CLOSER[stack[-1]]:
+            stack.pop()
+        elif ch in _QUOTE_CLOSER:
+            stack.append(ch)
+    return stack
+
+
+def _closers_to_previous(paragraph: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` with the closers that open a sentence but close quotes of the one before moved to it."""
+    out = [spans[0]]
+    for start, end in spans[1:]:
+        stack = None
+        while start < end:
+            at = start
+            while at < end and paragraph[at] in " \t\u00a0\u202f":  # French sets a space before »
+                at += 1
+            if at == end or paragraph[at] not in _QUOTE_CLOSERS:
+                break
+            if stack is None:
+                stack = _open_quotes(paragraph[out[-1][0]:out[-1][1]])
+            if not stack or paragraph[at] != _QUOTE_CLOSER[stack[-1]]:
+                break
+            stack.pop()
+            out[-1] = (out[-1][0], at + 1)
+            start = at + 1
+            while start < end and paragraph[start].isspace():
+                start += 1
+        if start < end:
+            out.append((start, end))
     return out
 
 
