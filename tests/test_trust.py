@@ -579,6 +579,68 @@ def test_a_revision_id_in_two_files_of_one_wiki_lands_once(tmp_path, fast):
 
 
 
+def _all_rows(wh) -> dict:
+    """Every table's rows, but the diffs' count of sections parsed: the parent of a pair whose own parent
+    pair was not diffed is parsed, not found in the section cache."""
+    from revmine.warehouse.layout import read_table
+
+    return {t: sorted(str({k: v for k, v in row.items() if k != "sections_parsed"})
+                      for row in read_table(str(wh), t).to_pylist()) for t in TABLES}
+
+
+def test_revisions_stored_already_are_not_diffed_again_and_the_rows_are_the_same(tmp_path, fast, monkeypatch):
+    """A monthly full-history dump repeats every revision of the month before. Their pairs were diffed
+    (and labelled and summarised) again, only for the duplicate check to take them out before the commit:
+    the month's run cost as much as the first. Now only the new pairs are diffed, and every table ends
+    with the same rows as when all were."""
+    import revmine.runner.run as run_module
+    from revmine.warehouse.duplicates import HeldRevisions
+
+    month1, month2 = tmp_path / "m1.xml", tmp_path / "m2.xml"
+    month1.write_text(dump(page(1, [1, 2, 3, 4]), page(2, [10, 11])))
+    month2.write_text(dump(page(1, [1, 2, 3, 4, 5, 6]), page(2, [10, 11, 12]), page(3, [20, 21])))
+    diff = "diff (clean, align, span edits, node changes)"
+
+    def months(wh):
+        first = run([str(month1)], str(wh), fast)
+        return first, run([str(month2)], str(wh), fast)
+
+    first, second = months(tmp_path / "wh")
+    assert first.timings[diff][1] == 4  # 1-2, 2-3, 3-4, 10-11
+    assert second.accounting.balanced and second.accounting.quarantined["duplicate_rev_id"] == 6
+    assert second.timings[diff][1] == 4  # only the new pairs: 4-5, 5-6, 11-12, 20-21
+    monkeypatch.setattr(run_module, "held_revisions", lambda warehouse, skip: HeldRevisions({}))
+    _, every = months(tmp_path / "every")
+    assert every.timings[diff][1] == 8
+    assert _all_rows(tmp_path / "wh") == _all_rows(tmp_path / "every")
+    assert _count(tmp_path / "wh", "select count(*) from revision_pairs") == 11  # 6 + 5 new (20 a creation)
+    assert _count(tmp_path / "wh", "select count(*) from diffs") == 8
+
+
+def test_held_revisions_are_those_of_other_inputs(tmp_path, fast):
+    """The ids the pre-check holds are the committed revisions of other inputs, per wiki: an input read
+    again (with another config, say) is diffed again in full, and its own revisions do not count."""
+    from revmine.warehouse.duplicates import held_revisions
+
+    a, b = tmp_path / "a.xml", tmp_path / "b.xml"
+    a.write_text(dump(page(1, [3, 900_001]), page(5, [2 ** 62])))  # one huge id: no 2**59-byte bitmap
+    b.write_text(dump(page(2, [7]), db="otherwiki"))
+    wh = tmp_path / "wh"
+    result = run([str(a), str(b)], str(wh), fast)
+    assert result.accounting.balanced
+    key_a = next(k for p, k in json.loads((wh / "_inputs.json").read_text()).items() if p.endswith("a.xml"))
+    held = held_revisions(str(wh), set())
+    assert ("testwiki", 3) in held and ("testwiki", 900_001) in held and ("otherwiki", 7) in held
+    assert ("testwiki", 7) not in held and ("otherwiki", 3) not in held and ("testwiki", 2) not in held
+    assert ("testwiki", 2 ** 62) in held and ("testwiki", 2 ** 62 - 1) not in held
+    assert ("testwiki", 900_002) not in held and ("testwiki", -1) not in held and len(held) == 4
+    small = held_revisions(str(wh), {key_a})
+    assert ("otherwiki", 7) in small and small.held["otherwiki"][0] == "bits"
+    assert ("testwiki", 3) not in small
+    again = run([str(a)], str(wh), fast)  # the same bytes again: its own pairs are diffed again
+    assert again.timings["diff (clean, align, span edits, node changes)"][1] == 1
+
+
 def _versions(path, paper, texts):
     path.write_text("".join(json.dumps({"paper_id": paper, "version": v, "text": t}) + "\n"
                             for v, t in enumerate(texts, 1)))

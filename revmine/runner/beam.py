@@ -44,9 +44,10 @@ class ReadPairFn(beam.DoFn):
     """
     TO_DIFF, WRITTEN = "to_diff", "written"
 
-    def __init__(self, config: Config, staging: str):
+    def __init__(self, config: Config, staging: str, held=None):
         self.config = config
         self.staging = staging
+        self.held = held  # revisions the warehouse holds already (HeldRevisions): their pairs are not diffed
 
     def process(self, element: tuple[str, str]):
         path, key = element
@@ -59,7 +60,7 @@ class ReadPairFn(beam.DoFn):
             writer.add(rec)
             if isinstance(rec, SourceStats):
                 n = rec.revisions_read
-            elif self.config.diff.enabled and to_diff(rec) and batch.add((key, rec), rec):
+            elif self.config.diff.enabled and to_diff(rec) and not self._held(rec) and batch.add((key, rec), rec):
                 spent += time.monotonic() - resumed
                 yield self.TO_DIFF, batch.take()
                 resumed = time.monotonic()
@@ -77,6 +78,9 @@ class ReadPairFn(beam.DoFn):
         clock.write(self.staging, f"r-{key}")
         for written in files:
             yield self.WRITTEN, written
+
+    def _held(self, pair: RevisionPair) -> bool:
+        return self.held is not None and (pair.wiki, pair.new_rev_id) in self.held
 
 
 class DiffBatchFn(beam.DoFn):
@@ -152,15 +156,16 @@ class DiffBatchFn(beam.DoFn):
         self.clock.write(self.staging, self.bundle or "d-empty")  # a retried bundle rewrites the same name
 
 
-def build(pipeline: beam.Pipeline, inputs: Iterable[tuple[str, str]], staging: str, config: Config):
+def build(pipeline: beam.Pipeline, inputs: Iterable[tuple[str, str]], staging: str, config: Config, held=None):
     """Compose the graph over (path, content key) inputs; returns the PCollection of (table, path, rows)
-    for written files."""
+    for written files. Pairs whose new revision `held` holds (revisions the warehouse has already) are
+    written but not diffed."""
     files = (pipeline
              | "Inputs" >> beam.Create(list(inputs))
              | "SpreadFiles" >> beam.Reshuffle())
     # One output of (kind, value) split by two filters, not a tagged multi-output ParDo: Beam's DaskRunner
     # hands every consumer of a multi-output ParDo all of its outputs.
-    read = files | "ReadPairWrite" >> beam.ParDo(ReadPairFn(config, staging))
+    read = files | "ReadPairWrite" >> beam.ParDo(ReadPairFn(config, staging, held))
     written = read | "FilesWritten" >> beam.FlatMap(_of_kind, ReadPairFn.WRITTEN)
     if not config.diff.enabled:
         return written

@@ -27,7 +27,7 @@ from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
 from revmine.schemas.names import is_utf8
 from revmine.warehouse.catalog import build_catalog
-from revmine.warehouse.duplicates import find_duplicates, remove_duplicates
+from revmine.warehouse.duplicates import find_duplicates, held_revisions, remove_duplicates
 from revmine.warehouse.layout import (STAGING, NotAWarehouse, PartitionedWriter, check_new_or_warehouse, commit_run,
                                       input_index, read_table, staged_files, staging_dir, write_input_index)
 from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
@@ -122,14 +122,18 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
             _refuse_unnamed(stage_dir, path, key)
         options = PipelineOptions(list(beam_args))
         log.info("run %s: %d input(s) -> %s", run_id, len(keys), warehouse)
+        input_keys = {_identity(p): k for p, k in keys.items()}
+        replaced = _replaced_keys(warehouse, input_keys) if "://" not in stage_dir else []
+        # Revisions stored already are read and paired (a new revision's parent may be one) but not diffed:
+        # the duplicate check below takes them out of this run anyway.
+        held = held_revisions(warehouse, set(keys.values()) | set(replaced)) \
+            if "://" not in stage_dir and config.diff.enabled else None
         scratch = os.path.join(stage_dir, "_tmp") if "://" not in stage_dir else tempfile.gettempdir()
         with private_tempdir(scratch):
             with beam.Pipeline(options=options) as p:
-                graph.build(p, list(keys.items()), stage_dir, config)
-        input_keys = {_identity(p): k for p, k in keys.items()}
+                graph.build(p, list(keys.items()), stage_dir, config, held)
         if "://" not in stage_dir:
             shutil.rmtree(scratch, ignore_errors=True)
-            replaced = _replaced_keys(warehouse, input_keys)
             dups = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced)
             if dups:
                 log.warning("%d revision(s) already stored from another input: quarantined as duplicate_rev_id",

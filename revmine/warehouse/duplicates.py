@@ -10,6 +10,11 @@ reason `duplicate_rev_id`. The books still balance: each revision read is one pa
 either way.
 
 DuckDB does the search out of core, reading only the identifying columns of the Parquet files.
+
+Before a run, `held_revisions` gives the revision ids each wiki holds already, so the read sends none of
+those revisions' pairs to the diff stage: they would be diffed, labelled and summarised only to be taken
+out here. A monthly full-history dump repeats every earlier revision, and diffing it all again was the
+whole cost of the month's run.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import re
 from collections import defaultdict
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -27,6 +33,7 @@ from revmine.schemas import TABLES, Quarantine
 from revmine.warehouse.layout import list_parquet, write_records
 
 _KEY = re.compile(r"part-([0-9a-z]+)-")
+_HIVE = "hive_partitioning = true, hive_types = {'wiki': VARCHAR, 'year': SMALLINT}"
 # Tables whose rows a later copy of a revision takes out: its revision row (wikis only), its pair (by
 # pair id, for wikis and arXiv alike) and the pair's diff rows; then its pair-level quarantine rows.
 _BY_REV = ("revisions", "revision_pairs")
@@ -41,6 +48,11 @@ _IDENTITIES = (
 
 class UnreadableWarehouse(ValueError):
     """A committed Parquet file cannot be read, so a run cannot be checked against it: nothing is committed."""
+
+
+def _unreadable(warehouse: str, table: str, exc: Exception) -> UnreadableWarehouse:
+    return UnreadableWarehouse(f"{warehouse}: the {table} table cannot be read, so this run's revisions cannot be "
+                               f"checked against it and nothing was committed: {str(exc).splitlines()[0]}")
 
 
 def _key_of(path: str) -> str:
@@ -67,8 +79,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
             by = ", ".join(("wiki",) + ident)
             scan = (f"SELECT wiki, {rev_id}, {extra}, source_file, "
                     f"regexp_extract(parse_filename(filename), '{_KEY.pattern}', 1) AS key "
-                    "FROM read_parquet({}, hive_partitioning = true, hive_types = {{'wiki': VARCHAR, 'year': SMALLINT}}, "
-                    "filename = true)")
+                    "FROM read_parquet({}, " + _HIVE.replace("{", "{{").replace("}", "}}") + ", filename = true)")
             sources, params, committed_cte = "SELECT * FROM s", {"staged": staged}, ""
             if committed:
                 committed_cte = (f", c AS (SELECT x.*, 0 AS rank FROM ({scan.format('$committed')}) x "
@@ -84,9 +95,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                     SELECT wiki, rev_id, page_id, pair_id, rank, key, source_file FROM a SEMI JOIN g USING ({by})
                     ORDER BY wiki, page_id NULLS FIRST, rev_id, rank, key""", params).fetchall()
             except duckdb.Error as exc:  # a damaged part file (a copy cut short): duckdb names it
-                raise UnreadableWarehouse(
-                    f"{warehouse}: the {table} table cannot be read, so this run's revisions cannot be checked "
-                    f"against it and nothing was committed: {str(exc).splitlines()[0]}") from exc
+                raise _unreadable(warehouse, table, exc) from exc
             first: dict = {}
             for wiki, rev, page_id, pair_id, rank, key, source_file in rows:
                 kept = first.setdefault((wiki, page_id, rev), (key, source_file))
@@ -95,6 +104,57 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
     finally:
         con.close()
     return dict(out)
+
+
+class HeldRevisions:
+    """Revision ids committed per wiki: one bit per id up to the wiki's largest (12.5 MB for ids reaching
+    100 million), or, where the ids are sparser than one in 64 (a dump's odd huge id), the sorted ids."""
+
+    def __init__(self, held: dict[str, tuple[str, np.ndarray]]):
+        self.held = held  # wiki -> ("bits", bitmap) | ("ids", sorted ids)
+
+    def __contains__(self, item: tuple[str, int]) -> bool:
+        wiki, rev_id = item
+        kind, a = self.held.get(wiki, ("ids", _NO_IDS))
+        if kind == "bits":
+            return 0 <= rev_id < 8 * len(a) and bool(a[rev_id >> 3] >> (rev_id & 7) & 1)
+        at = int(np.searchsorted(a, rev_id))
+        return at < len(a) and int(a[at]) == rev_id
+
+    def __len__(self) -> int:
+        return sum(int(np.unpackbits(a).sum()) if kind == "bits" else len(a) for kind, a in self.held.values())
+
+
+_NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
+    """The wiki revisions committed in `warehouse` by inputs whose keys are not in `skip` (this run's own
+    keys and the keys it replaces): exactly those `find_duplicates` would find already stored. arXiv
+    versions, named by paper and version, are left to it. Memory: at most 8 bytes a committed revision."""
+    committed = [p for p in list_parquet(warehouse, "revisions") if _wiki_of(p) != ARXIV and _key_of(p) not in skip]
+    if not committed:
+        return HeldRevisions({})
+    con = duckdb.connect()
+    try:
+        scan = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0"
+        sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki", {"files": committed}).fetchall()
+        bits = {wiki: np.zeros(top // 8 + 1, dtype=np.uint8) for wiki, top, n in sizes if top // 8 <= 8 * n}
+        ids: dict = {wiki: [] for wiki, *_ in sizes if wiki not in bits}
+        for batch in con.sql(f"SELECT wiki, rev_id {scan}", params={"files": committed}).to_arrow_reader(1 << 20):
+            wikis, rev_ids = batch.column(0), batch.column(1).to_numpy(zero_copy_only=False)
+            for wiki in pc.unique(wikis).to_pylist():
+                chosen = rev_ids[pc.equal(wikis, wiki).to_numpy(zero_copy_only=False)]
+                if wiki in bits:
+                    np.bitwise_or.at(bits[wiki], chosen >> 3, (1 << (chosen & 7)).astype(np.uint8))
+                else:
+                    ids[wiki].append(chosen)
+    except duckdb.Error as exc:
+        raise _unreadable(warehouse, "revisions", exc) from exc
+    finally:
+        con.close()
+    return HeldRevisions({**{w: ("bits", b) for w, b in bits.items()},
+                          **{w: ("ids", np.unique(np.concatenate(parts))) for w, parts in ids.items()}})
 
 
 def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
