@@ -122,6 +122,10 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
             _refuse_unnamed(stage_dir, path, key)
         options = PipelineOptions(list(beam_args))
         log.info("run %s: %d input(s) -> %s", run_id, len(keys), warehouse)
+        if "://" in stage_dir:
+            log.warning("%s is remote: revisions that other inputs stored already are not looked for, so a dump "
+                        "read again as another file lands twice; stage into a local warehouse to have them "
+                        "quarantined as duplicate_rev_id", warehouse)
         input_keys = {_identity(p): k for p, k in keys.items()}
         replaced = _replaced_keys(warehouse, input_keys) if "://" not in stage_dir else []
         # Revisions stored already are read and paired (a new revision's parent may be one) but not diffed:
