@@ -20,7 +20,7 @@ setup(
         "pyarrow>=17,<26",
         "numpy<2.5",
         "protobuf<7",
-        "duckdb>=1.1",
+        "duckdb>=2.0",  # relations stream Arrow batches through to_arrow_reader (2.0)
         "mwparserfromhell>=0.6",
         "mwreverts>=0.1.5",
         "py7zr>=0.22",
