@@ -122,21 +122,21 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
             _refuse_unnamed(stage_dir, path, key)
         options = PipelineOptions(list(beam_args))
         log.info("run %s: %d input(s) -> %s", run_id, len(keys), warehouse)
-        if "://" in stage_dir:
+        local = "://" not in stage_dir
+        if not local:
             log.warning("%s is remote: revisions that other inputs stored already are not looked for, so a dump "
                         "read again as another file lands twice; stage into a local warehouse to have them "
                         "quarantined as duplicate_rev_id", warehouse)
         input_keys = {_identity(p): k for p, k in keys.items()}
-        replaced = _replaced_keys(warehouse, input_keys) if "://" not in stage_dir else []
+        replaced = _replaced_keys(warehouse, input_keys) if local else []
         # Revisions stored already are read and paired (a new revision's parent may be one) but not diffed:
         # the duplicate check below takes them out of this run anyway.
-        held = held_revisions(warehouse, set(keys.values()) | set(replaced)) \
-            if "://" not in stage_dir and config.diff.enabled else None
-        scratch = os.path.join(stage_dir, "_tmp") if "://" not in stage_dir else tempfile.gettempdir()
+        held = held_revisions(warehouse, set(keys.values()) | set(replaced)) if local and config.diff.enabled else None
+        scratch = os.path.join(stage_dir, "_tmp") if local else tempfile.gettempdir()
         with private_tempdir(scratch):
             with beam.Pipeline(options=options) as p:
                 graph.build(p, list(keys.items()), stage_dir, config, held)
-        if "://" not in stage_dir:
+        if local:
             shutil.rmtree(scratch, ignore_errors=True)
             dups = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced)
             if dups:
@@ -146,7 +146,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                                      read_table(stage_dir, "quarantine"),
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
         files = staged_files(warehouse, run_id)
-        timings = StageClock.read(stage_dir) if "://" not in stage_dir else {}
+        timings = StageClock.read(stage_dir) if local else {}
     return Staged(run_id, warehouse, list(keys), sorted(set(keys.values()) | set(unnamed.values())), acc, files,
                   input_keys, duplicates, timings)
 
