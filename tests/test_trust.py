@@ -630,13 +630,13 @@ def test_held_revisions_are_those_of_other_inputs(tmp_path, fast):
     assert result.accounting.balanced
     key_a = next(k for p, k in json.loads((wh / "_inputs.json").read_text()).items() if p.endswith("a.xml"))
     held = held_revisions(str(wh), set())
-    assert ("testwiki", 3) in held and ("testwiki", 900_001) in held and ("otherwiki", 7) in held
-    assert ("testwiki", 7) not in held and ("otherwiki", 3) not in held and ("testwiki", 2) not in held
-    assert ("testwiki", 2 ** 62) in held and ("testwiki", 2 ** 62 - 1) not in held
-    assert ("testwiki", 900_002) not in held and ("testwiki", -1) not in held and len(held) == 4
+    assert ("testwiki", None, 3) in held and ("testwiki", None, 900_001) in held and ("otherwiki", None, 7) in held
+    assert ("testwiki", None, 7) not in held and ("otherwiki", None, 3) not in held and ("testwiki", None, 2) not in held
+    assert ("testwiki", None, 2 ** 62) in held and ("testwiki", None, 2 ** 62 - 1) not in held
+    assert ("testwiki", None, 900_002) not in held and ("testwiki", None, -1) not in held and len(held) == 4
     small = held_revisions(str(wh), {key_a})
-    assert ("otherwiki", 7) in small and small.held["otherwiki"][0] == "bits"
-    assert ("testwiki", 3) not in small
+    assert ("otherwiki", None, 7) in small and small.held["otherwiki"][0] == "bits"
+    assert ("testwiki", None, 3) not in small
     again = run([str(a)], str(wh), fast)  # the same bytes again: its own pairs are diffed again
     assert again.timings["diff (clean, align, span edits, node changes)"][1] == 1
 
@@ -644,6 +644,30 @@ def test_held_revisions_are_those_of_other_inputs(tmp_path, fast):
 def _versions(path, paper, texts):
     path.write_text("".join(json.dumps({"paper_id": paper, "version": v, "text": t}) + "\n"
                             for v, t in enumerate(texts, 1)))
+
+
+def test_arxiv_versions_stored_already_are_not_diffed_again(tmp_path, fast):
+    """A paper's versions exported again with a newer one: the stored versions' pairs were diffed again
+    before the duplicate check took them out. Only the new version's pair is diffed now; another paper's
+    version of the same number is not taken for it."""
+    from revmine.warehouse.duplicates import held_revisions
+
+    first, again = tmp_path / "a.jsonl", tmp_path / "c.jsonl"
+    _versions(first, "2101.00001", ["We study cats. Cats are nice.", "We study dogs. Cats are nice."])
+    _versions(again, "2101.00001", ["We study cats. Cats are nice.", "We study dogs. Cats are nice.",
+                                    "We study dogs. Cats are very nice."])
+    other = tmp_path / "b.jsonl"
+    _versions(other, "2101.00002", ["Old words here.", "New words here.", "Newer words here."])
+    wh = tmp_path / "wh"
+    assert run([str(first)], str(wh), fast).accounting.balanced
+    held = held_revisions(str(wh), set())
+    paper = _count(wh, "select any_value(page_id) from revision_pairs")
+    assert ("arxiv", paper, 2) in held and ("arxiv", paper, 3) not in held and ("arxiv", paper + 1, 2) not in held
+    later = run([str(again), str(other)], str(wh), fast)
+    assert later.accounting.balanced and later.accounting.quarantined["duplicate_rev_id"] == 2
+    assert later.timings["diff (clean, align, span edits, node changes)"][1] == 3  # v2-v3, and the other paper's 2
+    assert _count(wh, "select count(*) from diffs") == _count(wh, "select count(distinct pair_id) from diffs") == 4
+
 
 
 def test_an_arxiv_version_in_two_files_lands_once(tmp_path, fast):

@@ -80,7 +80,7 @@ class ReadPairFn(beam.DoFn):
             yield self.WRITTEN, written
 
     def _held(self, pair: RevisionPair) -> bool:
-        return self.held is not None and (pair.wiki, pair.new_rev_id) in self.held
+        return self.held is not None and (pair.wiki, pair.page_id, pair.new_rev_id) in self.held
 
 
 class DiffBatchFn(beam.DoFn):

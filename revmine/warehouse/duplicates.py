@@ -11,8 +11,8 @@ either way.
 
 DuckDB does the search out of core, reading only the identifying columns of the Parquet files.
 
-Before a run, `held_revisions` gives the revision ids each wiki holds already, so the read sends none of
-those revisions' pairs to the diff stage: they would be diffed, labelled and summarised only to be taken
+Before a run, `held_revisions` gives the revisions stored already (a wiki's revision ids, arXiv papers'
+versions), so the read sends none of their pairs to the diff stage: they would be diffed, labelled and summarised only to be taken
 out here. A monthly full-history dump repeats every earlier revision, and diffing it all again was the
 whole cost of the month's run.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
+from typing import Optional
 
 import duckdb
 import numpy as np
@@ -107,14 +108,20 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
 
 
 class HeldRevisions:
-    """Revision ids committed per wiki: one bit per id up to the wiki's largest (12.5 MB for ids reaching
-    100 million), or, where the ids are sparser than one in 64 (a dump's odd huge id), the sorted ids."""
+    """Revisions committed already. A wiki's revision ids: one bit per id up to the wiki's largest (12.5 MB
+    for ids reaching 100 million), or, where the ids are sparser than one in 64 (a dump's odd huge id), the
+    sorted ids. arXiv versions, which are named by paper and version: the sorted (paper, version) pairs."""
 
-    def __init__(self, held: dict[str, tuple[str, np.ndarray]]):
+    def __init__(self, held: dict[str, tuple[str, np.ndarray]], versions: Optional[tuple[np.ndarray, np.ndarray]] = None):
         self.held = held  # wiki -> ("bits", bitmap) | ("ids", sorted ids)
+        self.versions = versions or (_NO_IDS, _NO_IDS)  # arXiv: page ids (sorted) and their versions
 
-    def __contains__(self, item: tuple[str, int]) -> bool:
-        wiki, rev_id = item
+    def __contains__(self, item: tuple[str, Optional[int], int]) -> bool:
+        wiki, page_id, rev_id = item
+        if wiki == ARXIV:
+            pages, versions = self.versions
+            lo, hi = np.searchsorted(pages, page_id, "left"), np.searchsorted(pages, page_id, "right")
+            return bool((versions[lo:hi] == rev_id).any())
         kind, a = self.held.get(wiki, ("ids", _NO_IDS))
         if kind == "bits":
             return 0 <= rev_id < 8 * len(a) and bool(a[rev_id >> 3] >> (rev_id & 7) & 1)
@@ -122,39 +129,50 @@ class HeldRevisions:
         return at < len(a) and int(a[at]) == rev_id
 
     def __len__(self) -> int:
-        return sum(int(np.unpackbits(a).sum()) if kind == "bits" else len(a) for kind, a in self.held.values())
+        return len(self.versions[0]) + sum(int(np.unpackbits(a).sum()) if kind == "bits" else len(a)
+                                           for kind, a in self.held.values())
 
 
 _NO_IDS = np.zeros(0, dtype=np.int64)
 
 
 def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
-    """The wiki revisions committed in `warehouse` by inputs whose keys are not in `skip` (this run's own
-    keys and the keys it replaces): exactly those `find_duplicates` would find already stored. arXiv
-    versions, named by paper and version, are left to it. Memory: at most 8 bytes a committed revision."""
-    committed = [p for p in list_parquet(warehouse, "revisions") if _wiki_of(p) != ARXIV and _key_of(p) not in skip]
-    if not committed:
-        return HeldRevisions({})
+    """The revisions committed in `warehouse` by inputs whose keys are not in `skip` (this run's own keys
+    and the keys it replaces): exactly those `find_duplicates` would find already stored. Memory: at most
+    8 bytes a committed wiki revision, 16 an arXiv version."""
+    def files(table, wanted):
+        return [p for p in list_parquet(warehouse, table) if wanted(_wiki_of(p)) and _key_of(p) not in skip]
+
+    committed, papers = files("revisions", lambda w: w != ARXIV), files("revision_pairs", lambda w: w == ARXIV)
     con = duckdb.connect()
+    bits: dict = {}
+    ids: dict = {}
+    versions = None
     try:
-        scan = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0"
-        sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki", {"files": committed}).fetchall()
-        bits = {wiki: np.zeros(top // 8 + 1, dtype=np.uint8) for wiki, top, n in sizes if top // 8 <= 8 * n}
-        ids: dict = {wiki: [] for wiki, *_ in sizes if wiki not in bits}
-        for batch in con.sql(f"SELECT wiki, rev_id {scan}", params={"files": committed}).to_arrow_reader(1 << 20):
-            wikis, rev_ids = batch.column(0), batch.column(1).to_numpy(zero_copy_only=False)
-            for wiki in pc.unique(wikis).to_pylist():
-                chosen = rev_ids[pc.equal(wikis, wiki).to_numpy(zero_copy_only=False)]
-                if wiki in bits:
-                    np.bitwise_or.at(bits[wiki], chosen >> 3, (1 << (chosen & 7)).astype(np.uint8))
-                else:
-                    ids[wiki].append(chosen)
+        if committed:
+            scan = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0"
+            sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki", {"files": committed}).fetchall()
+            bits = {wiki: np.zeros(top // 8 + 1, dtype=np.uint8) for wiki, top, n in sizes if top // 8 <= 8 * n}
+            ids = {wiki: [] for wiki, *_ in sizes if wiki not in bits}
+            for batch in con.sql(f"SELECT wiki, rev_id {scan}", params={"files": committed}).to_arrow_reader(1 << 20):
+                wikis, rev_ids = batch.column(0), batch.column(1).to_numpy(zero_copy_only=False)
+                for wiki in pc.unique(wikis).to_pylist():
+                    chosen = rev_ids[pc.equal(wikis, wiki).to_numpy(zero_copy_only=False)]
+                    if wiki in bits:
+                        np.bitwise_or.at(bits[wiki], chosen >> 3, (1 << (chosen & 7)).astype(np.uint8))
+                    else:
+                        ids[wiki].append(chosen)
+        if papers:
+            got = con.execute(f"SELECT page_id, new_rev_id FROM read_parquet($files, {_HIVE}) "
+                              "WHERE page_id IS NOT NULL AND new_rev_id IS NOT NULL ORDER BY ALL",
+                              {"files": papers}).fetchnumpy()
+            versions = (np.asarray(got["page_id"], dtype=np.int64), np.asarray(got["new_rev_id"], dtype=np.int64))
     except duckdb.Error as exc:
-        raise _unreadable(warehouse, "revisions", exc) from exc
+        raise _unreadable(warehouse, "revision_pairs" if papers and not committed else "revisions", exc) from exc
     finally:
         con.close()
     return HeldRevisions({**{w: ("bits", b) for w, b in bits.items()},
-                          **{w: ("ids", np.unique(np.concatenate(parts))) for w, parts in ids.items()}})
+                          **{w: ("ids", np.unique(np.concatenate(parts))) for w, parts in ids.items()}}, versions)
 
 
 def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
