@@ -12,8 +12,8 @@ either way.
 DuckDB does the search out of core, reading only the identifying columns of the Parquet files.
 
 Before a run, `held_revisions` gives the revisions stored already (a wiki's revision ids, arXiv papers'
-versions), so the read sends none of their pairs to the diff stage: they would be diffed, labelled and summarised only to be taken
-out here. A monthly full-history dump repeats every earlier revision, and diffing it all again was the
+versions), so the read sends none of their pairs to the diff stage: they would be diffed, labelled and
+summarised only to be taken out here. A monthly full-history dump repeats every earlier revision, and diffing it all again was the
 whole cost of the month's run.
 """
 from __future__ import annotations
@@ -112,7 +112,8 @@ class HeldRevisions:
     for ids reaching 100 million), or, where the ids are sparser than one in 64 (a dump's odd huge id), the
     sorted ids. arXiv versions, which are named by paper and version: the sorted (paper, version) pairs."""
 
-    def __init__(self, held: dict[str, tuple[str, np.ndarray]], versions: Optional[tuple[np.ndarray, np.ndarray]] = None):
+    def __init__(self, held: dict[str, tuple[str, np.ndarray]],
+                 versions: Optional[tuple[np.ndarray, np.ndarray]] = None):
         self.held = held  # wiki -> ("bits", bitmap) | ("ids", sorted ids)
         self.versions = versions or (_NO_IDS, _NO_IDS)  # arXiv: page ids (sorted) and their versions
 
@@ -151,7 +152,8 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
     try:
         if committed:
             scan = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0"
-            sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki", {"files": committed}).fetchall()
+            sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki",
+                                {"files": committed}).fetchall()
             bits = {wiki: np.zeros(top // 8 + 1, dtype=np.uint8) for wiki, top, n in sizes if top // 8 <= 8 * n}
             ids = {wiki: [] for wiki, *_ in sizes if wiki not in bits}
             for batch in con.sql(f"SELECT wiki, rev_id {scan}", params={"files": committed}).to_arrow_reader(1 << 20):
