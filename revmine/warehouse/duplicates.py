@@ -13,8 +13,8 @@ DuckDB does the search out of core, reading only the identifying columns of the 
 
 Before a run, `held_revisions` gives the revisions stored already (a wiki's revision ids, arXiv papers'
 versions), so the read sends none of their pairs to the diff stage: they would be diffed, labelled and
-summarised only to be taken out here. A monthly full-history dump repeats every earlier revision, and diffing it all again was the
-whole cost of the month's run.
+summarised only to be taken out here. A monthly full-history dump repeats every earlier revision, and
+diffing it all again was the whole cost of the month's run.
 """
 from __future__ import annotations
 
