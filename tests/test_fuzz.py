@@ -61,7 +61,7 @@ def dumps(draw):
     body = "".join(draw(st.lists(pages(), max_size=4)))
     encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-16-le", "utf-16"]))
     doc = head + body + "</mediawiki>\n"
-    if encoding == "utf-8" and draw(st.booleans()):  # every element through a namespace prefix, <mw:page>
+    if draw(st.booleans()):  # every element through a namespace prefix, <mw:page>
         doc = re.sub(r"<(/?)([a-z]+)", r"<\1mw:\2", doc.replace("<mediawiki ", '<mediawiki xmlns:mw="x" ', 1))
     return doc.encode(encoding)
 

@@ -7,9 +7,22 @@ import os
 import re
 import zlib
 
-_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?revision[\s/>]")  # with or without a namespace prefix
-_TAG16 = {enc: re.compile(b"|".join(re.escape(f"<revision{c}".encode(enc)) for c in (">", "/", " ", "\t", "\n", "\r")))
-          for enc in ("utf-16-le", "utf-16-be")}
+_TAG = re.compile(rb"<(?:[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f][^\x00-\x2c/:;<=>?@\x5b-\x5e\x60\x7b-\x7f]*:)?revision[\s/>]")  # a prefix of letters, digits, _ . - and any non-ASCII
+
+
+def _tag16(enc: str) -> re.Pattern:
+    """_TAG as UTF-16 code units: each ASCII character or class one unit, its NUL byte after it (LE) or
+    before it (BE)."""
+    def unit(c: bytes) -> bytes:
+        return c + b"\x00" if enc.endswith("le") else b"\x00" + c
+    wide = b"[\x00-\xff][\x01-\xff]" if enc.endswith("le") else b"[\x01-\xff][\x00-\xff]"  # not ASCII
+    name = (b"(?:" + unit(b"[A-Za-z_]") + b"|" + wide + b")(?:" + unit(b"[A-Za-z0-9_.-]") + b"|" + wide + b")*"
+            + unit(b":"))
+    return re.compile(unit(b"<") + b"(?:" + name + b")?" + b"".join(unit(bytes([c])) for c in b"revision")
+                      + unit(b"[\\s/>]"))
+
+
+_TAG16 = {enc: _tag16(enc) for enc in ("utf-16-le", "utf-16-be")}
 
 FAST_CONFIG = "diff:\n  aligner: classical\nlabel:\n  enabled: false\nsummarize:\n  enabled: false\n"
 
@@ -57,7 +70,7 @@ def count_revision_tags(path) -> int:
     n, tail = 0, b""
     for chunk in decompressed_chunks(path):
         data = tail + chunk
-        keep = max(len(data) - 19, 0)
+        keep = max(len(data) - 200, 0)  # longer than any tag, a prefixed UTF-16 one too
         n += sum(1 for m in pattern.finditer(data) if m.start() < keep)
         tail = data[keep:]
     return n + len(pattern.findall(tail))

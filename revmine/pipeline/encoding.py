@@ -10,8 +10,9 @@ import re
 
 # A <revision> start tag, with or without a namespace prefix (<mw:revision>, as XML tools that re-serialise
 # with a prefix write it). The prefix is bounded so that a tag cut between two chunks is still found.
-REVISION_START = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?revision[\s/>]")
-REVISION_START_TEXT = re.compile(r"<(?:[A-Za-z_][\w.-]{0,31}:)?revision[ \t\n\r\f\v/>]")  # the same, in parsed text
+# A prefix may hold any letter (expat reads <ŭw:revision> as a revision), so a non-ASCII byte counts.
+REVISION_START = re.compile(rb"<(?:[A-Za-z_\x80-\xff][\w.\x80-\xff-]{0,31}:)?revision[\s/>]")
+REVISION_START_TEXT = re.compile(r"<(?:[^\W\d][\w.-]{0,31}:)?revision[ \t\n\r\f\v/>]")  # the same, in parsed text
 MAX_TAG = 44  # the longest such tag
 
 
@@ -98,9 +99,16 @@ class UTF16Transcoder:
         return first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"<\x00", b"\x00<"))
 
     def revision_pattern(self) -> re.Pattern:
-        enc = "utf-16-be" if self.big_endian else "utf-16-le"
-        alternatives = b"|".join(re.escape(f"<revision{c}".encode(enc)) for c in (">", "/", " ", "\t", "\n", "\r"))
-        return re.compile(alternatives)
+        """REVISION_START in this stream's code units: a <revision> start tag, prefixed (<mw:revision>) or
+        not. Prefixed tags went uncounted, so the books of a damaged prefixed UTF-16 dump could not see
+        what the parser missed."""
+        def unit(c: bytes) -> bytes:  # one ASCII character (or class) as a code unit
+            return b"\x00" + c if self.big_endian else c + b"\x00"
+        other = b"[\x01-\xff][\x00-\xff]" if self.big_endian else b"[\x00-\xff][\x01-\xff]"  # a unit past ASCII
+        prefix = (b"(?:" + unit(b"[A-Za-z_]") + b"|" + other + b")(?:" + unit(b"[A-Za-z0-9_.-]") + b"|" + other
+                  + b"){0,31}" + unit(b":"))
+        name = b"".join(unit(re.escape(bytes([c]))) for c in b"revision")
+        return re.compile(unit(b"<") + b"(?:" + prefix + b")?" + name + unit(b"[ \t\n\r\f\v/>]"))
 
     def feed(self, chunk: bytes, final: bool = False) -> bytes:
         return self.decoder.decode(chunk, final).encode("utf-8")

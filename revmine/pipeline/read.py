@@ -150,7 +150,7 @@ class DumpReader:
             for chunk in iter_chunks(self.path, compression, position=self.position):
                 if first and UTF16Transcoder.detect(chunk):
                     self.transcoder = UTF16Transcoder(chunk)
-                    self.tags = TagCount(self.transcoder.revision_pattern(), tag_bytes=20)
+                    self.tags = TagCount(self.transcoder.revision_pattern(), tag_bytes=2 * MAX_TAG)
                 elif first and (declared := DeclaredTranscoder.detect(chunk)):
                     self.transcoder = DeclaredTranscoder(declared)
                 first = False
