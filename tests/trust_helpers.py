@@ -7,7 +7,9 @@ import os
 import re
 import zlib
 
-_TAG = re.compile(rb"<(?:[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f][^\x00-\x2c/:;<=>?@\x5b-\x5e\x60\x7b-\x7f]*:)?revision[\s/>]")  # a prefix of letters, digits, _ . - and any non-ASCII
+# With or without a prefix of letters, digits, _ . - and any non-ASCII byte (written as the ASCII it excludes).
+_TAG = re.compile(rb"<(?:[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f][^\x00-\x2c/:;<=>?@\x5b-\x5e\x60\x7b-\x7f]*:)?"
+                  rb"revision[\s/>]")
 
 
 def _tag16(enc: str) -> re.Pattern:

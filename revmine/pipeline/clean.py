@@ -1005,10 +1005,11 @@ def _split_at_other_stops(paragraph: str, start: int, end: int) -> list[tuple[in
 
 # Quotes and brackets, each with the one that closes it. blingfire splits "他说：“我来了。”然后他走了。"
 # before the closing quote, and "« Je viens. » Puis" before the guillemet, so the next sentence began with
-# a closer of the one before. A closer that closes an opener of the sentence before now ends that sentence, as UAX #29
-# keeps a terminator's closers with it ("「行きます。」と言った。" stays two sentences, as UAX #29 splits it). An
-# opener after a stop ("我来了。“你好”他说。") opens the next sentence, where UAX #29 would attach it to the last.
-# A straight quote '"' opens and closes alike, so it never counts: blingfire places it well in Latin text.
+# a closer of the one before. A closer that closes an opener of the sentence before now ends that
+# sentence, as UAX #29 keeps a terminator's closers with it ("「行きます。」と言った。" stays two sentences, as
+# UAX #29 splits it). An opener after a stop ("我来了。“你好”他说。") opens the next sentence, where UAX #29
+# would attach it to the last. A straight quote '"' opens and closes alike, so it never counts: blingfire
+# places it well in Latin text.
 _QUOTE_CLOSER = {"(": ")", "[": "]", "{": "}", "\u201c": "\u201d", "\u2018": "\u2019", "\u201e": "\u201c",
                  "\u201a": "\u2018", "\u00ab": "\u00bb", "\u00bb": "\u00ab", "\u2039": "\u203a",
                  "\u300c": "\u300d", "\u300e": "\u300f", "\uff08": "\uff09", "\u3010": "\u3011",

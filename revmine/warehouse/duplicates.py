@@ -64,6 +64,11 @@ def _wiki_of(path: str) -> str:
     return next(p[5:] for p in path.split(os.sep) if p.startswith("wiki="))
 
 
+def _committed(warehouse: str, table: str, wanted, skip: set) -> list[str]:
+    """The committed Parquet files of `table` for the wikis `wanted` accepts, but those of the keys in `skip`."""
+    return [p for p in list_parquet(warehouse, table) if wanted(_wiki_of(p)) and _key_of(p) not in skip]
+
+
 def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], replaced: list[str]) -> dict:
     """{staged key: [(wiki, rev_id, source_file, first_file, page_id, pair_id)]} for revisions another input
     has already (page_id and pair_id are set for arXiv versions, None for wiki revisions)."""
@@ -76,7 +81,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
             staged = [p for p in list_parquet(stage_dir, table) if wanted(_wiki_of(p))]
             if not staged:
                 continue
-            committed = [p for p in list_parquet(warehouse, table) if wanted(_wiki_of(p)) and _key_of(p) not in skip]
+            committed = _committed(warehouse, table, wanted, skip)
             by = ", ".join(("wiki",) + ident)
             scan = (f"SELECT wiki, {rev_id}, {extra}, source_file, "
                     f"regexp_extract(parse_filename(filename), '{_KEY.pattern}', 1) AS key "
@@ -141,14 +146,13 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
     """The revisions committed in `warehouse` by inputs whose keys are not in `skip` (this run's own keys
     and the keys it replaces): exactly those `find_duplicates` would find already stored. Memory: at most
     8 bytes a committed wiki revision, 16 an arXiv version."""
-    def files(table, wanted):
-        return [p for p in list_parquet(warehouse, table) if wanted(_wiki_of(p)) and _key_of(p) not in skip]
-
-    committed, papers = files("revisions", lambda w: w != ARXIV), files("revision_pairs", lambda w: w == ARXIV)
+    (revisions, *_, is_wiki), (pairs, *_, is_arxiv) = _IDENTITIES  # where find_duplicates looks, and for whom
+    committed, papers = _committed(warehouse, revisions, is_wiki, skip), _committed(warehouse, pairs, is_arxiv, skip)
     con = duckdb.connect()
     bits: dict = {}
     ids: dict = {}
     versions = None
+    table = revisions  # the one being read, for the message if it cannot be
     try:
         if committed:
             scan = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0"
@@ -165,12 +169,13 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
                     else:
                         ids[wiki].append(chosen)
         if papers:
+            table = pairs
             got = con.execute(f"SELECT page_id, new_rev_id FROM read_parquet($files, {_HIVE}) "
                               "WHERE page_id IS NOT NULL AND new_rev_id IS NOT NULL ORDER BY ALL",
                               {"files": papers}).fetchnumpy()
             versions = (np.asarray(got["page_id"], dtype=np.int64), np.asarray(got["new_rev_id"], dtype=np.int64))
     except duckdb.Error as exc:
-        raise _unreadable(warehouse, "revision_pairs" if papers and not committed else "revisions", exc) from exc
+        raise _unreadable(warehouse, table, exc) from exc
     finally:
         con.close()
     return HeldRevisions({**{w: ("bits", b) for w, b in bits.items()},
