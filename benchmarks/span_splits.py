@@ -13,7 +13,10 @@ substitution per token.
   split only when it scores `margin` above the edit whole. 5 folds of train+dev by paper, the merge model refitted on each
   fold's training part; every (C, margin) is printed with its fold F1s.
 
-    python benchmarks/span_splits.py [--data ../shared/data/arxivedits]
+`--meaning` adds, for each alternative, the cosine of the MiniLM sentence embeddings of the two sides
+(of the whole edit, and of the substituted part of a prefix or suffix split), as a value and in 5 bins.
+
+    python benchmarks/span_splits.py [--data ../shared/data/arxivedits] [--meaning]
 """
 from __future__ import annotations
 
@@ -30,6 +33,34 @@ from revmine.training.edits import _paper, fit_merger
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CS, MARGINS = (0.3, 1.0, 3.0), (-0.1, 0.0, 0.1)
+
+
+class Meaning:
+    """Unit-length MiniLM embeddings of the sides, computed once per distinct side; off, every cosine is None."""
+
+    def __init__(self, on: bool):
+        self.encoder, self.vectors = None, {}
+        if on:
+            from revmine.models.aligner import SentenceEncoder
+
+            self.encoder = SentenceEncoder()
+
+    def add(self, sides) -> None:
+        todo = sorted({" ".join(s) for s in sides if s} - self.vectors.keys())
+        if self.encoder is not None and todo:
+            import torch
+
+            with torch.no_grad():
+                vectors = torch.nn.functional.normalize(self.encoder.encode(todo).float(), dim=-1)
+            self.vectors.update(zip(todo, vectors))
+
+    def cos(self, a, b):
+        if self.encoder is None:
+            return None
+        return float((self.vectors[" ".join(a)] * self.vectors[" ".join(b)]).sum()) if a and b else 0.0
+
+
+MEANING = Meaning(False)
 
 
 def alternatives(e: SpanEdit) -> list[tuple[str, list[SpanEdit]]]:
@@ -65,6 +96,9 @@ def features(fo, fn, whole: SpanEdit, kind: str, edits: list[SpanEdit], frac: fl
     f = {f"kind={kind}": 1.0, f"kind_type={kind}{whole.type}": 1.0, f"kind_lo={kind}{_bin(len(o))}": 1.0,
          f"kind_ln={kind}{_bin(len(n))}": 1.0, f"kind_heavy={kind}{int(frac > 0.5)}": 1.0, "frac": frac,
          f"kind_sim={kind}{int(s * 5)}": 1.0, f"sim_{kind}": s}
+    c = MEANING.cos(o, n)
+    if c is not None:
+        f.update({f"cos_{kind}": c, f"kind_cos={kind}{int(max(c, 0) * 5)}": 1.0})
     if kind in ("prefix", "suffix"):
         sub = next(x for x in edits if x.type == "Substitute")
         rest = next(x for x in edits if x.type != "Substitute")
@@ -74,6 +108,9 @@ def features(fo, fn, whole: SpanEdit, kind: str, edits: list[SpanEdit], frac: fl
                   f"{kind}_rest_last={_token_class(r[-1])}": 1.0, f"{kind}_rest={rest.type}": 1.0,
                   f"{kind}_rest_punct": float(all(_PUNCT.match(t) for t in r)), f"{kind}_sub_sim": _sim(so, sn),
                   f"{kind}_sub_sim={int(_sim(so, sn) * 5)}": 1.0, f"{kind}_sub_len={_bin(len(so))}_{_bin(len(sn))}": 1.0})
+        c = MEANING.cos(so, sn)
+        if c is not None:
+            f.update({f"{kind}_sub_cos": c, f"{kind}_sub_cos={int(max(c, 0) * 5)}": 1.0})
     if kind == "per_token":
         sims = [_sim(*_sides(fo, fn, x)) for x in edits]
         f.update({"per_token_min": min(sims), "per_token_mean": sum(sims) / len(sims)})
@@ -85,6 +122,7 @@ def candidates(item: dict, merger) -> list[list[tuple[list[SpanEdit], dict]]]:
     old, new = item["sentence-1"].split(" "), item["sentence-2"].split(" ")
     fo, fn = _fold(old), _fold(new)
     pred = extract_edits(old, new, merger)
+    MEANING.add(side for e in pred for _, edits in alternatives(e) for x in [e, *edits] for side in _sides(fo, fn, x))
     changed = sum(max(e.old[1] - e.old[0] if e.old else 0, e.new[1] - e.new[0] if e.new else 0) for e in pred)
     frac = changed / max(1, len(fo), len(fn))
     return [[(edits, features(fo, fn, e, kind, edits, frac)) for kind, edits in alternatives(e)] for e in pred]
@@ -117,7 +155,10 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "arxivedits"))
+    ap.add_argument("--meaning", action="store_true", help="add the sides' MiniLM cosine to the features")
     args = ap.parse_args(argv)
+    global MEANING
+    MEANING = Meaning(args.meaning)
     if not os.path.exists(os.path.join(args.data, "train.json")):
         print(f"arXivEdits not found under {args.data}")
         return 2
