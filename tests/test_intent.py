@@ -492,3 +492,30 @@ def test_encoder_batches_fit_the_device(shipped_fp32):
     finally:
         hook.remove()
     assert widths == [64, 6]
+
+
+@pytest.mark.slow
+def test_a_soup_of_trainings_from_one_initialisation_is_their_mean(shared_data, tmp_path, monkeypatch):
+    """Members trained from one initialisation with other batch orders differ; their soup, one LoRA adapter of
+    the summed rank, merges to exactly the mean of the members' merged weights and heads."""
+    import revmine.training.intent as training
+    from revmine.models.intent import IntentClassifier
+
+    monkeypatch.setattr(training, "fit_lexical", lambda *a, **k: {})
+    train = {"arxivedits": load_intents(str(shared_data / "arxivedits" / "train.json"), "arxivedits")[:12],
+             "iterater": load_intents(str(shared_data / "iterater" / "sent_level" / "train.json"), "iterater")[:12]}
+    members = [str(tmp_path / f"seed{s}") for s in (14, 15)]
+    for s, out in zip((14, 15), members):
+        training.train_intent(out, {t: list(v) for t, v in train.items()}, None, epochs=1, order_seed=s,
+                              device=torch.device("cpu"))
+    training.soup(members, str(tmp_path / "soup"))
+    cpu = torch.device("cpu")
+    states = [IntentClassifier(d, device=cpu, precision="fp32").model.state_dict()
+              for d in (*members, str(tmp_path / "soup"))]
+    floats = [k for k, v in states[0].items() if v.is_floating_point()]
+    assert any(not torch.equal(states[0][k], states[1][k]) for k in floats)  # the batch order moved them apart
+    assert max((states[2][k] - (states[0][k] + states[1][k]) / 2).abs().max().item() for k in floats) < 1e-5
+    cfg = json.loads((tmp_path / "soup" / "config.json").read_text())
+    assert cfg["lora_rank"] == 32 and cfg["training"]["soup_of"] == [14, 15]
+    probs = IntentClassifier(str(tmp_path / "soup"), device=cpu, precision="fp32").encoder_proba(train["iterater"][:4])
+    assert probs["iterater"].shape == (4, len(ITERATER))

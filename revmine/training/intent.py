@@ -26,19 +26,22 @@ CLASS_WEIGHT_POWER = 0.5
 
 def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[dict[str, list[EditInput]]] = None,
                  epochs: int = 4, batch: int = 16, lr: float = 5e-4, head_lr: float = 2e-3, seed: int = 13,
-                 class_weight_power: float | dict = CLASS_WEIGHT_POWER, device: Optional[torch.device] = None,
+                 order_seed: Optional[int] = None, class_weight_power: float | dict = CLASS_WEIGHT_POWER,
+                 device: Optional[torch.device] = None,
                  config: Optional[IntentConfig] = None, sources: Optional[dict] = None) -> dict:
     """Train the shared encoder (LoRA) and one head per taxonomy in `train`; save the model folder.
 
     Batches are single-taxonomy and interleaved at random. The loss is class-weighted by
     (n_max / n_class) ** class_weight_power (a number, or one per taxonomy), which lifts rare classes
-    (IteraTeR style, arXivEdits Lang-other) without drowning the common ones. Returns dev scores per taxonomy.
+    (IteraTeR style, arXivEdits Lang-other) without drowning the common ones. `seed` initialises the
+    weights; `order_seed`, when given, draws the batch order and dropout instead of it, so that trainings
+    from one initialisation can be averaged weight by weight (`soup`). Returns dev scores per taxonomy.
     """
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
     from transformers import AutoModel, AutoTokenizer
 
-    rng = random.Random(seed)
+    rng = random.Random(seed if order_seed is None else order_seed)
     torch.manual_seed(seed)
     device = device or default_device()
     config = config or IntentConfig()
@@ -50,6 +53,8 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
                              LoraConfig(r=config.lora_rank, lora_alpha=2 * config.lora_rank, lora_dropout=0.1,
                                         target_modules=config.lora_targets))
     model = IntentModel(config, encoder).to(device)
+    if order_seed is not None:
+        torch.manual_seed(order_seed)
     weights = {}
     for tax, examples in train.items():
         labels = config.taxonomies[tax]
@@ -91,7 +96,8 @@ def train_intent(out_dir: str, train: dict[str, list[EditInput]], dev: Optional[
               os.path.join(out_dir, "heads.safetensors"))
     config.training = {"sources": sources or {}, "examples": {t: len(v) for t, v in train.items()}, "epochs": epochs,
                        "batch": batch, "lr": lr, "head_lr": head_lr, "class_weight_power": class_weight_power,
-                       "seed": seed, "seconds": round(time.time() - started), "device": str(device)}
+                       "seed": seed, **({"order_seed": order_seed} if order_seed is not None else {}),
+                       "seconds": round(time.time() - started), "device": str(device)}
     if os.path.exists(os.path.join(out_dir, "adapter", "README.md")):  # peft's empty template card
         os.remove(os.path.join(out_dir, "adapter", "README.md"))
     _write_config(out_dir, config)
@@ -351,6 +357,50 @@ def cross_validate_lexical(examples: list[EditInput], taxonomy: str, k: int = 5,
         out = {"helper": helper_name, "helper_cv": by_weight, "chosen_helper_weight": float(best)}
     return {"taxonomy": taxonomy, "metric": metric, "folds": k, "examples": len(examples), "by_C": table,
             "chosen_C": chosen, **out}
+
+
+def soup(model_dirs: Sequence[str], out_dir: str) -> None:
+    """One model folder whose weights are the mean of `model_dirs`' (trainings from one initialisation,
+    as `train_intent(order_seed=...)` gives them). The mean of n LoRA updates B_i A_i is exactly one LoRA
+    update of rank n·r, [B_1 … B_n] / n · [A_1; …; A_n], so once merged the soup labels at one model's
+    cost. Heads are averaged. The lexical models are left to `fit_lexical`."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    adapters = [load_file(os.path.join(d, "adapter", "adapter_model.safetensors")) for d in model_dirs]
+    n = len(adapters)
+    merged = {k: (torch.cat([a[k] for a in adapters], dim=0) if ".lora_A." in k
+                  else torch.cat([a[k] for a in adapters], dim=1) / n if ".lora_B." in k
+                  else sum(a[k] for a in adapters) / n)
+              for k in adapters[0]}
+    with open(os.path.join(model_dirs[0], "adapter", "adapter_config.json"), encoding="utf-8") as fh:
+        adapter_config = json.load(fh)
+    # rank and alpha both times n: the scale alpha / r of every member stays the soup's
+    adapter_config.update(r=n * adapter_config["r"], lora_alpha=n * adapter_config["lora_alpha"])
+    os.makedirs(os.path.join(out_dir, "adapter"), exist_ok=True)
+    save_file({k: v.contiguous() for k, v in merged.items()},
+              os.path.join(out_dir, "adapter", "adapter_model.safetensors"))
+    with open(os.path.join(out_dir, "adapter", "adapter_config.json"), "w", encoding="utf-8") as fh:
+        json.dump(adapter_config, fh, indent=2)
+    heads = [load_file(os.path.join(d, "heads.safetensors")) for d in model_dirs]
+    save_file({k: (sum(h[k].float() for h in heads) / n).to(heads[0][k].dtype).contiguous() for k in heads[0]},
+              os.path.join(out_dir, "heads.safetensors"))
+    configs = []
+    for d in model_dirs:
+        with open(os.path.join(d, "config.json"), encoding="utf-8") as fh:
+            configs.append(IntentConfig(**json.load(fh)))
+    config = configs[0]
+    config.lora_rank = adapter_config["r"]
+    config.training = {**config.training, "soup_of": [c.training.get("order_seed", c.training.get("seed"))
+                                                      for c in configs],
+                       "seconds": sum(c.training.get("seconds", 0) for c in configs)}
+    config.training.pop("order_seed", None)
+    if os.path.abspath(out_dir) != os.path.abspath(model_dirs[0]):
+        for name in os.listdir(model_dirs[0]):  # lexical models fitted beside the first member, if any
+            if name.startswith("lexical-"):
+                shutil.copy(os.path.join(model_dirs[0], name), out_dir)
+    _write_config(out_dir, config)
 
 
 def cross_validate_mixed(pools: dict[str, list[EditInput]], out_json: str, choices: dict, k: int = 5,
