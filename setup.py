@@ -21,6 +21,7 @@ setup(
         "numpy<2.5",
         "protobuf<7",
         "duckdb>=2.0",  # relations stream Arrow batches through to_arrow_reader (2.0)
+        "fsspec>=2023.1",  # DuckDB reads a remote warehouse's files through it (gcsfs for gs://, s3fs for s3://)
         "mwparserfromhell>=0.6",
         "mwreverts>=0.1.5",
         "py7zr>=0.22",

@@ -27,7 +27,8 @@ from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
 from revmine.schemas.names import is_utf8
 from revmine.warehouse.catalog import build_catalog
-from revmine.warehouse.duplicates import find_duplicates, held_revisions, remove_duplicates
+from revmine.warehouse.duplicates import (RemoteUnchecked, connect, find_duplicates, held_revisions,
+                                          remove_duplicates)
 from revmine.warehouse.layout import (STAGING, NotAWarehouse, PartitionedWriter, check_new_or_warehouse, commit_run,
                                       input_index, read_table, staged_files, staging_dir, write_input_index)
 from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
@@ -123,21 +124,19 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
         options = PipelineOptions(list(beam_args))
         log.info("run %s: %d input(s) -> %s", run_id, len(keys), warehouse)
         local = "://" not in stage_dir
-        if not local:
-            log.warning("%s is remote: revisions that other inputs stored already are not looked for, so a dump "
-                        "read again as another file lands twice; stage into a local warehouse to have them "
-                        "quarantined as duplicate_rev_id", warehouse)
+        checked = local or _reachable(warehouse)
         input_keys = {_identity(p): k for p, k in keys.items()}
-        replaced = _replaced_keys(warehouse, input_keys) if local else []
+        replaced = _replaced_keys(warehouse, input_keys) if checked else []
         # Revisions stored already are read and paired (a new revision's parent may be one) but not diffed:
         # the duplicate check below takes them out of this run anyway.
-        held = held_revisions(warehouse, set(keys.values()) | set(replaced)) if local and config.diff.enabled else None
+        held = held_revisions(warehouse, set(keys.values()) | set(replaced)) if checked and config.diff.enabled else None
         scratch = os.path.join(stage_dir, "_tmp") if local else tempfile.gettempdir()
         with private_tempdir(scratch):
             with beam.Pipeline(options=options) as p:
                 graph.build(p, list(keys.items()), stage_dir, config, held)
         if local:
             shutil.rmtree(scratch, ignore_errors=True)
+        if checked:
             dups = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced)
             if dups:
                 log.warning("%d revision(s) already stored from another input: quarantined as duplicate_rev_id",
@@ -149,6 +148,18 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
         timings = StageClock.read(stage_dir) if local else {}
     return Staged(run_id, warehouse, list(keys), sorted(set(keys.values()) | set(unnamed.values())), acc, files,
                   input_keys, duplicates, timings)
+
+
+def _reachable(warehouse: str) -> bool:
+    """Whether the duplicate check can read a remote warehouse here; if not, the run says what it will miss."""
+    try:
+        connect(warehouse).close()
+        return True
+    except RemoteUnchecked as exc:
+        log.warning("%s: %s, so revisions that other inputs stored already are not looked for, and a dump read "
+                    "again as another file lands twice. Install fsspec's file system for it, or stage into a "
+                    "local warehouse, to have them quarantined as duplicate_rev_id", warehouse, exc)
+        return False
 
 
 class BadBeamFlags(ValueError):

@@ -56,6 +56,27 @@ def _unreadable(warehouse: str, table: str, exc: Exception) -> UnreadableWarehou
                                f"checked against it and nothing was committed: {str(exc).splitlines()[0]}")
 
 
+class RemoteUnchecked(RuntimeError):
+    """A remote warehouse whose files DuckDB cannot reach here: fsspec has no file system for its scheme."""
+
+
+def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
+    """DuckDB for the warehouse's Parquet files. A remote warehouse's go through fsspec (gcsfs for gs://,
+    s3fs for s3://), which DuckDB reads without its httpfs extension (a download, which workers without
+    the internet cannot make); RemoteUnchecked, naming what to install, where fsspec has none."""
+    con = duckdb.connect()
+    if "://" in warehouse:
+        import fsspec
+
+        scheme = warehouse.split("://", 1)[0]
+        try:
+            con.register_filesystem(fsspec.filesystem(scheme))
+        except (ImportError, ValueError) as exc:
+            con.close()
+            raise RemoteUnchecked(f"{scheme}:// files cannot be read here ({str(exc).splitlines()[0]})") from exc
+    return con
+
+
 def _key_of(path: str) -> str:
     return _KEY.search(os.path.basename(path)).group(1)
 
@@ -74,7 +95,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
     has already (page_id and pair_id are set for arXiv versions, None for wiki revisions)."""
     skip = set(keys_in_order) | set(replaced)
     out: dict = defaultdict(list)
-    con = duckdb.connect()
+    con = connect(warehouse)
     try:
         con.register("ranks", pa.table({"key": list(keys_in_order), "rank": list(range(1, len(keys_in_order) + 1))}))
         for table, rev_id, extra, ident, wanted in _IDENTITIES:
@@ -148,7 +169,7 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
     8 bytes a committed wiki revision, 16 an arXiv version."""
     (revisions, *_, is_wiki), (pairs, *_, is_arxiv) = _IDENTITIES  # where find_duplicates looks, and for whom
     committed, papers = _committed(warehouse, revisions, is_wiki, skip), _committed(warehouse, pairs, is_arxiv, skip)
-    con = duckdb.connect()
+    con = connect(warehouse)
     bits: dict = {}
     ids: dict = {}
     versions = None

@@ -20,6 +20,7 @@ from typing import Iterable, NamedTuple, Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
@@ -200,6 +201,19 @@ def list_parquet(root: str, table: str, source_keys: Optional[Sequence[str]] = N
     return sorted(p for p in paths if not p.endswith(".tmp"))
 
 
+def arrow_paths(root: str, paths: Sequence[str]) -> tuple[Optional[pafs.FileSystem], list[str]]:
+    """`paths` under `root` as pyarrow takes a list of files: paths of one file system. Local ones stay as
+    they are; a remote root's URLs (gs://, s3://, hdfs://, file://, which pyarrow resolves itself) become
+    paths of the file system of `root`, since pyarrow reads a list of URLs as local paths."""
+    if "://" not in root:
+        return None, list(paths)
+    filesystem, base = pafs.FileSystem.from_uri(root)
+    root = root.rstrip("/")
+    if any(not p.startswith(root) for p in paths):
+        raise ValueError(f"not under {root}: {next(p for p in paths if not p.startswith(root))}")
+    return filesystem, [base.rstrip("/") + p[len(root):] for p in paths]
+
+
 def read_table(root: str, table: str, source_keys: Optional[Sequence[str]] = None) -> pa.Table:
     """Read a table (file columns plus hive partition columns) into Arrow, validating every file."""
     spec = TABLES[table]
@@ -209,8 +223,9 @@ def read_table(root: str, table: str, source_keys: Optional[Sequence[str]] = Non
     for path in paths:
         spec.validate_parquet(path)
     partitioning = ds.partitioning(pa.schema([spec.schema.field(n) for n in spec.partition_by]), flavor="hive")
-    dataset = ds.dataset(paths, schema=spec.schema, format="parquet", partitioning=partitioning,
-                         partition_base_dir=_join(root, table))
+    filesystem, (base_dir, *files) = arrow_paths(root, [_join(root, table), *paths])
+    dataset = ds.dataset(files, schema=spec.schema, format="parquet", partitioning=partitioning,
+                         partition_base_dir=base_dir, filesystem=filesystem)
     return dataset.to_table()
 
 
