@@ -947,6 +947,11 @@ def test_a_remote_warehouse_stores_a_revision_once(tmp_path, fast, capsys):
     assert main(["run", "--input", str(a), "--out", url, "--config", str(tmp_path / "fast.yaml")]) == 0
     printed = capsys.readouterr().err  # the run's lines go to stderr, its tables to stdout
     assert "revmine query" not in printed and "revmine catalog FOLDER" in printed  # no catalog there to query
+    for command in (["query", url, "SELECT 1"], ["export", "training", url, str(tmp_path / "out")],
+                    ["catalog", url]):  # one line that says what to do, which works
+        assert main(command) == 2
+        said = capsys.readouterr().err
+        assert "revmine catalog FOLDER" in said or "copy a remote warehouse" in said, said
 
 
 def test_a_remote_warehouse_that_cannot_be_read_here_is_said_so(caplog):

@@ -15,7 +15,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     from revmine.warehouse.lock import warehouse_lock
 
     if not os.path.isdir(args.warehouse):
-        console.print(f"[red]error:[/red] {escape(args.warehouse)} is not a folder")
+        console.print(f"[red]error:[/red] {escape(args.warehouse)} is not a folder"
+                      + ("; copy a remote warehouse to one first" if "://" in args.warehouse else ""))
         return 2
     if not is_warehouse(args.warehouse):  # a mistyped folder gets no catalog and no lock file
         console.print(f"[red]error:[/red] {escape(args.warehouse)} holds no revmine warehouse (no runs, no tables); "
