@@ -950,7 +950,7 @@ def test_a_remote_warehouse_stores_a_revision_once(tmp_path, fast, capsys):
     for command in (["query", url, "SELECT 1"], ["export", "training", url, str(tmp_path / "out")],
                     ["catalog", url]):  # one line that says what to do, which works
         assert main(command) == 2
-        said = capsys.readouterr().err
+        said = " ".join(capsys.readouterr().err.split())  # as rich wrapped it
         assert "revmine catalog FOLDER" in said or "copy a remote warehouse" in said, said
 
 
@@ -964,3 +964,22 @@ def test_a_remote_warehouse_that_cannot_be_read_here_is_said_so(caplog):
         connect("nosuchfs://bucket/wh")
     assert not _reachable("nosuchfs://bucket/wh")
     assert "lands twice" in caplog.text and "nosuchfs://bucket/wh" in caplog.text
+
+
+def test_a_remote_folder_is_read_as_a_local_one_is(tmp_path, fast, sample_dump):
+    """An input URL naming a folder (a prefix, in an object store) was taken for a file: the run read
+    nothing from it and quarantined it as unreadable. Now its dumps are read, as a local folder's are,
+    and a file's URL is still that file."""
+    import remote_fs  # noqa: F401  (registers the file:// scheme with Beam)
+    from revmine.runner.compose import expand_inputs
+
+    folder = tmp_path / "dumps"
+    (folder / "more").mkdir(parents=True)
+    shutil.copy(sample_dump, folder / "a.xml")
+    (folder / "more" / "b.xml").write_text(dump(page(1, [5, 6])))
+    (folder / "notes.txt").write_text("not a dump")
+    url = "file://" + str(folder)
+    assert expand_inputs([url + "/"]) == expand_inputs([url]) == [url + "/a.xml", url + "/more/b.xml"]
+    assert expand_inputs([url + "/a.xml"]) == [url + "/a.xml"]
+    result = run([url], str(tmp_path / "wh"), fast)
+    assert result.accounting.balanced and result.accounting.files == 2 and not result.accounting.events

@@ -206,6 +206,11 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
         elif any(c in item for c in "*?["):
             (result,) = FileSystems.match([item])
             out.extend(sorted(m.path for m in result.metadata_list))
+        elif "://" in item:  # an object store has no folders, only names under a prefix: a prefix with
+            # files under it is a folder, read as a local one is; anything else is a file (or a missing one)
+            (result,) = FileSystems.match([FileSystems.join(item.rstrip("/"), "**")])
+            inside = sorted(m.path for m in result.metadata_list if _looks_like_input(m.path.rsplit("/", 1)[-1]))
+            out.extend(inside if result.metadata_list else [item])
         else:
             out.append(item)
     return out
