@@ -137,3 +137,24 @@ def test_runner_args_that_are_not_flags_are_one_line_before_any_task(tmp_path, c
     assert main(["jobs", "run", "--wiki", "testwiki", "--date", "20261101", "--warehouse", str(tmp_path / "wh"),
                  "--runner-args", flags]) == 2
     assert says in " ".join(capsys.readouterr().err.split()) and not (tmp_path / "wh").exists()
+
+
+def test_a_remote_warehouse_is_refused_in_one_line_and_nothing_is_written(tmp_path, capsys, monkeypatch):
+    """The jobs keep markers, a lock and a catalog beside the tables as local files: given gs://bucket/wh
+    they wrote them under ./gs:/bucket/wh, a folder nobody asked for, while the run itself staged into the
+    bucket. A URL is now refused before any task, from --warehouse or from luigi.cfg."""
+    import luigi
+
+    from revmine.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["jobs", "run", "--wiki", "testwiki", "--date", "20261101", "--dumps-dir", str(tmp_path / "dumps"),
+            "--base-url", f"file://{tmp_path}/nowhere"]
+    assert main([*args, "--warehouse", "gs://bucket/wh"]) == 2
+    assert "need a local warehouse" in " ".join(capsys.readouterr().err.split())
+    cfg = luigi.configuration.get_config()
+    monkeypatch.setattr(cfg, "get", lambda section, option, default=None, **kw:
+                        "s3://bucket/wh" if (section, option) == ("DumpParams", "warehouse") else default)
+    assert main(args) == 2
+    assert "s3://bucket/wh" in " ".join(capsys.readouterr().err.split())
+    assert os.listdir(tmp_path) == []

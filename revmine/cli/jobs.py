@@ -9,7 +9,7 @@ from revmine.cli._common import at_least, console
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from revmine.jobs.tasks import check_job_params, run_jobs
+    from revmine.jobs.tasks import check_job_params, check_job_warehouse, run_jobs
     from revmine.warehouse.layout import check_new_or_warehouse
 
     from revmine.config import Config, check_beam_flags
@@ -24,6 +24,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ValueError(f"--runner-args: {exc} in {args.runner_args!r}") from None
             check_beam_flags(flags, "--runner-args")
+        check_job_warehouse(args.warehouse)
         if args.warehouse:
             check_new_or_warehouse(args.warehouse)
         Config.load(args.config)  # a bad config fails here, in one line, not inside a luigi task

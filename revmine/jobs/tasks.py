@@ -327,6 +327,16 @@ def run_jobs(wiki: str, date: str, workers: int = 1, scheduler_host: Optional[st
     return result.status.name in ("SUCCESS", "SUCCESS_WITH_RETRY")
 
 
+def check_job_warehouse(warehouse: Optional[str]) -> None:
+    """ValueError for a remote warehouse: the jobs keep their markers, lock and catalog beside the tables, as
+    local files. Resolved as luigi would, without --warehouse: luigi.cfg's [DumpParams], else ./warehouse."""
+    warehouse = warehouse or luigi.configuration.get_config().get("DumpParams", "warehouse", "warehouse")
+    if "://" in warehouse:
+        raise ValueError(f"the jobs need a local warehouse, not {warehouse}: they keep their markers, lock and "
+                         "catalog beside the tables as files. Run them into a folder and copy it up, or use "
+                         "`revmine run --out` for a remote one")
+
+
 def clean_partial_downloads(dumps_dir: str) -> int:
     """Remove `.part` files a killed FetchDump left behind (they never count as complete)."""
     n = 0
@@ -339,4 +349,4 @@ def clean_partial_downloads(dumps_dir: str) -> int:
 
 
 __all__ = ["DumpDate", "ExportDate", "LoadDump", "StageDump", "FetchDump", "DumpParams", "run_jobs",
-           "list_dump_files", "clean_partial_downloads"]
+           "check_job_warehouse", "list_dump_files", "clean_partial_downloads"]
