@@ -983,3 +983,6 @@ def test_a_remote_folder_is_read_as_a_local_one_is(tmp_path, fast, sample_dump):
     assert expand_inputs([url + "/a.xml"]) == [url + "/a.xml"]
     result = run([url], str(tmp_path / "wh"), fast)
     assert result.accounting.balanced and result.accounting.files == 2 and not result.accounting.events
+    for missing in (url + "/gone.xml", url + "/gone/"):  # as a missing local path is: one line, nothing written
+        assert main(["run", "--input", missing, "--out", str(tmp_path / "wh2")]) == 2
+        assert not (tmp_path / "wh2").exists()

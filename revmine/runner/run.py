@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional, Sequence
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from revmine import __version__
@@ -245,7 +246,7 @@ def input_paths(inputs: Sequence[str]) -> list[str]:
     paths = expand_inputs(inputs)
     if not paths:
         raise FileNotFoundError(f"no dump files found in {list(inputs)}")
-    missing = [p for p in paths if "://" not in p and not os.path.exists(p)]
+    missing = [p for p in paths if not (FileSystems.exists(p) if "://" in p else os.path.exists(p))]
     if missing:
         raise FileNotFoundError(f"input not found: {missing[0]}")
     return paths
