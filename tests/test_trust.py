@@ -543,6 +543,18 @@ def test_export_into_the_warehouse_is_refused(query_wh, capsys):
     assert snapshot(query_wh) == before
 
 
+def test_an_export_or_report_to_a_url_is_refused_and_writes_nothing(query_wh, tmp_path, monkeypatch, capsys):
+    """Given gs://bucket/out, the exports and the report wrote a local folder ./gs:/bucket/out and said they
+    had written gs://bucket/out."""
+    monkeypatch.chdir(tmp_path)
+    for command in (["export", "hub", str(query_wh), "gs://bucket/out"],
+                    ["export", "training", str(query_wh), "gs://bucket/out"],
+                    ["report", str(query_wh), "--out", "gs://bucket/report"]):
+        assert main(command) == 2
+        assert "is a URL" in " ".join(capsys.readouterr().err.split())
+    assert os.listdir(tmp_path) == []
+
+
 def test_export_replaces_only_its_own_folders(query_wh, tmp_path):
     foreign = tmp_path / "mine"
     foreign.mkdir()

@@ -69,7 +69,11 @@ class UnsafeExportTarget(ValueError):
 
 def check_export_target(warehouse: str, out: str, force: bool = False, what: str = "export") -> None:
     """Refuse to write OUT unless it is missing, empty, or an earlier export or report (its marker file), or
-    `force`. The warehouse itself is never written into or over, whatever `force` says."""
+    `force`. The warehouse itself is never written into or over, whatever `force` says. OUT is a local folder:
+    a URL would be a folder named after it (./gs:/bucket/...), so it is refused."""
+    if "://" in out:
+        raise UnsafeExportTarget(f"{out} is a URL: a {what} is written to a local folder; write it to one and copy "
+                                 "it up" + (" (or --push it to the Hub)" if what == "export" else ""))
     wh, target = os.path.realpath(warehouse), os.path.realpath(out)
     if target == wh or target.startswith(wh + os.sep) or wh.startswith(target + os.sep):
         raise UnsafeExportTarget(f"{out} is the warehouse {warehouse}, or inside or around it: a {what} never writes "
