@@ -998,3 +998,15 @@ def test_a_remote_folder_is_read_as_a_local_one_is(tmp_path, fast, sample_dump):
     for missing in (url + "/gone.xml", url + "/gone/"):  # as a missing local path is: one line, nothing written
         assert main(["run", "--input", missing, "--out", str(tmp_path / "wh2")]) == 2
         assert not (tmp_path / "wh2").exists()
+
+
+@pytest.mark.parametrize("argv", [["train", "intent", "--out", "gs://bucket/model"],
+                                  ["build", "summaries-dataset", "--out", "gs://bucket/data"],
+                                  ["eval", "summaries", "--sample-out", "s3://bucket/sample.md"]])
+def test_outputs_written_locally_refuse_a_url(argv, tmp_path, monkeypatch, capsys):
+    """A URL given where revmine writes with the local file system became a folder named after it."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and "is a URL" in " ".join(capsys.readouterr().err.split())
+    assert os.listdir(tmp_path) == []

@@ -45,6 +45,15 @@ def at_least(low: int):
     return whole_number
 
 
+def local_path(text: str) -> str:
+    """An argparse type: a path of this machine. These outputs are written with the local file system, so
+    a URL (gs://bucket/x) would become a folder named after it (./gs:/bucket/x)."""
+    if "://" in text:
+        raise argparse.ArgumentTypeError(f"{text} is a URL: this is written to a local folder or file; write it to "
+                                         "one and copy it up")
+    return text
+
+
 def numbers_at_least_1(text: str) -> list[int]:
     """An argparse type: comma-separated whole numbers >= 1 ("1,3")."""
     parse = at_least(1)

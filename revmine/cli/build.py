@@ -7,7 +7,7 @@ import os
 
 from rich.markup import escape
 
-from revmine.cli._common import console, fraction, shared_data
+from revmine.cli._common import console, fraction, local_path, shared_data
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -70,7 +70,7 @@ def register(sub) -> None:
     b = sub.add_parser("build", allow_abbrev=False, help="build a training dataset from real dumps")
     b.add_argument("what", choices=("summaries-dataset",))
     b.add_argument("--input", nargs="+", action="extend", metavar="DUMP", help="dumps or folders (default: every dump in ../shared/data/wikipedia)")
-    b.add_argument("--out", default=os.path.join("data", "summaries"), help="folder for train.jsonl, dev.jsonl, stats.json")
+    b.add_argument("--out", type=local_path, default=os.path.join("data", "summaries"), help="folder for train.jsonl, dev.jsonl, stats.json")
     b.add_argument("--dev-fraction", type=fraction, default=0.1,
                    help="share of rows in dev: whole pages absent from train, then the latest edits of the others")
     b.add_argument("--from-rows", metavar="JSONL", help="split the rows.jsonl of an earlier build again, reading no dump")

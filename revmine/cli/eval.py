@@ -7,7 +7,7 @@ import os
 
 from rich.markup import escape
 
-from revmine.cli._common import at_least, console
+from revmine.cli._common import at_least, console, local_path
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -279,7 +279,7 @@ def register(sub) -> None:
     e.add_argument("--taxonomy", choices=("arxivedits", "iterater"), help="intent: which label set to score")
     e.add_argument("--train", help="summaries: train split, for the most-frequent and retrieval baselines and to tell "
                    "seen pages from unseen (default: train.jsonl beside --data)")
-    e.add_argument("--sample-out", metavar="MD", help="summaries: write 20 random examples side by side here")
+    e.add_argument("--sample-out", type=local_path, metavar="MD", help="summaries: write 20 random examples side by side here")
     e.add_argument("--limit", type=at_least(1), help="summaries: score only the first N rows")
     e.add_argument("--num-beams", type=at_least(1), help="summaries: beam width for this run (default: the adapter's)")
     e.add_argument("--cv-train", metavar="JSON", help="edits: also score k folds of this train file plus --data, "

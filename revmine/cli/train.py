@@ -7,7 +7,7 @@ import os
 
 from rich.markup import escape
 
-from revmine.cli._common import at_least, console, non_negative, numbers_at_least_1, shared_data
+from revmine.cli._common import at_least, console, local_path, non_negative, numbers_at_least_1, shared_data
 
 
 def given(args: argparse.Namespace, *names: str) -> dict:
@@ -159,7 +159,7 @@ def _cross_validate_intent(args: argparse.Namespace, train: dict, dev: dict, mod
 def register(sub) -> None:
     t = sub.add_parser("train", allow_abbrev=False, help="train a model")
     t.add_argument("what", choices=("aligner", "intent", "summarizer", "edits"))
-    t.add_argument("--out", help="model folder to write (default: the shipped weights in revmine/models/weights)")
+    t.add_argument("--out", type=local_path, help="model folder to write (default: the shipped weights in revmine/models/weights)")
     t.add_argument("--iterater-train", help="IteraTeR train JSON lines (aligner: doc-level; intent: sent-level)")
     t.add_argument("--iterater-dev", help="IteraTeR dev JSON lines (scores go into the model card)")
     t.add_argument("--arxivedits-train", help="arXivEdits train JSON")
