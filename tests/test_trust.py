@@ -1010,3 +1010,26 @@ def test_outputs_written_locally_refuse_a_url(argv, tmp_path, monkeypatch, capsy
         main(argv)
     assert exc.value.code == 2 and "is a URL" in " ".join(capsys.readouterr().err.split())
     assert os.listdir(tmp_path) == []
+
+
+def test_a_remote_warehouse_has_one_writer_at_a_time(tmp_path, fast, sample_dump, capsys):
+    """A remote warehouse had no lock: two runs at once each checked for stored revisions before the other
+    committed, and both committed. Now a run finds the other's lock object and refuses, naming its holder
+    and what to delete if that holder is dead; a finished run leaves no lock behind."""
+    import remote_fs  # noqa: F401  (registers the file:// scheme with Beam)
+    from revmine.warehouse.lock import RemoteLock, WarehouseBusy, warehouse_lock
+
+    url = "file://" + str(tmp_path / "wh")
+    assert run([str(sample_dump)], url, fast).accounting.balanced
+    assert not (tmp_path / "wh" / "_lock").exists()
+    with warehouse_lock(url, run="other"):
+        with pytest.raises(WarehouseBusy, match="run other"):
+            warehouse_lock(url).acquire()
+        assert main(["run", "--input", str(sample_dump), "--out", url, "--config", str(tmp_path / "fast.yaml")]) != 0
+        said = " ".join(capsys.readouterr().err.split())
+        assert "in use" in said and f"delete {url}/_lock" in said
+    assert not (tmp_path / "wh" / "_lock").exists()
+    taken = RemoteLock(url + "/_lock").acquire()  # a lock another run took in the same instant is not released
+    (tmp_path / "wh" / "_lock").write_text('{"run": "same instant"}')
+    taken.release()
+    assert (tmp_path / "wh" / "_lock").exists()

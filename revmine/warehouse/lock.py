@@ -4,8 +4,9 @@
     WAREHOUSE/_staging/<run_id>.lock    held by the run staging into _staging/<run_id>
 
 flock is released by the kernel when its process dies, so a lock can never outlive a killed run, and
-a staging folder whose lock nobody holds belongs to a dead run. Remote warehouses (gs://, s3://) have
-no such locks: run one writer there (the luigi jobs serialise their commits).
+a staging folder whose lock nobody holds belongs to a dead run. A remote warehouse (gs://, s3://) has
+no flock: there `_lock` is an object naming the run that writes (`RemoteLock`), which a killed run
+leaves behind, and its staging folders are not cleaned.
 """
 from __future__ import annotations
 
@@ -66,6 +67,58 @@ class FileLock:
         self.release()
 
 
+class RemoteLock:
+    """WAREHOUSE/_lock in a remote warehouse: an object naming the run that writes. A run that finds one
+    waits for it to go (`wait`) or refuses, naming its holder. An object store cannot tell that the holder
+    died, so a killed run's lock stays until someone deletes it, which the refusal says; and two runs that
+    look in the same second can both take it, since Beam's file systems have no create-if-absent. It still
+    keeps apart the runs that overlap by more than an instant, which is how two runs into a bucket meet."""
+
+    POLL_SECONDS = 5.0
+
+    def __init__(self, path: str, wait: bool = False, holder: Optional[dict] = None):
+        self.path, self.wait, self.holder = path, wait, holder or {}
+        self.mine: Optional[bytes] = None
+
+    def _held(self) -> Optional[bytes]:
+        from apache_beam.io.filesystems import FileSystems
+
+        if not FileSystems.exists(self.path):
+            return None
+        with FileSystems.open(self.path, compression_type="uncompressed") as fh:
+            return fh.read()
+
+    def acquire(self) -> "RemoteLock":
+        import time
+
+        from apache_beam.io.filesystems import FileSystems
+
+        while (held := self._held()) is not None:
+            if not self.wait:
+                raise WarehouseBusy(f"{self.path.rsplit('/', 1)[0]} is in use ({_describe(held)}); wait for that run "
+                                    f"to finish, or write to another --out. If that run is dead, delete {self.path}")
+            time.sleep(self.POLL_SECONDS)
+        info = dict(self.holder, pid=os.getpid(), host=os.uname().nodename,
+                    since=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        self.mine = json.dumps(info).encode()
+        with FileSystems.create(self.path, mime_type="application/json", compression_type="uncompressed") as fh:
+            fh.write(self.mine)
+        return self
+
+    def release(self) -> None:
+        from apache_beam.io.filesystems import FileSystems
+
+        if self.mine is not None and self._held() == self.mine:  # never another run's, taken in the same instant
+            FileSystems.delete([self.path])
+        self.mine = None
+
+    def __enter__(self) -> "RemoteLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 def _describe(raw: bytes) -> str:
     try:
         info = json.loads(raw.decode("utf-8"))
@@ -75,9 +128,9 @@ def _describe(raw: bytes) -> str:
 
 
 def warehouse_lock(warehouse: str, wait: bool = False, **holder):
-    """The single-writer lock of a local warehouse (a no-op for remote ones)."""
+    """The single-writer lock of a warehouse: a flock, or a lock object in a remote one."""
     if _is_remote(warehouse):
-        return contextlib.nullcontext()
+        return RemoteLock(warehouse.rstrip("/") + "/" + LOCK, wait=wait, holder=holder)
     return FileLock(os.path.join(warehouse, LOCK), wait=wait, holder=holder)
 
 
