@@ -30,8 +30,9 @@ from revmine.schemas.names import is_utf8
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import (RemoteUnchecked, connect, find_duplicates, held_revisions,
                                           remove_duplicates)
-from revmine.warehouse.layout import (STAGING, NotAWarehouse, PartitionedWriter, check_new_or_warehouse, commit_run,
-                                      input_index, read_table, staged_files, staging_dir, write_input_index)
+from revmine.warehouse.layout import (NotAWarehouse, PartitionedWriter, check_new_or_warehouse, commit_run,
+                                      input_index, read_table, staged_files, staging_dir, staging_root,
+                                      write_input_index)
 from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,7 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
         except OSError as exc:  # under a file, no permission, a read-only disk
             raise NotAWarehouse(f"cannot make the warehouse folder {warehouse}: {exc.strerror or exc}") from exc
     with warehouse_lock(warehouse, wait=wait, run=run_id or "revmine run"):
-        for path in clean_dead_staging(os.path.join(os.path.abspath(warehouse), STAGING)):
+        for path in clean_dead_staging(staging_root(warehouse)):
             log.info("removed %s, left by a run that was killed", path)
         staged = stage(paths, warehouse, config, beam_args, run_id)  # expanded: folders are not walked twice
         if not staged.accounting.balanced:

@@ -191,6 +191,10 @@ def staging_dir(warehouse: str, run_id: str) -> str:
     return _join(warehouse, f"{STAGING}/{run_id}")
 
 
+def staging_root(warehouse: str) -> str:
+    return _join(warehouse if "://" in warehouse else os.path.abspath(warehouse), STAGING)
+
+
 def list_parquet(root: str, table: str, source_keys: Optional[Sequence[str]] = None) -> list[str]:
     """All committed Parquet files of `table` (optionally only those from the given inputs)."""
     patterns = [_join(root, f"{table}/**/part-{k}-*.parquet") for k in source_keys] if source_keys is not None \

@@ -147,7 +147,9 @@ def staging_lock(stage_dir: str, run_id: str):
 
 def clean_dead_staging(staging_root: str) -> list[str]:
     """Remove staging folders of runs that died (their lock is free and they never finished staging)."""
-    if _is_remote(staging_root) or not os.path.isdir(staging_root):
+    if _is_remote(staging_root):
+        return _clean_remote_staging(staging_root)
+    if not os.path.isdir(staging_root):
         return []
     removed = []
     for name in sorted(os.listdir(staging_root)):
@@ -170,4 +172,23 @@ def clean_dead_staging(staging_root: str) -> list[str]:
             os.remove(staging_lock_path(path))
     if not os.listdir(staging_root):
         os.rmdir(staging_root)
+    return removed
+
+
+def _clean_remote_staging(staging_root: str) -> list[str]:
+    """In a remote warehouse, under its lock: every run stages while it holds the lock, so any staging folder
+    there is a dead run's, but a finished stage waiting for its commit (its marker)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    root = staging_root.rstrip("/") + "/"
+    (found,) = FileSystems.match([root + "**"])
+    runs: dict = {}
+    for meta in found.metadata_list:
+        runs.setdefault(meta.path[len(root):].split("/", 1)[0], []).append(meta.path)
+    removed = []
+    for run_id, paths in sorted(runs.items()):
+        if any(p.endswith("/" + STAGED_MARKER) for p in paths):
+            continue
+        FileSystems.delete(paths)  # an object store has no folders: without its objects, the run's is gone
+        removed.append(root + run_id)
     return removed
