@@ -6,7 +6,7 @@
 flock is released by the kernel when its process dies, so a lock can never outlive a killed run, and
 a staging folder whose lock nobody holds belongs to a dead run. A remote warehouse (gs://, s3://) has
 no flock: there `_lock` is an object naming the run that writes (`RemoteLock`), which a killed run
-leaves behind, and its staging folders are not cleaned.
+leaves behind; every run stages under it, so the staging folders it finds are dead runs'.
 """
 from __future__ import annotations
 
