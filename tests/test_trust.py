@@ -1052,3 +1052,16 @@ def test_a_killed_runs_staging_in_a_remote_warehouse_is_removed_by_the_next_run(
     left = sorted(str(p.relative_to(tmp_path / "wh" / "_staging")) for p in (tmp_path / "wh" / "_staging").rglob("*")
                   if p.is_file())  # the file:// stand-in keeps empty folders, which an object store has not
     assert left == ["20260101T000000Z-wait00/_STAGED.json"]
+
+
+@pytest.mark.parametrize("where", ["input", "out"])
+def test_a_url_no_file_system_here_can_open_is_one_line(where, tmp_path, sample_dump, capsys, monkeypatch):
+    """An https:// dump, or a gs:// warehouse without Beam's GCP extras, ended in Beam's traceback."""
+    monkeypatch.chdir(tmp_path)
+    url = "https://dumps.example.org/x.xml.bz2" if where == "input" else "nofs://bucket/wh"
+    argv = ["run", "--input", url if where == "input" else str(sample_dump),
+            "--out", url if where == "out" else str(tmp_path / "wh")]
+    assert main(argv) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "no file system for" in said and "Traceback" not in said
+    assert os.listdir(tmp_path) == []

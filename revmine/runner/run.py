@@ -131,7 +131,8 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
         replaced = _replaced_keys(warehouse, input_keys) if checked else []
         # Revisions stored already are read and paired (a new revision's parent may be one) but not diffed:
         # the duplicate check below takes them out of this run anyway.
-        held = held_revisions(warehouse, set(keys.values()) | set(replaced)) if checked and config.diff.enabled else None
+        held = (held_revisions(warehouse, set(keys.values()) | set(replaced))
+                if checked and config.diff.enabled else None)
         scratch = os.path.join(stage_dir, "_tmp") if local else tempfile.gettempdir()
         with private_tempdir(scratch):
             with beam.Pipeline(options=options) as p:
@@ -241,9 +242,28 @@ def unbalanced_message(staged: Staged) -> str:
             f"{acc.pairs_written:,} pairs written, {acc.diffed:,} diffed")
 
 
+class NoFileSystem(ValueError):
+    """A URL whose scheme no file system of Beam's serves here."""
+
+
+def check_scheme(path: str, what: str) -> None:
+    """NoFileSystem, in one line, for a URL that Beam cannot open here (it raised a ValueError from deep
+    inside the first call that touched it)."""
+    if "://" not in path:
+        return
+    try:
+        FileSystems.get_filesystem(path)
+    except ValueError:
+        scheme = path.split("://", 1)[0]
+        raise NoFileSystem(f"{what} {path}: no file system for {scheme}:// here (gs:// needs apache-beam[gcp], "
+                           "s3:// apache-beam[aws]; download an http(s) dump first, as `revmine jobs` does)") from None
+
+
 def input_paths(inputs: Sequence[str]) -> list[str]:
     """The input files `inputs` name (folders and patterns expanded); FileNotFoundError if there are none,
-    or one of them is missing."""
+    or one of them is missing; NoFileSystem for a URL nothing here can open."""
+    for item in inputs:
+        check_scheme(item, "input")
     paths = expand_inputs(inputs)
     if not paths:
         raise FileNotFoundError(f"no dump files found in {list(inputs)}")
@@ -258,6 +278,7 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
     """Process `inputs` into `warehouse`, holding its lock throughout (WarehouseBusy if another run has it,
     unless `wait`). A run whose books don't balance is not committed: UnbalancedBooks."""
     paths = input_paths(inputs)  # a mistyped input creates no warehouse folder
+    check_scheme(warehouse, "warehouse")
     check_text_path(warehouse)
     check_new_or_warehouse(warehouse)
     check_beam_args(beam_args)
