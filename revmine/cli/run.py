@@ -53,12 +53,12 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     Console().print(result.accounting.render())
     if result.timings:
         Console().print(timing_table(result.timings))
-    # quoted for the shell (a path may hold spaces or quotes), escaped for rich ("[x]" is markup), and not
-    # wrapped, so the command can be copied whole
     if "://" in result.warehouse:  # no catalog is built there: DuckDB's file cannot live in a bucket
         console.print(f"warehouse: {escape(result.warehouse)}  (run {result.run_id}; no catalog for a remote "
                       "warehouse: copy it to a folder and run `revmine catalog FOLDER`)", soft_wrap=True)
         return 0
+    # quoted for the shell (a path may hold spaces or quotes), escaped for rich ("[x]" is markup), and not
+    # wrapped, so the command can be copied whole
     console.print(f"warehouse: {escape(result.warehouse)}  (run {result.run_id}; query with "
                   f"`revmine query {escape(shlex.quote(result.warehouse))} \"SELECT ...\"`)", soft_wrap=True)
     return 0
