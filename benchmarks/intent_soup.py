@@ -61,7 +61,7 @@ def train_one(fold: int, out: str, pools_file: str | None, data: str, seeds: lis
     training.fit_lexical = lambda *a, **k: {}  # lexical models are refitted per fold by `score`
     both = load_pools(data, pools_file)
     if fold:
-        train, test = dict(training._fold_parts(both["pools"], FOLDS))[fold]
+        train, test = next(parts for i, parts in training._fold_parts(both["pools"], FOLDS) if i == fold)
     else:
         train, test = both["train"], None
     device = default_device()

@@ -16,7 +16,10 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from typing import Optional
+
+from apache_beam.io.filesystems import FileSystems
 
 LOCK = "_lock"
 STAGED_MARKER = "_STAGED.json"  # a finished stage waiting for its commit (luigi LoadDump): never cleaned
@@ -81,18 +84,12 @@ class RemoteLock:
         self.mine: Optional[bytes] = None
 
     def _held(self) -> Optional[bytes]:
-        from apache_beam.io.filesystems import FileSystems
-
         if not FileSystems.exists(self.path):
             return None
         with FileSystems.open(self.path, compression_type="uncompressed") as fh:
             return fh.read()
 
     def acquire(self) -> "RemoteLock":
-        import time
-
-        from apache_beam.io.filesystems import FileSystems
-
         while (held := self._held()) is not None:
             if not self.wait:
                 raise WarehouseBusy(f"{self.path.rsplit('/', 1)[0]} is in use ({_describe(held)}); wait for that run "
@@ -106,8 +103,6 @@ class RemoteLock:
         return self
 
     def release(self) -> None:
-        from apache_beam.io.filesystems import FileSystems
-
         if self.mine is not None and self._held() == self.mine:  # never another run's, taken in the same instant
             FileSystems.delete([self.path])
         self.mine = None
@@ -178,8 +173,6 @@ def clean_dead_staging(staging_root: str) -> list[str]:
 def _clean_remote_staging(staging_root: str) -> list[str]:
     """In a remote warehouse, under its lock: every run stages while it holds the lock, so any staging folder
     there is a dead run's, but a finished stage waiting for its commit (its marker)."""
-    from apache_beam.io.filesystems import FileSystems
-
     root = staging_root.rstrip("/") + "/"
     (found,) = FileSystems.match([root + "**"])
     runs: dict = {}
