@@ -504,3 +504,43 @@ def test_a_cross_validation_train_file_of_the_wrong_shape_is_one_error_line(shar
     assert main(argv) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "train.json" in err and "Traceback" not in err
+
+
+_SITEINFO = ('<siteinfo><sitename>W</sitename><dbname>samplewiki</dbname><case>first-letter</case>'
+             '<namespaces><namespace key="0" case="first-letter" /></namespaces></siteinfo>')
+_LOGGING = ('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11">' + _SITEINFO +
+            '<logitem><id>1</id><timestamp>2004-12-23T03:20:32Z</timestamp><contributor><username>A</username>'
+            '<id>7</id></contributor><comment>moved</comment><type>move</type><action>move</action>'
+            '<logtitle>Foo</logtitle><params xml:space="preserve">Bar</params></logitem>'
+            '<logitem><id>2</id><timestamp>2004-12-24T03:20:32Z</timestamp><type>delete</type>'
+            '<action>delete</action><logtitle>Baz</logtitle></logitem></mediawiki>')
+_ABSTRACTS = ('<feed><doc><title>Wikipedia: Anarchism</title><url>https://en.wikipedia.org/wiki/Anarchism</url>'
+              '<abstract>Anarchism is a political philosophy.</abstract><links /></doc></feed>')
+
+
+@pytest.mark.parametrize("name,data,says", [
+    ("enwiki-pages-logging.xml.gz", gzip.compress(_LOGGING.encode()), "2 <logitem> entries"),
+    ("enwiki-abstract.xml", _ABSTRACTS, "root element is <feed>"),
+    ("page.xml", "<html><body><p>Not found</p></body></html>", "root element is <html>"),
+])
+def test_a_file_of_another_kind_says_so_in_a_row(tmp_path, name, data, says):
+    """A pages-logging dump, an abstracts dump or other XML holds no page history. It landed as an input read
+    with 0 revisions, exit 0 and no row, as if the wiki had no edits."""
+    out = read_all(write(tmp_path, name, data))
+    (row,) = out["quarantine"]
+    assert (row.level, row.reason, row.n_revisions) == ("file", "no_page_history", 0)
+    assert says in row.detail and name in row.detail
+    assert out["sources"][0].revisions_read == 0 and out["sources"][0].complete
+    assert_books_balance(out)
+
+
+def test_an_export_with_site_info_only_or_uploads_beside_pages_stays_silent(tmp_path, sample_xml):
+    # A valid export with no pages is an empty wiki, not the wrong kind of file; <upload> and LiquidThreads'
+    # <discussionthreadinginfo> (in WikiTeam's exports) are page elements the reader does not need.
+    empty = read_all(write(tmp_path, "empty.xml", f'<mediawiki version="0.11">{_SITEINFO}</mediawiki>'))
+    assert not empty["quarantine"] and not empty["revisions"]
+    extras = ("<upload><timestamp>2012-01-01T00:00:00Z</timestamp><filename>Cat.jpg</filename><size>1</size>"
+              "</upload><discussionthreadinginfo><ThreadSubject>x</ThreadSubject></discussionthreadinginfo></page>")
+    out = read_all(write(tmp_path, "wikiteam.xml", sample_xml.replace("</page>", extras)))
+    assert not out["quarantine"] and len(out["revisions"]) == N_SAMPLE
+    assert_books_balance(out)

@@ -106,6 +106,8 @@ class DumpReader:
         self.buf: list[str] = []
         self.pages = 0
         self.revisions_read = 0
+        self.root: Optional[str] = None  # the first document's root element, for a file with no pages
+        self.log_items = 0  # <logitem> entries: a pages-logging dump, which holds no page history
         # Revision ids seen in this file, per wiki (about 60 bytes each): a duplicate on any page is quarantined.
         self.seen_rev_ids: dict[str, set[int]] = {}
         self.document_closed = False  # the root element ended: what follows can only be another document
@@ -184,6 +186,7 @@ class DumpReader:
         self.tags.feed(b"")
         self._report_stray_bad_bytes(None)
         self._reconcile_with_input()
+        self._report_no_history()
         yield from self._drain()
         if self.key is None:
             self.key = input_key(self.path)
@@ -337,6 +340,8 @@ class DumpReader:
                 self.prefix = prefix.encode() + b":"
         elif name in ("page", "mediawiki"):
             self.prefix = b""
+        if self.root is None:
+            self.root = name
         self.stack.append(name)
         if name in _CAPTURE:
             if name == "text":
@@ -384,6 +389,8 @@ class DumpReader:
             self.safe_point = self.page.offset
         elif name == "mediawiki":
             self.schema_version = attrs.get("version", self.schema_version)
+        elif name == "logitem":
+            self.log_items += 1
 
     def _start_cdata(self) -> None:
         # MediaWiki never writes CDATA, but other exporters may: a text's "<revision>" is then literal.
@@ -701,6 +708,22 @@ class DumpReader:
             self.revisions_read += missing
             self._quarantine("file", "unparsed_revision", f"{missing} <revision> start tag(s) in the input were never "
                              "reached by the XML parser (undecodable or misaligned bytes)", None, n_revisions=missing)
+
+    def _report_no_history(self) -> None:
+        """A whole file that parsed but holds no page and no revision is the wrong kind of file: a
+        pages-logging or abstracts dump, or XML of another kind. One row says so, so that it does not land as
+        an empty input that looks read. An export with site info and no pages is valid, and stays silent."""
+        if self.pages or self.revisions_read or not self.complete or self.root is None:
+            return
+        if self.log_items:
+            detail = (f"{self.log_items:,} <logitem> entries and no <page>: a pages-logging dump holds log "
+                      "entries, not page histories; read a pages-meta-history or stub-meta-history dump")
+        elif self.root != "mediawiki":
+            detail = (f"the root element is <{self.root[:40]}>, not <mediawiki>: not a MediaWiki XML export "
+                      "(abstracts and other XML hold no page histories)")
+        else:
+            return
+        self._quarantine("file", "no_page_history", detail, None)
 
     def _count_skipped(self, skipped: bytes) -> None:
         # Revisions inside the skipped bytes were never parsed; count them so the books still balance.
