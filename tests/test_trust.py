@@ -1065,3 +1065,21 @@ def test_a_url_no_file_system_here_can_open_is_one_line(where, tmp_path, sample_
     said = " ".join(capsys.readouterr().err.split())
     assert "no file system for" in said and "Traceback" not in said
     assert os.listdir(tmp_path) == []
+
+
+def test_a_local_path_with_a_scheme_separator_inside_is_local(tmp_path, sample_dump):
+    """Any "://" in a path made it a URL: a warehouse at `runs/a://b` (Linux allows colons; Beam's file systems
+    take it for the local path it is) was written, but without its catalog, and said to be remote."""
+    from revmine.schemas.names import is_url
+
+    assert [is_url(p) for p in ("gs://b/x", "file:///tmp/w", "s3+x.y-z://b", "runs/a://b", "/t/x", "C:\\w", "")] \
+        == [True, True, True, False, False, False, False]
+    weird = tmp_path / "in:" / "sample.xml"
+    weird.parent.mkdir()
+    shutil.copy(sample_dump, weird)
+    (tmp_path / "fast.yaml").write_text(FAST_CONFIG)
+    assert main(["run", "--input", f"{tmp_path}/in://sample.xml", "--out", f"{tmp_path}/wh://x",
+                 "--config", str(tmp_path / "fast.yaml")]) == 0
+    (manifest,) = [json.loads(p.read_text()) for p in (tmp_path / "wh:" / "x" / "_runs").iterdir()]
+    assert manifest["accounting"]["balanced"] and manifest["accounting"]["revisions_read"] == 25
+    assert (tmp_path / "wh:" / "x" / "catalog.duckdb").is_file()

@@ -8,6 +8,8 @@ import warnings
 
 from rich.console import Console
 
+from revmine.schemas.names import is_url
+
 console = Console(stderr=True)
 
 
@@ -48,7 +50,7 @@ def at_least(low: int):
 def local_path(text: str) -> str:
     """An argparse type: a path of this machine. These outputs are written with the local file system, so
     a URL (gs://bucket/x) would become a folder named after it (./gs:/bucket/x)."""
-    if "://" in text:
+    if is_url(text):
         raise argparse.ArgumentTypeError(f"{text} is a URL: this is written to a local folder or file; write it to "
                                          "one and copy it up")
     return text

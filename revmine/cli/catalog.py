@@ -7,6 +7,7 @@ import os
 from rich.markup import escape
 
 from revmine.cli._common import console
+from revmine.schemas.names import is_url
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -16,7 +17,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     if not os.path.isdir(args.warehouse):
         console.print(f"[red]error:[/red] {escape(args.warehouse)} is not a folder"
-                      + ("; copy a remote warehouse to one first" if "://" in args.warehouse else ""))
+                      + ("; copy a remote warehouse to one first" if is_url(args.warehouse) else ""))
         return 2
     if not is_warehouse(args.warehouse):  # a mistyped folder gets no catalog and no lock file
         console.print(f"[red]error:[/red] {escape(args.warehouse)} holds no revmine warehouse (no runs, no tables); "

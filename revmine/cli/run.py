@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from revmine.cli._common import console, live_progress
+from revmine.schemas.names import is_url
 
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -53,7 +54,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     Console().print(result.accounting.render())
     if result.timings:
         Console().print(timing_table(result.timings))
-    if "://" in result.warehouse:  # no catalog is built there: DuckDB's file cannot live in a bucket
+    if is_url(result.warehouse):  # no catalog is built there: DuckDB's file cannot live in a bucket
         console.print(f"warehouse: {escape(result.warehouse)}  (run {result.run_id}; no catalog for a remote "
                       "warehouse: copy it to a folder and run `revmine catalog FOLDER`)", soft_wrap=True)
         return 0

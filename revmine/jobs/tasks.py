@@ -31,7 +31,7 @@ from typing import Optional
 
 import luigi
 
-from revmine.schemas.names import check_wiki_name, is_plain_file_name
+from revmine.schemas.names import check_wiki_name, is_plain_file_name, is_url
 from revmine.warehouse.layout import JOBS
 from revmine.warehouse.lock import warehouse_lock
 
@@ -331,7 +331,7 @@ def check_job_warehouse(warehouse: Optional[str]) -> None:
     """ValueError for a remote warehouse: the jobs keep their markers, lock and catalog beside the tables, as
     local files. Resolved as luigi would, without --warehouse: luigi.cfg's [DumpParams], else ./warehouse."""
     warehouse = warehouse or luigi.configuration.get_config().get("DumpParams", "warehouse", "warehouse")
-    if "://" in warehouse:
+    if is_url(warehouse):
         raise ValueError(f"the jobs need a local warehouse, not {warehouse}: they keep their markers, lock and "
                          "catalog beside the tables as files. Run them into a folder and copy it up, or use "
                          "`revmine run --out` for a remote one")

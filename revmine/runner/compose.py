@@ -22,6 +22,7 @@ from revmine.runner import shelf
 from revmine.pipeline.languages import languages_of, modelled
 from revmine.runner.label import label_edits, shipped_weights, summarize_pairs
 from revmine.schemas import Quarantine, RevisionPair
+from revmine.schemas.names import is_url
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class StageClock:
 
     def write(self, staging: str, name: str) -> None:
         """Into STAGING/_timings/NAME.json, then start again from zero. Local staging folders only."""
-        if self.stages and "://" not in staging:
+        if self.stages and not is_url(staging):
             folder = os.path.join(staging, self.TIMINGS)
             os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, f"{name}.json"), "w", encoding="utf-8") as fh:
@@ -206,7 +207,7 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
         elif any(c in item for c in "*?["):
             (result,) = FileSystems.match([item])
             out.extend(sorted(m.path for m in result.metadata_list))
-        elif "://" in item:  # an object store has no folders, only names under a prefix: a prefix with
+        elif is_url(item):  # an object store has no folders, only names under a prefix: a prefix with
             # files under it is a folder, read as a local one is; anything else is a file (or a missing one)
             (result,) = FileSystems.match([FileSystems.join(item.rstrip("/"), "**")])
             inside = sorted(m.path for m in result.metadata_list if _looks_like_input(m.path.rsplit("/", 1)[-1]))

@@ -26,7 +26,7 @@ from revmine.pipeline.accounting import Accounting, unread_file
 from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
-from revmine.schemas.names import is_utf8
+from revmine.schemas.names import is_url, is_utf8, url_scheme
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import (RemoteUnchecked, connect, find_duplicates, held_revisions,
                                           remove_duplicates)
@@ -113,19 +113,19 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     run_id = run_id or new_run_id()
     paths = input_paths(inputs)
     check_text_path(warehouse)
-    warehouse = os.path.abspath(warehouse) if "://" not in warehouse else warehouse
+    warehouse = os.path.abspath(warehouse) if not is_url(warehouse) else warehouse
     # Names first that can be stored: of two inputs with the same bytes, the one read is one with a text name
     keys, duplicates = identify_inputs(sorted(paths, key=lambda path: not is_utf8(path)))
     unnamed = {path: keys.pop(path) for path in list(keys) if not is_utf8(path)}
     stage_dir = staging_dir(warehouse, run_id)
     with staging_lock(stage_dir, run_id):
-        if "://" not in stage_dir and os.path.exists(stage_dir):
+        if not is_url(stage_dir) and os.path.exists(stage_dir):
             shutil.rmtree(stage_dir)
         for path, key in unnamed.items():
             _refuse_unnamed(stage_dir, path, key)
         options = PipelineOptions(list(beam_args))
         log.info("run %s: %d input(s) -> %s", run_id, len(keys), warehouse)
-        local = "://" not in stage_dir
+        local = not is_url(stage_dir)
         checked = local or _reachable(warehouse)
         input_keys = {_identity(p): k for p, k in keys.items()}
         replaced = _replaced_keys(warehouse, input_keys) if checked else []
@@ -214,7 +214,7 @@ def _replaced_keys(warehouse: str, ours: dict[str, str], index: Optional[dict[st
 
 
 def _identity(path: str) -> str:
-    return path if "://" in path else os.path.abspath(path)
+    return path if is_url(path) else os.path.abspath(path)
 
 
 def commit(staged: Staged) -> list[str]:
@@ -231,7 +231,7 @@ def commit(staged: Staged) -> list[str]:
                 "accounting": staged.accounting.as_dict()}
     files = commit_run(staged.warehouse, staged.run_id, staged.keys + replaced, manifest, staged.files)
     write_input_index(staged.warehouse, {**index, **ours})
-    if "://" not in staged.warehouse:
+    if not is_url(staged.warehouse):
         build_catalog(staged.warehouse)
     return files
 
@@ -249,12 +249,12 @@ class NoFileSystem(ValueError):
 def check_scheme(path: str, what: str) -> None:
     """NoFileSystem, in one line, for a URL that Beam cannot open here (it raised a ValueError from deep
     inside the first call that touched it)."""
-    if "://" not in path:
+    if not is_url(path):
         return
     try:
         FileSystems.get_filesystem(path)
     except ValueError:
-        scheme = path.split("://", 1)[0]
+        scheme = url_scheme(path)
         raise NoFileSystem(f"{what} {path}: no file system for {scheme}:// here (gs:// needs apache-beam[gcp], "
                            "s3:// apache-beam[aws]; download an http(s) dump first, as `revmine jobs` does)") from None
 
@@ -267,7 +267,7 @@ def input_paths(inputs: Sequence[str]) -> list[str]:
     paths = expand_inputs(inputs)
     if not paths:
         raise FileNotFoundError(f"no dump files found in {list(inputs)}")
-    missing = [p for p in paths if not (FileSystems.exists(p) if "://" in p else os.path.exists(p))]
+    missing = [p for p in paths if not (FileSystems.exists(p) if is_url(p) else os.path.exists(p))]
     if missing:
         raise FileNotFoundError(f"input not found: {missing[0]}")
     return paths
@@ -282,7 +282,7 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
     check_text_path(warehouse)
     check_new_or_warehouse(warehouse)
     check_beam_args(beam_args)
-    if "://" not in warehouse:
+    if not is_url(warehouse):
         try:
             os.makedirs(warehouse, exist_ok=True)
         except OSError as exc:  # under a file, no permission, a read-only disk

@@ -12,6 +12,8 @@ from typing import Optional
 _WIKI_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # A file name with no directory part: what a dump server publishes (enwiki-20261101-pages-...xml.bz2).
 _PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}")
+# A URL's scheme (RFC 3986): gs://, s3://, file://. A local path with "://" further on is still a local path.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 INT64_MAX = (1 << 63) - 1
 ID_RANGE = (0, INT64_MAX)  # page, revision and user ids: unsigned in MediaWiki, int64 in Parquet
@@ -49,6 +51,17 @@ def check_wiki_name(name: str, where: str = "wiki name") -> str:
         raise ValueError(f"{where} {name!r} is not a MediaWiki database name "
                          "(lowercase ASCII letters, digits and '_', starting with a letter, at most 64)")
     return name
+
+
+def is_url(path: str) -> bool:
+    """A path with a scheme (gs://bucket/dump.xml.bz2): opened through Beam's file systems, never through
+    os.path, local locks or local folders."""
+    return _URL.match(path) is not None
+
+
+def url_scheme(path: str) -> str:
+    """The scheme of a URL (`gs` of gs://bucket/x)."""
+    return path.split("://", 1)[0]
 
 
 def is_plain_file_name(name: Optional[str]) -> bool:

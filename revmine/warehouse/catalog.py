@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from revmine.schemas import TABLES, Table
+from revmine.schemas.names import is_url
 
 log = logging.getLogger(__name__)
 CATALOG = "catalog.duckdb"
@@ -99,7 +100,7 @@ def build_catalog(warehouse: str) -> str:
 def connect(warehouse: str, read_only: bool = True, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the catalog. `sandbox`: the file system is closed except for reading the warehouse itself,
     and the setting is locked, so the SQL run on this connection cannot change it back."""
-    if "://" in warehouse:  # DuckDB's catalog file cannot live in a bucket, so none is built there
+    if is_url(warehouse):  # DuckDB's catalog file cannot live in a bucket, so none is built there
         raise FileNotFoundError(f"{warehouse} is remote and has no catalog: copy it to a folder and run "
                                 "`revmine catalog FOLDER`, or point DuckDB's httpfs at its Parquet folders")
     path = os.path.join(warehouse, CATALOG)

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from revmine.pipeline.arxiv import WIKI as ARXIV
 from revmine.schemas import TABLES, Quarantine
+from revmine.schemas.names import is_url, url_scheme
 from revmine.warehouse.layout import list_parquet, write_records
 
 _KEY = re.compile(r"part-([0-9a-z]+)-")
@@ -65,10 +66,10 @@ def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
     s3fs for s3://), which DuckDB reads without its httpfs extension (a download, which workers without
     the internet cannot make); RemoteUnchecked, naming what to install, where fsspec has none."""
     con = duckdb.connect()
-    if "://" in warehouse:
+    if is_url(warehouse):
         import fsspec
 
-        scheme = warehouse.split("://", 1)[0]
+        scheme = url_scheme(warehouse)
         try:
             con.register_filesystem(fsspec.filesystem(scheme))
         except (ImportError, ValueError) as exc:

@@ -26,7 +26,7 @@ from typing import Optional
 import yaml
 
 from revmine.schemas import TABLES
-from revmine.schemas.names import wiki_base
+from revmine.schemas.names import is_url, wiki_base
 from revmine.warehouse.catalog import connect
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def check_export_target(warehouse: str, out: str, force: bool = False, what: str
     """Refuse to write OUT unless it is missing, empty, or an earlier export or report (its marker file), or
     `force`. The warehouse itself is never written into or over, whatever `force` says. OUT is a local folder:
     a URL would be a folder named after it (./gs:/bucket/...), so it is refused."""
-    if "://" in out:
+    if is_url(out):
         raise UnsafeExportTarget(f"{out} is a URL: a {what} is written to a local folder; write it to one and copy "
                                  "it up" + (" (or --push it to the Hub)" if what == "export" else ""))
     wh, target = os.path.realpath(warehouse), os.path.realpath(out)

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from revmine.schemas import TABLES, Table
-from revmine.schemas.names import is_wiki_name
+from revmine.schemas.names import is_url, is_wiki_name
 from revmine.warehouse.lock import LOCK, staging_lock_path
 from revmine.warehouse.catalog import CATALOG  # part of the layout
 
@@ -58,7 +58,7 @@ class NotAWarehouse(ValueError):
 def check_new_or_warehouse(path: str) -> None:
     """NotAWarehouse unless `path` is missing, empty (hidden files aside) or a warehouse already: a run never
     spreads its tables among someone else's files (`--out ~`, `--out .` in a project folder)."""
-    if "://" in path:
+    if is_url(path):
         return
     if os.path.lexists(path) and not os.path.isdir(path):
         raise NotAWarehouse(f"{path} is a file, not a folder; a warehouse goes into a new or empty folder")
@@ -100,7 +100,7 @@ def file_row(table: Table, record) -> tuple:
 
 
 def _join(base: str, rel: str) -> str:
-    return FileSystems.join(base, *rel.split("/")) if "://" in base else os.path.join(base, *rel.split("/"))
+    return FileSystems.join(base, *rel.split("/")) if is_url(base) else os.path.join(base, *rel.split("/"))
 
 
 class PartitionedWriter:
@@ -192,7 +192,7 @@ def staging_dir(warehouse: str, run_id: str) -> str:
 
 
 def staging_root(warehouse: str) -> str:
-    return _join(warehouse if "://" in warehouse else os.path.abspath(warehouse), STAGING)
+    return _join(warehouse if is_url(warehouse) else os.path.abspath(warehouse), STAGING)
 
 
 def list_parquet(root: str, table: str, source_keys: Optional[Sequence[str]] = None) -> list[str]:
@@ -209,7 +209,7 @@ def arrow_paths(root: str, paths: Sequence[str]) -> tuple[Optional[pafs.FileSyst
     """`paths` under `root` as pyarrow takes a list of files: paths of one file system. Local ones stay as
     they are; a remote root's URLs (gs://, s3://, hdfs://, file://, which pyarrow resolves itself) become
     paths of the file system of `root`, since pyarrow reads a list of URLs as local paths."""
-    if "://" not in root:
+    if not is_url(root):
         return None, list(paths)
     filesystem, base = pafs.FileSystem.from_uri(root)
     root = root.rstrip("/")
@@ -258,7 +258,7 @@ def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest
         if old:
             FileSystems.delete(old)
         for t in targets:
-            d = posixpath.dirname(t) if "://" in t else os.path.dirname(t)
+            d = posixpath.dirname(t) if is_url(t) else os.path.dirname(t)
             if not FileSystems.exists(d):
                 FileSystems.mkdirs(d)
         if staged:
@@ -272,7 +272,7 @@ def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest
     with FileSystems.create(_join(runs, f"{run_id}.json")) as fh:
         fh.write(json.dumps(manifest, indent=2, default=str).encode())
     try:
-        if "://" in stage:
+        if is_url(stage):
             FileSystems.delete([stage])
         else:
             shutil.rmtree(stage)
@@ -298,7 +298,7 @@ def write_input_index(warehouse: str, index: dict[str, str]) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
     with FileSystems.create(tmp) as fh:
         fh.write(json.dumps(index, indent=1, sort_keys=True).encode())
-    if "://" in path:
+    if is_url(path):
         FileSystems.rename([tmp], [path])
     else:
         os.replace(tmp, path)

@@ -21,16 +21,14 @@ from typing import Optional
 
 from apache_beam.io.filesystems import FileSystems
 
+from revmine.schemas.names import is_url
+
 LOCK = "_lock"
 STAGED_MARKER = "_STAGED.json"  # a finished stage waiting for its commit (luigi LoadDump): never cleaned
 
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse."""
-
-
-def _is_remote(path: str) -> bool:
-    return "://" in path
 
 
 class FileLock:
@@ -124,7 +122,7 @@ def _describe(raw: bytes) -> str:
 
 def warehouse_lock(warehouse: str, wait: bool = False, **holder):
     """The single-writer lock of a warehouse: a flock, or a lock object in a remote one."""
-    if _is_remote(warehouse):
+    if is_url(warehouse):
         return RemoteLock(warehouse.rstrip("/") + "/" + LOCK, wait=wait, holder=holder)
     return FileLock(os.path.join(warehouse, LOCK), wait=wait, holder=holder)
 
@@ -135,14 +133,14 @@ def staging_lock_path(stage_dir: str) -> str:
 
 def staging_lock(stage_dir: str, run_id: str):
     """Held while a run writes its staging folder, so that clean-up can tell live runs from dead ones."""
-    if _is_remote(stage_dir):
+    if is_url(stage_dir):
         return contextlib.nullcontext()
     return FileLock(staging_lock_path(stage_dir), wait=False, holder={"run": run_id})
 
 
 def clean_dead_staging(staging_root: str) -> list[str]:
     """Remove staging folders of runs that died (their lock is free and they never finished staging)."""
-    if _is_remote(staging_root):
+    if is_url(staging_root):
         return _clean_remote_staging(staging_root)
     if not os.path.isdir(staging_root):
         return []
