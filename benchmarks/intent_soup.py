@@ -17,6 +17,11 @@ and prints each taxonomy's figure, fold mean ± sd, at every mixing weight.
     python benchmarks/intent_soup.py train --out DIR [--seeds 13,14,15] [--full] [--pools FILE]
     python benchmarks/intent_soup.py score --out DIR [--write-cv JSON --variant soup3]
     python benchmarks/intent_soup.py pools FILE  # train+dev and train, gzipped, for a machine without the data
+    python benchmarks/intent_soup.py kept --out DIR  # then `score --out DIR`: the fold trainings kept in benchmarks/
+
+`kept` lays out the encoders' held-out probabilities that earlier cross-validations kept in
+`benchmarks/intent_cv_*.encoder.npz` (the shipped recipe, 6 epochs, class-weight powers 0.25 and 1) as members
+of one fold each, so that `score` shows what averaging trainings of other recipes gives, on the folds they cover.
 """
 from __future__ import annotations
 
@@ -156,9 +161,25 @@ def score(args) -> int:
     return 0
 
 
+KEPT = ("kept", "e6", "p025", "p1")  # benchmarks/intent_cv_{name}.encoder.npz, as members seed1, seed2, ...
+
+
+def kept_members(out: str) -> None:
+    import numpy as np
+
+    runs = [dict(np.load(os.path.join(HERE, f"intent_cv_{name}.encoder.npz"))) for name in KEPT]
+    os.makedirs(out, exist_ok=True)
+    for fold in range(1, FOLDS + 1):
+        members = {f"seed{k}/{key.split('/')[1]}": run[key]
+                   for k, run in enumerate(runs, 1) for key in run if key.startswith(f"{fold}/")}
+        if len({m.split("/")[0] for m in members}) > 1:
+            np.savez_compressed(os.path.join(out, f"fold{fold}.npz"), **members)
+            print(f"fold {fold}: {', '.join(KEPT[int(m[4:]) - 1] for m in sorted({m.split('/')[0] for m in members}))}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=("train", "train-one", "score", "pools"))
+    ap.add_argument("mode", choices=("train", "train-one", "score", "pools", "kept"))
     ap.add_argument("fold", nargs="?", help="train-one: the fold (0: train alone); pools: the file to write")
     ap.add_argument("--out", help="folder of the members and their probabilities")
     ap.add_argument("--seeds", default="13,14,15")
@@ -174,6 +195,9 @@ def main(argv=None) -> int:
     if args.mode == "pools":
         with gzip.open(args.fold, "wb") as fh:
             pickle.dump(load_pools(args.data, None), fh)
+        return 0
+    if args.mode == "kept":
+        kept_members(args.out)
         return 0
     if args.mode == "train-one":
         train_one(int(args.fold), args.out, args.pools, args.data, [int(s) for s in args.seeds.split(",")],
