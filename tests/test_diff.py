@@ -376,6 +376,77 @@ def test_a_large_arxiv_file_is_read_in_bounded_memory(tmp_path, monkeypatch):
     assert len(released_at) == 40 and released_at[0] < 20
 
 
+class _CountingFile:
+    """A file that counts the bytes the reader has taken from it, however it takes them."""
+
+    def __init__(self, fh, taken):
+        self.fh, self.taken = fh, taken
+
+    def read(self, n=-1):
+        data = self.fh.read(n)
+        self.taken[0] += len(data)
+        return data
+
+    def readline(self, n=-1):
+        data = self.fh.readline(n)
+        self.taken[0] += len(data)
+        return data
+
+    def __iter__(self):
+        for line in self.fh:
+            self.taken[0] += len(line)
+            yield line
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.fh.close()
+
+
+def _taken_at_first_record(monkeypatch, path):
+    from revmine.pipeline import arxiv
+
+    taken, real_open = [0], arxiv.open_stream
+    monkeypatch.setattr(arxiv, "open_stream", lambda p: (lambda fh, c: (_CountingFile(fh, taken), c))(*real_open(p)))
+    recs = read_arxiv(path)
+    first = next(recs)
+    at_first = taken[0]
+    return at_first, _pairs_and_rows([first, *recs])
+
+
+def test_json_lines_of_another_kind_are_streamed_not_read_whole(tmp_path, monkeypatch):
+    """A JSON-lines file whose first record has no paper_id (arXiv's 4 GB metadata snapshot) was read whole
+    into memory, decoded and split, to see whether it was one arXivEdits document: a 310 MB file of such
+    lines peaked at 695 MB. A first line that is JSON by itself now starts JSON lines, streamed."""
+    path = tmp_path / "arxiv-metadata-oai-snapshot.json"
+    path.write_text("".join(json.dumps({"id": f"0704.{k:04d}", "submitter": "A", "abstract": "An abstract. " * 20,
+                                        "versions": [{"version": "v1"}]}) + "\n" for k in range(2_000)))
+    size = path.stat().st_size
+    at_first, (pairs, rows, stats) = _taken_at_first_record(monkeypatch, str(path))
+    assert at_first < size // 10
+    assert not pairs and len(rows) == stats.revisions_read == 2_000
+    assert {q.reason for q in rows} == {"malformed_record"} and "paper_id" in rows[0].detail
+
+
+def test_a_large_file_whose_first_line_is_not_json_is_streamed_too(tmp_path, monkeypatch):
+    # Not JSON by itself (a record cut short): one JSON document spread over lines, or JSON lines after a bad
+    # line. Read whole only if it ends within DOCUMENT_BYTES; past that it is JSON lines, in bounded memory,
+    # with the same records and rows as when read whole.
+    from revmine.pipeline import arxiv
+
+    path = tmp_path / "papers.jsonl"
+    _papers_file(path, [(f"p{k}", v) for k in range(60) for v in (1, 2)])
+    path.write_text('{"paper_id": "cut", "vers\n' + path.read_text())
+    whole = _pairs_and_rows(list(read_arxiv(str(path))))
+    monkeypatch.setattr(arxiv, "DOCUMENT_BYTES", 5_000, raising=False)
+    at_first, streamed = _taken_at_first_record(monkeypatch, str(path))
+    assert at_first < path.stat().st_size // 4
+    assert streamed[0] == whole[0] and len(whole[0]) == 120
+    assert [(q.reason, q.line) for q in streamed[1]] == [(q.reason, q.line) for q in whole[1]] == [("malformed_record", 1)]
+    assert streamed[2].bytes_decompressed == whole[2].bytes_decompressed == path.stat().st_size
+
+
 def test_a_paper_whose_versions_are_far_apart_is_quarantined_not_misread(tmp_path):
     # v1 of every paper, then v2 of every paper: with a small hold, p0's v2 comes after p0 was let go. It
     # must not become a creation (v0-v2) or pair with anything else; it is a row that says what to do.

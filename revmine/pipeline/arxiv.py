@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -33,6 +34,9 @@ VERSION_RANGE = (1, ID_RANGE[1])
 # Version texts held before the papers seen longest ago are paired and let go: memory stays bounded on a
 # file of any size, as long as each paper's versions are near each other in it (as exporters write them).
 HOLD_BYTES = 256 << 20
+# A file whose first line is not JSON by itself is one JSON document (arXivEdits' pretty-printed format) if
+# it ends within this many bytes; a larger one is read as JSON lines, in bounded memory.
+DOCUMENT_BYTES = 256 << 20
 
 
 def is_arxiv_input(path: str) -> bool:
@@ -154,11 +158,22 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
         head = fh.readline()
         if head.startswith(codecs.BOM_UTF8):  # Windows tools write one; json refuses it
             head, size = head[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)
-        streamed = _is_record(head)
+        # A first line that is JSON by itself starts JSON lines: streamed, whatever its records hold (arXiv's
+        # 4 GB metadata snapshot, with no paper_id, was read whole into memory to look for one document).
+        # Otherwise the file may be one document spread over lines (arXivEdits' format), read whole when it
+        # ends within DOCUMENT_BYTES; past that it is streamed as lines too.
+        first = _json_value(head)
+        if first is not _NOT_JSON:  # JSON lines, or an arXivEdits document written on one line
+            ahead, whole = head, (head if _is_arxivedits(first) else None)
+        else:
+            ahead = head + _read_up_to(fh, DOCUMENT_BYTES)
+            whole = ahead if len(ahead) - len(head) < DOCUMENT_BYTES else None
+            if whole is None:
+                ahead += fh.readline()  # to the end of the line the read-ahead stopped in
+        streamed = whole is None
         if streamed:
-            lines: Iterable[bytes] = itertools.chain([head], fh)
-        else:  # maybe one JSON document (arXivEdits' format), else lines read from memory
-            whole = head + fh.read()
+            lines: Iterable[bytes] = itertools.chain(io.BytesIO(ahead), fh)
+        else:
             size += len(whole)
             example = _arxivedits_document(whole)
             lines = whole.split(b"\n") if example is None else []
@@ -173,6 +188,8 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
             read += 1
             try:
                 rec = json.loads(line)
+                if not isinstance(rec, dict) or not {"paper_id", "version", "text"} <= rec.keys():
+                    raise ValueError(_not_a_version(rec))
                 paper, version, body = rec["paper_id"], _version(rec["version"]), rec["text"]
                 if not isinstance(paper, (str, int)) or isinstance(paper, bool):
                     raise TypeError("paper_id is not a string or an integer")
@@ -208,13 +225,39 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
         counts.update(read=read, size=size, format=fmt, papers=len(papers) + len(released))
 
 
-def _is_record(line: bytes) -> bool:
-    """Whether a line is a JSON-lines version record: then the file is streamed line by line."""
+_NOT_JSON = object()
+
+
+def _not_a_version(rec) -> str:
+    """Why a JSON value is no version record, naming what it holds instead."""
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, not an object"
+    missing = [f for f in ("paper_id", "version", "text") if f not in rec]
+    fields = ", ".join(str(k)[:40] for k in itertools.islice(rec, 8)) + (", ..." if len(rec) > 8 else "")
+    return (f"no {', '.join(missing)} field{'s' if len(missing) > 1 else ''}: a version record has paper_id, version and text "
+            f"(this one has {fields or 'no field'})")
+
+
+def _read_up_to(fh, n: int) -> bytes:
+    """`n` bytes, or all that is left: a stream's read may return less before its end."""
+    parts, got = [], 0
+    while got < n and (chunk := fh.read(n - got)):
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _json_value(line: bytes):
+    """The line as one JSON value, or _NOT_JSON."""
     try:
-        rec = json.loads(line.decode("utf-8", errors="replace"))
+        return json.loads(line.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):
-        return False
-    return isinstance(rec, dict) and "paper_id" in rec
+        return _NOT_JSON
+
+
+def _is_arxivedits(obj) -> bool:
+    """Whether a parsed JSON value is an arXivEdits document ({"<id>": {"simple": [...], ...}})."""
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, dict) and "simple" in v for v in obj.values())
 
 
 def _arxivedits_document(data: bytes) -> Optional[dict]:
@@ -225,8 +268,7 @@ def _arxivedits_document(data: bytes) -> Optional[dict]:
         obj = json.loads(data.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):  # not one document: read as lines, each judged alone
         return None
-    ok = isinstance(obj, dict) and obj and all(isinstance(v, dict) and "simple" in v for v in obj.values())
-    return obj if ok else None
+    return obj if _is_arxivedits(obj) else None
 
 
 def _arxivedits_versions(path: str, example: dict, papers: dict[str, list[dict]]) -> Iterator[Quarantine]:
