@@ -544,3 +544,12 @@ def test_an_export_with_site_info_only_or_uploads_beside_pages_stays_silent(tmp_
     out = read_all(write(tmp_path, "wikiteam.xml", sample_xml.replace("</page>", extras)))
     assert not out["quarantine"] and len(out["revisions"]) == N_SAMPLE
     assert_books_balance(out)
+
+
+def test_an_html_error_page_saved_as_a_dump_is_named_for_what_it_is(tmp_path):
+    # wget saves a server's 404 page under the dump's name. Its DOCTYPE is refused before anything is expanded,
+    # as any DTD is; the row said "DOCTYPE 'html' declared" and named the file twice.
+    name = "enwiki-latest-pages-meta-history1.xml"
+    out = read_all(write(tmp_path, name, "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head></html>\n"))
+    (row,) = out["quarantine"]
+    assert row.reason == "dtd_forbidden" and "an HTML page" in row.detail and row.detail.count(name) == 1

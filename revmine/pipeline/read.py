@@ -322,15 +322,19 @@ class DumpReader:
         if prefix:
             p.Parse(prefix, False)
 
+    # The quarantine row names the file; these messages say what was found where.
     def _forbid_dtd(self, name, *args):
-        raise DumpSecurityError(f"{self.name}: line {self.parser.CurrentLineNumber}: DOCTYPE {name!r} declared; "
-                                "MediaWiki dumps have no DTD, so it is refused (entity expansion / external entity risk)")
+        if str(name).lower() == "html":  # a server's error page saved under the dump's name
+            raise DumpSecurityError(f"line {self.parser.CurrentLineNumber}: an HTML page (<!DOCTYPE html>), not a "
+                                    "MediaWiki XML export; download the dump again")
+        raise DumpSecurityError(f"line {self.parser.CurrentLineNumber}: DOCTYPE {name!r} declared; MediaWiki dumps "
+                                "have no DTD, so it is refused (entity expansion / external entity risk)")
 
     def _forbid_entity(self, name, *args):
-        raise DumpSecurityError(f"{self.name}: line {self.parser.CurrentLineNumber}: entity {name!r} declared; refused")
+        raise DumpSecurityError(f"line {self.parser.CurrentLineNumber}: entity {name!r} declared; refused")
 
     def _forbid_external(self, context, base, system_id, public_id):
-        raise DumpSecurityError(f"{self.name}: external entity {system_id!r} referenced; refused")
+        raise DumpSecurityError(f"external entity {system_id!r} referenced; refused")
 
     # ---- callbacks ----------------------------------------------------------------------
     def _start(self, name: str, attrs: dict) -> None:
