@@ -978,6 +978,35 @@ def test_a_remote_warehouse_that_cannot_be_read_here_is_said_so(caplog):
     assert "lands twice" in caplog.text and "nosuchfs://bucket/wh" in caplog.text
 
 
+def test_a_wikimedia_dump_folder_reads_its_dumps_and_leaves_its_tables(tmp_path, fast, sample_dump, caplog):
+    """A mirrored dump folder holds SQL tables (page.sql.gz: several GB, read through in search of a <page>),
+    the multistream index, title lists in text, the namespaces as JSON and dumpstatus.json. Each was read as
+    a dump (a malformed_xml row, or a malformed_record per JSON line); now only the dumps are, and the run
+    says which files it left."""
+    import gzip
+    import logging
+
+    from revmine.runner.compose import expand_inputs
+
+    folder = tmp_path / "enwiki" / "20260101"
+    folder.mkdir(parents=True)
+    history = folder / "enwiki-20260101-pages-meta-history1.xml-p1p2.bz2"
+    history.write_bytes(bz2.compress(sample_dump.read_bytes()))
+    others = {"enwiki-20260101-page.sql.gz": gzip.compress(b"INSERT INTO `page` VALUES (1,0,'A');\n"),
+              "enwiki-20260101-pages-articles-multistream-index.txt.bz2": bz2.compress(b"600:10:AccessibleComputing\n"),
+              "enwiki-20260101-siteinfo-namespaces.json.gz": gzip.compress(b'{"query": {"namespaces": {}}}\n'),
+              "dumpstatus.json": b'{\n "jobs": {}, "version": "0.8"\n}\n',
+              "enwiki-20260101-md5sums.txt": b"0 x\n"}
+    for name, data in others.items():
+        (folder / name).write_bytes(data)
+    with caplog.at_level(logging.INFO, logger="revmine.runner.compose"):
+        assert expand_inputs([str(tmp_path / "enwiki")]) == [str(history)]
+    assert "5 file(s) that are not dumps by name left unread" in caplog.text
+    result = run([str(tmp_path / "enwiki")], str(tmp_path / "wh"), fast)
+    assert result.accounting.balanced and result.accounting.files == 1 and not result.accounting.events
+    assert result.accounting.revisions_read == 25 and not result.accounting.quarantined
+
+
 def test_a_remote_folder_is_read_as_a_local_one_is(tmp_path, fast, sample_dump):
     """An input URL naming a folder (a prefix, in an object store) was taken for a file: the run read
     nothing from it and quarantined it as unreadable. Now its dumps are read, as a local folder's are,

@@ -194,14 +194,15 @@ def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=Non
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """Directories become the input files inside them, globs (local or remote) the files they match."""
+    """Directories become the input files inside them, globs (local or remote) the files they match. A
+    folder's files that are not dumps by name (see `_looks_like_input`) are left, and said once."""
     from apache_beam.io.filesystems import FileSystems
 
     out: list[str] = []
     for item in inputs:
         if os.path.isdir(item):
-            for dirpath, _, files in sorted(os.walk(item)):
-                out.extend(os.path.join(dirpath, f) for f in sorted(files) if _looks_like_input(f))
+            found = [os.path.join(d, f) for d, _, files in sorted(os.walk(item)) for f in sorted(files)]
+            out.extend(_dumps_of(item, found))
         elif os.path.exists(item):  # a file named "dump[1].xml" is that file, not a pattern
             out.append(item)
         elif any(c in item for c in "*?["):
@@ -210,16 +211,42 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
         elif is_url(item):  # an object store has no folders, only names under a prefix: a prefix with
             # files under it is a folder, read as a local one is; anything else is a file (or a missing one)
             (result,) = FileSystems.match([FileSystems.join(item.rstrip("/"), "**")])
-            inside = sorted(m.path for m in result.metadata_list if _looks_like_input(m.path.rsplit("/", 1)[-1]))
-            out.extend(inside if result.metadata_list else [item])
+            out.extend(_dumps_of(item, sorted(m.path for m in result.metadata_list)) if result.metadata_list else [item])
         else:
             out.append(item)
     return out
 
 
+def _dumps_of(folder: str, paths: list[str]) -> list[str]:
+    kept = [p for p in paths if _looks_like_input(p.rsplit("/", 1)[-1])]
+    left = [p.rsplit("/", 1)[-1] for p in paths if p not in kept and not p.rsplit("/", 1)[-1].startswith(".")]
+    if left:
+        log.info("%s: %d file(s) that are not dumps by name left unread (%s%s)", folder, len(left),
+                 ", ".join(left[:5]), ", ..." if len(left) > 5 else "")
+    return kept
+
+
+_CONTAINERS = (".bz2", ".gz", ".7z", ".xz", ".lzma", ".zip", ".tar", ".zst")
+# Inside a container, formats that are no dump: a Wikimedia dump folder also holds its SQL tables
+# (page.sql.gz, several GB each), the multistream index (-index.txt.bz2) and title lists.
+_NOT_DUMPS = (".sql", ".txt", ".csv", ".tsv", ".html", ".rdf", ".ttl", ".nt")
+# The JSON beside the dumps there: the dump run's status, and the site's namespaces (-siteinfo-namespaces.json.gz).
+_SIDECARS = ("dumpstatus.json", "siteinfo-namespaces.json")
+_READ = (".xml", ".json", ".jsonl", ".ndjson", ".tar")
+
+
 def _looks_like_input(name: str) -> bool:
-    return name.endswith((".xml", ".bz2", ".gz", ".7z", ".xz", ".lzma", ".zip", ".tar", ".zst", ".json", ".jsonl")) \
-        and not name.startswith(".")
+    low = name.lower()
+    stem, ext = os.path.splitext(low)
+    if ext in _CONTAINERS:
+        stem, inner = os.path.splitext(stem)
+        if inner in _NOT_DUMPS:
+            return False
+        if inner in _READ:  # else a name such as pages-meta-history1.xml-p1p2.bz2: the container decides
+            ext = inner
+    if ext not in _CONTAINERS + _READ:
+        return False
+    return not name.startswith(".") and not (ext == ".json" and (stem + ext).endswith(_SIDECARS))
 
 
 def dataset_rows(paths: Sequence[str], intents: bool = True) -> Iterator[tuple[str, list[dict]]]:
