@@ -1112,3 +1112,20 @@ def test_a_local_path_with_a_scheme_separator_inside_is_local(tmp_path, sample_d
     (manifest,) = [json.loads(p.read_text()) for p in (tmp_path / "wh:" / "x" / "_runs").iterdir()]
     assert manifest["accounting"]["balanced"] and manifest["accounting"]["revisions_read"] == 25
     assert (tmp_path / "wh:" / "x" / "catalog.duckdb").is_file()
+
+
+def test_a_current_revisions_dump_says_why_nothing_was_diffed(tmp_path, fast, sample_dump, caplog):
+    """pages-articles and pages-meta-current hold one revision per page: every pair is a page creation or
+    lacks its parent, and the run ended with 0 pairs diffed and no word of why."""
+    import logging
+
+    current = tmp_path / "testwiki-20260101-pages-meta-current.xml"
+    current.write_text(dump(page(1, [11]), page(2, [22]), page(3, [33])))
+    with caplog.at_level(logging.WARNING, logger="revmine.runner.run"):
+        result = run([str(current)], str(tmp_path / "wh"), fast)
+    assert result.accounting.balanced and result.accounting.diffed == 0
+    assert "testwiki-20260101-pages-meta-current.xml: every page holds one revision" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="revmine.runner.run"):
+        assert run([str(sample_dump)], str(tmp_path / "wh2"), fast).accounting.diffed > 0
+    assert "every page holds one revision" not in caplog.text

@@ -144,13 +144,24 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
             if dups:
                 log.warning("%d revision(s) already stored from another input: quarantined as duplicate_rev_id",
                             remove_duplicates(stage_dir, dups))
-        acc = Accounting.from_tables(read_table(stage_dir, "sources"), read_table(stage_dir, "revision_pairs"),
-                                     read_table(stage_dir, "quarantine"),
+        sources = read_table(stage_dir, "sources")
+        acc = Accounting.from_tables(sources, read_table(stage_dir, "revision_pairs"), read_table(stage_dir, "quarantine"),
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
+        _say_current_only(sources)
         files = staged_files(warehouse, run_id)
         timings = StageClock.read(stage_dir) if local else {}
     return Staged(run_id, warehouse, list(keys), sorted(set(keys.values()) | set(unnamed.values())), acc, files,
                   input_keys, duplicates, timings)
+
+
+def _say_current_only(sources) -> None:
+    """A dump with one revision per page (pages-articles, pages-meta-current) lands with nothing diffed and
+    every pair skipped; say why once, since the accounting alone reads like a failed run."""
+    for row in sources.select(["source_file", "wiki", "pages", "revisions_read"]).to_pylist():
+        if row["wiki"] != "arxiv" and row["pages"] and row["revisions_read"] == row["pages"]:
+            log.warning("%s: every page holds one revision, so there is no edit to diff (a current-revisions dump, "
+                        "such as pages-articles or pages-meta-current?); edits come from pages-meta-history dumps",
+                        os.path.basename(row["source_file"]))
 
 
 def _reachable(warehouse: str) -> bool:
