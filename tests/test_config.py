@@ -108,8 +108,17 @@ def test_a_bad_runner_preset_is_one_error_line(tmp_path, capsys, sample_dump, te
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "configs", "runners", "*.yaml"))))
 def test_shipped_runner_presets_load(path):
     from revmine.config import load_runner_preset
+    from revmine.runner.run import check_beam_args
 
-    assert load_runner_preset(path)[0].startswith("--runner=")
+    flags = load_runner_preset(path)
+    assert flags[0].startswith("--runner=")
+    check_beam_args(flags)  # Beam parses the flags and can create the runner they name
+
+
+def test_every_engine_the_readme_names_has_a_preset():
+    presets = {os.path.basename(p) for p in glob.glob(os.path.join(os.path.dirname(__file__), "..", "configs", "runners",
+                                                                   "*.yaml"))}
+    assert {"dataflow.yaml", "flink.yaml", "spark.yaml", "dask.yaml", "direct.yaml"} <= presets
 
 
 @pytest.mark.parametrize("flag, says", [
