@@ -218,8 +218,13 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
 
 
 def _dumps_of(folder: str, paths: list[str]) -> list[str]:
-    kept = [p for p in paths if _looks_like_input(p.rsplit("/", 1)[-1])]
-    left = [p.rsplit("/", 1)[-1] for p in paths if p not in kept and not p.rsplit("/", 1)[-1].startswith(".")]
+    kept, left = [], []
+    for path in paths:
+        name = path.rsplit("/", 1)[-1]
+        if _looks_like_input(name):
+            kept.append(path)
+        elif not name.startswith("."):  # hidden files are nobody's input: not worth a word
+            left.append(name)
     if left:
         log.info("%s: %d file(s) that are not dumps by name left unread (%s%s)", folder, len(left),
                  ", ".join(left[:5]), ", ..." if len(left) > 5 else "")
