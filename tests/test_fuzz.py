@@ -161,6 +161,22 @@ def test_any_json_lines_input_is_read_without_loss(tmp_path_factory, lines, crlf
                           "quarantine": [r for r in recs if isinstance(r, Quarantine)]})
     valid = {(str(r["paper_id"]), int(str(r["version"]).lower().lstrip("v"))) for r in map(_record, lines) if r}
     assert len([r for r in recs if isinstance(r, RevisionPair)]) == len({v for v in valid if v[1] >= 0})
+    # A file whose first line is not JSON by itself is read whole up to DOCUMENT_BYTES, and streamed past
+    # it: both ways give the same records.
+    from revmine.pipeline import arxiv
+
+    saved, arxiv.DOCUMENT_BYTES = arxiv.DOCUMENT_BYTES, 16
+    try:
+        streamed = list(read_arxiv(str(path)))
+    finally:
+        arxiv.DOCUMENT_BYTES = saved
+    assert _essence(streamed) == _essence(recs)
+
+
+def _essence(recs):
+    return [(r.pair_id, r.old_rev_id, r.new_rev_id, r.skip_reason) if isinstance(r, RevisionPair) else
+            (r.reason, r.line, r.detail) if isinstance(r, Quarantine) else
+            (r.revisions_read, r.bytes_decompressed, r.pages, r.complete) for r in recs]
 
 
 def _record(line):

@@ -182,7 +182,7 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
                 yield from _arxivedits_versions(path, example, papers)
         for lineno, raw_line in enumerate(lines, 1):
             size += len(raw_line) if streamed else 0
-            line = raw_line.decode("utf-8", errors="replace")
+            line = raw_line.rstrip(b"\n").decode("utf-8", errors="replace")  # streamed lines keep their end
             if not line.strip():
                 continue
             read += 1
