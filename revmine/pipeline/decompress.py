@@ -70,11 +70,12 @@ def dump_members(names: list[str], suffixes: tuple = _DUMP_NAMES) -> list[str]:
 
 
 def _member_stream(fh: BinaryIO) -> BinaryIO:
-    """An archive member's bytes, decompressed when the member is itself a gz, bz2 or xz stream."""
+    """An archive member's bytes, decompressed when the member is itself a gz, bz2 or xz stream. Streams
+    too: a .gz served with `Content-Encoding: gzip` and saved as it came is compressed twice."""
     name = _codec_of(fh.peek(6)[:6] if hasattr(fh, "peek") else b"")
     if name not in _STREAM_CODECS:
         return fh
-    return {"gz": lambda: gzip.GzipFile(fileobj=fh), "bz2": lambda: bz2.BZ2File(fh),
+    return {"gz": lambda: gzip.GzipFile(fileobj=fh, mode="rb"), "bz2": lambda: bz2.BZ2File(fh),
             "xz": lambda: lzma.LZMAFile(fh, format=lzma.FORMAT_XZ)}[name]()
 
 
@@ -242,7 +243,8 @@ def _chunks(path: str, compression: str, position: Optional[Position] = None) ->
                 with archive.open(name) as fh:
                     yield from _read_all(_member_stream(fh))
         return
-    with _open_decompressed(path, compression, position) as fh:
+    with _open_decompressed(path, compression, position) as outer:
+        fh = _member_stream(outer) if compression in STREAMS else outer
         head = fh.read(512)  # a tar header's size: a stream cut short loses no more before its cut
         if not _is_tar(head):
             yield from [head] if head else []
@@ -281,7 +283,8 @@ def open_stream(path: str) -> tuple[BinaryIO, str]:
     """`path` opened for reading its decompressed bytes, and the container sniffed: gz, bz2, xz and lzma are
     decompressed on the fly; anything else is read as it is ("xml" for plain bytes)."""
     compression = sniff_compression(path)
-    return (_open_decompressed(path, compression) if compression in STREAMS else open_raw(path)), compression
+    return (_member_stream(_open_decompressed(path, compression)) if compression in STREAMS else open_raw(path)), \
+        compression
 
 
 def iter_chunks(path: str, compression: str | None = None, threaded: bool | None = None,
