@@ -95,7 +95,7 @@ def damaged(draw):
 
 @settings(max_examples=700, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow,
                                                                                   HealthCheck.function_scoped_fixture])
-@given(data=damaged(), container=st.sampled_from(["xml", "xml", "bz2", "gz"]))
+@given(data=damaged(), container=st.sampled_from(["xml", "xml", "bz2", "gz", "gz.gz"]))
 # Found by this test: a <revision> opened and closed inside a <text>, then more text. The text's
 # character handler outlived the revision it wrote to.
 @example(data=b'<mediawiki version="0.11"><siteinfo><dbname>enwiki</dbname></siteinfo>\n<page><title>T</title>'
@@ -108,7 +108,8 @@ def test_any_damaged_dump_is_read_without_loss(tmp_path_factory, data, container
     root = tmp_path_factory.mktemp("fuzz")
     path = root / f"input.{container}"
     path.write_bytes({"xml": data, "bz2": bz2.compress(data) if container == "bz2" else b"",
-                      "gz": gzip.compress(data) if container == "gz" else b""}[container])
+                      "gz": gzip.compress(data) if container == "gz" else b"",
+                      "gz.gz": gzip.compress(gzip.compress(data)) if container == "gz.gz" else b""}[container])
     out = read_all(path, ReadConfig(max_text_bytes=1 << 16))
     assert out["sources"][0].revisions_read == count_revision_tags(path)
     assert_books_balance(out)

@@ -29,9 +29,19 @@ _TAG16 = {enc: _tag16(enc) for enc in ("utf-16-le", "utf-16-be")}
 FAST_CONFIG = "diff:\n  aligner: classical\nlabel:\n  enabled: false\nsummarize:\n  enabled: false\n"
 
 
+_STREAM_MAGIC = (b"BZh", b"\x1f\x8b", b"\xfd7zXZ\x00")
+
+
 def decompressed(path) -> bytes:
-    """The input's decompressed bytes, with the standard library (and py7zr): not revmine's reader."""
-    data = open(path, "rb").read()
+    """The input's decompressed bytes, with the standard library (and py7zr): not revmine's reader. A
+    stream inside a stream (a .gz saved with Content-Encoding: gzip) is decompressed again."""
+    data = _decompressed_once(path, open(path, "rb").read())
+    while data.startswith(_STREAM_MAGIC):
+        data = _decompressed_once("", data)
+    return data
+
+
+def _decompressed_once(path, data: bytes) -> bytes:
     try:
         if data.startswith(b"BZh"):
             out = []
