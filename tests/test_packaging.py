@@ -21,3 +21,19 @@ def test_built_package_ships_every_model_file(tmp_path):
     weights = root / "revmine" / "models" / "weights"
     on_disk = {str(p.relative_to(root)) for p in weights.rglob("*") if p.is_file()}
     assert on_disk and on_disk == shipped, on_disk ^ shipped
+
+
+def test_models_bound_onednn_kernel_cache_unless_the_user_did():
+    """oneDNN's default cache of 1,024 kernels, each with reordered weights, grew a long run's memory by
+    hundreds of MB; the models set a bound before anything runs, and keep one the user set."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, revmine.models; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "128"
+    mine = subprocess.run([sys.executable, "-c", code], env={**env, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "7"},
+                          capture_output=True, text=True, check=True)
+    assert mine.stdout.strip() == "7"
