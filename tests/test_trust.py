@@ -996,12 +996,14 @@ def test_a_wikimedia_dump_folder_reads_its_dumps_and_leaves_its_tables(tmp_path,
               "enwiki-20260101-pages-articles-multistream-index.txt.bz2": bz2.compress(b"600:10:AccessibleComputing\n"),
               "enwiki-20260101-siteinfo-namespaces.json.gz": gzip.compress(b'{"query": {"namespaces": {}}}\n'),
               "dumpstatus.json": b'{\n "jobs": {}, "version": "0.8"\n}\n',
-              "enwiki-20260101-md5sums.txt": b"0 x\n"}
+              "enwiki-20260101-md5sums.txt": b"0 x\n",
+              # its name says nothing of what it holds: its first bytes tell
+              "enwiki-20260101-all-titles-in-ns0.gz": gzip.compress(b"page_title\nAnarchism\n")}
     for name, data in others.items():
         (folder / name).write_bytes(data)
     with caplog.at_level(logging.INFO, logger="revmine.runner.compose"):
         assert expand_inputs([str(tmp_path / "enwiki")]) == [str(history)]
-    assert "5 file(s) that are not dumps by name left unread" in caplog.text
+    assert "6 file(s) that are not dumps left unread" in caplog.text
     result = run([str(tmp_path / "enwiki")], str(tmp_path / "wh"), fast)
     assert result.accounting.balanced and result.accounting.files == 1 and not result.accounting.events
     assert result.accounting.revisions_read == 25 and not result.accounting.quarantined

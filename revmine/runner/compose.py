@@ -195,7 +195,7 @@ def diff_per_pair(engine: DiffEngine, pairs: Sequence[RevisionPair], labeler=Non
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
     """Directories become the input files inside them, globs (local or remote) the files they match. A
-    folder's files that are not dumps by name (see `_looks_like_input`) are left, and said once."""
+    folder's files that are not dumps (see `_input_kind`) are left, and said once."""
     from apache_beam.io.filesystems import FileSystems
 
     out: list[str] = []
@@ -221,17 +221,19 @@ def _dumps_of(folder: str, paths: list[str]) -> list[str]:
     kept, left = [], []
     for path in paths:
         name = path.rsplit("/", 1)[-1]
-        if _looks_like_input(name):
+        kind = _input_kind(name)
+        if kind == "dump" or (kind == "sniff" and _starts_like_a_dump(path)):
             kept.append(path)
         elif not name.startswith("."):  # hidden files are nobody's input: not worth a word
             left.append(name)
     if left:
-        log.info("%s: %d file(s) that are not dumps by name left unread (%s%s)", folder, len(left),
+        log.info("%s: %d file(s) that are not dumps left unread (%s%s)", folder, len(left),
                  ", ".join(left[:5]), ", ..." if len(left) > 5 else "")
     return kept
 
 
 _CONTAINERS = (".bz2", ".gz", ".7z", ".xz", ".lzma", ".zip", ".tar", ".zst")
+_STREAMS = (".bz2", ".gz", ".xz", ".lzma")  # one compressed stream, whose first bytes are cheap to look at
 # Inside a container, formats that are no dump: a Wikimedia dump folder also holds its SQL tables
 # (page.sql.gz, several GB each), the multistream index (-index.txt.bz2) and title lists.
 _NOT_DUMPS = (".sql", ".txt", ".csv", ".tsv", ".html", ".rdf", ".ttl", ".nt")
@@ -240,18 +242,42 @@ _SIDECARS = ("dumpstatus.json", "siteinfo-namespaces.json")
 _READ = (".xml", ".json", ".jsonl", ".ndjson", ".tar")
 
 
-def _looks_like_input(name: str) -> bool:
+def _input_kind(name: str) -> str:
+    """"dump" by its name, "no", or "sniff": a stream whose name says nothing of what it holds
+    (pages-meta-history1.xml-p1p2.bz2, or all-titles-in-ns0.gz, a list of titles)."""
     low = name.lower()
     stem, ext = os.path.splitext(low)
+    kind = "dump"
     if ext in _CONTAINERS:
         stem, inner = os.path.splitext(stem)
         if inner in _NOT_DUMPS:
-            return False
-        if inner in _READ:  # else a name such as pages-meta-history1.xml-p1p2.bz2: the container decides
+            return "no"
+        if inner in _READ:
             ext = inner
-    if ext not in _CONTAINERS + _READ:
-        return False
-    return not name.startswith(".") and not (ext == ".json" and (stem + ext).endswith(_SIDECARS))
+        elif ext in _STREAMS:
+            kind = "sniff"
+    if ext not in _CONTAINERS + _READ or name.startswith("."):
+        return "no"
+    return "no" if ext == ".json" and (stem + ext).endswith(_SIDECARS) else kind
+
+
+def _starts_like_a_dump(path: str) -> bool:
+    """Whether a stream's first decompressed bytes start XML or JSON (or a tar archive). A file that
+    cannot be opened is kept, for the reader to say why in its row."""
+    from revmine.pipeline.decompress import open_stream
+
+    try:
+        fh, _ = open_stream(path)
+        with fh:
+            head = fh.read(512)
+    except Exception:  # noqa: BLE001 (each codec fails its own way on a damaged stream)
+        return True
+    if head[257:262] == b"ustar":
+        return True
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        head = head.removeprefix(bom)
+    head = head.replace(b"\x00", b"").lstrip()  # UTF-16 text, read byte by byte
+    return head[:1] in (b"<", b"{", b"[")
 
 
 def dataset_rows(paths: Sequence[str], intents: bool = True) -> Iterator[tuple[str, list[dict]]]:
