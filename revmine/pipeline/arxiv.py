@@ -175,7 +175,8 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
             lines: Iterable[bytes] = itertools.chain(io.BytesIO(ahead), fh)
         else:
             size += len(whole)
-            example = _arxivedits_document(whole)
+            # a document on one line was parsed as the first line already
+            example = first if first is not _NOT_JSON else _arxivedits_document(whole)
             lines = whole.split(b"\n") if example is None else []
             if example is not None:
                 fmt, read = "arxivedits-json", 2 * len(example)

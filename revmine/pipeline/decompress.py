@@ -7,6 +7,7 @@ XML parsing on a second core. The queue is bounded, so memory stays flat whateve
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import lzma
 import os
@@ -277,6 +278,23 @@ def _read_all(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
 # A tar member is read through tarfile's stream, which fills each read whole: a stream cut short loses the
 # read it ends in, so tar members go in smaller reads.
 _TAR_READ = 1 << 16
+
+
+def starts_like_markup(path: str) -> bool:
+    """Whether a file's first decompressed bytes start XML or JSON (UTF-8 or UTF-16), or a tar archive: a
+    compressed file whose name says nothing of what it holds. One that cannot be opened counts as markup, so
+    that the reader says why in its row."""
+    try:
+        fh, _ = open_stream(path)
+        with fh:
+            head = fh.read(512)
+    except Exception:  # noqa: BLE001 (each codec fails its own way on a damaged stream)
+        return True
+    if _is_tar(head):
+        return True
+    for bom in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        head = head.removeprefix(bom)
+    return head.replace(b"\x00", b"").lstrip()[:1] in (b"<", b"{", b"[")  # UTF-16 read byte by byte
 
 
 def open_stream(path: str) -> tuple[BinaryIO, str]:

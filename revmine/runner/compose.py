@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 from revmine.config import Config
 from revmine.pipeline.arxiv import is_arxiv_input, read_arxiv
+from revmine.pipeline.decompress import STREAMS, starts_like_markup
 from revmine.pipeline.diff import DiffEngine, WikitextError
 from revmine.pipeline.pair import pair_revisions
 from revmine.pipeline.read import read_dump
@@ -222,7 +223,7 @@ def _dumps_of(folder: str, paths: list[str]) -> list[str]:
     for path in paths:
         name = path.rsplit("/", 1)[-1]
         kind = _input_kind(name)
-        if kind == "dump" or (kind == "sniff" and _starts_like_a_dump(path)):
+        if kind == "dump" or (kind == "sniff" and starts_like_markup(path)):
             kept.append(path)
         elif not name.startswith("."):  # hidden files are nobody's input: not worth a word
             left.append(name)
@@ -233,7 +234,7 @@ def _dumps_of(folder: str, paths: list[str]) -> list[str]:
 
 
 _CONTAINERS = (".bz2", ".gz", ".7z", ".xz", ".lzma", ".zip", ".tar", ".zst")
-_STREAMS = (".bz2", ".gz", ".xz", ".lzma")  # one compressed stream, whose first bytes are cheap to look at
+_STREAMS = tuple(f".{codec}" for codec in STREAMS)  # one compressed stream, whose first bytes are cheap to read
 # Inside a container, formats that are no dump: a Wikimedia dump folder also holds its SQL tables
 # (page.sql.gz, several GB each), the multistream index (-index.txt.bz2) and title lists.
 _NOT_DUMPS = (".sql", ".txt", ".csv", ".tsv", ".html", ".rdf", ".ttl", ".nt")
@@ -259,25 +260,6 @@ def _input_kind(name: str) -> str:
     if ext not in _CONTAINERS + _READ or name.startswith("."):
         return "no"
     return "no" if ext == ".json" and (stem + ext).endswith(_SIDECARS) else kind
-
-
-def _starts_like_a_dump(path: str) -> bool:
-    """Whether a stream's first decompressed bytes start XML or JSON (or a tar archive). A file that
-    cannot be opened is kept, for the reader to say why in its row."""
-    from revmine.pipeline.decompress import open_stream
-
-    try:
-        fh, _ = open_stream(path)
-        with fh:
-            head = fh.read(512)
-    except Exception:  # noqa: BLE001 (each codec fails its own way on a damaged stream)
-        return True
-    if head[257:262] == b"ustar":
-        return True
-    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
-        head = head.removeprefix(bom)
-    head = head.replace(b"\x00", b"").lstrip()  # UTF-16 text, read byte by byte
-    return head[:1] in (b"<", b"{", b"[")
 
 
 def dataset_rows(paths: Sequence[str], intents: bool = True) -> Iterator[tuple[str, list[dict]]]:

@@ -23,6 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from revmine import __version__
 from revmine.config import Config
 from revmine.pipeline.accounting import Accounting, unread_file
+from revmine.pipeline.arxiv import WIKI as ARXIV
 from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
@@ -113,7 +114,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     run_id = run_id or new_run_id()
     paths = input_paths(inputs)
     check_text_path(warehouse)
-    warehouse = os.path.abspath(warehouse) if not is_url(warehouse) else warehouse
+    warehouse = _identity(warehouse)
     # Names first that can be stored: of two inputs with the same bytes, the one read is one with a text name
     keys, duplicates = identify_inputs(sorted(paths, key=lambda path: not is_utf8(path)))
     unnamed = {path: keys.pop(path) for path in list(keys) if not is_utf8(path)}
@@ -158,7 +159,7 @@ def _say_current_only(sources) -> None:
     """A dump with one revision per page (pages-articles, pages-meta-current) lands with nothing diffed and
     every pair skipped; say why once, since the accounting alone reads like a failed run."""
     for row in sources.select(["source_file", "wiki", "pages", "revisions_read"]).to_pylist():
-        if row["wiki"] != "arxiv" and row["pages"] and row["revisions_read"] == row["pages"]:
+        if row["wiki"] != ARXIV and row["pages"] and row["revisions_read"] == row["pages"]:
             log.warning("%s: every page holds one revision, so there is no edit to diff (a current-revisions dump, "
                         "such as pages-articles or pages-meta-current?); edits come from pages-meta-history dumps",
                         os.path.basename(row["source_file"]))
