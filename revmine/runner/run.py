@@ -31,7 +31,7 @@ from revmine.schemas.names import is_url, is_utf8, url_scheme
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import (RemoteUnchecked, connect, find_duplicates, held_revisions,
                                           remove_duplicates)
-from revmine.warehouse.layout import (NotAWarehouse, PartitionedWriter, check_new_or_warehouse, commit_run,
+from revmine.warehouse.layout import (NotAWarehouse, PartitionedWriter, absolute, check_new_or_warehouse, commit_run,
                                       input_index, read_table, staged_files, staging_dir, staging_root,
                                       write_input_index)
 from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
@@ -114,7 +114,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
     run_id = run_id or new_run_id()
     paths = input_paths(inputs)
     check_text_path(warehouse)
-    warehouse = _identity(warehouse)
+    warehouse = absolute(warehouse)
     # Names first that can be stored: of two inputs with the same bytes, the one read is one with a text name
     keys, duplicates = identify_inputs(sorted(paths, key=lambda path: not is_utf8(path)))
     unnamed = {path: keys.pop(path) for path in list(keys) if not is_utf8(path)}
@@ -128,7 +128,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
         log.info("run %s: %d input(s) -> %s", run_id, len(keys), warehouse)
         local = not is_url(stage_dir)
         checked = local or _reachable(warehouse)
-        input_keys = {_identity(p): k for p, k in keys.items()}
+        input_keys = {absolute(p): k for p, k in keys.items()}
         replaced = _replaced_keys(warehouse, input_keys) if checked else []
         # Revisions stored already are read and paired (a new revision's parent may be one) but not diffed:
         # the duplicate check below takes them out of this run anyway.
@@ -146,7 +146,8 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                 log.warning("%d revision(s) already stored from another input: quarantined as duplicate_rev_id",
                             remove_duplicates(stage_dir, dups))
         sources = read_table(stage_dir, "sources")
-        acc = Accounting.from_tables(sources, read_table(stage_dir, "revision_pairs"), read_table(stage_dir, "quarantine"),
+        acc = Accounting.from_tables(sources, read_table(stage_dir, "revision_pairs"),
+                                     read_table(stage_dir, "quarantine"),
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
         _say_current_only(sources)
         files = staged_files(warehouse, run_id)
@@ -223,10 +224,6 @@ def _replaced_keys(warehouse: str, ours: dict[str, str], index: Optional[dict[st
     index = input_index(warehouse) if index is None else index
     still_used = {k for p, k in index.items() if p not in ours} | set(ours.values())
     return sorted({index[p] for p in ours if p in index and index[p] not in still_used})
-
-
-def _identity(path: str) -> str:
-    return path if is_url(path) else os.path.abspath(path)
 
 
 def commit(staged: Staged) -> list[str]:

@@ -191,8 +191,13 @@ def staging_dir(warehouse: str, run_id: str) -> str:
     return _join(warehouse, f"{STAGING}/{run_id}")
 
 
+def absolute(path: str) -> str:
+    """A local path made absolute; a URL as it is. The same input or warehouse, however it was named."""
+    return path if is_url(path) else os.path.abspath(path)
+
+
 def staging_root(warehouse: str) -> str:
-    return _join(warehouse if is_url(warehouse) else os.path.abspath(warehouse), STAGING)
+    return _join(absolute(warehouse), STAGING)
 
 
 def list_parquet(root: str, table: str, source_keys: Optional[Sequence[str]] = None) -> list[str]:
