@@ -67,3 +67,18 @@ def test_top_pages_name_their_wiki_and_a_filter_narrows_everything(con):
     _plt().close(fig)
     only = Report(con, "aawiki")
     assert only.wikis == ["aawiki"] and [t[0] for t in only.totals()] == ["aawiki"]
+
+
+def test_page_titles_are_drawn_as_stored_never_as_mathtext(con):
+    """A title with two dollar signs was set as matplotlib mathtext: `$^$` or `$\\frac{a$` failed the whole
+    report at save time (ParseSyntaxException), and `$5 or $10` came out in math italics."""
+    import io
+
+    titles = ["$^$", "$\\frac{a$ page", "$5 or $10", "C:\\$x"]
+    con.executemany("INSERT INTO revision_pairs VALUES (?, ?, 9, ?, ?, false, false, 10, 20)",
+                    [("enwiki", f"d{i}{j}", t, datetime(2021, 1, 1)) for i, t in enumerate(titles) for j in range(20)])
+    fig, _, _ = Report(con).top_pages(_plt())
+    fig.savefig(io.BytesIO(), format="png")
+    shown = {t._preprocess_math(t.get_text()) for t in fig.axes[0].get_yticklabels()}
+    assert {(t + "  (enwiki)", False) for t in titles} <= shown
+    _plt().close(fig)

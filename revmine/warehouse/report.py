@@ -163,7 +163,7 @@ class Report:
         if not rows:
             _empty(ax, "revisions")
             return fig, False, ""
-        labels = [_short(t, 45) + f"  ({w})" for w, t, _, _ in rows][::-1]
+        labels = [_literal(_short(t, 45)) + f"  ({w})" for w, t, _, _ in rows][::-1]
         content = [r[2] for r in rows][::-1]
         other = [r[3] for r in rows][::-1]
         ax.barh(labels, content, color=KIND_COLOURS["content edit"], label="content edits (incl. later reverted)")
@@ -214,6 +214,12 @@ class Report:
 
 def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _literal(text: str) -> str:
+    """Text from the data as matplotlib must draw it: a title with two dollar signs (`$^$`, `$5 or $10`) is
+    otherwise set as mathtext, shown wrong or failing the whole report at save time."""
+    return text.replace("$", r"\$")
 
 
 def _empty(ax, what: str) -> None:
