@@ -533,6 +533,19 @@ def test_query_prints_values_exactly_as_stored(query_wh, capsys):
     assert value in capsys.readouterr().out
 
 
+def test_query_shows_control_characters_instead_of_sending_them_to_the_terminal(query_wh, capsys):
+    """Stored text went to the terminal raw: an arXiv line's "\\u001b[2J" cleared the screen and
+    "\\u001b]0;...\\u0007" retitled the window (XML 1.0 dumps may carry C1 characters too). The table shows
+    them as escapes; line feeds and tabs stay, and CSV and JSON keep the data as stored."""
+    assert main(["query", str(query_wh), "SELECT 'a' || chr(27) || '[2J' || chr(7) || chr(13) || chr(155) || 'b'"
+                 " || chr(10) || 'c' AS v"]) == 0
+    out = capsys.readouterr().out
+    assert not {chr(c) for c in [*range(32), 127, *range(128, 160)]} - {"\n"} & set(out)
+    assert "a\\x1b[2J\\x07\\x0d\\x9bb" in out and "c" in out
+    assert main(["query", str(query_wh), "SELECT chr(27) AS v", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"v": "\x1b"}
+
+
 # ---- exports never destroy data ------------------------------------------------------------------------------
 
 def test_export_into_the_warehouse_is_refused(query_wh, capsys):

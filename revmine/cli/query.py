@@ -12,6 +12,15 @@ from rich.markup import escape
 from revmine.cli._common import at_least, console
 
 
+# Control characters (C0 but line feed and tab, DEL, C1) as `\x1b`-style escapes in the table: stored text
+# (an arXiv line's "\u001b[2J", an XML 1.0 dump's C1 characters) reaches the terminal, which would obey it.
+_VISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if chr(c) not in "\n\t"}
+
+
+def _shown(value) -> str:
+    return "NULL" if value is None else str(value).translate(_VISIBLE)
+
+
 def _json_safe(value):
     """NaN and infinities as null: JSON has no such numbers, and jq and JSON.parse refuse Python's NaN."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -50,10 +59,10 @@ def cmd_query(args: argparse.Namespace) -> int:
 
         t = Table(show_edge=True, header_style="bold")
         for c in cols:
-            t.add_column(Text(c), overflow="fold")
+            t.add_column(Text(_shown(c)), overflow="fold")
         for row in rows:
             # Text, not str: stored values are shown as stored, never read as rich markup or :emoji: codes.
-            t.add_row(*(Text("NULL" if v is None else str(v)) for v in row))
+            t.add_row(*(Text(_shown(v)) for v in row))
         out.print(t)
         out.print(f"{len(rows)} row(s)")
     return 0
