@@ -178,6 +178,20 @@ def test_the_card_says_what_each_table_and_column_is_and_which_languages(real_wa
         "aa", "el", "en", "multilingual"]
 
 
+def test_the_card_names_languages_by_iso_code_where_a_wiki_name_does_not():
+    """Wikimedia's own codes went into the card as they are: alswiki (Alemannic) was tagged Tosk Albanian
+    (`als`), nrmwiki (Norman) Narom, and zh_min_nanwiki `zh-min-nan`, bat_smgwiki `bat-smg`, which are no
+    language codes the Hub's language filter knows."""
+    from revmine.warehouse.export import languages
+
+    wikis = {"alswiki": "gsw", "nrmwiki": "nrf", "zh_min_nanwiki": "nan", "zh_yuewiki": "yue", "zh_classicalwiki": "lzh",
+             "bat_smgwiki": "sgs", "be_x_oldwiki": "be", "fiu_vrowiki": "vro", "roa_rupwiki": "rup",
+             "roa_tarawiki": "nap", "map_bmswiki": "jv", "nds_nlwiki": "nds", "cbk_zamwiki": "cbk", "alswiktionary": "gsw"}
+    for wiki, code in wikis.items():
+        assert languages([wiki]) == [code], wiki
+    assert languages(["dewiki", "dewikivoyage"]) == ["de"]
+
+
 def test_coedit_instructions_need_a_confident_intent(real_warehouse):
     import duckdb
 

@@ -149,8 +149,14 @@ def _sources(warehouse: str) -> list[dict]:
     return out
 
 
-# Wiki database names that are not <language>wiki; projects without a language are multilingual.
-_LANGUAGE_OF = {"simple": "en", "arxiv": "en"}
+# Wiki database names that are not <language>wiki, and Wikimedia codes that are not the language's ISO 639
+# code: MediaWiki's own mapping (LanguageCode::getDeprecatedCodeMapping and the non-standard codes its
+# bcp47() rewrites), down to the language (be-x-old is Belarusian in the Taraškievica spelling: be). alswiki
+# is Alemannic (gsw), not Tosk Albanian (als); nrmwiki Norman (nrf), not Narom (nrm). Projects without a
+# language are multilingual.
+_LANGUAGE_OF = {"simple": "en", "arxiv": "en", "als": "gsw", "bat-smg": "sgs", "be-x-old": "be", "fiu-vro": "vro",
+                "roa-rup": "rup", "zh-classical": "lzh", "zh-min-nan": "nan", "zh-yue": "yue", "cbk-zam": "cbk",
+                "map-bms": "jv", "nds-nl": "nds", "roa-tara": "nap", "nrm": "nrf", "mo": "ro", "eml": "egl"}
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
 _MULTILINGUAL = frozenset({"commons", "meta", "species", "wikidata", "mediawiki", "incubator", "outreach", "sources"})
 
