@@ -8,7 +8,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.10",
+    python_requires=">=3.11",  # duckdb 2, numpy 2.4, transformers 5, matplotlib and scikit-learn need it
     packages=find_packages(include=["revmine", "revmine.*"]),
     include_package_data=True,
     # Trained heads, CRFs and LoRA adapters (KB to a few MB, safetensors + model card) ship with the

@@ -574,3 +574,33 @@ def test_arxiv_json_lines_compressed_twice_are_read(tmp_path):
     lines = "".join(json.dumps({"paper_id": "p", "version": v, "text": f"Text {v}. More words."}) + "\n" for v in (1, 2))
     path = write(tmp_path, "papers.jsonl.gz", gzip.compress(gzip.compress(lines.encode())))
     assert [r.pair_id for r in read_arxiv(str(path)) if isinstance(r, RevisionPair)] == ["arxiv:p:v0-v1", "arxiv:p:v1-v2"]
+
+
+def test_arxiv_timestamps_are_utc_on_a_machine_in_any_time_zone(tmp_path, monkeypatch):
+    """A version's timestamp without an offset was read in the machine's local time: on a worker in Tokyo
+    "2007-01-01T00:30:00" was 2006-12-31 15:30 UTC, and the pair was filed under 2006. arXiv's own form for
+    versions ("Mon, 2 Apr 2007 19:18:42 GMT", as its metadata snapshot writes them) was a malformed record."""
+    import json
+    import time
+    from datetime import datetime, timezone
+
+    from revmine.pipeline.arxiv import read_arxiv
+    from revmine.schemas import Quarantine, RevisionPair
+
+    stamps = {"a": "2007-01-01T00:30:00", "b": "Mon, 2 Apr 2007 19:18:42 GMT", "c": "2007-04-02T21:18:42+02:00",
+              "d": "2007-04-02 19:18:42Z", "e": 1175541522, "f": "April 2nd", "g": True}
+    lines = "".join(json.dumps({"paper_id": p, "version": 1, "text": "One. Two.", "timestamp": ts}) + "\n"
+                    for p, ts in stamps.items())
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        records = list(read_arxiv(str(write(tmp_path, "papers.jsonl", lines.encode()))))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    got = {r.title: datetime.fromtimestamp(r.new_timestamp, timezone.utc) for r in records if isinstance(r, RevisionPair)}
+    assert got["a"] == datetime(2007, 1, 1, 0, 30, tzinfo=timezone.utc)
+    assert got["b"] == got["c"] == got["d"] == got["e"] == datetime(2007, 4, 2, 19, 18, 42, tzinfo=timezone.utc)
+    assert [r.year for r in records if isinstance(r, RevisionPair) and r.title == "a"] == [2007]
+    bad = [r.detail for r in records if isinstance(r, Quarantine)]
+    assert len(bad) == 2 and "'April 2nd' is not ISO 8601" in bad[0] and "not a number or a string" in bad[1]

@@ -37,3 +37,27 @@ def test_models_bound_onednn_kernel_cache_unless_the_user_did():
     mine = subprocess.run([sys.executable, "-c", code], env={**env, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "7"},
                           capture_output=True, text=True, check=True)
     assert mine.stdout.strip() == "7"
+
+
+def test_every_requirement_installs_on_the_oldest_python_the_package_allows():
+    """setup.py allowed Python 3.10, and the README said so, but duckdb 2, numpy 2.4, transformers 5,
+    matplotlib and scikit-learn require 3.11: on 3.10 `pip install -e .` failed on duckdb>=2.0. The oldest
+    Python revmine declares must be one every requirement's installed release declares too."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    ours = metadata.metadata("revmine")
+    oldest = min((s.version for s in SpecifierSet(ours["Requires-Python"]) if s.operator == ">="),
+                 key=lambda v: tuple(map(int, v.split("."))))
+    refused = {}
+    for line in ours.get_all("Requires-Dist") or []:
+        req = Requirement(line)  # the dev extra's too: the README's test command needs them
+        try:
+            needs = metadata.metadata(req.name).get("Requires-Python")
+        except metadata.PackageNotFoundError:
+            continue
+        if needs and not SpecifierSet(needs).contains(oldest, prereleases=True):
+            refused[req.name] = needs
+    assert not refused, f"Requires-Python >={oldest}, but these need more: {refused}"

@@ -1,7 +1,7 @@
 """arXiv paper versions as a source: the same pairing, diff and edit stages as Wikipedia.
 
 Two input formats:
-- JSON lines `{"paper_id": ..., "version": 1 | "v1", "text": ..., ["timestamp": ISO or epoch]}`;
+- JSON lines `{"paper_id": ..., "version": 1 | "v1", "text": ..., ["timestamp": ISO, RFC 2822 or epoch]}`;
   versions of a paper are paired in version order (v1->v2, v2->v3, ...).
 - arXivEdits paragraph pairs: `{"<id>": {"simple": [sentences], "complex": [sentences]}}` where
   "simple" is the older version and "complex" the newer.
@@ -12,6 +12,7 @@ read), so the books balance as for dumps.
 from __future__ import annotations
 
 import codecs
+import email.utils
 import hashlib
 import io
 import itertools
@@ -23,7 +24,7 @@ from typing import Iterable, Iterator, Optional
 from revmine.pipeline.accounting import unread_file
 from revmine.pipeline.clean import given_sentences, text_sentences
 from revmine.pipeline.decompress import CODEC_ERRORS, STREAMS, open_stream
-from revmine.pipeline.fields import input_key, source_key
+from revmine.pipeline.fields import input_key, parse_timestamp, source_key
 from revmine.schemas import Quarantine, RevisionPair, SourceStats
 from revmine.schemas.names import EPOCH_RANGE, ID_RANGE, in_range, is_utf8
 
@@ -56,11 +57,25 @@ def _version(v) -> int:
 
 
 def _epoch(ts) -> Optional[int]:
+    """Seconds since the epoch of a version's timestamp: a number (epoch seconds), or a string in ISO 8601 or
+    MediaWiki's form (a time without an offset is UTC, as in dumps, never the machine's local time, which
+    moved a version's year with the worker's time zone), or RFC 2822, arXiv's own form for versions
+    ("Mon, 2 Apr 2007 19:18:42 GMT"). Anything else raises: the line is quarantined."""
     if ts is None:
         return None
-    if isinstance(ts, (int, float)):
+    if isinstance(ts, bool) or not isinstance(ts, (int, float, str)):
+        raise TypeError(f"timestamp {ts!r} is not a number or a string")
+    if not isinstance(ts, str):
         return int(ts)  # OverflowError / ValueError for inf and nan: the line is quarantined
-    return int(datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone(timezone.utc).timestamp())
+    parsed = parse_timestamp(ts)
+    if parsed is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(ts)
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"timestamp {ts[:60]!r} is not ISO 8601, MediaWiki's or RFC 2822 form") from None
+        if parsed.tzinfo is None:  # RFC 2822's "-0000": UTC with no source of local time
+            parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp())
 
 
 def _pair(paper: str, old: Optional[dict], new: dict, path: str) -> RevisionPair:
