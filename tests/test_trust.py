@@ -1022,6 +1022,28 @@ def test_a_wikimedia_dump_folder_reads_its_dumps_and_leaves_its_tables(tmp_path,
     assert result.accounting.revisions_read == 25 and not result.accounting.quarantined
 
 
+def test_a_broken_link_in_an_input_folder_is_one_row_and_the_other_files_are_read(tmp_path, fast, sample_dump):
+    """Mirrored dump folders keep links (`latest/` into a dated folder, a part not yet fetched). One broken
+    link failed the whole run before it began ("input not found", exit 2), naming a file nobody had typed.
+    Now it is an `unreadable_file` row, as a file without read permission is, and the dumps beside it land;
+    a path typed wrong is still refused at once."""
+    import duckdb
+
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    (folder / "wiki-history.xml.bz2").write_bytes(bz2.compress(sample_dump.read_bytes()))
+    (folder / "wiki-history2.xml.bz2").symlink_to(tmp_path / "not-fetched.xml.bz2")
+    (folder / "loop").symlink_to(folder)  # a link back up the tree is not walked into
+    result = run([str(folder)], str(tmp_path / "wh"), fast)
+    assert result.accounting.balanced and result.accounting.revisions_read == 25 and result.accounting.files == 2
+    rows = duckdb.connect(str(tmp_path / "wh" / "catalog.duckdb"), read_only=True).execute(
+        "SELECT reason, source_file FROM quarantine").fetchall()
+    assert rows == [("unreadable_file", str(folder / "wiki-history2.xml.bz2"))]
+    with pytest.raises(FileNotFoundError, match="input not found"):
+        run([str(folder / "wiki-histroy.xml.bz2")], str(tmp_path / "wh2"), fast)
+    assert not (tmp_path / "wh2").exists()
+
+
 def test_a_remote_folder_is_read_as_a_local_one_is(tmp_path, fast, sample_dump):
     """An input URL naming a folder (a prefix, in an object store) was taken for a file: the run read
     nothing from it and quarantined it as unreadable. Now its dumps are read, as a local folder's are,

@@ -32,7 +32,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     else:
         inputs = args.input or [os.path.join(shared_data(), "wikipedia")]
         paths = expand_inputs(inputs)
-        missing = [p for p in paths if not os.path.exists(p)]
+        missing = [p for p in paths if not os.path.lexists(p)]  # a broken link is read as an unreadable file
         if missing or not paths:
             console.print(f"[red]error:[/red] input not found: {missing[0] if missing else inputs}")
             return 2

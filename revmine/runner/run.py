@@ -270,13 +270,15 @@ def check_scheme(path: str, what: str) -> None:
 
 def input_paths(inputs: Sequence[str]) -> list[str]:
     """The input files `inputs` name (folders and patterns expanded); FileNotFoundError if there are none,
-    or one of them is missing; NoFileSystem for a URL nothing here can open."""
+    or one of them is missing; NoFileSystem for a URL nothing here can open. A broken link (common in
+    mirrored dump folders) is there but cannot be opened, as a file without read permission: it is kept,
+    the reader gives it an `unreadable_file` row, and the other inputs are read."""
     for item in inputs:
         check_scheme(item, "input")
     paths = expand_inputs(inputs)
     if not paths:
         raise FileNotFoundError(f"no dump files found in {list(inputs)}")
-    missing = [p for p in paths if not (FileSystems.exists(p) if is_url(p) else os.path.exists(p))]
+    missing = [p for p in paths if not (FileSystems.exists(p) if is_url(p) else os.path.lexists(p))]
     if missing:
         raise FileNotFoundError(f"input not found: {missing[0]}")
     return paths
