@@ -604,3 +604,37 @@ def test_arxiv_timestamps_are_utc_on_a_machine_in_any_time_zone(tmp_path, monkey
     assert [r.year for r in records if isinstance(r, RevisionPair) and r.title == "a"] == [2007]
     bad = [r.detail for r in records if isinstance(r, Quarantine)]
     assert len(bad) == 2 and "'April 2nd' is not ISO 8601" in bad[0] and "not a number or a string" in bad[1]
+
+
+def _empty_text_of(xml: str, rev_id: int, attrs: str | None = None) -> str:
+    """`xml` with revision `rev_id`'s <text> emptied: its attributes kept (bytes=, sha1=), or `attrs`."""
+    i = xml.index(f"<id>{rev_id}</id>")
+    j, k = xml.index("<text", i), xml.index("</text>", i)
+    head = xml[j:xml.index(">", j)] if attrs is None else f"<text {attrs}"
+    return xml[:j] + head + " />" + xml[k + len("</text>"):]
+
+
+def test_an_empty_text_the_dump_says_is_not_empty_is_no_text(tmp_path, sample_xml):
+    """`<text bytes="739" sha1="…"/>` (an exporter that could not load the text, a stub without its text id)
+    was read as an empty text: the pair into it was a blanking of the whole page and the next pair a
+    re-creation, 12 bogus sentence edits in the sample. mwxml reads such an element as no text; so does
+    revmine now, and both pairs are skipped as pairs without text. A truly empty text stays one."""
+    import mwxml
+
+    from revmine.pipeline.fields import sha1_base36
+
+    path = write(tmp_path, "wiki-history.xml", _empty_text_of(sample_xml, 1049).encode())
+    out = read_all(path)
+    rev = next(r for r in out["revisions"] if r.rev_id == 1049)
+    assert not rev.has_text and rev.text is None and rev.text_bytes == 739
+    oracle = next(r for p in mwxml.Dump.from_file(open(path, encoding="utf-8")) for r in p if r.id == 1049)
+    assert oracle.text is None and oracle.bytes == 739
+    skips = {p.new_rev_id: p.skip_reason for p in out["pairs"]}
+    assert skips[1049] == "no_text" and skips[1056] == "parent_text_unavailable"
+    assert_books_balance(out)
+    empty = sha1_base36(b"")
+    truly_empty = sample_xml.replace(f"<sha1>{rev.sha1}</sha1>", f"<sha1>{empty}</sha1>")
+    for attrs in ('bytes="0" xml:space="preserve"', f'sha1="{empty}"', 'xml:space="preserve"', 'sha1="x"'):
+        out = read_all(write(tmp_path, "empty.xml", _empty_text_of(truly_empty, 1049, attrs).encode()))
+        rev = next(r for r in out["revisions"] if r.rev_id == 1049)
+        assert rev.has_text and rev.text == "" and rev.text_bytes == 0, attrs
