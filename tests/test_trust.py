@@ -642,6 +642,45 @@ def test_revisions_stored_already_are_not_diffed_again_and_the_rows_are_the_same
     assert _count(tmp_path / "wh", "select count(*) from diffs") == 8
 
 
+def _stub_of(xml: str) -> str:
+    """The stub dump of a full-text one: each <text> points at the text store instead of holding it."""
+    import re
+
+    n = iter(range(1, 10**6))
+    return re.sub(r"<text([^>]*)>.*?</text>", lambda m: f'<text{m.group(1)} id="{next(n)}" />', xml, flags=re.S)
+
+
+def test_a_dump_with_the_text_replaces_a_stub_of_the_same_revisions(tmp_path, fast, sample_dump):
+    """A stub dump run first (metadata is cheap to mine), then the full-text dump of the same wiki: every
+    revision of the second was quarantined as duplicate_rev_id and never diffed, so the warehouse could
+    never hold an edit of them. The copy that holds the text is the one kept now, committed or not; the
+    stub's rows go, with one event row that says so. A stub after the text, or beside it in one run,
+    lands as duplicates as before."""
+    stub = tmp_path / "wiki-stub-meta-history.xml"
+    stub.write_text(_stub_of(sample_dump.read_text()))
+    wh = tmp_path / "wh"
+    run([str(stub)], str(wh), fast)
+    assert _count(wh, "select count(*) from revisions where has_text") == 0
+    result = run([str(sample_dump)], str(wh), fast)
+    assert result.accounting.balanced and not result.accounting.quarantined
+    assert _count(wh, "select count(*) from revisions") == _count(wh, "select count(distinct rev_id) from revisions") == 25
+    assert _count(wh, "select count(*) from revisions where has_text") == 25
+    assert _count(wh, "select count(*) from revision_pairs") == 25
+    assert _count(wh, "select count(*) from revision_pairs where skip_reason is null") == 21
+    run([str(sample_dump)], str(tmp_path / "alone"), fast)
+    assert _count(wh, "select count(*) from edits") == _count(tmp_path / "alone", "select count(*) from edits") > 0
+    assert _count(wh, "select list(reason) from quarantine") == ["superseded_without_text"]
+    # the stub again: its copies are duplicates of the ones with text
+    again = run([str(stub.rename(tmp_path / "wiki-stub-again.xml"))], str(wh), fast)
+    assert again.accounting.quarantined == {"duplicate_rev_id": 25}
+    assert _count(wh, "select count(*) from revisions where has_text") == 25
+    # both in one run, the stub listed first: the text is kept
+    both = run([str(tmp_path / "wiki-stub-again.xml"), str(sample_dump)], str(tmp_path / "wh2"), fast)
+    assert both.accounting.balanced
+    assert _count(tmp_path / "wh2", "select count(*) from revisions where has_text") == 25
+    assert _count(tmp_path / "wh2", "select count(*) from revision_pairs where skip_reason is null") == 21
+
+
 def test_held_revisions_are_those_of_other_inputs(tmp_path, fast):
     """The ids the pre-check holds are the committed revisions of other inputs, per wiki: an input read
     again (with another config, say) is diffed again in full, and its own revisions do not count."""

@@ -30,10 +30,10 @@ from revmine.runner.compose import StageClock, expand_inputs
 from revmine.schemas.names import is_url, is_utf8, url_scheme
 from revmine.warehouse.catalog import build_catalog
 from revmine.warehouse.duplicates import (RemoteUnchecked, connect, find_duplicates, held_revisions,
-                                          remove_duplicates)
+                                          remove_duplicates, retire_superseded, superseded_events)
 from revmine.warehouse.layout import (NotAWarehouse, PartitionedWriter, absolute, check_new_or_warehouse, commit_run,
                                       input_index, read_table, staged_files, staging_dir, staging_root,
-                                      write_input_index)
+                                      write_input_index, write_records)
 from revmine.warehouse.lock import clean_dead_staging, staging_lock, warehouse_lock
 
 log = logging.getLogger(__name__)
@@ -140,15 +140,21 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                 graph.build(p, list(keys.items()), stage_dir, config, held)
         if local:
             shutil.rmtree(scratch, ignore_errors=True)
+        superseded: dict = {}
         if checked:
-            dups = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced)
+            dups, superseded = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced, prefer_text=local)
             if dups:
                 log.warning("%d revision(s) already stored from another input: quarantined as duplicate_rev_id",
                             remove_duplicates(stage_dir, dups))
+            for new_file, event in superseded_events(superseded):
+                write_records(stage_dir, f"{input_keys.get(new_file, next(iter(keys.values())))}-new", [event])
         sources = read_table(stage_dir, "sources")
         acc = Accounting.from_tables(sources, read_table(stage_dir, "revision_pairs"),
                                      read_table(stage_dir, "quarantine"),
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
+        if superseded:  # after the books: these files hold other inputs' rows
+            log.info("%d revision(s) stored without text (a stub dump) are replaced by their copies with text",
+                     retire_superseded(warehouse, stage_dir, superseded))
         _say_current_only(sources)
         files = staged_files(warehouse, run_id)
         timings = StageClock.read(stage_dir) if local else {}

@@ -7,7 +7,9 @@ twice in one file. Here, after a run is staged and before it is committed, the s
 that was there first (committed, or from the input listed first) stays, and every later copy is taken out
 of its input's staged rows (revision, pair and the pair's diff rows) and becomes a quarantine row with
 reason `duplicate_rev_id`. The books still balance: each revision read is one pair or one quarantine row
-either way.
+either way. One exception: a copy that holds the text beats one that does not (a stub dump's). A stub
+mined first and the full-text dump after it would otherwise never give an edit; the stub's committed
+rows of those revisions are taken out instead, with one `superseded_without_text` event row.
 
 DuckDB does the search out of core, reading only the identifying columns of the Parquet files.
 
@@ -43,8 +45,10 @@ _BY_PAIR = ("sentences", "alignments", "edits", "node_changes", "diffs", "summar
 # What names one revision, and where it is found: a wiki's revision id in its revisions table; an arXiv
 # paper's version (the paper as page id) in its pairs, since arXiv inputs have no revisions rows.
 _IDENTITIES = (
-    ("revisions", "rev_id", "NULL::BIGINT AS page_id, NULL::VARCHAR AS pair_id", ("rev_id",), lambda wiki: wiki != ARXIV),
-    ("revision_pairs", "new_rev_id AS rev_id", "page_id, pair_id", ("page_id", "rev_id"), lambda wiki: wiki == ARXIV),
+    ("revisions", "rev_id", "NULL::BIGINT AS page_id, NULL::VARCHAR AS pair_id, has_text", ("rev_id",),
+     lambda wiki: wiki != ARXIV),
+    ("revision_pairs", "new_rev_id AS rev_id", "page_id, pair_id, true AS has_text", ("page_id", "rev_id"),
+     lambda wiki: wiki == ARXIV),
 )
 
 
@@ -91,11 +95,17 @@ def _committed(warehouse: str, table: str, wanted, skip: set) -> list[str]:
     return [p for p in list_parquet(warehouse, table) if wanted(_wiki_of(p)) and _key_of(p) not in skip]
 
 
-def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], replaced: list[str]) -> dict:
-    """{staged key: [(wiki, rev_id, source_file, first_file, page_id, pair_id)]} for revisions another input
-    has already (page_id and pair_id are set for arXiv versions, None for wiki revisions)."""
+def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], replaced: list[str],
+                    prefer_text: bool = True) -> tuple[dict, dict]:
+    """({staged key: [(wiki, rev_id, source_file, first_file, page_id, pair_id)]} for revisions another input
+    has already (page_id and pair_id are set for arXiv versions, None for wiki revisions), and {committed
+    key: [(wiki, rev_id, source_file, new_file)]} for committed copies without text (a stub dump's) that a
+    staged copy with text replaces: the copy that holds the text is the one kept, committed or not, unless
+    `prefer_text` is off (a remote warehouse, whose committed files are not rewritten)."""
     skip = set(keys_in_order) | set(replaced)
     out: dict = defaultdict(list)
+    superseded: dict = defaultdict(list)
+    text_first = "coalesce(has_text, true) DESC," if prefer_text else ""
     con = connect(warehouse)
     try:
         con.register("ranks", pa.table({"key": list(keys_in_order), "rank": list(range(1, len(keys_in_order) + 1))}))
@@ -121,7 +131,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                          a AS ({sources}),
                          g AS (SELECT {by} FROM a GROUP BY ALL HAVING count(DISTINCT key) > 1)
                     SELECT wiki, rev_id, page_id, pair_id, rank, key, source_file FROM a SEMI JOIN g USING ({by})
-                    ORDER BY wiki, page_id NULLS FIRST, rev_id, rank, key""", params).fetchall()
+                    ORDER BY wiki, page_id NULLS FIRST, rev_id, {text_first} rank, key""", params).fetchall()
             except duckdb.Error as exc:  # a damaged part file (a copy cut short): duckdb names it
                 raise _unreadable(warehouse, table, exc) from exc
             first: dict = {}
@@ -129,9 +139,11 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                 kept = first.setdefault((wiki, page_id, rev), (key, source_file))
                 if key != kept[0] and rank > 0:
                     out[key].append((wiki, rev, source_file, kept[1], page_id, pair_id))
+                elif key != kept[0]:  # committed without text, and this run has the text
+                    superseded[key].append((wiki, rev, source_file, kept[1]))
     finally:
         con.close()
-    return dict(out)
+    return dict(out), dict(superseded)
 
 
 class HeldRevisions:
@@ -177,7 +189,8 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
     table = revisions  # the one being read, for the message if it cannot be
     try:
         if committed:
-            scan = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0"
+            # a copy without text (a stub dump's) holds nothing to diff: a dump with the text is diffed
+            scan = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0 AND coalesce(has_text, true)"
             sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki",
                                 {"files": committed}).fetchall()
             bits = {wiki: np.zeros(top // 8 + 1, dtype=np.uint8) for wiki, top, n in sizes if top // 8 <= 8 * n}
@@ -204,6 +217,53 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
                           **{w: ("ids", np.unique(np.concatenate(parts))) for w, parts in ids.items()}}, versions)
 
 
+def retire_superseded(warehouse: str, stage_dir: str, superseded: dict) -> int:
+    """Stage, for the commit to move over the committed ones, each committed file of `superseded` copies
+    without their revision and pair rows; with one `superseded_without_text` event row per input (its
+    revisions land once: as the copies with text). Call it after the run's own books are read: these files
+    are other inputs' rows. Returns how many revisions. A remote warehouse keeps its copies (a warning)."""
+    n = 0
+    for key, copies in superseded.items():
+        revs = {(w, r) for w, r, _, _ in copies}
+        for table in _BY_REV + _BY_PAIR:
+            for path in list_parquet(warehouse, table, [key]):
+                wiki = _wiki_of(path)
+                kept = _without(pq.read_table(path, partitioning=None), table, [r for w, r in revs if w == wiki],
+                                [f"{w}:{r}" for w, r in revs if w == wiki])
+                if kept is not None:
+                    target = stage_dir + path[len(warehouse):]
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    TABLES[table].validate(kept, file_only=True, where=f" ({path})")
+                    pq.write_table(kept, target, compression="zstd")
+        n += len(copies)
+    return n
+
+
+def superseded_events(superseded: dict) -> list[tuple[str, Quarantine]]:
+    """One event row per input whose copies without text a dump with the text replaced, with the file of
+    that dump (the row is staged as that input's, and replaced with it)."""
+    out = []
+    for copies in superseded.values():
+        wiki, _, source, new = copies[0]
+        out.append((new, Quarantine(wiki=wiki, level="file", reason="superseded_without_text",
+                              detail=f"{source}: {len(copies):,} revision(s) stored without text (a stub dump) are "
+                                     f"replaced by their copies with text from {new}", source_file=source,
+                              byte_offset=None, line=None, column=None, page_id=None, rev_id=None, stage="commit",
+                              n_revisions=0)))
+    return out
+
+
+def _without(t: pa.Table, table: str, rev_ids: list, pair_ids: list) -> Optional[pa.Table]:
+    """`t` (revisions, pairs or a pair's diff rows) without the rows of `rev_ids` (revisions) or `pair_ids`
+    (the other tables); None if no row goes."""
+    if table == "revisions":
+        keep = pc.invert(pc.is_in(t.column("rev_id"), value_set=pa.array(rev_ids, type=pa.int64())))
+    else:
+        keep = pc.invert(pc.is_in(t.column("pair_id"), value_set=pa.array(sorted(pair_ids), type=pa.string())))
+    kept = t.filter(keep)
+    return kept if kept.num_rows != t.num_rows else None
+
+
 def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
     """Take each later copy out of its input's staged rows and quarantine it; returns how many."""
     n = 0
@@ -214,22 +274,20 @@ def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
         for table in _BY_REV + _BY_PAIR + ("quarantine",):
             for path in list_parquet(stage_dir, table, [key]):
                 wiki = _wiki_of(path)
-                ids = pa.array([r for w, r in revs if w == wiki], type=pa.int64())
+                ids = [r for w, r in revs if w == wiki]
                 t = pq.read_table(path, partitioning=None)
-                if table == "revisions":
-                    keep = pc.invert(pc.is_in(t.column("rev_id"), value_set=ids))
-                elif table == "quarantine":  # a pair-level row of a removed pair goes with it
+                if table == "quarantine":  # a pair-level row of a removed pair goes with it
                     if wiki == ARXIV:  # a paper's version: the paper's page id and the version
                         named = pc.binary_join_element_wise(pc.cast(t.column("page_id"), pa.string()),
                                                             pc.cast(t.column("rev_id"), pa.string()), ":")
                         hit = pc.is_in(named, value_set=pa.array(sorted(versions), type=pa.string()))
                     else:
-                        hit = pc.is_in(t.column("rev_id"), value_set=ids)
-                    keep = pc.invert(pc.fill_null(pc.and_(pc.equal(t.column("level"), "pair"), hit), False))
+                        hit = pc.is_in(t.column("rev_id"), value_set=pa.array(ids, type=pa.int64()))
+                    kept = t.filter(pc.invert(pc.fill_null(pc.and_(pc.equal(t.column("level"), "pair"), hit), False)))
+                    kept = kept if kept.num_rows != t.num_rows else None
                 else:
-                    keep = pc.invert(pc.is_in(t.column("pair_id"), value_set=pa.array(sorted(pairs), type=pa.string())))
-                kept = t.filter(keep)
-                if kept.num_rows != t.num_rows:
+                    kept = _without(t, table, ids, list(pairs))
+                if kept is not None:
                     TABLES[table].validate(kept, file_only=True, where=f" ({path})")
                     pq.write_table(kept, path, compression="zstd")
         write_records(stage_dir, f"{key}-dup", [
