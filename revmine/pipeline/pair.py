@@ -103,9 +103,10 @@ class Pairer:
         return pair
 
     def _detect_revert(self, st: _PageState, rev: Revision, pair: Optional[RevisionPair]) -> None:
-        if rev.sha1 is None:
+        checksum = rev.content_sha1 or rev.sha1  # the text's own digest where it is held (see the reader)
+        if checksum is None:
             return
-        revert = st.detector.process(rev.sha1, (rev.rev_id, rev.timestamp))
+        revert = st.detector.process(checksum, (rev.rev_id, rev.timestamp))
         if revert is None:
             return
         reverting_id, reverting_ts = revert.reverting

@@ -49,6 +49,8 @@ class Revision:
     # no parent id, yet not a page creation: a page written newest first was longer than the pairing can
     # hold, and this revision's parent lies beyond what was held
     parent_unknown: bool = transient(False)
+    # the held text's own base-36 SHA-1, which reverts compare: a dump's <sha1> can be a placeholder
+    content_sha1: Optional[str] = transient()
 
 
 @record("revision_pairs", partition_by=PARTITIONS)
