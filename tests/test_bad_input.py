@@ -638,3 +638,35 @@ def test_an_empty_text_the_dump_says_is_not_empty_is_no_text(tmp_path, sample_xm
         out = read_all(write(tmp_path, "empty.xml", _empty_text_of(truly_empty, 1049, attrs).encode()))
         rev = next(r for r in out["revisions"] if r.rev_id == 1049)
         assert rev.has_text and rev.text == "" and rev.text_bytes == 0, attrs
+
+
+def test_a_json_document_is_read_as_one_whatever_its_entries(tmp_path):
+    """A pretty-printed JSON document was read as arXivEdits pairs only if every entry was one; one bad
+    entry, or an array of version records (`json.dump(records, indent=2)`), or another kind of document
+    (the arXivEdits gold files) sent it to be read line by line: a malformed_record row per line ("{",
+    "]", ...), 51 of them for a 7-entry document. Now a bad entry is one row and the good ones are read,
+    an array's items are version records, and any other document is one file-level row."""
+    import json
+
+    from revmine.pipeline.arxiv import read_arxiv
+    from revmine.schemas import Quarantine, RevisionPair, SourceStats
+
+    def read(name, doc):
+        records = list(read_arxiv(str(write(tmp_path, name, json.dumps(doc, indent=2).encode()))))
+        stats = next(r for r in records if isinstance(r, SourceStats))
+        pairs = [r for r in records if isinstance(r, RevisionPair)]
+        rows = [r for r in records if isinstance(r, Quarantine)]
+        assert stats.revisions_read == len(pairs) + sum(q.n_revisions for q in rows)
+        return pairs, rows
+
+    pairs, rows = read("pairs.json", {"good": {"simple": ["A b."], "complex": ["A c."]}, "bad": [1, 2],
+                                      "worse": {"simple": [None], "complex": ["x"]}})
+    assert [p.pair_id for p in pairs] == ["arxiv:pairs-good:v0-v1", "arxiv:pairs-good:v1-v2"]
+    assert sorted(r.detail.split(": ")[1] for r in rows) == ["'bad'", "'worse'"] and len(rows) == 2
+    pairs, rows = read("versions.json", [{"paper_id": "p", "version": v, "text": f"A b. C {v}."} for v in (1, 2)]
+                       + [{"paper": "x"}])
+    assert [p.pair_id for p in pairs] == ["arxiv:p:v0-v1", "arxiv:p:v1-v2"]
+    assert len(rows) == 1 and "item 3: " in rows[0].detail
+    pairs, rows = read("gold.json", {str(i): {"sentence-1": "a", "sentence-2": "b"} for i in range(20)})
+    assert not pairs and [(r.reason, r.level) for r in rows] == [("unsupported_input", "file")]
+    assert "object of 20 key(s)" in rows[0].detail

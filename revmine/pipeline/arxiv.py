@@ -186,16 +186,25 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
             if whole is None:
                 ahead += fh.readline()  # to the end of the line the read-ahead stopped in
         streamed = whole is None
+        where = "line"
         if streamed:
             lines: Iterable[bytes] = itertools.chain(io.BytesIO(ahead), fh)
         else:
             size += len(whole)
             # a document on one line was parsed as the first line already
-            example = first if first is not _NOT_JSON else _arxivedits_document(whole)
-            lines = whole.split(b"\n") if example is None else []
-            if example is not None:
-                fmt, read = "arxivedits-json", 2 * len(example)
-                yield from _arxivedits_versions(path, example, papers)
+            doc = first if first is not _NOT_JSON else _json_document(whole)
+            lines = whole.split(b"\n") if doc is _NOT_JSON else []
+            if _is_arxivedits(doc):
+                fmt, read = "arxivedits-json", 2 * len(doc)
+                yield from _arxivedits_versions(path, doc, papers)
+            elif isinstance(doc, list):  # version records written as one array (json.dump(records, indent=2))
+                fmt, where = "json-array", "item"
+                lines = [json.dumps(x).encode() for x in doc]
+            elif doc is not _NOT_JSON:  # a document of another kind: one row, not one per line of it
+                yield _quarantine(path, None, "unsupported_input", f"a JSON {_shape(doc)}, neither arXivEdits "
+                                  'paragraph pairs ({"<id>": {"simple": [...], "complex": [...]}}) nor version '
+                                  'records ({"paper_id", "version", "text"}, as JSON lines or one array)',
+                                  n_revisions=0, level="file")
         for lineno, raw_line in enumerate(lines, 1):
             size += len(raw_line) if streamed else 0
             line = raw_line.rstrip(b"\n").decode("utf-8", errors="replace")  # streamed lines keep their end
@@ -215,15 +224,15 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
                 if not is_utf8(paper, body):  # "\ud800" is valid JSON but no UTF-8 text
                     raise ValueError("paper_id or text holds an unpaired surrogate (\\ud800-\\udfff)")
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
-                yield _quarantine(path, lineno, "malformed_record", f"line {lineno}: {type(exc).__name__}: {exc}"[:500])
+                yield _quarantine(path, lineno, "malformed_record", f"{where} {lineno}: {type(exc).__name__}: {exc}"[:500])
                 continue
             if not in_range(version, VERSION_RANGE) or (ts is not None and not in_range(ts, EPOCH_RANGE)):
                 what = (f"version {version} is out of range (arXiv versions count from 1)"
                         if not in_range(version, VERSION_RANGE) else f"timestamp {ts} is out of range")
-                yield _quarantine(path, lineno, "value_out_of_range", f"line {lineno}: {what}")
+                yield _quarantine(path, lineno, "value_out_of_range", f"{where} {lineno}: {what}")
                 continue
             if paper in released:
-                yield _quarantine(path, lineno, "paper_not_contiguous", f"line {lineno}: version {version} of paper "
+                yield _quarantine(path, lineno, "paper_not_contiguous", f"{where} {lineno}: version {version} of paper "
                                   f"{paper} comes after its other versions were paired and let go (more than "
                                   f"{hold_bytes:,} bytes of other papers' text came between); keep a paper's "
                                   "versions together, e.g. sort the file by paper_id")
@@ -272,26 +281,39 @@ def _json_value(line: bytes):
 
 
 def _is_arxivedits(obj) -> bool:
-    """Whether a parsed JSON value is an arXivEdits document ({"<id>": {"simple": [...], ...}})."""
-    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, dict) and "simple" in v for v in obj.values())
+    """Whether a parsed JSON value is an arXivEdits document ({"<id>": {"simple": [...], "complex": [...]}}):
+    an object with a paragraph pair among its values. Its other values are malformed pairs, each a row: one
+    bad entry sent the whole document to be read line by line, a malformed row per line of it."""
+    return isinstance(obj, dict) and any(isinstance(v, dict) and ("simple" in v or "complex" in v)
+                                         for v in obj.values())
 
 
-def _arxivedits_document(data: bytes) -> Optional[dict]:
-    """The file as one arXivEdits document ({"<id>": {"simple": [...], "complex": [...]}}), or None."""
-    if not data.lstrip().startswith(b"{"):
-        return None
+def _json_document(data: bytes):
+    """The file as one JSON object or array, or _NOT_JSON (then it is read as lines, each judged alone)."""
+    if not data.lstrip()[:1] in (b"{", b"["):
+        return _NOT_JSON
     try:
-        obj = json.loads(data.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):  # not one document: read as lines, each judged alone
-        return None
-    return obj if _is_arxivedits(obj) else None
+        return json.loads(data.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _shape(doc) -> str:
+    if isinstance(doc, dict):
+        keys = ", ".join(str(k)[:40] for k in itertools.islice(doc, 5)) + (", ..." if len(doc) > 5 else "")
+        return f"object of {len(doc):,} key(s) ({keys or 'none'})"
+    return type(doc).__name__
 
 
 def _arxivedits_versions(path: str, example: dict, papers: dict[str, list[dict]]) -> Iterator[Quarantine]:
     """Fill `papers` with the two versions of each pair of the document; quarantine the malformed ones."""
     stem = os.path.splitext(os.path.basename(path))[0]
     for key, item in example.items():
-        old_s, new_s = item.get("simple") or [], item.get("complex") or []
+        if not isinstance(item, dict) or not {"simple", "complex"} & item.keys():
+            yield _quarantine(path, None, "malformed_record", f"{key!r:.80}: not a paragraph pair "
+                              '({"simple": [sentences], "complex": [sentences]})', n_revisions=2)
+            continue
+        old_s, new_s = item.get("simple") or [], item.get("complex") or []  # a side left out: no sentences
         if not all(isinstance(x, list) and all(isinstance(t, str) for t in x) for x in (old_s, new_s)):
             yield _quarantine(path, None, "malformed_record", f"{key!r:.80}: sentences are not lists of strings",
                               n_revisions=2)
