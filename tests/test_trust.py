@@ -548,6 +548,25 @@ def test_query_shows_control_characters_instead_of_sending_them_to_the_terminal(
 
 # ---- exports never destroy data ------------------------------------------------------------------------------
 
+def test_query_tables_show_a_screenful_and_csv_and_json_stream_every_row(query_wh, capsys):
+    """`revmine query WH "SELECT * FROM sentences"` fetched every row into memory and drew all of them as one
+    table: minutes and gigabytes for a dump's sentences. A table now shows the first 200 rows and counts
+    the rest; --limit shows more, and CSV and JSON stream every row in batches."""
+    from revmine.warehouse import catalog
+
+    assert main(["query", str(query_wh), "SELECT i FROM range(1000) t(i)"]) == 0
+    out = capsys.readouterr().out
+    assert "│ 199 │" in out and "│ 200 │" not in out
+    assert "1,000 row(s), the first 200 shown" in " ".join(out.split())
+    assert main(["query", str(query_wh), "SELECT i FROM range(1000) t(i)", "--limit", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "│ 299 │" in out and "300 row(s)" in out and "shown" not in out
+    assert main(["query", str(query_wh), "SELECT i FROM range(25000) t(i)", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.split() == ["i", *map(str, range(25000))]
+    with catalog.query_batches(str(query_wh), "SELECT i FROM range(25000) t(i)", limit=24000) as (cols, batches):
+        assert cols == ["i"] and [len(b) for b in batches] == [10_000, 10_000, 4_000]
+
+
 def test_export_into_the_warehouse_is_refused(query_wh, capsys):
     before = snapshot(query_wh)
     for target in (query_wh, query_wh / "sub", query_wh.parent):

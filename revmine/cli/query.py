@@ -32,40 +32,56 @@ def _json_safe(value):
     return value
 
 
+# Rows a table shows when no --limit is given: a terminal table of every sentence of a dump helps nobody
+# and took minutes and gigabytes to draw; CSV and JSON stream every row.
+TABLE_ROWS = 200
+
+
 def cmd_query(args: argparse.Namespace) -> int:
-    from revmine.warehouse.catalog import QueryRefused, query
+    from revmine.warehouse.catalog import QueryRefused, query_batches
 
     try:
-        cols, rows = query(args.warehouse, args.sql, args.limit)
+        with query_batches(args.warehouse, args.sql, args.limit) as (cols, batches):
+            _print(args, cols, batches)
     except (FileNotFoundError, QueryRefused) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     except Exception as exc:  # duckdb errors carry the useful message
         console.print(f"[red]query failed:[/red] {escape(str(exc))}")
         return 1
-    out = Console(width=max(Console().width, 160))
+    return 0
+
+
+def _print(args: argparse.Namespace, cols: list, batches) -> None:
     if args.format == "json":
-        for row in rows:
-            print(json.dumps(_json_safe(dict(zip(cols, row))), default=str, ensure_ascii=False, allow_nan=False))
+        for rows in batches:
+            for row in rows:
+                print(json.dumps(_json_safe(dict(zip(cols, row))), default=str, ensure_ascii=False, allow_nan=False))
     elif args.format == "csv":
         import csv
 
         w = csv.writer(sys.stdout)
         w.writerow(cols)
-        w.writerows(rows)
+        for rows in batches:
+            w.writerows(rows)
     else:
         from rich.table import Table
         from rich.text import Text
 
+        shown = args.limit if args.limit is not None else TABLE_ROWS
         t = Table(show_edge=True, header_style="bold")
         for c in cols:
             t.add_column(Text(_shown(c)), overflow="fold")
-        for row in rows:
-            # Text, not str: stored values are shown as stored, never read as rich markup or :emoji: codes.
-            t.add_row(*(Text(_shown(v)) for v in row))
+        n = 0
+        for rows in batches:
+            for row in rows[: max(shown - n, 0)]:
+                # Text, not str: stored values are shown as stored, never read as rich markup or :emoji: codes.
+                t.add_row(*(Text(_shown(v)) for v in row))
+            n += len(rows)  # the rest is counted, not kept
+        out = Console(width=max(Console().width, 160))
         out.print(t)
-        out.print(f"{len(rows)} row(s)")
-    return 0
+        out.print(f"{n:,} row(s)" + (f", the first {shown:,} shown (--limit N shows N; --format csv or json gives "
+                                     "every row)" if n > shown else ""))
 
 
 def register(sub) -> None:

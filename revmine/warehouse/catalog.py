@@ -9,6 +9,7 @@ the folder cannot be written, says to run `revmine catalog WAREHOUSE`), so nothi
 from __future__ import annotations
 
 import logging
+import contextlib
 import os
 import re
 import uuid
@@ -155,12 +156,29 @@ def check_read_only(sql: str, con: duckdb.DuckDBPyConnection) -> None:
 
 def query(warehouse: str, sql: str, limit: Optional[int] = None) -> tuple[list[str], list[tuple]]:
     """Run read-only SQL over the catalog, with no file access outside the warehouse."""
+    with query_batches(warehouse, sql, limit) as (cols, batches):
+        return cols, [row for batch in batches for row in batch]
+
+
+@contextlib.contextmanager
+def query_batches(warehouse: str, sql: str, limit: Optional[int] = None, batch: int = 10_000):
+    """(columns, an iterator of row batches) of read-only SQL over the catalog, at most `limit` rows in all:
+    a result larger than memory (every sentence of a dump) streams."""
     con = connect(warehouse, sandbox=True)
     try:
         check_read_only(sql, con)
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if limit is None else cur.fetchmany(limit)
-        return cols, rows
+
+        def batches():
+            left = limit
+            while left is None or left > 0:
+                rows = cur.fetchmany(batch if left is None else min(batch, left))
+                if not rows:
+                    return
+                left = None if left is None else left - len(rows)
+                yield rows
+
+        yield cols, batches()
     finally:
         con.close()
