@@ -142,7 +142,7 @@ def test_coedit_rows_come_only_from_article_edits_that_stand(real_warehouse, tmp
 
     from revmine.warehouse.export import coedit_rows
 
-    rows = coedit_rows(str(real_warehouse))
+    rows = list(coedit_rows(str(real_warehouse)))
     assert rows
     con = duckdb.connect(str(real_warehouse / "catalog.duckdb"), read_only=True)
     flags = {pid: (ns, rv, rd, bot) for pid, ns, rv, rd, bot in con.execute(
@@ -197,7 +197,7 @@ def test_coedit_instructions_need_a_confident_intent(real_warehouse):
 
     from revmine.warehouse.export import INSTRUCTION_MIN_PROB, coedit_rows
 
-    rows = coedit_rows(str(real_warehouse))
+    rows = list(coedit_rows(str(real_warehouse)))
     con = duckdb.connect(str(real_warehouse / "catalog.duckdb"), read_only=True)
     scores = {(pid, old): s for pid, old, s in con.execute(
         """SELECT a.pair_id, a.old_text, min(e.intent_score) FROM alignments a

@@ -50,18 +50,26 @@ def _empty_view(table: Table) -> str:
     return f"SELECT {cols} WHERE false"
 
 
-def _view_sql(warehouse: str, table: Table, con: duckdb.DuckDBPyConnection) -> str:
+def parquet_source(warehouse: str, table: Table, options: str = "") -> Optional[str]:
+    """`read_parquet(...)` over a table's files with its partition columns typed (and `options`, such as
+    `file_row_number = true`), or None when the table has no file yet."""
     root = os.path.abspath(os.path.join(warehouse, table.name))
-    depth = len(table.partition_by)
-    glob = os.path.join(root, *(["*"] * depth), "*.parquet")
-    has_files = os.path.isdir(root) and any(f.endswith(".parquet") for _, _, fs in os.walk(root) for f in fs)
-    if not has_files:
-        return _empty_view(table)
+    glob = os.path.join(root, *(["*"] * len(table.partition_by)), "*.parquet")
+    if not (os.path.isdir(root) and any(f.endswith(".parquet") for _, _, fs in os.walk(root) for f in fs)):
+        return None
     glob_sql = glob.replace("'", "''")
-    # union_by_name: files written before a column was added read it as NULL; a column that no file has
-    # yet (a warehouse written wholly by an earlier version) is a typed NULL, so the view still binds
-    source = (f"read_parquet('{glob_sql}', hive_partitioning = true, union_by_name = true, "
-              f"hive_types = {{'wiki': VARCHAR{', year: SMALLINT' if 'year' in table.partition_by else ''}}})")
+    # union_by_name: files written before a column was added read it as NULL
+    return (f"read_parquet('{glob_sql}', hive_partitioning = true, union_by_name = true, "
+            f"hive_types = {{'wiki': VARCHAR{', year: SMALLINT' if 'year' in table.partition_by else ''}}}"
+            f"{', ' + options if options else ''})")
+
+
+def _view_sql(warehouse: str, table: Table, con: duckdb.DuckDBPyConnection) -> str:
+    source = parquet_source(warehouse, table)
+    if source is None:
+        return _empty_view(table)
+    # a column that no file has yet (a warehouse written wholly by an earlier version) is a typed NULL, so
+    # the view still binds
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     cols = ", ".join(f"\"{f.name}\"" if f.name in present else f"CAST(NULL AS {_duck_type(f.type)}) AS \"{f.name}\""
                      for f in table.schema)  # declared column order, partitions included

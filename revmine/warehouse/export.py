@@ -21,13 +21,13 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Optional
+from typing import Iterator, Optional
 
 import yaml
 
 from revmine.schemas import TABLES
 from revmine.schemas.names import is_url, wiki_base
-from revmine.warehouse.catalog import connect
+from revmine.warehouse.catalog import connect, parquet_source
 
 log = logging.getLogger(__name__)
 ROWS_PER_SHARD = 500_000
@@ -108,9 +108,7 @@ def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None, force: b
     """Write the Hub-ready folder; returns {table: rows}. See `check_export_target` for where it may write."""
     check_export_target(warehouse, out, force)
     con = connect(warehouse)
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".revmine-export-", dir=parent)
+    tmp = _beside(out)
     counts: dict[str, int] = {}
     try:
         for name in TABLES:
@@ -131,11 +129,7 @@ def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None, force: b
     with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as fh:
         fh.write(dataset_card(counts, sources, repo_id, wikis))
     mark_export(tmp, "hub")
-    if os.path.isdir(out) and not os.path.islink(out):
-        shutil.rmtree(out)
-    elif os.path.lexists(out):
-        os.remove(out)
-    os.replace(tmp, out)
+    _put_in_place(tmp, out)
     return counts
 
 
@@ -257,60 +251,67 @@ def push_hub(folder: str, repo_id: str) -> str:
 
 # ---- training sets --------------------------------------------------------------------------------
 
-def coedit_rows(warehouse: str) -> list[dict]:
+def _streamed(con, sql: str, batch: int = 10_000) -> Iterator[tuple]:
+    """The rows of `sql`, fetched a batch at a time: a whole wiki's pairs do not fit in memory."""
+    cur = con.execute(sql)
+    while rows := cur.fetchmany(batch):
+        yield from rows
+
+
+def coedit_rows(warehouse: str) -> Iterator[dict]:
     # Article edits only: a revert, a reverted edit or a bot's is no example of a rewrite, nor is a change
     # to a user script or a talk page.
     from revmine.pipeline.summarize import EDISUM_CANDIDATE_SQL as ARTICLE_EDIT_SQL
 
     con = connect(warehouse)
     try:
-        rows = con.execute(f"""
-            SELECT a.wiki, p.page_id, p.title, a.pair_id, a.old_text, a.new_text,
-                   list_distinct(list(e.intent)) AS intents, count(*) FILTER (WHERE e.intent IS NULL) AS unlabelled,
-                   min(e.intent_score) AS score
-            FROM alignments a
-            JOIN edits e USING (wiki, pair_id, align_idx)
-            JOIN revision_pairs p USING (wiki, pair_id)
-            WHERE a.kind = '1-1' AND a.old_text <> a.new_text AND e.granularity = 'span' AND {ARTICLE_EDIT_SQL}
-            GROUP BY ALL
-            ORDER BY a.wiki, a.pair_id, a.old_text""").fetchall()
+        for wiki, page_id, title, pair_id, old, new, intents, unlabelled, score in _streamed(con, f"""
+                SELECT a.wiki, p.page_id, p.title, a.pair_id, a.old_text, a.new_text,
+                       list_distinct(list(e.intent)) AS intents, count(*) FILTER (WHERE e.intent IS NULL) AS unlabelled,
+                       min(e.intent_score) AS score
+                FROM alignments a
+                JOIN edits e USING (wiki, pair_id, align_idx)
+                JOIN revision_pairs p USING (wiki, pair_id)
+                WHERE a.kind = '1-1' AND a.old_text <> a.new_text AND e.granularity = 'span' AND {ARTICLE_EDIT_SQL}
+                GROUP BY ALL
+                ORDER BY a.wiki, a.pair_id, a.old_text"""):
+            if unlabelled or len(intents) != 1 or intents[0] not in INSTRUCTIONS or score < INSTRUCTION_MIN_PROB:
+                continue
+            yield {"instruction": INSTRUCTIONS[intents[0]], "source": old, "target": new, "intent": intents[0],
+                   "wiki": wiki, "page_id": page_id, "title": title, "pair_id": pair_id}
     finally:
         con.close()
-    out = []
-    for wiki, page_id, title, pair_id, old, new, intents, unlabelled, score in rows:
-        if unlabelled or len(intents) != 1 or intents[0] not in INSTRUCTIONS or score < INSTRUCTION_MIN_PROB:
-            continue
-        out.append({"instruction": INSTRUCTIONS[intents[0]], "source": old, "target": new, "intent": intents[0],
-                    "wiki": wiki, "page_id": page_id, "title": title, "pair_id": pair_id})
-    return out
 
 
-def edisum_rows(warehouse: str) -> list[dict]:
+def edisum_rows(warehouse: str) -> Iterator[dict]:
     from revmine.pipeline.summarize import EDISUM_CANDIDATE_SQL, clean_comment, summary_input
 
+    # Each pair's node changes come with it, in the order the diff wrote them (as the pipeline's summarizer
+    # reads them), by their place in the Parquet files: holding every node change of a wiki in a dict to
+    # look them up took memory in proportion to the warehouse.
+    files = parquet_source(warehouse, TABLES["node_changes"], "filename = true, file_row_number = true")
+    nodes_sql = (f"""SELECT wiki, pair_id, list(struct_pack(node_type, action, key, container)
+                                                ORDER BY filename, file_row_number) AS nodes
+                     FROM {files} GROUP BY ALL""" if files else
+                 "SELECT NULL::VARCHAR AS wiki, NULL::VARCHAR AS pair_id, NULL AS nodes WHERE false")
     con = connect(warehouse)
     try:
-        pairs = con.execute(f"""
-            SELECT p.wiki, p.page_id, p.title, p.pair_id, p.comment,
-                   list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'old') AS old,
-                   list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'new') AS new
-            FROM revision_pairs p JOIN sentences s USING (wiki, pair_id)
-            WHERE p.skip_reason IS NULL AND {EDISUM_CANDIDATE_SQL}
-            GROUP BY ALL ORDER BY p.wiki, p.pair_id""").fetchall()
-        nodes: dict = {}
-        for wiki, pid, ntype, action, key, container in con.execute(
-                "SELECT wiki, pair_id, node_type, action, key, container FROM node_changes").fetchall():
-            nodes.setdefault((wiki, pid), []).append(_Node(ntype, action, key, container))
+        for wiki, page_id, title, pair_id, comment, old, new, nodes in _streamed(con, f"""
+                WITH n AS ({nodes_sql})
+                SELECT p.wiki, p.page_id, p.title, p.pair_id, p.comment,
+                       list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'old') AS old,
+                       list(s.text ORDER BY s.sent_idx) FILTER (WHERE s.side = 'new') AS new,
+                       any_value(n.nodes) AS nodes
+                FROM revision_pairs p JOIN sentences s USING (wiki, pair_id) LEFT JOIN n USING (wiki, pair_id)
+                WHERE p.skip_reason IS NULL AND {EDISUM_CANDIDATE_SQL}
+                GROUP BY p.wiki, p.page_id, p.title, p.pair_id, p.comment ORDER BY p.wiki, p.pair_id"""):
+            summary = clean_comment(comment)
+            if summary is None:
+                continue
+            yield {"input": summary_input(old or [], new or [], [_Node(**n) for n in nodes or []]),
+                   "summary": summary, "wiki": wiki, "page_id": page_id, "title": title, "pair_id": pair_id}
     finally:
         con.close()
-    out = []
-    for wiki, page_id, title, pair_id, comment, old, new in pairs:
-        summary = clean_comment(comment)
-        if summary is None:
-            continue
-        out.append({"input": summary_input(old or [], new or [], nodes.get((wiki, pair_id), [])), "summary": summary,
-                    "wiki": wiki, "page_id": page_id, "title": title, "pair_id": pair_id})
-    return out
 
 
 class _Node:
@@ -328,7 +329,8 @@ def thin_splits(counts: dict) -> list[str]:
 
 def export_training(warehouse: str, out: str, fmt: str, force: bool = False) -> dict:
     """Write OUT/{train,dev,test}.jsonl for `fmt` (coedit | edisum); returns rows per split.
-    See `check_export_target` for where it may write."""
+    See `check_export_target` for where it may write. Rows stream from the warehouse into the split files
+    (in a folder beside OUT, put in its place when complete): every row and its texts were held in memory."""
     check_export_target(warehouse, out, force)
     if fmt == "coedit":
         rows, key = coedit_rows(warehouse), ("instruction", "source", "target")
@@ -336,16 +338,44 @@ def export_training(warehouse: str, out: str, fmt: str, force: bool = False) -> 
         rows, key = edisum_rows(warehouse), ("input", "summary")
     else:
         raise ValueError(f"unknown format {fmt!r} (known: coedit, edisum)")
-    seen, splits = set(), {name: [] for name, _ in SPLITS}
-    for r in rows:
-        k = tuple(r[f] for f in key)
-        if k in seen:  # the same rewrite seen twice (e.g. re-done after a revert) is one example
-            continue
-        seen.add(k)
-        splits[split_of(r["wiki"], r["page_id"])].append(r)
-    make_export_folder(out, "training")
-    for name, items in splits.items():
-        with open(os.path.join(out, f"{name}.jsonl"), "w", encoding="utf-8") as fh:
-            for r in items:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    return {name: len(items) for name, items in splits.items()}
+    tmp = _beside(out)
+    try:
+        seen: set[bytes] = set()
+        counts = {name: 0 for name, _ in SPLITS}
+        files = {name: open(os.path.join(tmp, f"{name}.jsonl"), "w", encoding="utf-8") for name in counts}
+        try:
+            for r in rows:
+                # the same rewrite seen twice (re-done after a revert) is one example; a digest of it is
+                # remembered, not its texts
+                k = hashlib.blake2b(json.dumps([r[f] for f in key], ensure_ascii=False).encode(), digest_size=16).digest()
+                if k in seen:
+                    continue
+                seen.add(k)
+                name = split_of(r["wiki"], r["page_id"])
+                files[name].write(json.dumps(r, ensure_ascii=False) + "\n")
+                counts[name] += 1
+        finally:
+            for fh in files.values():
+                fh.close()
+        mark_export(tmp, "training")
+        _put_in_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return counts
+
+
+def _beside(out: str) -> str:
+    """A new hidden folder next to OUT, to write an export into before it takes OUT's place."""
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=".revmine-export-", dir=parent)
+
+
+def _put_in_place(tmp: str, out: str) -> None:
+    """The finished export folder `tmp` in OUT's place (check_export_target allowed replacing what is there)."""
+    if os.path.isdir(out) and not os.path.islink(out):
+        shutil.rmtree(out)
+    elif os.path.lexists(out):
+        os.remove(out)
+    os.replace(tmp, out)
