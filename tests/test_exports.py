@@ -136,6 +136,23 @@ def test_report_renders(real_warehouse, tmp_path):
     assert main(["report", str(real_warehouse), "--out", str(tmp_path / "none"), "--wiki", "nosuchwiki"]) == 2
 
 
+def test_hub_shards_hold_every_row_once_in_the_tables_order(tmp_path):
+    """Shards are cut from one sort as it is written (one sort per shard with LIMIT/OFFSET was quadratic in a
+    table's size): every row once, in files named in the query's order."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from revmine.warehouse.export import write_shards
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT ['b', 'a', 'c'][i % 3 + 1] AS wiki, i FROM range(9000) r(i)")
+    files = write_shards(con, "SELECT * FROM t ORDER BY wiki, i", str(tmp_path / "t"), rows=2048)
+    assert len(files) == 5 and [f.rsplit("/", 1)[1] for f in files] == [f"part-{i:05d}.parquet" for i in range(5)]
+    assert sorted(str(p) for p in (tmp_path / "t").iterdir()) == files
+    got = [tuple(r.values()) for f in files for r in pq.read_table(f).to_pylist()]
+    assert got == con.execute("SELECT * FROM t ORDER BY wiki, i").fetchall()
+
+
 def test_coedit_rows_come_only_from_article_edits_that_stand(real_warehouse, tmp_path):
     """No revert, reverted edit, bot edit or page outside the article namespace becomes a rewrite example."""
     import duckdb

@@ -116,12 +116,8 @@ def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None, force: b
             if not n:
                 continue
             counts[name] = n
-            os.makedirs(os.path.join(tmp, name))
             order = "wiki, year" if "year" in TABLES[name].partition_by else "wiki"
-            for k in range(0, n, ROWS_PER_SHARD):
-                path = os.path.join(tmp, name, f"part-{k // ROWS_PER_SHARD:05d}.parquet").replace("'", "''")
-                con.execute(f"COPY (SELECT * FROM {name} ORDER BY {order} LIMIT {ROWS_PER_SHARD} OFFSET {k}) "
-                            f"TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+            write_shards(con, f"SELECT * FROM {name} ORDER BY {order}", os.path.join(tmp, name))
         sources = _sources(warehouse)
         wikis = [w for (w,) in con.execute("SELECT DISTINCT wiki FROM revision_pairs ORDER BY wiki").fetchall()]
     finally:
@@ -131,6 +127,20 @@ def export_hub(warehouse: str, out: str, repo_id: Optional[str] = None, force: b
     mark_export(tmp, "hub")
     _put_in_place(tmp, out)
     return counts
+
+
+def write_shards(con, sql: str, folder: str, rows: Optional[int] = None) -> list[str]:
+    """The rows of `sql` as Parquet shards of about `rows` (ROWS_PER_SHARD) rows, named part-00000.parquet
+    on in the query's order. One sort, cut as it is written: a sort per shard (ORDER BY ... LIMIT/OFFSET)
+    made the export quadratic in a table's size (3 M rows in 6 shards: 2.1 s against 0.75 s)."""
+    rows = rows or ROWS_PER_SHARD
+    con.execute(f"COPY ({sql}) TO '{folder.replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd, "
+                f"ROW_GROUP_SIZE {rows}, ROW_GROUPS_PER_FILE 1, FILENAME_PATTERN 'part-{{i}}')")
+    names = []
+    for f in sorted(os.listdir(folder), key=lambda f: int(f[len("part-"):-len(".parquet")])):
+        names.append(os.path.join(folder, f"part-{len(names):05d}.parquet"))  # part-7 -> part-00007: they sort
+        os.replace(os.path.join(folder, f), names[-1])
+    return names
 
 
 def _sources(warehouse: str) -> list[dict]:
