@@ -82,3 +82,24 @@ def test_page_titles_are_drawn_as_stored_never_as_mathtext(con):
     shown = {t._preprocess_math(t.get_text()) for t in fig.axes[0].get_yticklabels()}
     assert {(t + "  (enwiki)", False) for t in titles} <= shown
     _plt().close(fig)
+
+
+def test_titles_in_any_script_are_readable_and_missing_glyphs_stay_quiet(tmp_path, sample_dump):
+    """A zhwiki title came out of the top-pages plot as boxes (the plotting font has no CJK glyphs), with a
+    UserWarning per glyph printed by `revmine report`. The page now lists the top pages in a table, every
+    title as written, and says once that the plot could not draw some of them; no warning escapes."""
+    import warnings
+
+    from revmine.config import Config
+    from revmine.runner.run import run
+    from revmine.warehouse.report import build_report
+
+    dump = tmp_path / "dump.xml"
+    dump.write_text(sample_dump.read_text().replace("<title>Lighthouse</title>", "<title>灯塔 &lt;b&gt;</title>"))
+    run([str(dump)], str(tmp_path / "wh"), Config.load(None, **{"diff.aligner": "classical", "label.enabled": False,
+                                                                "summarize.enabled": False}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        page = open(build_report(str(tmp_path / "wh"), str(tmp_path / "report")), encoding="utf-8").read()
+    assert "<td>灯塔 &lt;b&gt;</td><td>samplewiki</td>" in page and "Grace Hopper" in page
+    assert page.count("show as boxes") == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import warnings
 from datetime import date
 from typing import Callable, Optional
 
@@ -57,6 +58,7 @@ class Report:
 
     def __init__(self, con, wiki: Optional[str] = None):
         self.con, self.wiki = con, wiki
+        self.top: list = []
         clause, params = _where(wiki)
         self.wikis = [r[0] for r in con.execute(
             f"SELECT p.wiki FROM revision_pairs p WHERE true{clause} GROUP BY 1 ORDER BY count(*) DESC, 1",
@@ -163,6 +165,7 @@ class Report:
         if not rows:
             _empty(ax, "revisions")
             return fig, False, ""
+        self.top = rows  # also a table on the page: a browser draws every script, the plot's font may not
         labels = [_literal(_short(t, 45)) + f"  ({w})" for w, t, _, _ in rows][::-1]
         content = [r[2] for r in rows][::-1]
         other = [r[3] for r in rows][::-1]
@@ -216,6 +219,18 @@ def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _top_table(rows: list, missing_glyphs: int) -> str:
+    """The top pages as an HTML table, every title as stored, in whatever script."""
+    if not rows:
+        return ""
+    note = ("<p>Some titles use characters the plotting font lacks and show as boxes in the plot; "
+            "the table has them as written.</p>" if missing_glyphs else "")
+    cells = "".join(f"<tr><td>{i}</td><td>{html.escape(t)}</td><td>{html.escape(w)}</td><td>{c:,}</td><td>{o:,}</td></tr>"
+                    for i, (w, t, c, o) in enumerate(rows, 1))
+    return (f"{note}<table><tr><th>#</th><th>page</th><th>wiki</th><th>content edits</th>"
+            f"<th>reverts and blankings</th></tr>{cells}</table>")
+
+
 def _literal(text: str) -> str:
     """Text from the data as matplotlib must draw it: a title with two dollar signs (`$^$`, `$5 or $10`) is
     otherwise set as mathtext, shown wrong or failing the whole report at save time."""
@@ -245,11 +260,19 @@ def build_report(warehouse: str, out: str, wiki: Optional[str] = None, force: bo
         if wiki and not report.wikis:
             raise ValueError(f"no revisions of wiki {wiki!r} in {warehouse}")
         make_export_folder(out, "report")
-        figures = []
+        figures, missing = [], 0
         for name, method in PLOTS:
             fig, _, caption = method(report, plt)
-            fig.tight_layout()
-            fig.savefig(os.path.join(out, f"{name}.png"), dpi=100)
+            # A title in a script the plotting font lacks (灯塔 in DejaVu Sans) is drawn as boxes, with a
+            # warning per glyph; the page's table of top pages shows it, and one line says so.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.filterwarnings("always", message="Glyph .* missing from font", category=UserWarning)
+                fig.tight_layout()
+                fig.savefig(os.path.join(out, f"{name}.png"), dpi=100)
+            missing += sum("missing from font" in str(w.message) for w in caught)
+            for w in caught:
+                if "missing from font" not in str(w.message):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             plt.close(fig)
             figures.append((name, caption))
         totals = report.totals()
@@ -262,7 +285,7 @@ def build_report(warehouse: str, out: str, wiki: Optional[str] = None, force: bo
     more = (f"<p>The time plots show the {MAX_WIKIS} busiest of {len(report.wikis)} wikis; "
             f"<code>revmine report --wiki NAME</code> shows any one.</p>" if len(report.wikis) > MAX_WIKIS else "")
     body = "\n".join(f'<figure><img src="{n}.png" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>'
-                     for n, c in figures)
+                     + (_top_table(report.top, missing) if n == "top_pages" else "") for n, c in figures)
     scope = f" (wiki {html.escape(wiki)})" if wiki else ""
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>revmine report: {html.escape(os.path.basename(os.path.abspath(warehouse)))}{scope}</title>
