@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import threading
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -169,6 +170,31 @@ def test_a_warehouse_path_that_is_not_utf8_is_refused_before_anything_is_written
     err = " ".join(capsys.readouterr().err.split())  # rich wraps the line
     assert "entrep\\xf4t is not a UTF-8 path" in err
     assert not os.path.exists(wh)
+
+
+def test_a_warehouse_path_with_a_pattern_character_is_refused_before_anything_is_written(tmp_path, sample_dump,
+                                                                                        monkeypatch, capsys):
+    """`--out runs/wh[1]`: the run staged its files, then looked for them by pattern (`wh[1]/edits/**`, which
+    matches `wh1`), found none, committed nothing and said its books balanced, exit 0: 25 revisions gone.
+    Such a path (or one under such a folder) is refused now, exit 2 and nothing written; a warehouse copied
+    there says why its catalog cannot be built."""
+    import shutil
+
+    out = tmp_path / "runs" / "wh[1]"
+    assert main(["run", "--input", str(sample_dump), "--out", str(out), "--config", "configs/fast.yaml"]) == 2
+    assert "pattern character" in " ".join(capsys.readouterr().err.split()) and not (tmp_path / "runs").exists()
+    (tmp_path / "exp[2]").mkdir()
+    monkeypatch.chdir(tmp_path / "exp[2]")
+    assert main(["run", "--input", str(sample_dump), "--out", "wh", "--config",
+                 str(Path(__file__).parents[1] / "configs" / "fast.yaml")]) == 2
+    assert os.listdir(tmp_path / "exp[2]") == []
+    good = tmp_path / "good"
+    assert main(["run", "--input", str(sample_dump), "--out", str(good), "--config",
+                 str(Path(__file__).parents[1] / "configs" / "fast.yaml")]) == 0
+    shutil.copytree(good, tmp_path / "copy[1]")
+    capsys.readouterr()
+    assert main(["query", str(tmp_path / "copy[1]"), "SELECT count(*) FROM revisions"]) != 0
+    assert "pattern character" in " ".join(capsys.readouterr().err.split())
 
 
 def test_a_copied_warehouse_reads_its_own_files_not_the_original_s(tmp_path, fast, sample_dump):

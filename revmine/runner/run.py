@@ -28,7 +28,7 @@ from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
 from revmine.schemas.names import is_url, is_utf8, url_scheme
-from revmine.warehouse.catalog import build_catalog
+from revmine.warehouse.catalog import build_catalog, has_pattern_char
 from revmine.warehouse.duplicates import (RemoteUnchecked, connect, find_duplicates, held_revisions,
                                           remove_duplicates, retire_superseded, superseded_events)
 from revmine.warehouse.layout import (NotAWarehouse, PartitionedWriter, absolute, check_new_or_warehouse, commit_run,
@@ -207,10 +207,16 @@ def check_beam_args(beam_args: Sequence[str]) -> None:
 
 
 def check_text_path(path: str, what: str = "the warehouse") -> None:
-    """ValueError for a path that is not text (not UTF-8 on disk): every warehouse file name and row holds it."""
+    """ValueError for a warehouse path that is not text (not UTF-8 on disk: every file name and row holds it)
+    or that holds a pattern character: a warehouse's files are found by pattern (Beam's match, DuckDB's
+    read_parquet), and in `runs/wh[1]` the pattern `wh[1]/edits/**` matches `wh1`, so a run found none of
+    the files it had just staged, committed nothing, and said its books balanced."""
     if not is_utf8(path):
         raise ValueError(f"{what}: {os.fsencode(path).decode('utf-8', 'backslashreplace')} is not a UTF-8 path; "
                          "choose a folder whose name is")
+    if has_pattern_char(absolute(path)):  # the folders above it count too: patterns are absolute
+        raise ValueError(f"{what}: {absolute(path)} holds a pattern character (*, ? or [), and the warehouse's "
+                         "files are found by pattern; choose a folder whose path has none")
 
 
 def _refuse_unnamed(stage_dir: str, path: str, key: str) -> None:

@@ -76,11 +76,21 @@ def _view_sql(warehouse: str, table: Table, con: duckdb.DuckDBPyConnection) -> s
     return f"SELECT {cols} FROM {source}"
 
 
+def has_pattern_char(path: str) -> bool:
+    """Whether a path holds a character that Beam's match and DuckDB's read_parquet read as a pattern: a
+    warehouse there cannot find its own files (`wh[1]/edits/**` matches `wh1`)."""
+    return any(c in path for c in "*?[")
+
+
 def build_catalog(warehouse: str) -> str:
     """(Re)create WAREHOUSE/catalog.duckdb with a view per table; returns its path.
 
     Built under a name private to this process, then renamed over the old one: readers and a
     concurrent builder never see a catalog without its views."""
+    if has_pattern_char(os.path.abspath(warehouse)):
+        raise CatalogError(f"{os.path.abspath(warehouse)}: the path holds a pattern character (*, ? or [), so "
+                           "the catalog's views would not find the warehouse's files; move it to a folder whose "
+                           "path has none")
     path = os.path.join(warehouse, CATALOG)
     tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     con = duckdb.connect(tmp)
