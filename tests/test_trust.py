@@ -121,13 +121,15 @@ def test_wiki_override_is_checked_too(tmp_path, sample_dump, capsys):
 
 
 def test_the_printed_query_command_names_an_odd_warehouse_path_exactly(tmp_path, sample_dump, capsys):
-    """A warehouse path with a space, quotes and rich markup ("[bold]") is printed as it is, and the query
-    command the run suggests gives that path back when a shell splits it."""
+    """A warehouse path with a space, quotes and shell syntax (`$HOME`, `{a,b}`, `:x:`) is printed as it is,
+    and the query command the run suggests gives that path back when a shell splits it. (Rich markup needs
+    a `[`, which a warehouse path may not hold: its files are found by pattern.)"""
     import shlex
 
     (tmp_path / "fast.yaml").write_text(FAST_CONFIG)
-    wh = tmp_path / "it's a [bold]warehouse"
+    wh = tmp_path / "it's a $HOME {a,b} :x: warehouse"
     assert main(["run", "--input", str(sample_dump), "--out", str(wh), "--config", str(tmp_path / "fast.yaml")]) == 0
+    assert _count(wh, "SELECT count(*) FROM revisions") == 25
     printed = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("warehouse: "))
     hint = printed[printed.index("query with `") + len("query with `"):]
     argv = shlex.split(hint[:hint.index("`")])

@@ -10,7 +10,9 @@ from rich.console import Console
 
 from revmine.schemas.names import is_url
 
-console = Console(stderr=True)
+# No emoji codes: what is printed holds paths and stored names, and `:x:` in a warehouse path came out as an
+# emoji in the query command a run suggests (markup is escaped where data is printed).
+console = Console(stderr=True, emoji=False)
 
 
 def setup_logging(verbose: bool) -> None:
