@@ -595,6 +595,17 @@ def test_query_tables_show_a_screenful_and_csv_and_json_stream_every_row(query_w
         assert cols == ["i"] and [len(b) for b in batches] == [10_000, 10_000, 4_000]
 
 
+def test_paths_and_messages_with_markup_are_printed_as_they_are(query_wh, tmp_path, capsys):
+    """`revmine report WH --out 'out[/ref]'` wrote the report, then crashed printing where (rich's MarkupError:
+    the path was read as markup), and a path with `[b]` lost its brackets in every message. Paths and error
+    texts are printed as they are."""
+    for out in ("rep[/ref]", "rep [b]x"):
+        assert main(["report", str(query_wh), "--out", str(tmp_path / out)]) == 0
+        assert "".join(f"report: {tmp_path / out}/index.html".split()) in "".join(capsys.readouterr().err.split())
+    assert main(["export", "training", str(query_wh), str(tmp_path / "t[/i]"), "--format", "edisum"]) == 0
+    assert "".join(f"written to {tmp_path / 't[/i]'}".split()) in "".join(capsys.readouterr().err.split())
+
+
 def test_export_into_the_warehouse_is_refused(query_wh, capsys):
     before = snapshot(query_wh)
     for target in (query_wh, query_wh / "sub", query_wh.parent):

@@ -49,7 +49,7 @@ def _eval(args: argparse.Namespace) -> int:
             items = load_arxivedits(args.data)
             merger = MergeModel.load(args.model) if args.model else shipped_merger()
         except (OSError, ValueError, KeyError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {escape(str(exc))}")
             return 2
         scores = score_edits(items, lambda old, new: extract_edits(old, new, merger))
         for typ, row in scores.per_type().items():
@@ -150,22 +150,22 @@ def _eval_summaries(args: argparse.Namespace) -> int:
 
     model_dir = args.model or default_summarizer_dir()
     if not os.path.exists(os.path.join(model_dir, "summarizer.json")):
-        console.print(f"[red]error:[/red] no summarizer at {model_dir}; train one with `revmine train summarizer`")
+        console.print(f"[red]error:[/red] no summarizer at {escape(str(model_dir))}; train one with `revmine train summarizer`")
         return 2
     train_path = args.train or os.path.join(os.path.dirname(args.data), "train.jsonl")
     try:
         rows = check_rows(_summary_rows(args.data), args.data)
         train = check_rows(load_rows(train_path), train_path) if os.path.exists(train_path) else []
     except (OSError, ValueError, KeyError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     if args.limit:
         rows = rows[: args.limit]
     if not rows:
-        console.print(f"[red]error:[/red] {args.data} has no pairs with a usable human comment")
+        console.print(f"[red]error:[/red] {escape(str(args.data))} has no pairs with a usable human comment")
         return 2
     if not train:
-        console.print(f"[yellow]warning:[/yellow] no training split at {train_path}: the most-frequent and retrieval "
+        console.print(f"[yellow]warning:[/yellow] no training split at {escape(str(train_path))}: the most-frequent and retrieval "
                       "baselines have nothing to draw on, and every page counts as unseen")
     pages = {(r["wiki"], r["page_id"]) for r in train}
     rows = [dict(r, seen=(r["wiki"], r["page_id"]) in pages) for r in rows]  # seen: the page is in train
@@ -191,7 +191,7 @@ def _eval_summaries(args: argparse.Namespace) -> int:
             some = "20 random examples" if len(unseen) > 20 else f"all {len(unseen)} examples"
             fh.write(sample_markdown(unseen, title=f"Edit summaries: {some} from {which} "
                                                     f"({os.path.basename(args.data)})"))
-        console.print(f"sample written to {args.sample_out}")
+        console.print(f"sample written to {escape(str(args.sample_out))}")
     key = "unseen" if "unseen" in result["subsets"] else "all"
     block = result["subsets"][key]
     print(json.dumps({"subset": key, "n": result["n"][key], **block["systems"][SYSTEM],
@@ -210,15 +210,15 @@ def _eval_intent(args: argparse.Namespace) -> int:
     try:
         examples = load_intents(args.data, args.taxonomy)
     except (OSError, ValueError, KeyError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     model_dir = args.model or default_intent_dir()
     if not os.path.exists(os.path.join(model_dir, "heads.safetensors")):
-        console.print(f"[red]error:[/red] no intent model at {model_dir}; train one with `revmine train intent`")
+        console.print(f"[red]error:[/red] no intent model at {escape(str(model_dir))}; train one with `revmine train intent`")
         return 2
     clf = IntentClassifier(model_dir)
     if args.taxonomy not in clf.taxonomies:
-        console.print(f"[red]error:[/red] {model_dir} has no {args.taxonomy} head (it has {clf.taxonomies})")
+        console.print(f"[red]error:[/red] {escape(str(model_dir))} has no {escape(str(args.taxonomy))} head (it has {escape(str(clf.taxonomies))})")
         return 2
     gold = [e.label for e in examples]
     pred = [lab for lab, _ in clf.predict(examples)[args.taxonomy]]
