@@ -61,3 +61,16 @@ def test_run_in_a_terminal_shows_each_input_finished_and_the_stage_counters(tmp_
     size = f"{sample_dump.stat().st_size / 1000:.1f}/{sample_dump.stat().st_size / 1000:.1f} kB"
     assert re.search(r"samplewiki-history\.xml .*" + re.escape(size) + r".* 25 revisions, done", out), out[-2000:]
     assert "21 pairs diffed" in out and "edits labelled" not in out  # fast.yaml runs no intent stage
+
+
+def test_an_input_name_that_reads_as_markup_is_drawn_as_it_is():
+    """The bar's label went through rich markup: an input named `dump[/x].xml` stopped the live display with a
+    MarkupError, and `dump [b].xml` lost its brackets."""
+    buf = io.StringIO()
+    handler = LiveProgressHandler(Console(file=buf, force_terminal=True, width=200), show_path=False)
+    for name in ("dump[/x].xml", "dump [b].xml"):
+        handler.emit(_record(f"{name}: 40% ...", {"input": name, "done": 4, "total": 10, "revisions": 1, "pages": 1}))
+        handler.emit(_record(f"{name}: done", {"input": name, "finished": True, "revisions": 3}))
+    handler.stop()
+    out = _plain(buf.getvalue())
+    assert "dump[/x].xml" in out and "dump [b].xml" in out

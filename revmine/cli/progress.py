@@ -13,6 +13,7 @@ from typing import Optional
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (BarColumn, DownloadColumn, Progress, ProgressColumn, Task, TaskID, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 from rich.text import Text
@@ -53,7 +54,8 @@ class LiveProgressHandler(RichHandler):
         name = figures["input"]
         task = self.inputs.get(name)
         if task is None:
-            task = self.inputs[name] = progress.add_task(name, total=figures.get("total"), stats="")
+            # the label is read as markup by the column: a name such as dump[/x].xml is escaped
+            task = self.inputs[name] = progress.add_task(escape(name), total=figures.get("total"), stats="")
         stats = f"{figures.get('revisions', 0):,} revisions"
         if figures.get("finished"):
             total = figures.get("total") or progress.tasks[task].total
