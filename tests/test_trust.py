@@ -199,6 +199,28 @@ def test_a_warehouse_path_with_a_pattern_character_is_refused_before_anything_is
     assert "pattern character" in " ".join(capsys.readouterr().err.split())
 
 
+def test_two_wikis_outside_wikimedia_without_a_dbname_are_two_wikis(tmp_path, fast, sample_dump, caplog):
+    """Special:Export before schema 0.10 writes no <dbname>. Two such wikis (say two Fandom wikis) were both
+    `unknown`, so the second one's revisions, whose ids the first had used, were quarantined as duplicates:
+    25 of 50 lost. Each is now named after its base URL's host, and the run says so."""
+    import logging
+    import re
+
+    xml = re.sub(r"<dbname>.*?</dbname>\s*", "", sample_dump.read_text())
+    paths = []
+    for host in ("minecraft.fandom.com", "www.wiki.example.org:8080"):
+        path = tmp_path / f"{host.split('.')[0]}-export.xml"
+        path.write_text(re.sub(r"<base>.*?</base>", f"<base>https://{host}/wiki/Main_Page</base>", xml))
+        paths.append(str(path))
+    with caplog.at_level(logging.WARNING):
+        result = run(paths, str(tmp_path / "wh"), fast)
+    assert result.accounting.balanced and not result.accounting.quarantined
+    assert _count(tmp_path / "wh", "SELECT list(DISTINCT wiki ORDER BY wiki) FROM revisions") == [
+        "minecraft_fandom_com", "wiki_example_org"]
+    assert _count(tmp_path / "wh", "SELECT count(*) FROM revisions") == 50
+    assert "named 'minecraft_fandom_com' after its host" in caplog.text
+
+
 def test_a_copied_warehouse_reads_its_own_files_not_the_original_s(tmp_path, fast, sample_dump):
     """The catalog's views name files by absolute path: a copy's catalog read the original's files (the
     report and exports, silently; `revmine query` failed in its sandbox). The copy's catalog is now built

@@ -95,6 +95,20 @@ def wiki_from_base_url(base: str) -> Optional[str]:
     return f"{lang.replace('-', '_')}{suffix}" if suffix else None
 
 
+def wiki_from_host(base: str) -> Optional[str]:
+    """A database-name-shaped name for a wiki outside Wikimedia, from its base URL's host
+    (https://minecraft.fandom.com/wiki/... -> minecraft_fandom_com). Special:Export before schema 0.10
+    writes no <dbname>: two such wikis were both 'unknown', and the second one's revisions, whose ids the
+    first had used, were quarantined as duplicates."""
+    m = re.match(r"https?://([^/:?#]+)", (base or "").strip(), re.I)
+    if not m:
+        return None
+    name = re.sub(r"[^a-z0-9]+", "_", m.group(1).lower().removeprefix("www.")).strip("_")
+    if not name:
+        return None
+    return (name if name[0].isalpha() else f"w_{name}")[:64]
+
+
 def to_int(value: Optional[str], bounds: Optional[tuple[int, int]] = ID_RANGE) -> Optional[int]:
     """The integer in `value`, or None when it is absent, not a number, or outside `bounds`."""
     if value is None:

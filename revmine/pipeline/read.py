@@ -23,7 +23,7 @@ from revmine.pipeline.decompress import DecompressError, Position, UnsupportedIn
 from revmine.pipeline.encoding import (MAX_TAG, REVISION_START, REVISION_START_TEXT, DeclaredTranscoder, TagCount,
                                        UTF16Transcoder, repair_utf8)
 from revmine.pipeline.fields import (clip_bytes, input_key, out_of_range, parse_timestamp, sha1_base36,
-                                     to_int, wiki_from_base_url, wiki_from_file_name)
+                                     to_int, wiki_from_base_url, wiki_from_file_name, wiki_from_host)
 from revmine.schemas import Quarantine, Revision, SourceStats
 from revmine.schemas.names import CASE_SENSITIVE, ID_RANGE, NS_RANGE, is_wiki_name
 
@@ -527,7 +527,12 @@ class DumpReader:
     def _resolve_wiki(self) -> None:
         if self.wiki:
             return
-        self.wiki = wiki_from_file_name(self.name) or wiki_from_base_url(self.base or "") or "unknown"
+        self.wiki = wiki_from_file_name(self.name) or wiki_from_base_url(self.base or "")
+        if self.wiki is None:
+            self.wiki = wiki_from_host(self.base or "") or "unknown"
+            log.warning("%s: no <dbname> and no Wikimedia base URL: its wiki is named %r%s (--wiki names it)",
+                        self.name, self.wiki, " after its host" if self.wiki != "unknown" else
+                        "; another such dump is the same wiki to revmine")
 
     def _finish_revision_safely(self, rev: _Rev) -> None:
         """One record that trips an unforeseen case is quarantined; it never ends the file or the run."""
