@@ -1,6 +1,7 @@
 """Sentence diff, alignment, span edits and node changes."""
 import dataclasses
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -304,7 +305,8 @@ def test_an_arxivedits_document_keeps_its_content_key(tmp_path):
     path.write_text(json.dumps({"1": {"simple": ["A \ud800."], "complex": ["A."]}, "2": {"simple": ["D."], "complex": ["E."]}}))
     recs = list(read_arxiv(str(path)))  # a lone surrogate ("\\ud800") is valid JSON and no UTF-8 text
     assert [(q.reason, q.n_revisions) for q in recs if isinstance(q, Quarantine)] == [("malformed_record", 2)]
-    assert [r.pair_id for r in recs if isinstance(r, RevisionPair)] == ["arxiv:pairs-2:v0-v1", "arxiv:pairs-2:v1-v2"]
+    assert [re.sub(r"-[0-9a-f]{8}:", ":", r.pair_id) for r in recs if isinstance(r, RevisionPair)] == [
+        "arxiv:pairs-2:v0-v1", "arxiv:pairs-2:v1-v2"]
 
 
 def test_json_lines_are_streamed_and_texts_split_when_paired(tmp_path, monkeypatch):

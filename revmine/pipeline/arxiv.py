@@ -6,7 +6,7 @@ Two input formats:
 - arXivEdits paragraph pairs: `{"<id>": {"simple": [sentences], "complex": [sentences]}}` where
   "simple" is the older version and "complex" the newer.
 Either may be compressed as one stream (gz, bz2, xz, lzma). Records carry wiki='arxiv' and pair_id
-'arxiv:<paper>:v<old>-v<new>'. Lines that can't be read are quarantined (each counts as one revision
+'arxiv:<paper>:v<old>-v<new>'; an arXivEdits pair's paper is '<file stem>-<key>-<digest of its sentences>'. Lines that can't be read are quarantined (each counts as one revision
 read), so the books balance as for dumps.
 """
 from __future__ import annotations
@@ -322,7 +322,12 @@ def _arxivedits_versions(path: str, example: dict, papers: dict[str, list[dict]]
             yield _quarantine(path, None, "malformed_record", f"{key!r:.80}: an unpaired surrogate (\\ud800-\\udfff)",
                               n_revisions=2)
             continue
-        papers[f"{stem}-{key}"] = [{"version": v, "ts": None, "sentences": given_sentences(sents),
+        # The document's keys ("0", "1", ...) number its pairs and name no paper: with the file's name alone, a
+        # pairs.json in another folder took the same ids, and its pairs were quarantined as duplicates of
+        # pairs they did not equal. A digest of the pair's sentences tells them apart; the same pair in a
+        # file of the same name is still one pair.
+        digest = hashlib.sha1(json.dumps([old_s, new_s], ensure_ascii=False).encode()).hexdigest()[:8]
+        papers[f"{stem}-{key}-{digest}"] = [{"version": v, "ts": None, "sentences": given_sentences(sents),
                                     "sentences_key": tuple(sents), "bytes": len(" ".join(sents).encode())}
                                    for v, sents in ((1, old_s), (2, new_s))]
 
