@@ -183,7 +183,9 @@ class StageDump(DumpFileTask):
 
         params = DumpParams()
         config = Config.load(params.config, **{"read.wiki": self.wiki})
-        staged = stage([self.input().path], params.warehouse, config, shlex.split(params.runner_args), self.run_id)
+        # supersede=False: parts stage in parallel, so a stub's committed files are not rewritten here
+        staged = stage([self.input().path], params.warehouse, config, shlex.split(params.runner_args), self.run_id,
+                       supersede=False)
         if not staged.accounting.balanced:  # fail the task: nothing reaches the warehouse
             raise UnbalancedBooks(unbalanced_message(staged))
         _write_json_atomic(self.output().path, {"run_id": staged.run_id, "paths": staged.paths, "keys": staged.keys,
