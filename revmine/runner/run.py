@@ -157,7 +157,7 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
                                      read_table(stage_dir, "quarantine"),
                                      read_table(stage_dir, "diffs") if config.diff.enabled else None)
         if superseded:  # after the books: these files hold other inputs' rows
-            log.info("%d revision(s) stored without text (a stub dump) are replaced by their copies with text",
+            log.info("%d revision(s) stored without their text or parent are replaced by better copies",
                      retire_superseded(warehouse, stage_dir, superseded))
         _say_current_only(sources)
         files = staged_files(warehouse, run_id)

@@ -9,7 +9,9 @@ of its input's staged rows (revision, pair and the pair's diff rows) and becomes
 reason `duplicate_rev_id`. The books still balance: each revision read is one pair or one quarantine row
 either way. One exception: a copy that holds the text beats one that does not (a stub dump's). A stub
 mined first and the full-text dump after it would otherwise never give an edit; the stub's committed
-rows of those revisions are taken out instead, with one `superseded_without_text` event row.
+rows of those revisions are taken out instead, with one `superseded_copy` event row. So is a copy whose
+pair lacks its parent (a current-revisions dump's copy of a page's last revision) where the full history
+has it: keeping it cost the history's pair into that revision, the page's last edit.
 
 DuckDB does the search out of core, reading only the identifying columns of the Parquet files.
 
@@ -99,13 +101,13 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                     prefer_text: bool = True) -> tuple[dict, dict]:
     """({staged key: [(wiki, rev_id, source_file, first_file, page_id, pair_id)]} for revisions another input
     has already (page_id and pair_id are set for arXiv versions, None for wiki revisions), and {committed
-    key: [(wiki, rev_id, source_file, new_file)]} for committed copies without text (a stub dump's) that a
-    staged copy with text replaces: the copy that holds the text is the one kept, committed or not, unless
-    `prefer_text` is off (a remote warehouse, whose committed files are not rewritten)."""
+    key: [(wiki, rev_id, source_file, new_file)]} for committed copies that a better staged copy replaces:
+    the copy kept, committed or not, is one that holds its text (not a stub dump's), then one whose pair
+    found its parent (not a current-revisions dump's), unless `prefer_text` is off (a remote warehouse,
+    whose committed files are not rewritten; jobs, which stage in parallel): then the first copy stays."""
     skip = set(keys_in_order) | set(replaced)
     out: dict = defaultdict(list)
     superseded: dict = defaultdict(list)
-    text_first = "coalesce(has_text, true) DESC," if prefer_text else ""
     con = connect(warehouse)
     try:
         con.register("ranks", pa.table({"key": list(keys_in_order), "rank": list(range(1, len(keys_in_order) + 1))}))
@@ -124,14 +126,31 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                                  f"SEMI JOIN s USING ({by}))")
                 sources += " UNION ALL SELECT * FROM c"
                 params["committed"] = committed
+            better, pairs_cte, copies = "", "", "a"
+            if prefer_text and table == "revisions":
+                # The copy to keep: one with its text, then one whose pair found its parent in its own file
+                # (a current-revisions dump's copy of a page's last revision has none, and keeping it cost
+                # the history's pair into that revision, the page's last edit).
+                pair_files = ([p for p in list_parquet(stage_dir, "revision_pairs") if wanted(_wiki_of(p))]
+                              + _committed(warehouse, "revision_pairs", wanted, skip))
+                params["pairs"] = pair_files or staged  # any files: the CTE is unused without pairs
+                pairs_cte = (", q AS (SELECT wiki, new_rev_id AS rev_id, skip_reason, regexp_extract(parse_filename("
+                             f"filename), '{_KEY.pattern}', 1) AS key FROM read_parquet($pairs, {_HIVE}, "
+                             "filename = true, union_by_name = true) WHERE new_rev_id IN (SELECT rev_id FROM s))"
+                             if pair_files else ", q AS (SELECT NULL::VARCHAR AS wiki, NULL::BIGINT AS rev_id, "
+                             "NULL::VARCHAR AS skip_reason, NULL::VARCHAR AS key WHERE false)")
+                copies = "(SELECT a.*, q.skip_reason FROM a LEFT JOIN q USING (wiki, rev_id, key)) a"
+                better = ("coalesce(has_text, true)::INT * 2 + (coalesce(skip_reason, '') NOT IN "
+                          "('parent_not_found', 'parent_text_unavailable'))::INT DESC,")
             try:
                 rows = con.execute(f"""
                     WITH s AS (SELECT x.*, ranks.rank FROM ({scan.format('$staged')}) x JOIN ranks USING (key))
                          {committed_cte},
                          a AS ({sources}),
                          g AS (SELECT {by} FROM a GROUP BY ALL HAVING count(DISTINCT key) > 1)
-                    SELECT wiki, rev_id, page_id, pair_id, rank, key, source_file FROM a SEMI JOIN g USING ({by})
-                    ORDER BY wiki, page_id NULLS FIRST, rev_id, {text_first} rank, key""", params).fetchall()
+                         {pairs_cte}
+                    SELECT wiki, rev_id, page_id, pair_id, rank, key, source_file FROM {copies} SEMI JOIN g USING ({by})
+                    ORDER BY wiki, page_id NULLS FIRST, rev_id, {better} rank, key""", params).fetchall()
             except duckdb.Error as exc:  # a damaged part file (a copy cut short): duckdb names it
                 raise _unreadable(warehouse, table, exc) from exc
             first: dict = {}
@@ -139,7 +158,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                 kept = first.setdefault((wiki, page_id, rev), (key, source_file))
                 if key != kept[0] and rank > 0:
                     out[key].append((wiki, rev, source_file, kept[1], page_id, pair_id))
-                elif key != kept[0]:  # committed without text, and this run has the text
+                elif key != kept[0]:  # committed without text or parent, and this run has a better copy
                     superseded[key].append((wiki, rev, source_file, kept[1]))
     finally:
         con.close()
@@ -189,13 +208,19 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
     table = revisions  # the one being read, for the message if it cannot be
     try:
         if committed:
-            # a copy without text (a stub dump's) holds nothing to diff: a dump with the text is diffed
-            scan = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0 AND coalesce(has_text, true)"
-            sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki",
-                                {"files": committed}).fetchall()
+            # A copy that find_duplicates would replace is not held, so the better copy is diffed: one without
+            # text (a stub dump's), or whose pair did not find its parent (a current-revisions dump's).
+            scan, params = f"FROM read_parquet($files, {_HIVE}) WHERE rev_id >= 0 AND coalesce(has_text, true)", \
+                {"files": committed}
+            orphans = _committed(warehouse, "revision_pairs", is_wiki, skip)
+            if orphans:
+                scan += (f" AND (wiki, rev_id) NOT IN (SELECT wiki, new_rev_id FROM read_parquet($pairs, {_HIVE}, "
+                         "union_by_name = true) WHERE skip_reason IN ('parent_not_found', 'parent_text_unavailable'))")
+                params["pairs"] = orphans
+            sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki", params).fetchall()
             bits = {wiki: np.zeros(top // 8 + 1, dtype=np.uint8) for wiki, top, n in sizes if top // 8 <= 8 * n}
             ids = {wiki: [] for wiki, *_ in sizes if wiki not in bits}
-            for batch in con.sql(f"SELECT wiki, rev_id {scan}", params={"files": committed}).to_arrow_reader(1 << 20):
+            for batch in con.sql(f"SELECT wiki, rev_id {scan}", params=params).to_arrow_reader(1 << 20):
                 wikis, rev_ids = batch.column(0), batch.column(1).to_numpy(zero_copy_only=False)
                 for wiki in pc.unique(wikis).to_pylist():
                     chosen = rev_ids[pc.equal(wikis, wiki).to_numpy(zero_copy_only=False)]
@@ -219,7 +244,7 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
 
 def retire_superseded(warehouse: str, stage_dir: str, superseded: dict) -> int:
     """Stage, for the commit to move over the committed ones, each committed file of `superseded` copies
-    without their revision and pair rows; with one `superseded_without_text` event row per input (its
+    without their revision and pair rows; with one `superseded_copy` event row per input (its
     revisions land once: as the copies with text). Call it after the run's own books are read: these files
     are other inputs' rows. Returns how many revisions. A remote warehouse keeps its copies (a warning)."""
     n = 0
@@ -240,14 +265,15 @@ def retire_superseded(warehouse: str, stage_dir: str, superseded: dict) -> int:
 
 
 def superseded_events(superseded: dict) -> list[tuple[str, Quarantine]]:
-    """One event row per input whose copies without text a dump with the text replaced, with the file of
-    that dump (the row is staged as that input's, and replaced with it)."""
+    """One event row per input whose copies a better dump replaced, with the file of that dump (the row is
+    staged as that input's, and replaced with it)."""
     out = []
     for copies in superseded.values():
         wiki, _, source, new = copies[0]
-        out.append((new, Quarantine(wiki=wiki, level="file", reason="superseded_without_text",
-                              detail=f"{source}: {len(copies):,} revision(s) stored without text (a stub dump) are "
-                                     f"replaced by their copies with text from {new}", source_file=source,
+        out.append((new, Quarantine(wiki=wiki, level="file", reason="superseded_copy",
+                              detail=f"{source}: {len(copies):,} revision(s) stored without their text (a stub "
+                                     "dump) or their parent (a current-revisions dump) are replaced by their "
+                                     f"copies from {new}", source_file=source,
                               byte_offset=None, line=None, column=None, page_id=None, rev_id=None, stage="commit",
                               n_revisions=0)))
     return out
