@@ -59,6 +59,8 @@ class UnreadableWarehouse(ValueError):
 
 
 def _unreadable(warehouse: str, table: str, exc: Exception) -> UnreadableWarehouse:
+    named = re.search(r"[/\\]([a-z_]+)[/\\]wiki=", str(exc))  # a query over two tables: the file says which
+    table = named.group(1) if named and named.group(1) in TABLES else table
     return UnreadableWarehouse(f"{warehouse}: the {table} table cannot be read, so this run's revisions cannot be "
                                f"checked against it and nothing was committed: {str(exc).splitlines()[0]}")
 
