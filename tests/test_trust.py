@@ -1175,6 +1175,25 @@ def test_a_wikimedia_dump_folder_reads_its_dumps_and_leaves_its_tables(tmp_path,
     assert result.accounting.revisions_read == 25 and not result.accounting.quarantined
 
 
+def test_revmine_s_own_outputs_in_an_input_folder_are_not_read_as_inputs(tmp_path, fast, sample_dump, caplog):
+    """A warehouse put beside its dumps (`--input data --out data/wh`): the second run read the warehouse's
+    `_inputs.json` and run manifests as arXiv inputs (rows of their own), and an Edisum export's
+    `train.jsonl` in the folder as paper versions. A folder's warehouses, exports and reports are left."""
+    import logging
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(sample_dump, data / "wiki-history.xml")
+    from revmine.warehouse.export import export_training
+
+    run([str(data)], str(data / "wh"), fast)
+    assert export_training(str(data / "wh"), str(data / "edisum"), "edisum")["train"] > 0
+    with caplog.at_level(logging.INFO, logger="revmine.runner.compose"):
+        again = run([str(data)], str(data / "wh"), fast)
+    assert again.accounting.files == 1 and not again.accounting.events and not again.accounting.quarantined
+    assert "2 revmine warehouse(s), export(s) or report(s) left unread (edisum, wh)" in caplog.text
+
+
 def test_a_broken_link_in_an_input_folder_is_one_row_and_the_other_files_are_read(tmp_path, fast, sample_dump):
     """Mirrored dump folders keep links (`latest/` into a dated folder, a part not yet fetched). One broken
     link failed the whole run before it began ("input not found", exit 2), naming a file nobody had typed.

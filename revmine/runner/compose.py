@@ -202,8 +202,7 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
     out: list[str] = []
     for item in inputs:
         if os.path.isdir(item):
-            found = [os.path.join(d, f) for d, _, files in sorted(os.walk(item)) for f in sorted(files)]
-            out.extend(_dumps_of(item, found))
+            out.extend(_dumps_of(item, _walk(item)))
         elif os.path.exists(item):  # a file named "dump[1].xml" is that file, not a pattern
             out.append(item)
         elif any(c in item for c in "*?["):
@@ -216,6 +215,29 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
         else:
             out.append(item)
     return out
+
+
+def _walk(folder: str) -> list[str]:
+    """The files under `folder`, but those of revmine's own outputs in it: a warehouse (a run's `--out` put
+    beside its dumps), an export or a report. A second run over such a folder read the warehouse's
+    `_inputs.json` and run manifests as arXiv inputs, and an Edisum export's `train.jsonl` as versions."""
+    from revmine.warehouse.catalog import CATALOG
+    from revmine.warehouse.export import MARKER
+    from revmine.warehouse.layout import INPUTS
+
+    walked, outputs = [], []
+    for d, dirs, files in os.walk(folder):
+        if d != folder and {CATALOG, INPUTS, MARKER} & set(files):
+            outputs.append(d)
+            dirs[:] = []
+            continue
+        walked.append((d, files))
+    found = [os.path.join(d, f) for d, files in sorted(walked) for f in sorted(files)]  # in path order, as before
+    outputs.sort()
+    if outputs:
+        log.info("%s: %d revmine warehouse(s), export(s) or report(s) left unread (%s)", folder, len(outputs),
+                 ", ".join(os.path.relpath(d, folder) for d in outputs[:5]) + (", ..." if len(outputs) > 5 else ""))
+    return found
 
 
 def _dumps_of(folder: str, paths: list[str]) -> list[str]:
