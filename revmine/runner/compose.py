@@ -227,7 +227,7 @@ def _walk(folder: str) -> list[str]:
 
     walked, outputs = [], []
     for d, dirs, files in os.walk(folder):
-        if d != folder and {CATALOG, INPUTS, MARKER} & set(files):
+        if {CATALOG, INPUTS, MARKER} & set(files):  # the folder itself too: --input WAREHOUSE reads nothing
             outputs.append(d)
             dirs[:] = []
             continue
