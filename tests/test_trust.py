@@ -1194,6 +1194,21 @@ def test_revmine_s_own_outputs_in_an_input_folder_are_not_read_as_inputs(tmp_pat
     assert "2 revmine warehouse(s), export(s) or report(s) left unread (edisum, wh)" in caplog.text
 
 
+def test_hidden_folders_and_files_in_an_input_folder_are_not_read(tmp_path, sample_dump):
+    """A mirror's `.snapshots/` (btrfs, snapper) held an older copy of every dump, and each was read: the
+    same revisions again, quarantined as duplicates, or first and winning. Hidden folders and files are left
+    now, as `.git/` and editors' backups should be; a hidden folder named as the input is still read."""
+    from revmine.runner.compose import expand_inputs
+
+    mirror = tmp_path / ".mirror"
+    (mirror / ".snapshots" / "1").mkdir(parents=True)
+    shutil.copy(sample_dump, mirror / "wiki-history.xml")
+    shutil.copy(sample_dump, mirror / ".snapshots" / "1" / "wiki-history.xml")
+    shutil.copy(sample_dump, mirror / ".wiki-history.xml.swp.xml")
+    assert expand_inputs([str(mirror)]) == [str(mirror / "wiki-history.xml")]
+    assert expand_inputs([str(mirror / ".wiki-history.xml.swp.xml")]) == [str(mirror / ".wiki-history.xml.swp.xml")]
+
+
 def test_a_broken_link_in_an_input_folder_is_one_row_and_the_other_files_are_read(tmp_path, fast, sample_dump):
     """Mirrored dump folders keep links (`latest/` into a dated folder, a part not yet fetched). One broken
     link failed the whole run before it began ("input not found", exit 2), naming a file nobody had typed.

@@ -218,8 +218,8 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
 
 
 def _walk(folder: str) -> list[str]:
-    """The files under `folder`, but those of revmine's own outputs in it: a warehouse (a run's `--out` put
-    beside its dumps), an export or a report. A second run over such a folder read the warehouse's
+    """The files under `folder`, but hidden ones and those of revmine's own outputs in it: a warehouse (a
+    run's `--out` put beside its dumps), an export or a report. A second run over such a folder read the warehouse's
     `_inputs.json` and run manifests as arXiv inputs, and an Edisum export's `train.jsonl` as versions."""
     from revmine.warehouse.catalog import CATALOG
     from revmine.warehouse.export import MARKER
@@ -231,7 +231,10 @@ def _walk(folder: str) -> list[str]:
             outputs.append(d)
             dirs[:] = []
             continue
-        walked.append((d, files))
+        # Hidden folders and files are nobody's input: a mirror's `.snapshots/` held every dump again (each
+        # read, and its revisions quarantined as duplicates), `.git/` and rsync's partial files, others.
+        dirs[:] = [x for x in dirs if not x.startswith(".")]
+        walked.append((d, [f for f in files if not f.startswith(".")]))
     found = [os.path.join(d, f) for d, files in sorted(walked) for f in sorted(files)]  # in path order, as before
     outputs.sort()
     if outputs:
@@ -244,10 +247,12 @@ def _dumps_of(folder: str, paths: list[str]) -> list[str]:
     kept, left = [], []
     for path in paths:
         name = path.rsplit("/", 1)[-1]
+        if name.startswith(".") or "/." in path[len(folder):]:  # hidden (in a bucket too): nobody's input
+            continue
         kind = _input_kind(name)
         if kind == "dump" or (kind == "sniff" and starts_like_markup(path)):
             kept.append(path)
-        elif not name.startswith("."):  # hidden files are nobody's input: not worth a word
+        else:
             left.append(name)
     if left:
         log.info("%s: %d file(s) that are not dumps left unread (%s%s)", folder, len(left),
