@@ -217,7 +217,8 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
             orphans = _committed(warehouse, "revision_pairs", is_wiki, skip)
             if orphans:
                 scan += (f" AND (wiki, rev_id) NOT IN (SELECT wiki, new_rev_id FROM read_parquet($pairs, {_HIVE}, "
-                         "union_by_name = true) WHERE skip_reason IN ('parent_not_found', 'parent_text_unavailable'))")
+                         "union_by_name = true) WHERE skip_reason IN ('parent_not_found', 'parent_text_unavailable') "
+                         "AND new_rev_id IS NOT NULL)")
                 params["pairs"] = orphans
             sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki", params).fetchall()
             bits = {wiki: np.zeros(top // 8 + 1, dtype=np.uint8) for wiki, top, n in sizes if top // 8 <= 8 * n}
@@ -246,9 +247,9 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
 
 def retire_superseded(warehouse: str, stage_dir: str, superseded: dict) -> int:
     """Stage, for the commit to move over the committed ones, each committed file of `superseded` copies
-    without their revision and pair rows; with one `superseded_copy` event row per input (its
-    revisions land once: as the copies with text). Call it after the run's own books are read: these files
-    are other inputs' rows. Returns how many revisions. A remote warehouse keeps its copies (a warning)."""
+    without their revision and pair rows (`superseded_events` gives the event row per input: its revisions
+    land once, as the better copies). Call it after the run's own books are read: these files are other
+    inputs' rows. Local warehouses only (find_duplicates supersedes nothing otherwise). Returns how many."""
     n = 0
     for key, copies in superseded.items():
         revs = {(w, r) for w, r, _, _ in copies}
