@@ -1209,6 +1209,31 @@ def test_hidden_folders_and_files_in_an_input_folder_are_not_read(tmp_path, samp
     assert expand_inputs([str(mirror / ".wiki-history.xml.swp.xml")]) == [str(mirror / ".wiki-history.xml.swp.xml")]
 
 
+def test_two_workers_making_one_partition_folder_do_not_crash_the_run(tmp_path, monkeypatch, sample_dump):
+    """With `--direct_num_workers=2 --direct_running_mode=multi_processing`, two inputs of one wiki and year
+    make the same partition folder at once: one worker checked that it was missing, the other made it, and
+    Beam's mkdirs then refused it ("File exists"): the run crashed, about one try in two. Here the other
+    worker's folder is made between the check and the make."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from revmine.pipeline.read import read_dump
+    from revmine.warehouse import layout
+
+    real_exists = FileSystems.exists
+
+    def racing_exists(path):
+        if "wiki=" in path and not real_exists(path):
+            os.makedirs(path)  # the other worker, just now
+            return False
+        return real_exists(path)
+
+    monkeypatch.setattr(layout.FileSystems, "exists", staticmethod(racing_exists))
+    writer = layout.PartitionedWriter(str(tmp_path / "stage"), "0123456789abcdef")
+    for rec in read_dump(str(sample_dump)):
+        writer.add(rec)
+    assert sum(rows for _, _, rows in writer.close()) >= 25
+
+
 def test_a_broken_link_in_an_input_folder_is_one_row_and_the_other_files_are_read(tmp_path, fast, sample_dump):
     """Mirrored dump folders keep links (`latest/` into a dated folder, a part not yet fetched). One broken
     link failed the whole run before it began ("input not found", exit 2), naming a file nobody had typed.

@@ -147,8 +147,7 @@ class PartitionedWriter:
 class _PartitionFile:
     def __init__(self, root: str, key: PartitionKey, table: Table, seq: int):
         directory = _join(root, key.relpath())
-        if not FileSystems.exists(directory):
-            FileSystems.mkdirs(directory)
+        make_dirs(directory)
         self.key, self.table = key, table
         self.final = _join(directory, f"part-{key.source_key}-{seq:05d}.parquet")
         self.tmp = self.final + ".tmp"
@@ -177,6 +176,19 @@ class _PartitionFile:
             self.handle.close()
             FileSystems.rename([self.tmp], [self.final])
         return self.key.table, self.final, self.n
+
+
+def make_dirs(directory: str) -> None:
+    """`directory` made if missing. Workers of one run make the same partition folders at once (two inputs of
+    one wiki and year, in `multi_processing`): Beam's mkdirs refuses a folder that exists, so the one that
+    lost the race between the check and the make crashed the run."""
+    if FileSystems.exists(directory):
+        return
+    try:
+        FileSystems.mkdirs(directory)
+    except (IOError, OSError):
+        if not FileSystems.exists(directory):
+            raise
 
 
 def write_records(root: str, source_key: str, records: Iterable) -> list[tuple[str, str, int]]:
@@ -263,16 +275,13 @@ def commit_run(warehouse: str, run_id: str, source_keys: Sequence[str], manifest
         if old:
             FileSystems.delete(old)
         for t in targets:
-            d = posixpath.dirname(t) if is_url(t) else os.path.dirname(t)
-            if not FileSystems.exists(d):
-                FileSystems.mkdirs(d)
+            make_dirs(posixpath.dirname(t) if is_url(t) else os.path.dirname(t))
         if staged:
             FileSystems.rename(staged, targets)
         moved.extend(targets)
     moved = sorted(set(moved) | {t for t in expected_targets if FileSystems.exists(t)})
     runs = _join(warehouse, RUNS)
-    if not FileSystems.exists(runs):
-        FileSystems.mkdirs(runs)
+    make_dirs(runs)
     manifest = dict(manifest, files=[p[len(warehouse):].lstrip("/") for p in moved])
     with FileSystems.create(_join(runs, f"{run_id}.json")) as fh:
         fh.write(json.dumps(manifest, indent=2, default=str).encode())
