@@ -109,9 +109,10 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
           beam_args: Sequence[str] = (), run_id: Optional[str] = None, supersede: bool = True) -> Staged:
     """Run the Beam pipeline over `inputs` into WAREHOUSE/_staging/<run_id>, and read back its books.
 
-    `supersede`: a copy with text replaces a committed stub's copy of the same revision, by staging the
-    stub's files rewritten. Only for a stage committed before any other commit (`run`, under its lock): the
-    jobs stage in parallel, and a second stage's rewrite of the same file would undo the first's.
+    `supersede`: a better copy (with its text, then with its parent) replaces a committed copy of the same
+    revision (a stub's, a current-revisions dump's), by staging that input's files rewritten. Only for a stage
+    committed before any other commit (`run`, under its lock): the jobs stage in parallel, and a second
+    stage's rewrite of the same file would undo the first's.
 
     A staging folder left behind by a killed run with the same id is cleared first, so a rerun starts clean."""
     config = config or Config()
@@ -146,7 +147,8 @@ def stage(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None
             shutil.rmtree(scratch, ignore_errors=True)
         superseded: dict = {}
         if checked:
-            dups, superseded = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced, prefer_text=local and supersede)
+            dups, superseded = find_duplicates(warehouse, stage_dir, list(keys.values()), replaced,
+                                               supersede=local and supersede)
             if dups:
                 log.warning("%d revision(s) already stored from another input: quarantined as duplicate_rev_id",
                             remove_duplicates(stage_dir, dups))

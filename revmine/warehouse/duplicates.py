@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from revmine.pipeline.arxiv import WIKI as ARXIV
+from revmine.pipeline.pair import PARENT_NOT_FOUND, PARENT_TEXT_UNAVAILABLE
 from revmine.schemas import TABLES, Quarantine
 from revmine.schemas.names import is_url, url_scheme
 from revmine.warehouse.layout import list_parquet, write_records
@@ -44,6 +45,9 @@ _HIVE = "hive_partitioning = true, hive_types = {'wiki': VARCHAR, 'year': SMALLI
 # pair id, for wikis and arXiv alike) and the pair's diff rows; then its pair-level quarantine rows.
 _BY_REV = ("revisions", "revision_pairs")
 _BY_PAIR = ("sentences", "alignments", "edits", "node_changes", "diffs", "summaries")
+# A pair skipped for these found no parent text in its own file: a current-revisions dump's copy of a page's
+# last revision. Where another input has that revision with its parent, that copy is the better one.
+_ORPHANED_SQL = f"('{PARENT_NOT_FOUND}', '{PARENT_TEXT_UNAVAILABLE}')"
 # What names one revision, and where it is found: a wiki's revision id in its revisions table; an arXiv
 # paper's version (the paper as page id) in its pairs, since arXiv inputs have no revisions rows.
 _IDENTITIES = (
@@ -100,12 +104,12 @@ def _committed(warehouse: str, table: str, wanted, skip: set) -> list[str]:
 
 
 def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], replaced: list[str],
-                    prefer_text: bool = True) -> tuple[dict, dict]:
+                    supersede: bool = True) -> tuple[dict, dict]:
     """({staged key: [(wiki, rev_id, source_file, first_file, page_id, pair_id)]} for revisions another input
     has already (page_id and pair_id are set for arXiv versions, None for wiki revisions), and {committed
     key: [(wiki, rev_id, source_file, new_file)]} for committed copies that a better staged copy replaces:
     the copy kept, committed or not, is one that holds its text (not a stub dump's), then one whose pair
-    found its parent (not a current-revisions dump's), unless `prefer_text` is off (a remote warehouse,
+    found its parent (not a current-revisions dump's), unless `supersede` is off (a remote warehouse,
     whose committed files are not rewritten; jobs, which stage in parallel): then the first copy stays."""
     skip = set(keys_in_order) | set(replaced)
     out: dict = defaultdict(list)
@@ -129,7 +133,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                 sources += " UNION ALL SELECT * FROM c"
                 params["committed"] = committed
             better, pairs_cte, copies = "", "", "a"
-            if prefer_text and table == "revisions":
+            if supersede and table == "revisions":
                 # The copy to keep: one with its text, then one whose pair found its parent in its own file
                 # (a current-revisions dump's copy of a page's last revision has none, and keeping it cost
                 # the history's pair into that revision, the page's last edit).
@@ -142,8 +146,8 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                              if pair_files else ", q AS (SELECT NULL::VARCHAR AS wiki, NULL::BIGINT AS rev_id, "
                              "NULL::VARCHAR AS skip_reason, NULL::VARCHAR AS key WHERE false)")
                 copies = "(SELECT a.*, q.skip_reason FROM a LEFT JOIN q USING (wiki, rev_id, key)) a"
-                better = ("coalesce(has_text, true)::INT * 2 + (coalesce(skip_reason, '') NOT IN "
-                          "('parent_not_found', 'parent_text_unavailable'))::INT DESC,")
+                better = ("coalesce(has_text, true)::INT * 2 "
+                          f"+ (coalesce(skip_reason, '') NOT IN {_ORPHANED_SQL})::INT DESC,")
             try:
                 rows = con.execute(f"""
                     WITH s AS (SELECT x.*, ranks.rank FROM ({scan.format('$staged')}) x JOIN ranks USING (key))
@@ -217,8 +221,7 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
             orphans = _committed(warehouse, "revision_pairs", is_wiki, skip)
             if orphans:
                 scan += (f" AND (wiki, rev_id) NOT IN (SELECT wiki, new_rev_id FROM read_parquet($pairs, {_HIVE}, "
-                         "union_by_name = true) WHERE skip_reason IN ('parent_not_found', 'parent_text_unavailable') "
-                         "AND new_rev_id IS NOT NULL)")
+                         f"union_by_name = true) WHERE skip_reason IN {_ORPHANED_SQL} AND new_rev_id IS NOT NULL)")
                 params["pairs"] = orphans
             sizes = con.execute(f"SELECT wiki, max(rev_id), count(*) {scan} GROUP BY wiki", params).fetchall()
             bits = {wiki: np.zeros(top // 8 + 1, dtype=np.uint8) for wiki, top, n in sizes if top // 8 <= 8 * n}
