@@ -8,12 +8,12 @@ the folder cannot be written, says to run `revmine catalog WAREHOUSE`), so nothi
 """
 from __future__ import annotations
 
-import logging
 import contextlib
+import logging
 import os
 import re
 import uuid
-from typing import Optional
+from typing import Iterator, Optional
 
 import duckdb
 import pyarrow as pa
@@ -187,16 +187,18 @@ def query_batches(warehouse: str, sql: str, limit: Optional[int] = None, batch: 
         check_read_only(sql, con)
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
-
-        def batches():
-            left = limit
-            while left is None or left > 0:
-                rows = cur.fetchmany(batch if left is None else min(batch, left))
-                if not rows:
-                    return
-                left = None if left is None else left - len(rows)
-                yield rows
-
-        yield cols, batches()
+        yield cols, fetch_batches(cur, batch, limit)
     finally:
         con.close()
+
+
+def fetch_batches(cur, batch: int = 10_000, limit: Optional[int] = None) -> Iterator[list]:
+    """The rows of an executed DuckDB statement, `batch` at a time and at most `limit` in all: a result
+    larger than memory streams."""
+    left = limit
+    while left is None or left > 0:
+        rows = cur.fetchmany(batch if left is None else min(batch, left))
+        if not rows:
+            return
+        left = None if left is None else left - len(rows)
+        yield rows

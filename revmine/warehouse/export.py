@@ -27,7 +27,7 @@ import yaml
 
 from revmine.schemas import TABLES
 from revmine.schemas.names import is_url, wiki_base
-from revmine.warehouse.catalog import connect, parquet_source
+from revmine.warehouse.catalog import connect, fetch_batches, parquet_source
 
 log = logging.getLogger(__name__)
 ROWS_PER_SHARD = 500_000
@@ -261,10 +261,9 @@ def push_hub(folder: str, repo_id: str) -> str:
 
 # ---- training sets --------------------------------------------------------------------------------
 
-def _streamed(con, sql: str, batch: int = 10_000) -> Iterator[tuple]:
+def _streamed(con, sql: str) -> Iterator[tuple]:
     """The rows of `sql`, fetched a batch at a time: a whole wiki's pairs do not fit in memory."""
-    cur = con.execute(sql)
-    while rows := cur.fetchmany(batch):
+    for rows in fetch_batches(con.execute(sql)):
         yield from rows
 
 
