@@ -211,16 +211,18 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
         elif is_url(item):  # an object store has no folders, only names under a prefix: a prefix with
             # files under it is a folder, read as a local one is; anything else is a file (or a missing one)
             (result,) = FileSystems.match([FileSystems.join(item.rstrip("/"), "**")])
-            out.extend(_dumps_of(item, sorted(m.path for m in result.metadata_list)) if result.metadata_list else [item])
+            listed = sorted(m.path for m in result.metadata_list)
+            out.extend(_dumps_of(item, listed) if listed else [item])
         else:
             out.append(item)
     return out
 
 
 def _walk(folder: str) -> list[str]:
-    """The files under `folder`, but hidden ones and those of revmine's own outputs in it: a warehouse (a
-    run's `--out` put beside its dumps), an export or a report. A second run over such a folder read the warehouse's
-    `_inputs.json` and run manifests as arXiv inputs, and an Edisum export's `train.jsonl` as versions."""
+    """The files under `folder`, but those in hidden folders and in revmine's own outputs: a warehouse (a
+    run's `--out` put beside its dumps), an export or a report. A second run over such a folder read the
+    warehouse's `_inputs.json` and run manifests as arXiv inputs, and an Edisum export's `train.jsonl` as
+    versions. (Hidden files are left by `_dumps_of`, which sees remote listings too.)"""
     from revmine.warehouse.catalog import CATALOG
     from revmine.warehouse.export import MARKER
     from revmine.warehouse.layout import INPUTS
@@ -231,10 +233,10 @@ def _walk(folder: str) -> list[str]:
             outputs.append(d)
             dirs[:] = []
             continue
-        # Hidden folders and files are nobody's input: a mirror's `.snapshots/` held every dump again (each
-        # read, and its revisions quarantined as duplicates), `.git/` and rsync's partial files, others.
+        # Hidden folders are nobody's input, and not walked: a mirror's `.snapshots/` held every dump again
+        # (each read, and its revisions quarantined as duplicates), `.git/`.
         dirs[:] = [x for x in dirs if not x.startswith(".")]
-        walked.append((d, [f for f in files if not f.startswith(".")]))
+        walked.append((d, files))
     found = [os.path.join(d, f) for d, files in sorted(walked) for f in sorted(files)]  # in path order, as before
     outputs.sort()
     if outputs:
@@ -284,7 +286,7 @@ def _input_kind(name: str) -> str:
             ext = inner
         elif ext in _STREAMS:
             kind = "sniff"
-    if ext not in _CONTAINERS + _READ or name.startswith("."):
+    if ext not in _CONTAINERS + _READ:
         return "no"
     return "no" if ext == ".json" and (stem + ext).endswith(_SIDECARS) else kind
 
