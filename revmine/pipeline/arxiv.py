@@ -6,8 +6,9 @@ Two input formats:
 - arXivEdits paragraph pairs: `{"<id>": {"simple": [sentences], "complex": [sentences]}}` where
   "simple" is the older version and "complex" the newer.
 Either may be compressed as one stream (gz, bz2, xz, lzma). Records carry wiki='arxiv' and pair_id
-'arxiv:<paper>:v<old>-v<new>'; an arXivEdits pair's paper is '<file stem>-<key>-<digest of its sentences>'. Lines that can't be read are quarantined (each counts as one revision
-read), so the books balance as for dumps.
+'arxiv:<paper>:v<old>-v<new>'; an arXivEdits pair's paper is '<file stem>-<key>-<digest of its sentences>'.
+Lines that can't be read are quarantined (each counts as one revision read), so the books balance as for
+dumps.
 """
 from __future__ import annotations
 
@@ -188,7 +189,7 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
         streamed = whole is None
         where = "line"
         if streamed:
-            lines: Iterable[bytes] = itertools.chain(io.BytesIO(ahead), fh)
+            lines: Iterable = itertools.chain(io.BytesIO(ahead), fh)
         else:
             size += len(whole)
             # a document on one line was parsed as the first line already
@@ -198,21 +199,21 @@ def _read_records(fh, path: str, papers: dict[str, list[dict]], counts: dict,
                 fmt, read = "arxivedits-json", 2 * len(doc)
                 yield from _arxivedits_versions(path, doc, papers)
             elif isinstance(doc, list):  # version records written as one array (json.dump(records, indent=2))
-                fmt, where = "json-array", "item"
-                lines = [json.dumps(x).encode() for x in doc]
+                fmt, where, lines = "json-array", "item", doc  # items parsed already
             elif doc is not _NOT_JSON:  # a document of another kind: one row, not one per line of it
                 yield _quarantine(path, None, "unsupported_input", f"a JSON {_shape(doc)}, neither arXivEdits "
                                   'paragraph pairs ({"<id>": {"simple": [...], "complex": [...]}}) nor version '
                                   'records ({"paper_id", "version", "text"}, as JSON lines or one array)',
                                   n_revisions=0, level="file")
         for lineno, raw_line in enumerate(lines, 1):
-            size += len(raw_line) if streamed else 0
-            line = raw_line.rstrip(b"\n").decode("utf-8", errors="replace")  # streamed lines keep their end
-            if not line.strip():
-                continue
+            if where == "line":
+                size += len(raw_line) if streamed else 0
+                line = raw_line.rstrip(b"\n").decode("utf-8", errors="replace")  # streamed lines keep their end
+                if not line.strip():
+                    continue
             read += 1
             try:
-                rec = json.loads(line)
+                rec = json.loads(line) if where == "line" else raw_line
                 if not isinstance(rec, dict) or not {"paper_id", "version", "text"} <= rec.keys():
                     raise ValueError(_not_a_version(rec))
                 paper, version, body = rec["paper_id"], _version(rec["version"]), rec["text"]
