@@ -38,7 +38,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             return 2
         rows = []
         for path, got in dataset_rows(paths, intents=not args.no_intents):
-            console.print(f"{escape(str(os.path.basename(path)))}: {len(got):,} examples")
+            console.print(f"{escape(os.path.basename(path))}: {len(got):,} examples")
             rows.extend(got)
         rows = dedupe(rows)
     train, dev = page_split([{k: v for k, v in r.items() if k != "seen"} for r in rows], args.dev_fraction)
@@ -61,7 +61,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     with open(os.path.join(args.out, "stats.json"), "w", encoding="utf-8") as fh:
         json.dump(stats, fh, indent=2, default=str)
     console.print(f"{len(rows):,} examples: {len(train):,} train, {len(dev):,} dev "
-                  f"({stats['dev_unseen']:,} on pages absent from train) -> {escape(str(args.out))}")
+                  f"({stats['dev_unseen']:,} on pages absent from train) -> {escape(args.out)}")
     print(json.dumps({k: stats[k] for k in ("examples", "train", "dev", "dev_seen", "dev_unseen")}))
     return 0
 

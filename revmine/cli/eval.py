@@ -150,7 +150,7 @@ def _eval_summaries(args: argparse.Namespace) -> int:
 
     model_dir = args.model or default_summarizer_dir()
     if not os.path.exists(os.path.join(model_dir, "summarizer.json")):
-        console.print(f"[red]error:[/red] no summarizer at {escape(str(model_dir))}; train one with `revmine train summarizer`")
+        console.print(f"[red]error:[/red] no summarizer at {escape(model_dir)}; train one with `revmine train summarizer`")
         return 2
     train_path = args.train or os.path.join(os.path.dirname(args.data), "train.jsonl")
     try:
@@ -162,10 +162,10 @@ def _eval_summaries(args: argparse.Namespace) -> int:
     if args.limit:
         rows = rows[: args.limit]
     if not rows:
-        console.print(f"[red]error:[/red] {escape(str(args.data))} has no pairs with a usable human comment")
+        console.print(f"[red]error:[/red] {escape(args.data)} has no pairs with a usable human comment")
         return 2
     if not train:
-        console.print(f"[yellow]warning:[/yellow] no training split at {escape(str(train_path))}: the most-frequent and retrieval "
+        console.print(f"[yellow]warning:[/yellow] no training split at {escape(train_path)}: the most-frequent and retrieval "
                       "baselines have nothing to draw on, and every page counts as unseen")
     pages = {(r["wiki"], r["page_id"]) for r in train}
     rows = [dict(r, seen=(r["wiki"], r["page_id"]) in pages) for r in rows]  # seen: the page is in train
@@ -191,7 +191,7 @@ def _eval_summaries(args: argparse.Namespace) -> int:
             some = "20 random examples" if len(unseen) > 20 else f"all {len(unseen)} examples"
             fh.write(sample_markdown(unseen, title=f"Edit summaries: {some} from {which} "
                                                     f"({os.path.basename(args.data)})"))
-        console.print(f"sample written to {escape(str(args.sample_out))}")
+        console.print(f"sample written to {escape(args.sample_out)}")
     key = "unseen" if "unseen" in result["subsets"] else "all"
     block = result["subsets"][key]
     print(json.dumps({"subset": key, "n": result["n"][key], **block["systems"][SYSTEM],
@@ -214,11 +214,11 @@ def _eval_intent(args: argparse.Namespace) -> int:
         return 2
     model_dir = args.model or default_intent_dir()
     if not os.path.exists(os.path.join(model_dir, "heads.safetensors")):
-        console.print(f"[red]error:[/red] no intent model at {escape(str(model_dir))}; train one with `revmine train intent`")
+        console.print(f"[red]error:[/red] no intent model at {escape(model_dir)}; train one with `revmine train intent`")
         return 2
     clf = IntentClassifier(model_dir)
     if args.taxonomy not in clf.taxonomies:
-        console.print(f"[red]error:[/red] {escape(str(model_dir))} has no {escape(str(args.taxonomy))} head (it has {escape(str(clf.taxonomies))})")
+        console.print(f"[red]error:[/red] {escape(model_dir)} has no {args.taxonomy} head (it has {escape(str(clf.taxonomies))})")
         return 2
     gold = [e.label for e in examples]
     pred = [lab for lab, _ in clf.predict(examples)[args.taxonomy]]

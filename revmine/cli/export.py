@@ -30,16 +30,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         if args.what == "hub":
             counts = export.export_hub(args.warehouse, args.out, args.repo_id, force=args.force)
-            console.print(f"Hub dataset folder written to {escape(str(args.out))}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+            console.print(f"Hub dataset folder written to {escape(args.out)}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
             if args.push:
-                console.print(f"pushed: {escape(str(export.push_hub(args.out, args.repo_id)))}")
+                console.print(f"pushed: {escape(export.push_hub(args.out, args.repo_id))}")
             print(json.dumps(counts))
             return 0
         counts = export.export_training(args.warehouse, args.out, args.format, force=args.force)
     except (OSError, ValueError) as exc:  # OUT under a file or unwritable, the warehouse missing, a bad target
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
-    console.print(f"{args.format} training set written to {escape(str(args.out))}")
+    console.print(f"{args.format} training set written to {escape(args.out)}")
     for name in export.thin_splits(counts):
         console.print(f"[yellow]warning:[/yellow] split {name!r} has {counts[name]:,} of {sum(counts.values()):,} "
                       "rows: splits are by page, and this warehouse has too few pages for a usable split")

@@ -16,7 +16,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # OUT under a file or unwritable, the warehouse missing, a bad target
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
-    console.print(f"report: {escape(str(path))}")
+    console.print(f"report: {escape(path)}")
     return 0
 
 

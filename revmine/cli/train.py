@@ -30,7 +30,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     dev = args.iterater_dev or os.path.join(shared, "iterater", "doc_level", "dev.json")
     arx = args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json")
     if not os.path.exists(train):
-        console.print(f"[red]error:[/red] training data not found: {escape(str(train))} (set --iterater-train or REVMINE_SHARED_DATA)")
+        console.print(f"[red]error:[/red] training data not found: {escape(train)} (set --iterater-train or REVMINE_SHARED_DATA)")
         return 2
     try:
         metrics = train_aligner(args.out, train, arx if os.path.exists(arx) else None,
@@ -39,7 +39,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as exc:  # training data of another shape, named by line
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
-    console.print(f"aligner saved to {escape(str(args.out))}")
+    console.print(f"aligner saved to {escape(args.out)}")
     print(json.dumps(metrics))
     return 0
 
@@ -52,7 +52,7 @@ def _train_edits(args: argparse.Namespace) -> int:
     train = args.arxivedits_train or os.path.join(shared, "arxivedits", "train.json")
     dev = args.arxivedits_dev or os.path.join(shared, "arxivedits", "dev.json")
     if not os.path.exists(train):
-        console.print(f"[red]error:[/red] training data not found: {escape(str(train))} (pass --arxivedits-train or set REVMINE_SHARED_DATA)")
+        console.print(f"[red]error:[/red] training data not found: {escape(train)} (pass --arxivedits-train or set REVMINE_SHARED_DATA)")
         return 2
     out = args.out or os.path.join("revmine", "models", "weights", "span-merge")
     try:
@@ -64,7 +64,7 @@ def _train_edits(args: argparse.Namespace) -> int:
     name = lambda p: os.path.relpath(p, shared) if p.startswith(shared) else os.path.basename(p)  # noqa: E731
     metrics = train_merger(out, train_items, dev_items, k=args.folds,
                            sources={"train": name(train), "dev": name(dev) if dev_items else None})
-    console.print(f"span-merge model saved to {escape(str(out))} (chosen by cross-validation: {metrics['chosen']})")
+    console.print(f"span-merge model saved to {escape(out)} (chosen by cross-validation: {metrics['chosen']})")
     print(json.dumps({"chosen": metrics["chosen"], "dev": metrics["dev"]}))
     return 0
 
@@ -78,7 +78,7 @@ def _train_summarizer(args: argparse.Namespace) -> int:
     data = args.data or os.path.join("data", "summaries")
     train_path, dev_path = os.path.join(data, "train.jsonl"), os.path.join(data, "dev.jsonl")
     if not os.path.exists(train_path):
-        console.print(f"[red]error:[/red] {escape(str(train_path))} not found; make it with `revmine build summaries-dataset --out {escape(str(data))}`")
+        console.print(f"[red]error:[/red] {escape(train_path)} not found; make it with `revmine build summaries-dataset --out {escape(data)}`")
         return 2
     out = args.out or default_summarizer_dir()
     try:
@@ -91,7 +91,7 @@ def _train_summarizer(args: argparse.Namespace) -> int:
                                sources={"data": data}, **given(args, "epochs", "max_examples", "eval_examples", "lr", "batch"),
                                **({"max_examples": args.limit} if args.limit else {}),
                                init_adapter=args.init_adapter, low_memory=args.low_memory)
-    console.print(f"summarizer adapter saved to {escape(str(out))}")
+    console.print(f"summarizer adapter saved to {escape(out)}")
     print(json.dumps({k: metrics.get(k) for k in ("rouge1", "rouge2", "rougeL", "n", "rougeL_vs_best_baseline")}))
     return 0
 
@@ -110,7 +110,7 @@ def _train_intent(args: argparse.Namespace) -> int:
     for tax in taxonomies:
         tr, dv = paths[tax]
         if not os.path.exists(tr):
-            console.print(f"[red]error:[/red] training data not found: {escape(str(tr))} (pass --{tax}-train or set REVMINE_SHARED_DATA)")
+            console.print(f"[red]error:[/red] training data not found: {escape(tr)} (pass --{tax}-train or set REVMINE_SHARED_DATA)")
             return 2
         try:
             train[tax] = load_intents(tr, tax)[: args.limit]
@@ -125,12 +125,12 @@ def _train_intent(args: argparse.Namespace) -> int:
         return _cross_validate_intent(args, train, dev, out)
     if args.keep_encoder:
         if not os.path.exists(os.path.join(out, "config.json")):
-            console.print(f"[red]error:[/red] --keep-encoder needs a trained model folder at {escape(str(out))}")
+            console.print(f"[red]error:[/red] --keep-encoder needs a trained model folder at {escape(out)}")
             return 2
         metrics = fit_lexical(out, train, dev or None)
     else:
         metrics = train_intent(out, train, dev or None, sources=sources, **given(args, "epochs", "class_weight_power"))
-    console.print(f"intent model saved to {escape(str(out))}")
+    console.print(f"intent model saved to {escape(out)}")
     print(json.dumps({t: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1", "n")} for t, m in metrics.items()}))
     return 0
 
@@ -141,17 +141,17 @@ def _cross_validate_intent(args: argparse.Namespace, train: dict, dev: dict, mod
     from revmine.training.intent import cross_validate_mixed, lexical_choices, record_whole_model_cv
 
     if not os.path.exists(os.path.join(model_dir, "config.json")):
-        console.print(f"[red]error:[/red] --cross-validate reads the lexical settings of a trained model at {escape(str(model_dir))}")
+        console.print(f"[red]error:[/red] --cross-validate reads the lexical settings of a trained model at {escape(model_dir)}")
         return 2
     pools = {t: train[t] + dev.get(t, []) for t in train}
     only = args.only_folds
     if only and only[-1] > args.folds:
-        console.print(f"[red]error:[/red] --only-folds {escape(str(only[-1]))} is past the {escape(str(args.folds))} folds")
+        console.print(f"[red]error:[/red] --only-folds {only[-1]} is past the {args.folds} folds")
         return 2
     result = cross_validate_mixed(pools, args.cross_validate, lexical_choices(model_dir), k=args.folds, only=only,
                                   **given(args, "epochs", "class_weight_power"))
     record_whole_model_cv(model_dir, result, dev if args.choose_mix else None)
-    console.print(f"folds written to {escape(str(args.cross_validate))}; their summary is in the card of {escape(str(model_dir))}")
+    console.print(f"folds written to {escape(args.cross_validate)}; their summary is in the card of {escape(model_dir)}")
     print(json.dumps(result["summary"]))
     return 0
 
