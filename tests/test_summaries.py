@@ -276,6 +276,26 @@ def test_beam_search_shares_the_prefill_without_changing_tokens(tiny_summarizer)
     assert heads == []
 
 
+@pytest.mark.slow
+def test_generation_calls_no_deprecated_transformers_argument(tiny_summarizer):
+    """A keyword transformers has deprecated is a keyword a later release removes: generation must pass
+    none (the KV cache went from `past_key_values` to `cache`, to be removed in 5.40)."""
+    import warnings
+
+    import torch
+
+    from revmine.models.summarizer import Summarizer, load_rows
+
+    s = Summarizer(str(tiny_summarizer / "adapter"), device=torch.device("cpu"))
+    s.config.num_beams, s.config.max_new_tokens = 2, 4
+    rows = load_rows(str(tiny_summarizer / "data" / "dev.jsonl"))[:2]
+    for share_prefill in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            warnings.simplefilter("error", DeprecationWarning)
+            assert len(s.generate([r["input"] for r in rows], share_prefill=share_prefill)) == 2
+
+
 def test_beam_cache_reorders_only_what_the_beams_generated():
     """The in-place beam cache: after a shared prefill, a reorder must equal reordering the whole cache
     (beams only move within their prompt's group), and appends must show as the cache's keys."""

@@ -184,10 +184,10 @@ class Summarizer:
             # last prompt token: the same tokens in fp32, 1.7x faster at 2 beams (benchmarks/RESULTS.md).
             cache = self._prefill(enc["input_ids"][:, :-1], enc["attention_mask"][:, :-1])
             if in_place:
-                kw["past_key_values"] = _beam_cache(cache, self.config.num_beams, self.config.max_new_tokens + 1)
+                kw["cache"] = _beam_cache(cache, self.config.num_beams, self.config.max_new_tokens + 1)
             else:
                 cache.batch_repeat_interleave(self.config.num_beams)
-                kw["past_key_values"] = cache
+                kw["cache"] = cache
         return self.model.generate(**enc, **kw)
 
     def _prefill(self, ids, mask):
@@ -208,7 +208,7 @@ class Summarizer:
             # The decoder stack alone: the prefill's logits go unused, and even one position's (logits_to_keep=1)
             # went through a batched matmul that copied the 49k x 576 output layer once per prompt of the chunk,
             # 26% of the prefill's time (profiled on the last-500 slice).
-            self.model.base_model(input_ids=ids[k:k + chunk, start:], attention_mask=m, past_key_values=cache,
+            self.model.base_model(input_ids=ids[k:k + chunk, start:], attention_mask=m, cache=cache,
                                   use_cache=True, position_ids=(m.cumsum(-1) - 1).clamp(min=0))  # left padding
             caches.append((start, cache))
         if len(caches) == 1 and caches[0][0] == 0:  # one chunk as wide as the batch: nothing to join
