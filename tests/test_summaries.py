@@ -1,5 +1,6 @@
 """Edisum-style edit summaries: comment filtering, inputs, time split, dataset, tiny training, pipeline."""
 import json
+import pathlib
 
 import pytest
 
@@ -241,6 +242,98 @@ def test_merge_into_a_cast_model_writes_the_weights_a_merge_then_cast_writes():
     assert all(got[k].dtype == torch.bfloat16 and torch.equal(got[k], reference[k]) for k in got)
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
     assert type(model).__name__ == "LlamaForCausalLM"  # no adapter layers left
+    # RoPE's frequencies stay as built, in fp32, as transformers' from_pretrained(dtype=bf16) keeps them:
+    # cast to bf16 they turned positions into other angles (and a cached merge read back would differ)
+    rope = model.model.rotary_emb.inv_freq
+    assert rope.dtype == torch.float32 and torch.equal(rope, _load_base(torch.device("cpu"))[1].model.rotary_emb.inv_freq)
+
+
+def _merge_spy(monkeypatch, tmp_path):
+    """The summarizer merge cache moved under `tmp_path` (the converted base stays where it is); returns
+    the list each real merge appends to."""
+    from revmine.models import summarizer
+
+    base = summarizer.base_model_dir()
+    monkeypatch.setattr(summarizer, "base_model_dir", lambda: base)
+    monkeypatch.setattr(summarizer, "cache_dir", lambda: str(tmp_path / "cache"))
+    calls, merge = [], summarizer.merged
+    monkeypatch.setattr(summarizer, "merged", lambda *a: calls.append(a[1]) or merge(*a))
+    return calls
+
+
+def _weights(model) -> dict:
+    return {**model.state_dict(), **{f"buffer:{k}": v for k, v in model.named_buffers()}}
+
+
+def test_a_cached_merge_is_read_back_whole_or_merged_again(monkeypatch, tmp_path, caplog):
+    """The merged summarizer is cached: a second load reads the same weights and buffers without merging.
+    A cache that lost a tensor is merged again, not filled with random weights (transformers only warns
+    of missing keys); so is an unreadable one. An adapter retrained into the same folder gets its own merge."""
+    pytest.importorskip("gguf")
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from revmine.models.summarizer import load_merged, merged_cache_dir
+    from revmine.runner.label import default_summarizer_dir
+
+    calls, cpu, bf16 = _merge_spy(monkeypatch, tmp_path), torch.device("cpu"), torch.bfloat16
+    adapter = tmp_path / "adapter"
+    shutil.copytree(default_summarizer_dir(), adapter)
+    first = _weights(load_merged(str(adapter), cpu, bf16)[1])
+    cached = pathlib.Path(merged_cache_dir(str(adapter), bf16))
+    assert len(calls) == 1 and (cached / "model.safetensors").is_file()
+
+    def same(model) -> bool:
+        got = _weights(model)
+        return got.keys() == first.keys() and all(got[k].dtype == first[k].dtype and torch.equal(got[k], first[k]) for k in got)
+
+    assert same(load_merged(str(adapter), cpu, bf16)[1]) and len(calls) == 1  # read back, not merged
+
+    tensors = load_file(cached / "model.safetensors")
+    del tensors["model.layers.3.mlp.down_proj.weight"]
+    save_file(tensors, cached / "model.safetensors", metadata={"format": "pt"})
+    with caplog.at_level("WARNING", logger="revmine.models.summarizer"):
+        assert same(load_merged(str(adapter), cpu, bf16)[1]) and len(calls) == 2
+    assert "missing_keys" in caplog.text and "model.layers.3.mlp.down_proj.weight" in caplog.text
+    assert same(load_merged(str(adapter), cpu, bf16)[1]) and len(calls) == 2  # the cache was written again
+
+    (cached / "model.safetensors").write_bytes(b"\0" * 64)
+    assert same(load_merged(str(adapter), cpu, bf16)[1]) and len(calls) == 3
+
+    weights = load_file(adapter / "adapter_model.safetensors")  # retrained: other adapter weights
+    weights = {k: v + 0.5 if i == 0 else v for i, (k, v) in enumerate(weights.items())}
+    save_file(weights, adapter / "adapter_model.safetensors", metadata={"format": "pt"})
+    assert merged_cache_dir(str(adapter), bf16) != str(cached)
+    assert not same(load_merged(str(adapter), cpu, bf16)[1]) and len(calls) == 4
+
+
+def test_an_unwritable_merge_cache_costs_a_merge_not_the_run(monkeypatch, tmp_path):
+    """A cache folder that cannot be made: the merge is used as it is; and past MERGES_KEPT merges the least
+    recently used are deleted."""
+    pytest.importorskip("gguf")
+    import os
+
+    import torch
+
+    from revmine.models import summarizer
+    from revmine.runner.label import default_summarizer_dir
+
+    calls, cpu = _merge_spy(monkeypatch, tmp_path), torch.device("cpu")
+    (tmp_path / "cache").write_text("a file where the cache folder would be")
+    for _ in range(2):
+        tok, model = summarizer.load_merged(default_summarizer_dir(), cpu, torch.bfloat16)
+        assert model.dtype == torch.bfloat16 and tok is not None
+    assert len(calls) == 2
+
+    (tmp_path / "cache").unlink()
+    old = tmp_path / "cache" / "merged" / "smollm2-135m-lora-old"
+    old.mkdir(parents=True)
+    os.utime(old, (1, 1))
+    monkeypatch.setattr(summarizer, "MERGES_KEPT", 1)
+    summarizer.load_merged(default_summarizer_dir(), cpu, torch.bfloat16)
+    assert [p.name for p in old.parent.iterdir()] == [os.path.basename(summarizer.merged_cache_dir(default_summarizer_dir(), torch.bfloat16))]
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import importlib.util
 import json
 import logging
@@ -118,6 +119,73 @@ def _load_base(device):
     return tok, model
 
 
+MERGES_KEPT = 4  # cached merges past this many, the least recently used first, are deleted
+
+
+def merged_cache_dir(adapter_dir: str, dtype: torch.dtype) -> str:
+    """Where the merge of `adapter_dir` into the base, in `dtype`, is cached. The name is a digest of the
+    adapter's files, the base checkpoint's size and time, and the dtype: an adapter retrained into the same
+    folder, or a base converted again, never meets an older merge."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(os.listdir(adapter_dir)):
+        if name.startswith("adapter_"):  # adapter_config.json, adapter_model.safetensors (a few MB)
+            h.update(name.encode())
+            with open(os.path.join(adapter_dir, name), "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    base = os.stat(os.path.join(base_model_dir(), "model.safetensors"))
+    h.update(f"{base.st_size}:{base.st_mtime_ns}:{dtype}".encode())
+    return os.path.join(cache_dir(), "merged", f"smollm2-135m-lora-{h.hexdigest()}")
+
+
+def load_merged(adapter_dir: str, device, dtype: torch.dtype):
+    """Tokenizer and the base with `adapter_dir` merged, in `dtype` on `device`. The merge is cached: reading
+    it back takes 0.1 s, against 0.9-1.1 s to load the fp32 base and merge (benchmarks/RESULTS.md). A cached
+    merge that does not load whole (unreadable, a tensor missing or of another shape or dtype) is merged
+    again: transformers would fill a missing weight with random values and only warn."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = merged_cache_dir(adapter_dir, dtype)
+    if os.path.exists(os.path.join(folder, "model.safetensors")):
+        try:
+            model, info = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, output_loading_info=True)
+            wrong = {k: v for k, v in info.items() if v}
+            dtypes = {p.dtype for p in model.parameters()}
+            if dtypes != {dtype}:
+                wrong["dtypes"] = sorted(map(str, dtypes))
+            if not wrong:
+                os.utime(folder)  # recently used: kept when older merges are deleted
+                return AutoTokenizer.from_pretrained(base_model_dir()), model.to(device)
+        except Exception as exc:  # whatever the damage, merging again gives the right weights
+            wrong = {"error": f"{type(exc).__name__}: {exc}"}
+        log.warning("cached summarizer merge %s is unusable (%s); merging the adapter again", folder, wrong)
+    tok, base = _load_base(device)
+    model = merged(base, adapter_dir, None if dtype == torch.float32 else dtype)
+    _cache_merge(model, folder)
+    return tok, model
+
+
+def _cache_merge(model, folder: str) -> None:
+    """Write `model` to `folder` atomically (two workers merging at once both end with a whole folder), then
+    delete the least recently used merges past MERGES_KEPT. A cache that cannot be written costs a merge
+    next time, never the run."""
+    import shutil
+
+    tmp = f"{folder}.tmp{os.getpid()}"
+    try:
+        model.save_pretrained(tmp)
+        shutil.rmtree(folder, ignore_errors=True)  # an unusable merge left there
+        os.replace(tmp, folder)
+        parent = os.path.dirname(folder)
+        merges = sorted((e for e in os.scandir(parent) if e.is_dir() and ".tmp" not in e.name),
+                        key=lambda e: e.stat().st_mtime, reverse=True)
+        for old in merges[MERGES_KEPT:]:
+            shutil.rmtree(old.path, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.info("could not cache the summarizer merge in %s (%s)", folder, exc)
+
+
 def merged(base, adapter_dir: str, dtype: Optional[torch.dtype] = None):
     """`base` with the LoRA adapter of `adapter_dir` merged into its weights, then cast to `dtype`. The merge
     is computed in fp32 either way. For a cast, each merged weight is written to a new tensor: merging in
@@ -136,7 +204,11 @@ def merged(base, adapter_dir: str, dtype: Optional[torch.dtype] = None):
                 layer = module.get_base_layer()
                 weight = layer.weight + sum(module.get_delta_weight(name) for name in module.active_adapters)
                 layer.weight = torch.nn.Parameter(weight.to(dtype), requires_grad=False)
-    return model.unload().to(dtype)
+    model = model.unload()
+    for param in model.parameters():  # the rest (embeddings, norms); buffers stay as built: RoPE's
+        param.data = param.data.to(dtype)  # frequencies are fp32, as from_pretrained(dtype=...) keeps them
+    model.config.dtype = dtype
+    return model
 
 
 class Summarizer:
@@ -145,10 +217,10 @@ class Summarizer:
     def __init__(self, adapter_dir: str, device: Optional[torch.device] = None):
         self.config = read_config(adapter_dir)
         self.device = device or default_device()
-        self.tokenizer, base = _load_base(self.device)
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16 if native_bf16(self.device) else torch.float32
+        self.tokenizer, self.model = load_merged(adapter_dir, self.device, dtype)
+        self.model.eval()
         self.tokenizer.padding_side = "left"  # decoder-only batching: pad on the left
-        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16 if native_bf16(self.device) else None
-        self.model = merged(base, adapter_dir, dtype).eval()
         self.prefill_chunk = PREFILL_CHUNK
         self.trim_prefill = True  # off: every prefill chunk as wide as its batch (for comparison)
         self.name = f"smollm2-135m-lora@{os.path.basename(os.path.normpath(adapter_dir))}"
