@@ -519,3 +519,27 @@ def test_a_soup_of_trainings_from_one_initialisation_is_their_mean(shared_data, 
     assert cfg["lora_rank"] == 32 and cfg["training"]["soup_of"] == [14, 15]
     probs = IntentClassifier(str(tmp_path / "soup"), device=cpu, precision="fp32").encoder_proba(train["iterater"][:4])
     assert probs["iterater"].shape == (4, len(ITERATER))
+
+
+def test_a_model_folder_that_lost_a_weight_is_refused_not_filled_at_random(tmp_path):
+    """The intent heads were loaded with strict=False and peft only warns of missing adapter weights, so a
+    heads or adapter file that lost a tensor (a bad copy, a hand edit) loaded with that tensor left at its
+    random or zero start, and every label with it. Now the folder is refused and the missing weight named."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from revmine.models.intent import IntentClassifier
+    from revmine.runner.label import default_intent_dir
+
+    cpu = torch.device("cpu")
+    for file, lost in (("heads.safetensors", "norm.weight"), ("adapter/adapter_model.safetensors", None)):
+        folder = tmp_path / file.replace("/", "-")
+        shutil.copytree(default_intent_dir(), folder)
+        tensors = load_file(folder / file)
+        lost = lost or next(k for k in tensors if "lora_B" in k)
+        del tensors[lost]
+        save_file(tensors, folder / file, metadata={"format": "pt"})
+        with pytest.raises(ValueError, match="norm.weight" if file.startswith("heads") else "incomplete"):
+            IntentClassifier(str(folder), device=cpu)
+    assert IntentClassifier(default_intent_dir(), device=cpu).model is not None  # the shipped folder loads

@@ -25,7 +25,7 @@ import torch
 from rapidfuzz import fuzz, process
 from torch import nn
 
-from revmine.models import write_card
+from revmine.models import load_adapter, write_card
 from revmine.models.crf import AlignmentCRF
 from revmine.pipeline.align import Aligned, link_groups, provenance, provenance_links
 
@@ -108,9 +108,7 @@ class SentenceEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModel.from_pretrained(path)
         if adapter:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, adapter)
+            model = load_adapter(model, adapter)
         self.model = model.to(self.device).eval()
         self.max_length = max_length
         self.precision = precision

@@ -28,6 +28,7 @@ from torch import nn
 from revmine.models.intent_types import FEATURES, TAXONOMIES, EditInput, features  # noqa: F401
 from revmine.models.aligner import (base_encoder_path, default_device, encoder_batch, inference_autocast, int8_on_cpu,
                                     mean_pool, quantize_int8)
+from revmine.models import check_loaded, load_adapter
 from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,6 @@ class IntentClassifier:
     CACHE = 20_000  # edits whose probabilities are kept: a few MB, most of a long history's repeats
 
     def __init__(self, model_dir: str, device: Optional[torch.device] = None, precision: str = "auto"):
-        from peft import PeftModel
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
@@ -128,9 +128,10 @@ class IntentClassifier:
         self.precision = precision  # models.aligner.inference_autocast
         base = base_encoder_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
-        encoder = PeftModel.from_pretrained(AutoModel.from_pretrained(base), os.path.join(model_dir, "adapter"))
+        encoder = load_adapter(AutoModel.from_pretrained(base), os.path.join(model_dir, "adapter"))
         self.model = IntentModel(self.config, encoder.merge_and_unload())
-        self.model.load_state_dict(load_file(os.path.join(model_dir, "heads.safetensors")), strict=False)
+        got = self.model.load_state_dict(load_file(os.path.join(model_dir, "heads.safetensors")), strict=False)
+        check_loaded(got, model_dir, "heads.safetensors", elsewhere="encoder.")  # the encoder: from the adapter
         self.model.to(self.device).eval()
         if int8_on_cpu(self.device, precision):
             self.model.encoder = quantize_int8(self.model.encoder)

@@ -22,6 +22,7 @@ from typing import Iterable, Optional, Sequence
 
 import torch
 
+from revmine.models import load_adapter
 from revmine.models.aligner import default_device, native_bf16
 from revmine.pipeline.summarize import PROMPT_VERSION
 
@@ -215,10 +216,9 @@ def merged(base, adapter_dir: str, dtype: Optional[torch.dtype] = None):
     place writes into the memory-mapped checkpoint, which copies it one 4 KB page fault at a time (1.1-2.0 s
     of SmolLM2's load), and the cast replaces every weight anyway. Merging after the cast would round the
     base weights first (12 of 37 summaries changed on the last-500 slice)."""
-    from peft import PeftModel
     from peft.tuners.lora import LoraLayer
 
-    model = PeftModel.from_pretrained(base, adapter_dir)
+    model = load_adapter(base, adapter_dir)
     if dtype is None:
         return model.merge_and_unload()
     with torch.no_grad():
