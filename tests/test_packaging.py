@@ -61,3 +61,21 @@ def test_every_requirement_installs_on_the_oldest_python_the_package_allows():
         if needs and not SpecifierSet(needs).contains(oldest, prereleases=True):
             refused[req.name] = needs
     assert not refused, f"Requires-Python >={oldest}, but these need more: {refused}"
+
+
+def test_floors_of_transformers_optional_dependencies_are_the_ones_it_checks():
+    """transformers loads the SmolLM2 GGUF only with gguf and accelerate at or above its own minimums, and
+    treats an older one as absent. revmine declared accelerate>=0.30: an environment holding accelerate 0.30
+    satisfied pip and then could not convert the summarizer's weights."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+    from transformers.utils import import_utils
+
+    floors = {}
+    for line in metadata.metadata("revmine").get_all("Requires-Dist") or []:
+        req = Requirement(line)
+        floors[req.name] = max((Version(s.version) for s in req.specifier if s.operator == ">="), default=None)
+    for name, needed in (("accelerate", import_utils.ACCELERATE_MIN_VERSION), ("gguf", import_utils.GGUF_MIN_VERSION)):
+        assert floors[name] is not None and floors[name] >= Version(needed), (name, floors[name], needed)
