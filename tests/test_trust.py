@@ -1378,3 +1378,22 @@ def test_a_current_revisions_dump_says_why_nothing_was_diffed(tmp_path, fast, sa
     with caplog.at_level(logging.WARNING, logger="revmine.runner.run"):
         assert run([str(sample_dump)], str(tmp_path / "wh2"), fast).accounting.diffed > 0
     assert "every page holds one revision" not in caplog.text
+
+
+def test_a_run_whose_every_revision_is_quarantined_with_its_metadata_commits(tmp_path, fast, sample_dump):
+    """Every text above read.max_text_bytes (a dump of large data pages): the revisions are stored without
+    text and quarantined, and no pair is written. The duplicate check passed duckdb a file list its query
+    did not use, duckdb refused it, and the run stopped with "the revisions table cannot be read" and
+    nothing committed (exit 2). In a warehouse that holds pairs already, and in an empty one."""
+    import copy
+
+    small = copy.deepcopy(fast)
+    small.read.max_text_bytes = 10
+    for wh in (tmp_path / "empty", tmp_path / "used"):
+        if wh.name == "used":
+            other = tmp_path / "other.xml"  # another wiki's pairs already committed
+            other.write_text(sample_dump.read_text().replace("<dbname>samplewiki</dbname>", "<dbname>otherwiki</dbname>"))
+            run([str(other)], str(wh), fast)
+        result = run([str(sample_dump)], str(wh), small)
+        assert result.accounting.balanced and result.accounting.quarantined == {"oversized_text": 25}
+        assert _count(wh, "select count(*) from revisions where wiki = 'samplewiki'") == 25

@@ -139,7 +139,8 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                 # the history's pair into that revision, the page's last edit).
                 pair_files = ([p for p in list_parquet(stage_dir, "revision_pairs") if wanted(_wiki_of(p))]
                               + _committed(warehouse, "revision_pairs", wanted, skip))
-                params["pairs"] = pair_files or staged  # any files: the CTE is unused without pairs
+                if pair_files:  # duckdb refuses a parameter the query does not use
+                    params["pairs"] = pair_files
                 pairs_cte = (", q AS (SELECT wiki, new_rev_id AS rev_id, skip_reason, regexp_extract(parse_filename("
                              f"filename), '{_KEY.pattern}', 1) AS key FROM read_parquet($pairs, {_HIVE}, "
                              "filename = true, union_by_name = true) WHERE new_rev_id IN (SELECT rev_id FROM s))"
