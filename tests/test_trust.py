@@ -1397,3 +1397,28 @@ def test_a_run_whose_every_revision_is_quarantined_with_its_metadata_commits(tmp
         result = run([str(sample_dump)], str(wh), small)
         assert result.accounting.balanced and result.accounting.quarantined == {"oversized_text": 25}
         assert _count(wh, "select count(*) from revisions where wiki = 'samplewiki'") == 25
+
+
+def test_a_duplicate_of_a_revision_stored_without_its_text_is_counted_once(tmp_path, fast, sample_dump):
+    """A revision stored without its text (over read.max_text_bytes, or with an invalid UTF-8 byte) has a
+    quarantine row beside its revisions row. When another input held it too, the duplicate check took the
+    later copy's revisions row out and added a duplicate_rev_id row, but left the first row: the copy was
+    counted twice ("read 50 revisions, accounted for 75") and the run committed nothing (exit 3)."""
+    import copy
+
+    text = sample_dump.read_bytes()
+    bad = text.replace(b"navigatonal", b"navig\xffatonal", 1)
+    assert bad != text
+    copies = []
+    for i, data in enumerate((bad, bad.replace(b"Fix typo", b"Fix typo!", 1))):
+        copies.append(tmp_path / f"copy{i}.xml")
+        copies[-1].write_bytes(data)
+    result = run([str(p) for p in copies], str(tmp_path / "bytes"), fast)
+    assert result.accounting.balanced and result.accounting.quarantined["duplicate_rev_id"] == 25
+    assert result.accounting.quarantined["invalid_utf8"] == 1
+
+    small = copy.deepcopy(fast)
+    small.read.max_text_bytes = 10
+    result = run([str(sample_dump), str(copies[1])], str(tmp_path / "small"), small)
+    assert result.accounting.balanced
+    assert result.accounting.quarantined == {"oversized_text": 25, "duplicate_rev_id": 25}

@@ -36,6 +36,9 @@ _PREFIX = rb"(?:([A-Za-z_][\w.-]{0,31}):)?"
 _RESYNC_AT = re.compile(rb"<" + _PREFIX + rb"(page>|mediawiki[\s>])")  # a page, or a joined document
 _RECENT = 1 << 16
 _STAGE = "read"
+# Revision-level rows written beside a stored copy of the revision (quarantined but stored without its text,
+# or stored with a field cut): they go with that copy when a duplicate check takes it out.
+ROWS_OF_A_STORED_COPY = ("oversized_text", "invalid_utf8", "invalid_xml_char", "field_truncated")
 
 # Capture text of these elements; everything else is structure we don't need.
 _CAPTURE = frozenset({"title", "ns", "id", "parentid", "timestamp", "username", "ip", "comment", "text",

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from revmine.pipeline.arxiv import WIKI as ARXIV
 from revmine.pipeline.pair import PARENT_NOT_FOUND, PARENT_TEXT_UNAVAILABLE
+from revmine.pipeline.read import ROWS_OF_A_STORED_COPY
 from revmine.schemas import TABLES, Quarantine
 from revmine.schemas.names import is_url, url_scheme
 from revmine.warehouse.layout import list_parquet, write_records
@@ -309,14 +310,19 @@ def remove_duplicates(stage_dir: str, duplicates: dict) -> int:
                 wiki = _wiki_of(path)
                 ids = [r for w, r in revs if w == wiki]
                 t = pq.read_table(path, partitioning=None)
-                if table == "quarantine":  # a pair-level row of a removed pair goes with it
+                if table == "quarantine":
                     if wiki == ARXIV:  # a paper's version: the paper's page id and the version
                         named = pc.binary_join_element_wise(pc.cast(t.column("page_id"), pa.string()),
                                                             pc.cast(t.column("rev_id"), pa.string()), ":")
                         hit = pc.is_in(named, value_set=pa.array(sorted(versions), type=pa.string()))
                     else:
                         hit = pc.is_in(t.column("rev_id"), value_set=pa.array(ids, type=pa.int64()))
-                    kept = t.filter(pc.invert(pc.fill_null(pc.and_(pc.equal(t.column("level"), "pair"), hit), False)))
+                    # a pair-level row of a removed pair goes with it, and so does a row of the removed copy
+                    # itself (oversized_text: stored without text; counted twice with duplicate_rev_id)
+                    own = pc.and_(pc.equal(t.column("level"), "revision"),
+                                  pc.is_in(t.column("reason"), value_set=pa.array(ROWS_OF_A_STORED_COPY)))
+                    kept = t.filter(pc.invert(pc.fill_null(pc.and_(pc.or_(pc.equal(t.column("level"), "pair"), own),
+                                                                   hit), False)))
                     kept = kept if kept.num_rows != t.num_rows else None
                 else:
                     kept = _without(t, table, ids, list(pairs))
