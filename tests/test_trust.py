@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import SHARED, wikipedia_dumps
 from helpers import assert_books_balance, read_all, reasons
@@ -1422,3 +1424,58 @@ def test_a_duplicate_of_a_revision_stored_without_its_text_is_counted_once(tmp_p
     result = run([str(sample_dump), str(copies[1])], str(tmp_path / "small"), small)
     assert result.accounting.balanced
     assert result.accounting.quarantined == {"oversized_text": 25, "duplicate_rev_id": 25}
+
+
+def _copies_of(xml: str) -> dict:
+    """Copies of one wiki's history that people put side by side: each as bytes."""
+    import re
+
+    revs = re.findall(r"<revision>.*?</revision>", xml, flags=re.S)
+    whole = xml.encode()
+    return {"history": whole,
+            "again": xml.replace("</siteinfo>", "</siteinfo>\n<!-- fetched again -->", 1).encode(),
+            "repeat": xml.replace(revs[2], revs[2] + revs[2], 1).encode(),  # a revision twice in one page
+            "stub": _stub_of(xml).encode(),
+            "current": _current_of(xml).encode(),
+            "bad_byte": whole.replace(b"navigatonal", b"navig\xffatonal", 1),
+            "cut": whole[: len(whole) * 2 // 3]}
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(runs=st.lists(st.lists(st.sampled_from(["history", "again", "repeat", "stub", "current", "bad_byte", "cut"]),
+                              min_size=1, max_size=3, unique=True), min_size=1, max_size=2),
+       small=st.booleans())
+def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, small):
+    """Copies of one history (fetched again, a stub, a current dump, one with a bad byte, one cut short, one
+    repeating a revision), any of them in one run or two, in any order, texts held or all over
+    read.max_text_bytes: every run balances and commits, each revision is stored once and none vanishes,
+    each pair is written once, and a revision whose text any copy held is stored with it."""
+    import copy
+    import re
+
+    config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": False, "summarize.enabled": False})
+    if small:
+        config = copy.deepcopy(config)
+        config.read.max_text_bytes = 10
+    xml = sample_dump.read_text()
+    data = _copies_of(xml)
+    ids = {name: set(map(int, re.findall(rb"<revision>\s*<id>(\d+)</id>", b))) for name, b in data.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp, seen = Path(tmp), set()
+        for n, names in enumerate(runs):
+            paths = []
+            for name in names:
+                paths.append(tmp / f"run{n}-{name}.xml")
+                paths[-1].write_bytes(data[name])
+            run([str(p) for p in paths], str(tmp / "wh"), config)  # raises unless its books balance
+            seen |= set(names)
+        wh = tmp / "wh"
+        stored = _count(wh, "select coalesce(list(rev_id), []) from revisions")
+        assert len(stored) == len(set(stored))
+        expected = set().union(*(ids[name] for name in seen - {"cut"}))  # the copies read whole
+        assert expected <= set(stored) <= ids["history"]
+        pairs = _count(wh, "select coalesce(list(new_rev_id), []) from revision_pairs")
+        assert len(pairs) == len(set(pairs))
+        if not small and seen & {"history", "again", "repeat"}:  # every text was held by some copy
+            assert _count(wh, "select count(*) from revisions where not has_text") == 0
