@@ -1426,6 +1426,11 @@ def test_a_duplicate_of_a_revision_stored_without_its_text_is_counted_once(tmp_p
     assert result.accounting.quarantined == {"oversized_text": 25, "duplicate_rev_id": 25}
 
 
+# the pairs written from the sample history alone (its 25 revisions: 3 page creations, a null edit)
+_HISTORY_PAIRS = [1014, 1021, 1028, 1035, 1042, 1049, 1056, 1063, 1070, 1084, 1091, 1105, 1112, 1119, 1126, 1133,
+                  1140, 1147, 1154, 1168, 1175]
+
+
 def _copies_of(xml: str) -> dict:
     """Copies of one wiki's history that people put side by side: each as bytes."""
     import re
@@ -1438,17 +1443,23 @@ def _copies_of(xml: str) -> dict:
             "stub": _stub_of(xml).encode(),
             "current": _current_of(xml).encode(),
             "bad_byte": whole.replace(b"navigatonal", b"navig\xffatonal", 1),
-            "cut": whole[: len(whole) * 2 // 3]}
+            "cut": whole[: len(whole) * 2 // 3],
+            "bz2": bz2.compress(whole),
+            "newest_first": re.sub(r"<page>.*?</page>", lambda m: re.sub(  # Special:Export with dir=desc
+                r"(<revision>.*</revision>)", lambda r: "".join(reversed(re.findall(r"<revision>.*?</revision>",
+                                                                                   r.group(1), flags=re.S))),
+                m.group(0), flags=re.S), xml, flags=re.S).encode()}
 
 
 @pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-@given(runs=st.lists(st.lists(st.sampled_from(["history", "again", "repeat", "stub", "current", "bad_byte", "cut"]),
+@given(runs=st.lists(st.lists(st.sampled_from(["history", "again", "repeat", "stub", "current", "bad_byte", "cut",
+                                                 "bz2", "newest_first"]),
                               min_size=1, max_size=3, unique=True), min_size=1, max_size=2),
        small=st.booleans())
 def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, small):
-    """Copies of one history (fetched again, a stub, a current dump, one with a bad byte, one cut short, one
-    repeating a revision), any of them in one run or two, in any order, texts held or all over
+    """Copies of one history (fetched again, compressed, newest first, a stub, a current dump, one with a bad
+    byte, one cut short, one repeating a revision), any of them in one run or two, in any order, texts held or all over
     read.max_text_bytes: every run balances and commits, each revision is stored once and none vanishes,
     each pair is written once, and a revision whose text any copy held is stored with it."""
     import copy
@@ -1460,13 +1471,14 @@ def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, smal
         config.read.max_text_bytes = 10
     xml = sample_dump.read_text()
     data = _copies_of(xml)
-    ids = {name: set(map(int, re.findall(rb"<revision>\s*<id>(\d+)</id>", b))) for name, b in data.items()}
+    ids = {name: set(map(int, re.findall(rb"<revision>\s*<id>(\d+)</id>", bz2.decompress(b) if name == "bz2" else b)))
+           for name, b in data.items()}
     with tempfile.TemporaryDirectory() as tmp:
         tmp, seen = Path(tmp), set()
         for n, names in enumerate(runs):
             paths = []
             for name in names:
-                paths.append(tmp / f"run{n}-{name}.xml")
+                paths.append(tmp / f"run{n}-{name}.xml{'.bz2' if name == 'bz2' else ''}")
                 paths[-1].write_bytes(data[name])
             run([str(p) for p in paths], str(tmp / "wh"), config)  # raises unless its books balance
             seen |= set(names)
@@ -1477,5 +1489,9 @@ def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, smal
         assert expected <= set(stored) <= ids["history"]
         pairs = _count(wh, "select coalesce(list(new_rev_id), []) from revision_pairs")
         assert len(pairs) == len(set(pairs))
-        if not small and seen & {"history", "again", "repeat"}:  # every text was held by some copy
+        if not small and seen & {"history", "again", "repeat", "bz2", "newest_first"}:  # every text held by a copy
             assert _count(wh, "select count(*) from revisions where not has_text") == 0
+            # and every edit of the history is there to diff, as from the history alone
+            written = _count(wh, "select coalesce(list(new_rev_id order by new_rev_id), []) from revision_pairs "
+                                 "where skip_reason is null")
+            assert written == _HISTORY_PAIRS
