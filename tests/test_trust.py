@@ -1495,3 +1495,27 @@ def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, smal
             written = _count(wh, "select coalesce(list(new_rev_id order by new_rev_id), []) from revision_pairs "
                                  "where skip_reason is null")
             assert written == _HISTORY_PAIRS
+
+
+def test_an_arxiv_version_is_paired_with_the_version_before_it_whatever_input_came_first(tmp_path, fast):
+    """An input that lacks v2 pairs v1 with v3: one pair holding two edits. With another input that has v2,
+    in the same run (listed after it) or a later one, the pair into v3 was the gapped one's copy and the
+    v2-v3 pair a duplicate: the edit v2 made never appeared on its own. Now the consecutive pair is kept
+    and a committed gapped one is replaced (one superseded_copy row); a gapped copy after it is a duplicate."""
+    def lines(versions):
+        return "".join(json.dumps({"paper_id": f"p{i}", "version": v, "text": f"Paper {i}. Version {v} says {'so ' * v}much.",
+                                   "timestamp": f"2020-01-0{v}T00:00:00Z"}) + "\n" for i in range(3) for v in versions)
+
+    gapped, whole = tmp_path / "crawl-1.jsonl", tmp_path / "crawl-2.jsonl"
+    gapped.write_text(lines((1, 3)))
+    whole.write_text(lines((1, 2, 3)))
+    consecutive = [f"arxiv:p{i}:v{v - 1}-v{v}" for i in range(3) for v in (1, 2, 3)]
+    query = "select list(pair_id order by pair_id) from revision_pairs"
+    for name, runs in (("one", [[gapped, whole]]), ("two", [[gapped], [whole]]), ("after", [[whole], [gapped]])):
+        wh = tmp_path / name
+        for inputs in runs:
+            assert run([str(p) for p in inputs], str(wh), fast).accounting.balanced
+        assert _count(wh, query) == consecutive
+        assert _count(wh, "select count(distinct pair_id) from edits") == 6  # v1-v2 and v2-v3 of 3 papers
+        events = _count(wh, "select count(*) from quarantine where reason = 'superseded_copy'")
+        assert events == (1 if name == "two" else 0)

@@ -54,7 +54,7 @@ _ORPHANED_SQL = f"('{PARENT_NOT_FOUND}', '{PARENT_TEXT_UNAVAILABLE}')"
 _IDENTITIES = (
     ("revisions", "rev_id", "NULL::BIGINT AS page_id, NULL::VARCHAR AS pair_id, has_text", ("rev_id",),
      lambda wiki: wiki != ARXIV),
-    ("revision_pairs", "new_rev_id AS rev_id", "page_id, pair_id, true AS has_text", ("page_id", "rev_id"),
+    ("revision_pairs", "new_rev_id AS rev_id", "page_id, pair_id, true AS has_text, old_rev_id", ("page_id", "rev_id"),
      lambda wiki: wiki == ARXIV),
 )
 
@@ -108,10 +108,11 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                     supersede: bool = True) -> tuple[dict, dict]:
     """({staged key: [(wiki, rev_id, source_file, first_file, page_id, pair_id)]} for revisions another input
     has already (page_id and pair_id are set for arXiv versions, None for wiki revisions), and {committed
-    key: [(wiki, rev_id, source_file, new_file)]} for committed copies that a better staged copy replaces:
-    the copy kept, committed or not, is one that holds its text (not a stub dump's), then one whose pair
-    found its parent (not a current-revisions dump's), unless `supersede` is off (a remote warehouse,
-    whose committed files are not rewritten; jobs, which stage in parallel): then the first copy stays."""
+    key: [(wiki, rev_id, source_file, new_file, pair_id)]} for committed copies that a better staged copy
+    replaces: the copy kept, committed or not, is one that holds its text (not a stub dump's), then one whose
+    pair found its parent (not a current-revisions dump's); for an arXiv version, one paired with the version
+    before it (not across a missing one). Unless `supersede` is off (a remote warehouse, whose committed files
+    are not rewritten; jobs, which stage in parallel): then a committed copy stays."""
     skip = set(keys_in_order) | set(replaced)
     out: dict = defaultdict(list)
     superseded: dict = defaultdict(list)
@@ -150,6 +151,11 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                 copies = "(SELECT a.*, q.skip_reason FROM a LEFT JOIN q USING (wiki, rev_id, key)) a"
                 better = ("coalesce(has_text, true)::INT * 2 "
                           f"+ (coalesce(skip_reason, '') NOT IN {_ORPHANED_SQL})::INT DESC,")
+            elif table == "revision_pairs":
+                # An arXiv version's pair from its predecessor before one across a gap (v1-v3 from an input
+                # that lacks v2): the gapped pair holds two edits in one. A committed one is replaced only
+                # where committed files are rewritten.
+                better = ("" if supersede else "(rank = 0) DESC, ") + "coalesce(old_rev_id = rev_id - 1, true) DESC,"
             try:
                 rows = con.execute(f"""
                     WITH s AS (SELECT x.*, ranks.rank FROM ({scan.format('$staged')}) x JOIN ranks USING (key))
@@ -167,7 +173,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                 if key != kept[0] and rank > 0:
                     out[key].append((wiki, rev, source_file, kept[1], page_id, pair_id))
                 elif key != kept[0]:  # committed without text or parent, and this run has a better copy
-                    superseded[key].append((wiki, rev, source_file, kept[1]))
+                    superseded[key].append((wiki, rev, source_file, kept[1], pair_id or f"{wiki}:{rev}"))
     finally:
         con.close()
     return dict(out), dict(superseded)
@@ -238,8 +244,10 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
                         ids[wiki].append(chosen)
         if papers:
             table = pairs
+            # a version paired across a missing one (v1-v3) is not held: a copy with the version between is better
             got = con.execute(f"SELECT page_id, new_rev_id FROM read_parquet($files, {_HIVE}) "
-                              "WHERE page_id IS NOT NULL AND new_rev_id IS NOT NULL ORDER BY ALL",
+                              "WHERE page_id IS NOT NULL AND new_rev_id IS NOT NULL "
+                              "AND coalesce(old_rev_id = new_rev_id - 1, true) ORDER BY ALL",
                               {"files": papers}).fetchnumpy()
             versions = (np.asarray(got["page_id"], dtype=np.int64), np.asarray(got["new_rev_id"], dtype=np.int64))
     except duckdb.Error as exc:
@@ -257,12 +265,11 @@ def retire_superseded(warehouse: str, stage_dir: str, superseded: dict) -> int:
     inputs' rows. Local warehouses only (find_duplicates supersedes nothing otherwise). Returns how many."""
     n = 0
     for key, copies in superseded.items():
-        revs = {(w, r) for w, r, _, _ in copies}
         for table in _BY_REV + _BY_PAIR:
             for path in list_parquet(warehouse, table, [key]):
                 wiki = _wiki_of(path)
-                kept = _without(pq.read_table(path, partitioning=None), table, [r for w, r in revs if w == wiki],
-                                [f"{w}:{r}" for w, r in revs if w == wiki])
+                kept = _without(pq.read_table(path, partitioning=None), table,
+                                [r for w, r, *_ in copies if w == wiki], [pair for w, *_, pair in copies if w == wiki])
                 if kept is not None:
                     target = stage_dir + path[len(warehouse):]
                     os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -277,11 +284,12 @@ def superseded_events(superseded: dict) -> list[tuple[str, Quarantine]]:
     staged as that input's, and replaced with it)."""
     out = []
     for copies in superseded.values():
-        wiki, _, source, new = copies[0]
+        wiki, _, source, new, _ = copies[0]
+        what = ("version(s) paired across a missing version" if wiki == ARXIV else
+                "revision(s) stored without their text (a stub dump) or their parent (a current-revisions dump)")
         out.append((new, Quarantine(wiki=wiki, level="file", reason="superseded_copy",
-                              detail=f"{source}: {len(copies):,} revision(s) stored without their text (a stub "
-                                     "dump) or their parent (a current-revisions dump) are replaced by their "
-                                     f"copies from {new}", source_file=source,
+                              detail=f"{source}: {len(copies):,} {what} are replaced by their copies from {new}",
+                              source_file=source,
                               byte_offset=None, line=None, column=None, page_id=None, rev_id=None, stage="commit",
                               n_revisions=0)))
     return out
