@@ -277,6 +277,7 @@ def test_a_cached_merge_is_read_back_whole_or_merged_again(monkeypatch, tmp_path
     A cache that lost a tensor is merged again, not filled with random weights (transformers only warns
     of missing keys); so is an unreadable one. An adapter retrained into the same folder gets its own merge."""
     pytest.importorskip("gguf")
+    import os
     import shutil
 
     import torch
@@ -296,6 +297,9 @@ def test_a_cached_merge_is_read_back_whole_or_merged_again(monkeypatch, tmp_path
         return _weights(model) == first
 
     assert same(load_merged(str(adapter), cpu, bf16)[1]) and len(calls) == 1  # read back, not merged
+    with monkeypatch.context() as m:  # a read-only cache (a worker image's) is read as it is
+        m.setattr(os, "utime", lambda *a: (_ for _ in ()).throw(PermissionError("read-only file system")))
+        assert same(load_merged(str(adapter), cpu, bf16)[1]) and len(calls) == 1
 
     tensors = load_file(cached / "model.safetensors")
     del tensors["model.layers.3.mlp.down_proj.weight"]

@@ -186,7 +186,10 @@ def load_merged(adapter_dir: str, device, dtype: torch.dtype):
     if os.path.exists(os.path.join(folder, "model.safetensors")):
         model, wrong = _load_whole(folder, dtype)
         if model is not None:
-            os.utime(folder)  # recently used: kept when older merges are deleted
+            try:
+                os.utime(folder)  # recently used: kept when older merges are deleted
+            except OSError:  # a read-only cache (a worker image's) is used as it is
+                pass
             return AutoTokenizer.from_pretrained(base_model_dir()), model.to(device)
         log.warning("cached summarizer merge %s is unusable (%s); merging the adapter again", folder, wrong)
     tok, base = _load_base(device)
