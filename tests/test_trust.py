@@ -1519,3 +1519,52 @@ def test_an_arxiv_version_is_paired_with_the_version_before_it_whatever_input_ca
         assert _count(wh, "select count(distinct pair_id) from edits") == 6  # v1-v2 and v2-v3 of 3 papers
         events = _count(wh, "select count(*) from quarantine where reason = 'superseded_copy'")
         assert events == (1 if name == "two" else 0)
+
+
+def _arxiv_copies() -> dict:
+    """Copies of one crawl of arXiv version records: each as bytes, and the versions it holds whole."""
+    import gzip
+
+    def lines(versions, text=lambda i, v: f"Paper {i}. Version {v} says {'so ' * v}much.", order=1):
+        recs = [{"paper_id": f"p{i}", "version": v, "text": text(i, v), "timestamp": f"2020-01-0{v}T00:00:00Z"}
+                for i in range(3) for v in versions]
+        return "".join(json.dumps(r) + "\n" for r in recs[::order]).encode()
+
+    whole = lines((1, 2, 3))
+    return {"crawl": whole,
+            "newest_first": lines((1, 2, 3), order=-1),
+            "gapped": lines((1, 3)),  # a crawl that missed v2
+            "early": lines((1, 2)),  # before v3 appeared
+            "gz": gzip.compress(whole),
+            "cut": whole[: len(whole) * 2 // 3],
+            "array": json.dumps([json.loads(x) for x in whole.decode().splitlines()], indent=2).encode()}
+
+
+@pytest.mark.slow
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(runs=st.lists(st.lists(st.sampled_from(["crawl", "newest_first", "gapped", "early", "gz", "cut", "array"]),
+                              min_size=1, max_size=3, unique=True), min_size=1, max_size=2))
+def test_any_copies_of_arxiv_versions_land_each_pair_once(fast, runs):
+    """arXiv version records fetched again, newest first, compressed, as one JSON array, cut short, from a
+    crawl that missed a version or came before the last one; any of them in one run or two, in any order:
+    every run balances and commits, each version's pair is stored once, and where any copy held the versions
+    before it, a version is paired with the one just before it."""
+    data = _arxiv_copies()
+    suffix = {"gz": ".jsonl.gz", "array": ".json"}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp, seen = Path(tmp), set()
+        for n, names in enumerate(runs):
+            paths = []
+            for name in names:
+                paths.append(tmp / f"run{n}-{name}{suffix.get(name, '.jsonl')}")
+                paths[-1].write_bytes(data[name])
+            run([str(p) for p in paths], str(tmp / "wh"), fast)  # raises unless its books balance
+            seen |= set(names)
+        wh = tmp / "wh"
+        pairs = _count(wh, "select coalesce(list(pair_id order by pair_id), []) from revision_pairs")
+        versions = _count(wh, "select coalesce(list((page_id, new_rev_id)), []) from revision_pairs")
+        assert len(versions) == len(set(versions))
+        if seen & {"crawl", "newest_first", "gz", "array"}:  # some copy held every version whole
+            assert pairs == [f"arxiv:p{i}:v{v - 1}-v{v}" for i in range(3) for v in (1, 2, 3)]
+        elif "early" in seen:
+            assert {f"arxiv:p{i}:v{v - 1}-v{v}" for i in range(3) for v in (1, 2)} <= set(pairs)
