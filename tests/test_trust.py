@@ -1445,6 +1445,7 @@ def _copies_of(xml: str) -> dict:
             "bad_byte": whole.replace(b"navigatonal", b"navig\xffatonal", 1),
             "cut": whole[: len(whole) * 2 // 3],
             "bz2": bz2.compress(whole),
+            "other_wiki": xml.replace("<dbname>samplewiki</dbname>", "<dbname>otherwiki</dbname>", 1).encode(),
             "newest_first": re.sub(r"<page>.*?</page>", lambda m: re.sub(  # Special:Export with dir=desc
                 r"(<revision>.*</revision>)", lambda r: "".join(reversed(re.findall(r"<revision>.*?</revision>",
                                                                                    r.group(1), flags=re.S))),
@@ -1454,14 +1455,15 @@ def _copies_of(xml: str) -> dict:
 @pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(runs=st.lists(st.lists(st.sampled_from(["history", "again", "repeat", "stub", "current", "bad_byte", "cut",
-                                                 "bz2", "newest_first"]),
+                                                 "bz2", "newest_first", "other_wiki"]),
                               min_size=1, max_size=3, unique=True), min_size=1, max_size=2),
        small=st.booleans())
 def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, small):
     """Copies of one history (fetched again, compressed, newest first, a stub, a current dump, one with a bad
-    byte, one cut short, one repeating a revision), any of them in one run or two, in any order, texts held or all over
-    read.max_text_bytes: every run balances and commits, each revision is stored once and none vanishes,
-    each pair is written once, and a revision whose text any copy held is stored with it."""
+    byte, one cut short, one repeating a revision) and another wiki's with the same ids, any of them in one
+    run or two, in any order, texts held or all over read.max_text_bytes: every run balances and commits,
+    each revision is stored once and none vanishes, each pair is written once, a revision whose text any
+    copy held is stored with it, and every edit of the history is written."""
     import copy
     import re
 
@@ -1471,8 +1473,10 @@ def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, smal
         config.read.max_text_bytes = 10
     xml = sample_dump.read_text()
     data = _copies_of(xml)
-    ids = {name: set(map(int, re.findall(rb"<revision>\s*<id>(\d+)</id>", bz2.decompress(b) if name == "bz2" else b)))
-           for name, b in data.items()}
+    wiki_of = {name: "otherwiki" if name == "other_wiki" else "samplewiki" for name in data}
+    texts = {name: (bz2.decompress(b) if name == "bz2" else b).decode(errors="replace") for name, b in data.items()}
+    ids = {name: {f"{wiki_of[name]}:{r}" for r in re.findall(r"<revision>\s*<id>(\d+)</id>", text)}
+           for name, text in texts.items()}
     with tempfile.TemporaryDirectory() as tmp:
         tmp, seen = Path(tmp), set()
         for n, names in enumerate(runs):
@@ -1483,18 +1487,20 @@ def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, smal
             run([str(p) for p in paths], str(tmp / "wh"), config)  # raises unless its books balance
             seen |= set(names)
         wh = tmp / "wh"
-        stored = _count(wh, "select coalesce(list(rev_id), []) from revisions")
-        assert len(stored) == len(set(stored))
+        stored = _count(wh, "select coalesce(list(wiki || ':' || rev_id), []) from revisions")
+        assert len(stored) == len(set(stored))  # the same ids in another wiki are other revisions
         expected = set().union(*(ids[name] for name in seen - {"cut"}))  # the copies read whole
-        assert expected <= set(stored) <= ids["history"]
-        pairs = _count(wh, "select coalesce(list(new_rev_id), []) from revision_pairs")
+        assert expected <= set(stored) <= ids["history"] | ids["other_wiki"]
+        pairs = _count(wh, "select coalesce(list(wiki || ':' || new_rev_id), []) from revision_pairs")
         assert len(pairs) == len(set(pairs))
-        if not small and seen & {"history", "again", "repeat", "bz2", "newest_first"}:  # every text held by a copy
-            assert _count(wh, "select count(*) from revisions where not has_text") == 0
-            # and every edit of the history is there to diff, as from the history alone
-            written = _count(wh, "select coalesce(list(new_rev_id order by new_rev_id), []) from revision_pairs "
-                                 "where skip_reason is null")
-            assert written == _HISTORY_PAIRS
+        full_texts = {"samplewiki": {"history", "again", "repeat", "bz2", "newest_first"}, "otherwiki": {"other_wiki"}}
+        for wiki, full in full_texts.items():
+            if not small and seen & full:  # every text of this wiki was held by a copy
+                assert _count(wh, f"select count(*) from revisions where wiki = '{wiki}' and not has_text") == 0
+                # and every edit of the history is there to diff, as from the history alone
+                written = _count(wh, "select coalesce(list(new_rev_id order by new_rev_id), []) from revision_pairs "
+                                     f"where wiki = '{wiki}' and skip_reason is null")
+                assert written == _HISTORY_PAIRS
 
 
 def test_an_arxiv_version_is_paired_with_the_version_before_it_whatever_input_came_first(tmp_path, fast):
