@@ -131,3 +131,31 @@ def test_beam_flags_beam_refuses_are_one_line_before_the_warehouse_is_made(tmp_p
     assert main(["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh"), flag]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert says in err and "Traceback" not in err and "usage:" not in err and not (tmp_path / "wh").exists()
+
+
+def test_a_model_folder_the_config_names_must_hold_a_readable_model(tmp_path, capsys, sample_dump):
+    """`label.model: /path/typo` ran the whole input without intents (one warning, NULL labels, exit 0),
+    and a damaged weights file failed every worker in setup with Beam's traceback (exit 1). Both are one
+    line and exit 2 now, for `run` and `jobs run`, before a warehouse folder is made. Only for the
+    DirectRunner: a remote runner's workers may hold a path the launcher does not."""
+    import shutil
+
+    from revmine.runner.label import default_intent_dir
+    from revmine.runner.run import direct_runner
+
+    damaged = tmp_path / "intent"
+    shutil.copytree(default_intent_dir(), damaged)
+    (damaged / "adapter" / "adapter_model.safetensors").write_bytes(b"\0" * 16)
+    for folder, said in ((tmp_path / "typo", "holds no trained model (no heads.safetensors)"),
+                         (damaged, "adapter_model.safetensors cannot be read")):
+        path = tmp_path / "named.yaml"
+        path.write_text(f"label:\n  model: {folder}\nsummarize:\n  enabled: false\n")
+        for args in (["run", "--input", str(sample_dump), "--out", str(tmp_path / "wh")],
+                     ["jobs", "run", "--wiki", "testwiki", "--date", "20261101", "--warehouse", str(tmp_path / "wh")]):
+            assert main(args + ["--config", str(path)]) == 2
+            out = "".join(capsys.readouterr().err.split())  # rich wraps long paths anywhere
+            assert "Traceback" not in out and "".join(f"label.model: {folder}".split()) in out
+            assert "".join(said.split()) in out and out.count("error:") == 1
+            assert not (tmp_path / "wh").exists()
+    assert direct_runner([]) and direct_runner(["--runner", "DirectRunner"]) and direct_runner(["--runner=direct"])
+    assert not direct_runner(["--runner=DataflowRunner"]) and not direct_runner(["--runner", "PortableRunner"])

@@ -435,14 +435,17 @@ def test_pipeline_labels_every_edit(tmp_path, sample_dump, tiny_model):
     assert by_path[False] == [f"intent-minilm-lora@{tiny_model.name}:p"]
 
 
-def test_pipeline_without_intent_model_says_so_once(tmp_path, sample_dump, caplog):
+def test_pipeline_without_intent_model_says_so_once(tmp_path, sample_dump, caplog, monkeypatch):
+    """No intent model shipped (a package built without its weights): one warning, labels NULL. (A folder
+    the config names that holds none stops the run instead: tests/test_config.py.)"""
     import duckdb
 
     from revmine.config import Config
+    from revmine.runner import label
     from revmine.runner.run import run
 
-    config = Config.load(None, **{"diff.aligner": "classical", "label.model": str(tmp_path / "none"),
-                                  "summarize.enabled": False})
+    monkeypatch.setattr(label, "default_intent_dir", lambda: str(tmp_path / "none"))
+    config = Config.load(None, **{"diff.aligner": "classical", "summarize.enabled": False})
     with caplog.at_level("WARNING"):
         run([str(sample_dump)], str(tmp_path / "wh"), config)
     assert sum("revmine train intent" in r.getMessage() for r in caplog.records) == 1

@@ -505,14 +505,17 @@ def test_pipeline_fills_summaries(tmp_path, sample_dump, tiny_summarizer):
     assert n == diffed and made > 0 and bad == 0
 
 
-def test_pipeline_without_summarizer_says_so_once(tmp_path, sample_dump, caplog):
+def test_pipeline_without_summarizer_says_so_once(tmp_path, sample_dump, caplog, monkeypatch):
+    """No summarizer adapter shipped: one warning, and the describer alone. (A folder the config names that
+    holds none stops the run instead: tests/test_config.py.)"""
     import duckdb
 
     from revmine.config import Config
+    from revmine.runner import label
     from revmine.runner.run import run
 
-    config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": False,
-                                  "summarize.model": str(tmp_path / "none")})
+    monkeypatch.setattr(label, "default_summarizer_dir", lambda: str(tmp_path / "none"))
+    config = Config.load(None, **{"diff.aligner": "classical", "label.enabled": False})
     with caplog.at_level("WARNING"):
         run([str(sample_dump)], str(tmp_path / "wh"), config)
     assert sum("revmine train summarizer" in r.getMessage() for r in caplog.records) == 1

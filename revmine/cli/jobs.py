@@ -9,6 +9,8 @@ from revmine.cli._common import at_least, console
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
+    import shlex
+
     from revmine.jobs.tasks import check_job_params, check_job_warehouse, run_jobs
     from revmine.warehouse.layout import check_new_or_warehouse
 
@@ -17,8 +19,6 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     try:
         check_job_params(args.wiki, args.date)
         if args.runner_args:  # split in each task; an unbalanced quote would fail every one of them
-            import shlex
-
             try:
                 flags = shlex.split(args.runner_args)
             except ValueError as exc:
@@ -27,7 +27,11 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         check_job_warehouse(args.warehouse)
         if args.warehouse:
             check_new_or_warehouse(args.warehouse)
-        Config.load(args.config)  # a bad config fails here, in one line, not inside a luigi task
+        config = Config.load(args.config)  # a bad config fails here, in one line, not inside a luigi task
+        from revmine.runner.run import check_model_folders, direct_runner
+
+        if direct_runner(shlex.split(args.runner_args or "")):
+            check_model_folders(config)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2

@@ -13,7 +13,7 @@ from revmine.schemas.names import is_url
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from revmine.config import Config, load_runner_preset
-    from revmine.runner.run import BadBeamFlags, NoFileSystem, UnbalancedBooks, check_text_path, run
+    from revmine.runner.run import BadBeamFlags, ModelFolderError, NoFileSystem, UnbalancedBooks, check_text_path, run
     from revmine.schemas.names import check_wiki_name
     from revmine.warehouse.catalog import CatalogError
     from revmine.warehouse.duplicates import UnreadableWarehouse
@@ -43,7 +43,8 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     except UnbalancedBooks as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         return 3
-    except (FileNotFoundError, NoFileSystem, WarehouseBusy, UnreadableWarehouse, NotAWarehouse, BadBeamFlags) as exc:
+    except (FileNotFoundError, NoFileSystem, WarehouseBusy, UnreadableWarehouse, NotAWarehouse, BadBeamFlags,
+            ModelFolderError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     except CatalogError as exc:  # raised after the run's rows were committed

@@ -53,6 +53,39 @@ def _load_or_warn(enabled: bool, folder: str, marker: str, missing: str, load):
         return None
 
 
+class ModelFolderError(ValueError):
+    """A model folder the config names cannot be used: said before the run starts."""
+
+
+def check_model_folders(config: Config) -> None:
+    """Each model folder the config names for a stage that is on (not the shipped defaults, whose absence
+    the stages say once and work around) holds its model, and its weights files can be read. A mistyped
+    path used to run the whole input without that stage (one warning, the column NULL, exit 0), and a
+    damaged file failed every worker in setup, with Beam's traceback. Only where the run's workers see the
+    launcher's files (DirectRunner): a remote worker's path may exist on the worker alone."""
+    diff = config.diff.enabled
+    named = [("diff.aligner_model", config.diff.aligner_model if diff and config.diff.aligner == "neural" else None,
+              "model.safetensors"),
+             ("label.model", config.label.model if diff and config.label.enabled else None, "heads.safetensors"),
+             ("summarize.model", config.summarize.model if diff and config.summarize.enabled else None,
+              "summarizer.json")]
+    for key, folder, marker in named:
+        if folder is None:
+            continue
+        if not os.path.isfile(os.path.join(folder, marker)):
+            raise ModelFolderError(f"{key}: {folder} holds no trained model (no {marker})")
+        for root, _, files in os.walk(folder):
+            for name in sorted(f for f in files if f.endswith(".safetensors")):
+                from safetensors import safe_open
+
+                path = os.path.join(root, name)
+                try:
+                    with safe_open(path, framework="pt") as weights:  # the header only: no tensor is read
+                        weights.keys()
+                except Exception as exc:  # SafetensorError, OSError: whatever it is, the file cannot be loaded
+                    raise ModelFolderError(f"{key}: {path} cannot be read ({exc})") from None
+
+
 def build_labeler(config: Config):
     """The intent classifier, or None (said once, with how to train one)."""
     def load(folder):

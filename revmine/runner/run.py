@@ -27,6 +27,7 @@ from revmine.pipeline.arxiv import WIKI as ARXIV
 from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
+from revmine.runner.label import ModelFolderError, check_model_folders  # noqa: F401  (ModelFolderError: for callers)
 from revmine.schemas.names import is_url, is_utf8, url_scheme
 from revmine.warehouse.catalog import build_catalog, has_pattern_char
 from revmine.warehouse.duplicates import (RemoteUnchecked, connect, find_duplicates, held_revisions,
@@ -212,6 +213,12 @@ def check_beam_args(beam_args: Sequence[str]) -> None:
                                "DataflowRunner, FlinkRunner, PortableRunner, ...) or its class path") from None
 
 
+def direct_runner(beam_args: Sequence[str]) -> bool:
+    """Whether the run's workers are processes of this machine (Beam's DirectRunner, its default)."""
+    runner = PipelineOptions(list(beam_args)).get_all_options().get("runner")
+    return runner is None or runner.rsplit(".", 1)[-1].lower() in ("directrunner", "direct")
+
+
 def check_text_path(path: str, what: str = "the warehouse") -> None:
     """ValueError for a warehouse path that is not text (not UTF-8 on disk: every file name and row holds it)
     or that holds a pattern character: a warehouse's files are found by pattern (Beam's match, DuckDB's
@@ -311,6 +318,8 @@ def run(inputs: Sequence[str], warehouse: str, config: Optional[Config] = None,
     check_text_path(warehouse)
     check_new_or_warehouse(warehouse)
     check_beam_args(beam_args)
+    if direct_runner(beam_args):
+        check_model_folders(config or Config())
     if not is_url(warehouse):
         try:
             os.makedirs(warehouse, exist_ok=True)
