@@ -1426,6 +1426,20 @@ def test_a_duplicate_of_a_revision_stored_without_its_text_is_counted_once(tmp_p
     assert result.accounting.quarantined == {"oversized_text": 25, "duplicate_rev_id": 25}
 
 
+def _run_copies(tmp: Path, runs: list, data: dict, config, file_name) -> set:
+    """Each run's copies written under `tmp` and run into tmp/wh, one run after the other (each raises
+    unless its books balance); the names of the copies run."""
+    seen: set = set()
+    for n, names in enumerate(runs):
+        paths = []
+        for name in names:
+            paths.append(tmp / f"run{n}-{file_name(name)}")
+            paths[-1].write_bytes(data[name])
+        run([str(p) for p in paths], str(tmp / "wh"), config)
+        seen |= set(names)
+    return seen
+
+
 # the pairs written from the sample history alone (its 25 revisions: 3 page creations, a null edit)
 _HISTORY_PAIRS = [1014, 1021, 1028, 1035, 1042, 1049, 1056, 1063, 1070, 1084, 1091, 1105, 1112, 1119, 1126, 1133,
                   1140, 1147, 1154, 1168, 1175]
@@ -1478,15 +1492,8 @@ def test_any_copies_in_any_order_land_each_revision_once(sample_dump, runs, smal
     ids = {name: {f"{wiki_of[name]}:{r}" for r in re.findall(r"<revision>\s*<id>(\d+)</id>", text)}
            for name, text in texts.items()}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp, seen = Path(tmp), set()
-        for n, names in enumerate(runs):
-            paths = []
-            for name in names:
-                paths.append(tmp / f"run{n}-{name}.xml{'.bz2' if name == 'bz2' else ''}")
-                paths[-1].write_bytes(data[name])
-            run([str(p) for p in paths], str(tmp / "wh"), config)  # raises unless its books balance
-            seen |= set(names)
-        wh = tmp / "wh"
+        seen = _run_copies(Path(tmp), runs, data, config, lambda name: f"{name}.xml{'.bz2' if name == 'bz2' else ''}")
+        wh = Path(tmp) / "wh"
         stored = _count(wh, "select coalesce(list(wiki || ':' || rev_id), []) from revisions")
         assert len(stored) == len(set(stored))  # the same ids in another wiki are other revisions
         expected = set().union(*(ids[name] for name in seen - {"cut"}))  # the copies read whole
@@ -1558,15 +1565,8 @@ def test_any_copies_of_arxiv_versions_land_each_pair_once(fast, runs):
     data = _arxiv_copies()
     suffix = {"gz": ".jsonl.gz", "array": ".json"}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp, seen = Path(tmp), set()
-        for n, names in enumerate(runs):
-            paths = []
-            for name in names:
-                paths.append(tmp / f"run{n}-{name}{suffix.get(name, '.jsonl')}")
-                paths[-1].write_bytes(data[name])
-            run([str(p) for p in paths], str(tmp / "wh"), fast)  # raises unless its books balance
-            seen |= set(names)
-        wh = tmp / "wh"
+        seen = _run_copies(Path(tmp), runs, data, fast, lambda name: name + suffix.get(name, ".jsonl"))
+        wh = Path(tmp) / "wh"
         pairs = _count(wh, "select coalesce(list(pair_id order by pair_id), []) from revision_pairs")
         versions = _count(wh, "select coalesce(list((page_id, new_rev_id)), []) from revision_pairs")
         assert len(versions) == len(set(versions))
