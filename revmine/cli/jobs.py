@@ -28,7 +28,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         if args.warehouse:
             check_new_or_warehouse(args.warehouse)
         config = Config.load(args.config)  # a bad config fails here, in one line, not inside a luigi task
-        from revmine.runner.run import check_model_folders, direct_runner
+        from revmine.runner.label import check_model_folders
+        from revmine.runner.run import direct_runner
 
         if direct_runner(shlex.split(args.runner_args or "")):
             check_model_folders(config)

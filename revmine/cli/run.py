@@ -13,7 +13,8 @@ from revmine.schemas.names import is_url
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from revmine.config import Config, load_runner_preset
-    from revmine.runner.run import BadBeamFlags, ModelFolderError, NoFileSystem, UnbalancedBooks, check_text_path, run
+    from revmine.runner.label import ModelFolderError
+    from revmine.runner.run import BadBeamFlags, NoFileSystem, UnbalancedBooks, check_text_path, run
     from revmine.schemas.names import check_wiki_name
     from revmine.warehouse.catalog import CatalogError
     from revmine.warehouse.duplicates import UnreadableWarehouse

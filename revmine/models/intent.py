@@ -25,10 +25,10 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
+from revmine.models import check_loaded, load_adapter
 from revmine.models.intent_types import FEATURES, TAXONOMIES, EditInput, features  # noqa: F401
 from revmine.models.aligner import (base_encoder_path, default_device, encoder_batch, inference_autocast, int8_on_cpu,
                                     mean_pool, quantize_int8)
-from revmine.models import check_loaded, load_adapter
 from revmine.models.lexical import LexicalIntent
 
 log = logging.getLogger(__name__)

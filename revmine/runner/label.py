@@ -63,6 +63,8 @@ def check_model_folders(config: Config) -> None:
     path used to run the whole input without that stage (one warning, the column NULL, exit 0), and a
     damaged file failed every worker in setup, with Beam's traceback. Only where the run's workers see the
     launcher's files (DirectRunner): a remote worker's path may exist on the worker alone."""
+    from safetensors import safe_open
+
     diff = config.diff.enabled
     named = [("diff.aligner_model", config.diff.aligner_model if diff and config.diff.aligner == "neural" else None,
               "model.safetensors"),
@@ -76,8 +78,6 @@ def check_model_folders(config: Config) -> None:
             raise ModelFolderError(f"{key}: {folder} holds no trained model (no {marker})")
         for root, _, files in os.walk(folder):
             for name in sorted(f for f in files if f.endswith(".safetensors")):
-                from safetensors import safe_open
-
                 path = os.path.join(root, name)
                 try:
                     with safe_open(path, framework="pt") as weights:  # the header only: no tensor is read

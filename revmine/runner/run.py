@@ -27,7 +27,7 @@ from revmine.pipeline.arxiv import WIKI as ARXIV
 from revmine.pipeline.fields import input_key
 from revmine.runner import beam as graph
 from revmine.runner.compose import StageClock, expand_inputs
-from revmine.runner.label import ModelFolderError, check_model_folders  # noqa: F401  (ModelFolderError: for callers)
+from revmine.runner.label import check_model_folders
 from revmine.schemas.names import is_url, is_utf8, url_scheme
 from revmine.warehouse.catalog import build_catalog, has_pattern_char
 from revmine.warehouse.duplicates import (RemoteUnchecked, connect, find_duplicates, held_revisions,

@@ -49,6 +49,14 @@ _BY_PAIR = ("sentences", "alignments", "edits", "node_changes", "diffs", "summar
 # A pair skipped for these found no parent text in its own file: a current-revisions dump's copy of a page's
 # last revision. Where another input has that revision with its parent, that copy is the better one.
 _ORPHANED_SQL = f"('{PARENT_NOT_FOUND}', '{PARENT_TEXT_UNAVAILABLE}')"
+
+
+def _consecutive_sql(new_version: str) -> str:
+    """Whether an arXiv pair is from the version just before (v2-v3, or a paper's first version), not one
+    across a missing version (v1-v3, from an input that lacks v2): such a copy is kept, and held, before it."""
+    return f"coalesce(old_rev_id = {new_version} - 1, true)"
+
+
 # What names one revision, and where it is found: a wiki's revision id in its revisions table; an arXiv
 # paper's version (the paper as page id) in its pairs, since arXiv inputs have no revisions rows.
 _IDENTITIES = (
@@ -155,7 +163,7 @@ def find_duplicates(warehouse: str, stage_dir: str, keys_in_order: list[str], re
                 # An arXiv version's pair from its predecessor before one across a gap (v1-v3 from an input
                 # that lacks v2): the gapped pair holds two edits in one. A committed one is replaced only
                 # where committed files are rewritten.
-                better = ("" if supersede else "(rank = 0) DESC, ") + "coalesce(old_rev_id = rev_id - 1, true) DESC,"
+                better = ("" if supersede else "(rank = 0) DESC, ") + f"{_consecutive_sql('rev_id')} DESC,"
             try:
                 rows = con.execute(f"""
                     WITH s AS (SELECT x.*, ranks.rank FROM ({scan.format('$staged')}) x JOIN ranks USING (key))
@@ -247,7 +255,7 @@ def held_revisions(warehouse: str, skip: set) -> HeldRevisions:
             # a version paired across a missing one (v1-v3) is not held: a copy with the version between is better
             got = con.execute(f"SELECT page_id, new_rev_id FROM read_parquet($files, {_HIVE}) "
                               "WHERE page_id IS NOT NULL AND new_rev_id IS NOT NULL "
-                              "AND coalesce(old_rev_id = new_rev_id - 1, true) ORDER BY ALL",
+                              f"AND {_consecutive_sql('new_rev_id')} ORDER BY ALL",
                               {"files": papers}).fetchnumpy()
             versions = (np.asarray(got["page_id"], dtype=np.int64), np.asarray(got["new_rev_id"], dtype=np.int64))
     except duckdb.Error as exc:
